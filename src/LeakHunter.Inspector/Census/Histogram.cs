@@ -1,0 +1,50 @@
+namespace LeakHunter.Inspector.Census;
+
+/// <summary>Type names, each given a dense index so a census is two arrays rather than a dictionary.</summary>
+internal sealed class TypeTable
+{
+    private readonly Dictionary<string, int> _indexByName = new(StringComparer.Ordinal);
+    private readonly List<string> _names = new();
+
+    public int Count => _names.Count;
+
+    public string this[int index] => _names[index];
+
+    public int GetIndex(string name)
+    {
+        if (!_indexByName.TryGetValue(name, out int index))
+        {
+            index = _names.Count;
+            _names.Add(name);
+            _indexByName.Add(name, index);
+        }
+        return index;
+    }
+}
+
+/// <summary>Live objects of one census: count and bytes per type index.</summary>
+internal sealed class Histogram
+{
+    private long[] _counts = new long[1024];
+    private long[] _bytes = new long[1024];
+
+    public int Length { get; private set; }
+
+    public void Add(int typeIndex, long size)
+    {
+        if (typeIndex >= _counts.Length)
+        {
+            int length = Math.Max(_counts.Length * 2, typeIndex + 1);
+            Array.Resize(ref _counts, length);
+            Array.Resize(ref _bytes, length);
+        }
+        _counts[typeIndex]++;
+        _bytes[typeIndex] += size;
+        if (typeIndex >= Length)
+            Length = typeIndex + 1;
+    }
+
+    public long CountOf(int typeIndex) => typeIndex < Length ? _counts[typeIndex] : 0;
+
+    public long BytesOf(int typeIndex) => typeIndex < Length ? _bytes[typeIndex] : 0;
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using LeakHunter.Census;
+using Microsoft.Diagnostics.NETCore.Client;
+using Microsoft.Diagnostics.Runtime;
+
+namespace LeakHunter.Inspector.Census;
+
+/// <summary>Opens the process under test, live or through a dump of itself, for exactly one census.</summary>
+internal sealed class TargetReader(int targetPid, HeapScanner scanner)
+{
+    public CensusOutcome TakeCensus(CensusRoute route, string dumpPath, Histogram histogram) => route switch
+    {
+        CensusRoute.Attach => TakeAttachedCensus(histogram),
+        CensusRoute.Dump => TakeDumpCensus(dumpPath, histogram),
+        _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
+    };
+
+    private CensusOutcome TakeAttachedCensus(Histogram histogram)
+    {
+        long started = Stopwatch.GetTimestamp();
+        DataTarget target;
+        try
+        {
+            target = DataTarget.AttachToProcess(targetPid, suspend: true);
+        }
+        catch (Exception e) when (IsPermissionFailure(e))
+        {
+            throw new InspectorException(InspectorStatus.PtraceDenied,
+                $"Attaching to process {targetPid} with ptrace was denied: {e.Message}", e);
+        }
+
+        ScanTotals totals;
+        try
+        {
+            totals = Scan(target, histogram);
+        }
+        finally
+        {
+            // Disposing detaches and resumes every thread of the process under test.
+            target.Dispose();
+        }
+        double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        return new CensusOutcome(totals, pauseMs);
+    }
+
+    private CensusOutcome TakeDumpCensus(string dumpPath, Histogram histogram)
+    {
+        try
+        {
+            // An empty file created with mode 0600 keeps that mode when the dump writer truncates and fills it.
+            using (new FileStream(dumpPath, new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            {
+            }
+
+            long started = Stopwatch.GetTimestamp();
+            try
+            {
+                new DiagnosticsClient(targetPid).WriteDump(DumpType.WithHeap, dumpPath, logDumpGeneration: false);
+            }
+            catch (ServerNotAvailableException e)
+            {
+                throw new InspectorException(InspectorStatus.DiagnosticsDisabled,
+                    $"Process {targetPid} does not accept diagnostics requests, so it cannot write a dump of itself: {e.Message}", e);
+            }
+            catch (Exception e) when (e is DiagnosticsClientException or UnsupportedCommandException)
+            {
+                throw new InspectorException(InspectorStatus.DumpFailed, $"Process {targetPid} failed to write a dump of itself: {e.Message}", e);
+            }
+            double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
+            using DataTarget target = DataTarget.LoadDump(dumpPath, new DataTargetOptions { UseLockFreeMemoryMapReader = true });
+            return new CensusOutcome(Scan(target, histogram), pauseMs);
+        }
+        finally
+        {
+            File.Delete(dumpPath);
+        }
+    }
+
+    private ScanTotals Scan(DataTarget target, Histogram histogram)
+    {
+        if (target.ClrVersions.Length == 0)
+            throw new InspectorException(InspectorStatus.TargetNotDotNet, $"Process {targetPid} has no .NET runtime loaded.");
+        using ClrRuntime runtime = target.ClrVersions[0].CreateRuntime();
+        return scanner.Scan(runtime, histogram);
+    }
+
+    private static bool IsPermissionFailure(Exception e) =>
+        e is UnauthorizedAccessException
+        || e.Message.Contains("ptrace", StringComparison.OrdinalIgnoreCase)
+        || e.Message.Contains("permission", StringComparison.OrdinalIgnoreCase)
+        || e.Message.Contains("not permitted", StringComparison.OrdinalIgnoreCase)
+        || (e.InnerException is not null && IsPermissionFailure(e.InnerException));
+}
+
+internal readonly record struct CensusOutcome(ScanTotals Totals, double PauseMs);

@@ -1,0 +1,107 @@
+using LeakHunter.Census;
+using LeakHunter.Inspector.Census;
+
+namespace LeakHunter.Inspector;
+
+/// <summary>Answers the requests of one process under test; keeps every census of the current check.</summary>
+internal sealed class InspectorServer
+{
+    private readonly TypeTable _types = new();
+    private readonly Dictionary<int, Histogram> _censuses = new();
+    private readonly TargetReader _reader;
+
+    public InspectorServer(int targetPid) => _reader = new TargetReader(targetPid, new HeapScanner(_types));
+
+    /// <returns>false when the parent asked the inspector to quit.</returns>
+    public bool Serve(BinaryReader requests, BinaryWriter replies)
+    {
+        var command = (InspectorCommand)requests.ReadByte();
+        switch (command)
+        {
+            case InspectorCommand.Quit:
+                return false;
+            case InspectorCommand.Reset:
+                _censuses.Clear();
+                replies.Write((byte)InspectorStatus.Ok);
+                return true;
+            case InspectorCommand.Census:
+                ServeCensus(requests, replies);
+                return true;
+            case InspectorCommand.GetHistograms:
+                ServeHistograms(requests, replies);
+                return true;
+            default:
+                WriteFailure(replies, InspectorStatus.Failed, $"Unknown request {command}.");
+                return true;
+        }
+    }
+
+    private void ServeCensus(BinaryReader requests, BinaryWriter replies)
+    {
+        int censusId = requests.ReadInt32();
+        var route = (CensusRoute)requests.ReadByte();
+        string dumpPath = requests.ReadString();
+        var histogram = new Histogram();
+        try
+        {
+            CensusOutcome outcome = _reader.TakeCensus(route, dumpPath, histogram);
+            _censuses[censusId] = histogram;
+            replies.Write((byte)InspectorStatus.Ok);
+            replies.Write(outcome.Totals.Objects);
+            replies.Write(outcome.Totals.Bytes);
+            replies.Write(outcome.PauseMs);
+            replies.Write((long)outcome.Totals.UnreadableBytes);
+        }
+        catch (InspectorException e)
+        {
+            WriteFailure(replies, e.Status, e.Message);
+        }
+        catch (Exception e)
+        {
+            WriteFailure(replies, InspectorStatus.Failed, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void ServeHistograms(BinaryReader requests, BinaryWriter replies)
+    {
+        int count = requests.ReadInt32();
+        var histograms = new Histogram[count];
+        for (int i = 0; i < count; i++)
+        {
+            int id = requests.ReadInt32();
+            if (!_censuses.TryGetValue(id, out Histogram? histogram))
+            {
+                // Drain the rest of the request before answering, so the pipe stays in step.
+                for (int j = i + 1; j < count; j++)
+                    requests.ReadInt32();
+                WriteFailure(replies, InspectorStatus.Failed, $"No census {id} was taken in this check.");
+                return;
+            }
+            histograms[i] = histogram;
+        }
+
+        replies.Write((byte)InspectorStatus.Ok);
+        var present = new List<int>();
+        for (int type = 0; type < _types.Count; type++)
+        {
+            if (histograms.Any(h => h.CountOf(type) != 0))
+                present.Add(type);
+        }
+        replies.Write(present.Count);
+        foreach (int type in present)
+        {
+            replies.Write(_types[type]);
+            foreach (Histogram histogram in histograms)
+            {
+                replies.Write(histogram.CountOf(type));
+                replies.Write(histogram.BytesOf(type));
+            }
+        }
+    }
+
+    private static void WriteFailure(BinaryWriter replies, InspectorStatus status, string message)
+    {
+        replies.Write((byte)status);
+        replies.Write(message);
+    }
+}

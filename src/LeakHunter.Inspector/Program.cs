@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using LeakHunter.Census;
+using LeakHunter.Inspector.Census;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace LeakHunter.Inspector;
+
+/// <summary>
+/// The inspector: a child of the process under test that takes censuses of its parent's heap on request.
+/// It must never outlive that parent, so it exits as soon as its request pipe closes or its parent changes.
+/// </summary>
+internal static class Program
+{
+    private static int Main()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.ParentPidVariable), out int parentPid))
+        {
+            Console.Error.WriteLine($"leakhunter inspector: {InspectorProtocol.ParentPidVariable} is not set; this process is started by LeakHunter itself.");
+            return 2;
+        }
+
+        WatchParent(parentPid);
+
+        using Stream input = Console.OpenStandardInput();
+        using Stream output = Console.OpenStandardOutput();
+        var requests = new BinaryReader(input);
+        var replies = new BinaryWriter(output);
+        var server = new InspectorServer(parentPid);
+
+        replies.Write(InspectorProtocol.ReadyMarker);
+        replies.Flush();
+        try
+        {
+            while (server.Serve(requests, replies))
+                replies.Flush();
+        }
+        catch (EndOfStreamException)
+        {
+            // The parent closed the pipe: its check is over or it has exited.
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
+    }
+
+    private static void WatchParent(int parentPid)
+    {
+        var watcher = new Thread(() =>
+        {
+            while (true)
+            {
+                Thread.Sleep(250);
+                if (getppid() != parentPid)
+                    Environment.Exit(3);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "parent watch",
+        };
+        watcher.Start();
+    }
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern int getppid();
+}

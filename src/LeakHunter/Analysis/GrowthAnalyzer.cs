@@ -1,0 +1,70 @@
+using LeakHunter.Census;
+
+namespace LeakHunter.Analysis;
+
+/// <summary>
+/// Decides which types grow, the way CPython's <c>regrtest -R</c> does: after warm-up, a type leaks only when
+/// every counted interval adds to it. Growth in bytes alone counts too (the same object added to a list again and
+/// again grows only the list's array), but arrays grow in doubling steps, so that kind is judged on runs whose
+/// length doubles.
+/// </summary>
+internal static class GrowthAnalyzer
+{
+    /// <summary>Types that grew in every interval between the given censuses, in count or, never shrinking, in bytes.</summary>
+    public static List<TypeSeries> FindCandidates(IReadOnlyList<TypeSeries> series, int first, int last) =>
+        series.Where(s => RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last)).ToList();
+
+    /// <summary>
+    /// Keeps the candidates that went on growing through the confirmation censuses and did not grow while the
+    /// fragment was idle.
+    /// </summary>
+    public static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(
+        IReadOnlyList<TypeSeries> series, int countedLast, int? idle, int[] confirmations)
+    {
+        var growing = new List<TypeSeries>();
+        var background = new List<TypeSeries>();
+        foreach (TypeSeries s in series)
+        {
+            bool candidate = RisesEveryInterval(s.Counts, 0, countedLast) || GrowsInBytesOnly(s, 0, countedLast);
+            if (!candidate)
+                continue;
+
+            if (idle is int i && (s.Counts[i] > s.Counts[countedLast] || s.Bytes[i] > s.Bytes[countedLast]))
+            {
+                background.Add(s);
+                continue;
+            }
+
+            int from = idle ?? countedLast;
+            bool stillGrowing = confirmations.Length == 0 || confirmations.All(c =>
+            {
+                bool rose = s.Counts[c] > s.Counts[from] || (s.Bytes[c] > s.Bytes[from] && s.Counts[c] >= s.Counts[from]);
+                from = c;
+                return rose;
+            });
+            if (stillGrowing)
+                growing.Add(s);
+        }
+        return (growing, background);
+    }
+
+    private static bool RisesEveryInterval(long[] values, int first, int last)
+    {
+        for (int c = first + 1; c <= last; c++)
+        {
+            if (values[c] <= values[c - 1])
+                return false;
+        }
+        return last > first;
+    }
+
+    private static bool GrowsInBytesOnly(TypeSeries s, int first, int last)
+    {
+        for (int c = first + 1; c <= last; c++)
+        {
+            if (s.Bytes[c] < s.Bytes[c - 1] || s.Counts[c] < s.Counts[c - 1])
+                return false;
+        }
+        return s.Bytes[last] > s.Bytes[first];
+    }
+}

@@ -1,0 +1,88 @@
+namespace LeakHunter.Census;
+
+/// <summary>
+/// Takes censuses of this process through the shared inspector, choosing the route (live attach, or a dump when
+/// ptrace is denied) and turning the inspector's failures into exceptions that name the fix.
+/// </summary>
+internal sealed class CensusTaker
+{
+    // Once ptrace has been denied in this process it stays denied; later checks go straight to the dump route.
+    private static volatile bool s_attachDenied;
+
+    private readonly LeakOptions _options;
+    private readonly InspectorClient _inspector;
+    private int _nextCensusId;
+
+    public CensusTaker(LeakOptions options)
+    {
+        _options = options;
+        if (options.Strategy == CensusStrategy.Dump && DiagnosticsSettings.AreDisabled)
+            throw DiagnosticsDisabled("The dump strategy was chosen");
+        _inspector = InspectorClient.GetShared();
+        _inspector.Reset();
+        Route = options.Strategy switch
+        {
+            CensusStrategy.Attach => CensusRoute.Attach,
+            CensusStrategy.Dump => CensusRoute.Dump,
+            _ => s_attachDenied ? CensusRoute.Dump : CensusRoute.Attach,
+        };
+    }
+
+    public CensusRoute Route { get; private set; }
+
+    public CensusStrategy Strategy => Route == CensusRoute.Attach ? CensusStrategy.Attach : CensusStrategy.Dump;
+
+    /// <summary>Takes a census; the caller has just settled the GC.</summary>
+    public (int Id, CensusReply Reply) Take()
+    {
+        int id = _nextCensusId++;
+        CensusReply reply = _inspector.TakeCensus(id, Route, _options.CensusTimeout);
+        if (reply.Status == InspectorStatus.PtraceDenied && _options.Strategy == CensusStrategy.Auto)
+        {
+            s_attachDenied = true;
+            if (DiagnosticsSettings.AreDisabled)
+                throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
+                    $"ptrace was denied ({reply.Message}) and the dump route is closed because the runtime's diagnostics are disabled ({DiagnosticsSettings.Describe()}). " +
+                    "Either allow ptrace (set kernel.yama.ptrace_scope=0, or run the container with CAP_SYS_PTRACE) or unset that variable so the dump route can be used.");
+            Route = CensusRoute.Dump;
+            reply = _inspector.TakeCensus(id, Route, _options.CensusTimeout);
+        }
+
+        return reply.Status switch
+        {
+            InspectorStatus.Ok => (id, reply),
+            InspectorStatus.PtraceDenied => throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
+                $"ptrace was denied: {reply.Message}. Allow it (kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
+            InspectorStatus.DiagnosticsDisabled => throw DiagnosticsDisabled(reply.Message!),
+            InspectorStatus.DumpFailed when DiagnosticsSettings.AreDisabled => throw DiagnosticsDisabled(reply.Message!),
+            InspectorStatus.DumpFailed => throw new LeakHunterException(LeakHunterFailure.CensusFailed,
+                $"{reply.Message} Check that the temporary folder ({Path.GetTempPath()}) has room for a dump of this process, or use CensusStrategy.Attach where ptrace is allowed."),
+            InspectorStatus.HeapNotWalkable => throw new LeakHunterException(LeakHunterFailure.CensusFailed,
+                $"{reply.Message} This happens when another thread starts a GC while the census is taken; run the check again without parallel work."),
+            _ => throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {reply.Message}"),
+        };
+    }
+
+    public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);
+
+    private static LeakHunterException DiagnosticsDisabled(string context) =>
+        new(LeakHunterFailure.DiagnosticsDisabled,
+            $"{context}, but the runtime's diagnostics are disabled in this process ({DiagnosticsSettings.Describe()}), so it cannot write a dump of itself. " +
+            "Unset DOTNET_EnableDiagnostics (or set it to 1) for the test run, or use CensusStrategy.Attach where ptrace is allowed.");
+}
+
+/// <summary>Reads the runtime's switches that close the dump route.</summary>
+internal static class DiagnosticsSettings
+{
+    private static readonly string[] s_variables =
+    [
+        "DOTNET_EnableDiagnostics", "COMPlus_EnableDiagnostics", "DOTNET_EnableDiagnostics_IPC", "COMPlus_EnableDiagnostics_IPC",
+    ];
+
+    public static bool AreDisabled => s_variables.Any(v => Environment.GetEnvironmentVariable(v) == "0");
+
+    public static string Describe() =>
+        string.Join(", ", s_variables.Where(v => Environment.GetEnvironmentVariable(v) == "0").Select(v => v + "=0")) is { Length: > 0 } set
+            ? set
+            : "the diagnostics server did not answer";
+}

@@ -1,0 +1,38 @@
+namespace LeakHunter.Census;
+
+// Shared by the library and the inspector process (linked into both); one binary request/reply per census.
+// Replies to a census carry only totals, so the process under test never holds a per-census histogram:
+// histograms stay in the inspector until the check asks for them, after its last census.
+internal enum InspectorCommand : byte
+{
+    Quit = 0,
+    Census = 1,
+    GetHistograms = 2,
+    Reset = 3,
+}
+
+internal enum CensusRoute : byte
+{
+    Attach = 1,
+    Dump = 2,
+}
+
+internal enum InspectorStatus : byte
+{
+    Ok = 0,
+    PtraceDenied = 1,
+    DiagnosticsDisabled = 2,
+    TargetNotDotNet = 3,
+    HeapNotWalkable = 4,
+    Failed = 5,
+    DumpFailed = 6,
+}
+
+internal static class InspectorProtocol
+{
+    /// <summary>First byte the inspector writes once it is ready for requests.</summary>
+    public const byte ReadyMarker = 0x4C;
+
+    /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
+    public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
+}

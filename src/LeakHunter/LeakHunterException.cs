@@ -1,0 +1,40 @@
+namespace LeakHunter;
+
+/// <summary>What stopped a leak check from reaching a verdict.</summary>
+public enum LeakHunterFailure
+{
+    /// <summary>The runtime's diagnostics are turned off (<c>DOTNET_EnableDiagnostics=0</c>).</summary>
+    DiagnosticsDisabled,
+
+    /// <summary>ptrace was denied and no dump route was left.</summary>
+    PtraceDenied,
+
+    /// <summary>The inspector process could not be found or did not start.</summary>
+    InspectorStartFailed,
+
+    /// <summary>The inspector process exited in the middle of a check.</summary>
+    InspectorExited,
+
+    /// <summary>A census took longer than <see cref="LeakOptions.CensusTimeout"/>.</summary>
+    CensusTimedOut,
+
+    /// <summary>The heap could not be read for another reason; the message says which.</summary>
+    CensusFailed,
+
+    /// <summary>This operating system is not supported.</summary>
+    PlatformNotSupported,
+}
+
+/// <summary>
+/// A leak check could not reach a verdict. <see cref="Exception.Message"/> names what went wrong and what to do;
+/// <see cref="Failure"/> lets a tool act on it. An exception thrown by the fragment itself is never wrapped in this.
+/// </summary>
+public sealed class LeakHunterException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public LeakHunterException(LeakHunterFailure failure, string message, Exception? innerException = null)
+        : base(message, innerException) => Failure = failure;
+
+    /// <summary>What stopped the check.</summary>
+    public LeakHunterFailure Failure { get; }
+}

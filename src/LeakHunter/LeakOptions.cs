@@ -1,0 +1,73 @@
+namespace LeakHunter;
+
+/// <summary>
+/// How a leak check runs. The defaults give a reliable verdict without tuning; change them only to trade
+/// time for sensitivity.
+/// </summary>
+public sealed class LeakOptions
+{
+    /// <summary>Iterations run before counting starts, so lazy singletons and first-use caches fill first. Default 10.</summary>
+    public int WarmupIterations { get; init; } = 10;
+
+    /// <summary>Censuses taken while counting; the intervals between them are where growth must show. Default 5 (4 intervals), at least 3.</summary>
+    public int Censuses { get; init; } = 5;
+
+    /// <summary>Iterations run between two consecutive counted censuses. Default 10.</summary>
+    public int IterationsPerCensus { get; init; } = 10;
+
+    /// <summary>
+    /// Whether types that grew during counting are confirmed by running longer: growth that stops (a cache
+    /// still filling) or that also happens while the fragment is idle (another thread's work) is then not
+    /// reported. Default true.
+    /// </summary>
+    public bool ConfirmGrowth { get; init; } = true;
+
+    /// <summary>How the heap of this process is read. Default <see cref="CensusStrategy.Auto"/>.</summary>
+    public CensusStrategy Strategy { get; init; } = CensusStrategy.Auto;
+
+    /// <summary>The longest one census may take before the check fails with <see cref="LeakHunterFailure.CensusTimedOut"/>. Default 2 minutes.</summary>
+    public TimeSpan CensusTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// The longest the confirmation runs may take in all. When it runs out the verdict is made on the censuses
+    /// taken so far, and the report says so. Default 30 seconds.
+    /// </summary>
+    public TimeSpan ConfirmationBudget { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Bytes that other threads may allocate during the check before the report warns that the counts may be
+    /// polluted by parallel work. Default 32 MiB.
+    /// </summary>
+    public long ParallelAllocationWarningBytes { get; init; } = 32L << 20;
+
+    internal static LeakOptions Default { get; } = new();
+
+    internal void Validate()
+    {
+        if (WarmupIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(WarmupIterations), WarmupIterations, "Run at least one warm-up iteration, so first-use caches are not counted as growth.");
+        if (Censuses < 3)
+            throw new ArgumentOutOfRangeException(nameof(Censuses), Censuses, "Take at least 3 censuses: growth must show in at least two intervals to be told apart from a one-off.");
+        if (IterationsPerCensus < 1)
+            throw new ArgumentOutOfRangeException(nameof(IterationsPerCensus), IterationsPerCensus, "Run at least one iteration between censuses.");
+        if (CensusTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(CensusTimeout), CensusTimeout, "The census timeout must be positive.");
+        if (ConfirmationBudget < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ConfirmationBudget), ConfirmationBudget, "The confirmation budget cannot be negative.");
+        if (!Enum.IsDefined(Strategy))
+            throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Use Auto, Attach or Dump.");
+    }
+}
+
+/// <summary>How the inspector reads the heap of the process under test.</summary>
+public enum CensusStrategy
+{
+    /// <summary>Attach live where ptrace allows it, otherwise fall back to a dump.</summary>
+    Auto = 0,
+
+    /// <summary>Attach live with ptrace and suspend the process for the census: the fastest route.</summary>
+    Attach = 1,
+
+    /// <summary>Have the runtime write a private dump of the process, read it, and delete it: works where ptrace is denied.</summary>
+    Dump = 2,
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+
+namespace LeakHunter.Reports;
+
+/// <summary>
+/// Writes the report's stable JSON (<c>schemaVersion</c> 1) by hand, so the field names and order are a contract
+/// that no serializer setting can change.
+/// </summary>
+internal static class JsonReportWriter
+{
+    public const int SchemaVersion = 1;
+
+    public static string Write(LeakReport report)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("schemaVersion", SchemaVersion);
+            json.WriteBoolean("hasLeaks", report.HasLeaks);
+            json.WriteString("strategy", report.Strategy == CensusStrategy.Dump ? "dump" : "attach");
+            json.WriteNumber("warmupIterations", report.WarmupIterations);
+            json.WriteNumber("iterations", report.Iterations);
+            json.WriteNumber("durationMs", Math.Round(report.Duration.TotalMilliseconds, 1));
+
+            json.WriteStartArray("censuses");
+            foreach (CensusSummary census in report.Censuses)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("iteration", census.Iteration);
+                json.WriteNumber("objects", census.Objects);
+                json.WriteNumber("bytes", census.Bytes);
+                json.WriteNumber("pauseMs", Math.Round(census.PauseMs, 2));
+                json.WriteString("phase", JsonNamingPolicy.CamelCase.ConvertName(census.Phase.ToString()));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+
+            WriteGrowth(json, "growingTypes", report.GrowingTypes);
+            WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
+
+            json.WriteStartArray("warnings");
+            foreach (string warning in report.Warnings)
+                json.WriteStringValue(warning);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteGrowth(Utf8JsonWriter json, string name, IReadOnlyList<TypeGrowth> types)
+    {
+        json.WriteStartArray(name);
+        foreach (TypeGrowth type in types)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            json.WriteStartArray("counts");
+            foreach (long count in type.Counts)
+                json.WriteNumberValue(count);
+            json.WriteEndArray();
+            json.WriteStartArray("bytes");
+            foreach (long bytes in type.Bytes)
+                json.WriteNumberValue(bytes);
+            json.WriteEndArray();
+            json.WriteNumber("instancesPerIteration", Math.Round(type.InstancesPerIteration, 4));
+            json.WriteNumber("bytesPerIteration", Math.Round(type.BytesPerIteration, 2));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using LeakHunter.Analysis;
+using LeakHunter.Census;
+
+namespace LeakHunter.Running;
+
+/// <summary>
+/// Warm-up, counted censuses, then confirmation of what grew. Everything the check itself keeps is allocated
+/// before the first counted census and never grows, so LeakHunter never shows up in its own counts.
+/// </summary>
+internal sealed class CheckRunner
+{
+    // One check at a time per process: two checks would count each other's objects.
+    private static readonly SemaphoreSlim s_oneCheckAtATime = new(1, 1);
+
+    private readonly Fragment _fragment;
+    private readonly LeakOptions _options;
+    private readonly CancellationToken _cancellationToken;
+    private readonly CensusRecord[] _records;
+    private readonly List<string> _warnings = new();
+    private int _recordCount;
+    private int _iterations;
+
+    private CheckRunner(Fragment fragment, LeakOptions options, CancellationToken cancellationToken)
+    {
+        _fragment = fragment;
+        _options = options;
+        _cancellationToken = cancellationToken;
+        _records = new CensusRecord[options.Censuses + 3];
+    }
+
+    public static LeakReport Run(Fragment fragment, LeakOptions? options, CancellationToken cancellationToken)
+    {
+        options ??= LeakOptions.Default;
+        options.Validate();
+        s_oneCheckAtATime.Wait(cancellationToken);
+        try
+        {
+            // A synchronous fragment never yields, so this completes on the calling thread.
+            ValueTask<LeakReport> check = new CheckRunner(fragment, options, cancellationToken).RunAsync();
+            Debug.Assert(check.IsCompleted);
+            return check.GetAwaiter().GetResult();
+        }
+        finally
+        {
+            s_oneCheckAtATime.Release();
+        }
+    }
+
+    public static async Task<LeakReport> RunAsync(Fragment fragment, LeakOptions? options, CancellationToken cancellationToken)
+    {
+        options ??= LeakOptions.Default;
+        options.Validate();
+        await s_oneCheckAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await new CheckRunner(fragment, options, cancellationToken).RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            s_oneCheckAtATime.Release();
+        }
+    }
+
+    private async ValueTask<LeakReport> RunAsync()
+    {
+        long started = Stopwatch.GetTimestamp();
+        var censuses = new CensusTaker(_options);
+
+        // The first census runs LeakHunter's own code once (JIT, first-use caches, the route choice) before
+        // anything is counted, so the very first check in a process is as reliable as the later ones.
+        await RunIterationsAsync(1).ConfigureAwait(false);
+        SettleAndTake(censuses, CensusPhase.Counted);
+        _recordCount = 0;
+        await RunIterationsAsync(_options.WarmupIterations - 1).ConfigureAwait(false);
+
+        long otherThreadsBefore = OtherThreadsAllocatedBytes();
+        long countedStarted = Stopwatch.GetTimestamp();
+        SettleAndTake(censuses, CensusPhase.Counted);
+        for (int c = 1; c < _options.Censuses; c++)
+        {
+            await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
+            SettleAndTake(censuses, CensusPhase.Counted);
+        }
+        TimeSpan countedTime = Stopwatch.GetElapsedTime(countedStarted);
+        int countedLast = _recordCount - 1;
+
+        IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
+        List<TypeSeries> growing = GrowthAnalyzer.FindCandidates(series, 0, countedLast);
+        List<TypeSeries> background = new();
+
+        if (growing.Count > 0 && _options.ConfirmGrowth)
+        {
+            TimeSpan interval = countedTime / (_options.Censuses - 1);
+            int? idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
+            int[] confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
+            series = censuses.GetHistograms(CensusIds());
+            (growing, background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
+        }
+
+        long otherThreadsBytes = OtherThreadsAllocatedBytes() - otherThreadsBefore;
+        if (otherThreadsBytes > _options.ParallelAllocationWarningBytes)
+            _warnings.Add($"Other threads allocated {otherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
+                "Run leak checks without parallel tests (in xunit, put them in a collection with DisableParallelization = true).");
+
+        return BuildReport(censuses.Strategy, growing, background, Stopwatch.GetElapsedTime(started));
+    }
+
+    private async ValueTask<int?> TakeIdleCensusAsync(CensusTaker censuses, TimeSpan countedInterval)
+    {
+        TimeSpan pause = TimeSpan.FromTicks(Math.Clamp(countedInterval.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        await _fragment.IdleAsync(pause, _cancellationToken).ConfigureAwait(false);
+        SettleAndTake(censuses, CensusPhase.Idle);
+        return _recordCount - 1;
+    }
+
+    /// <summary>
+    /// Two runs, each as long as everything run before it, so the total doubles twice: a cache still filling
+    /// fills up and stops, while a list's array, which grows in doubling steps, must grow in each.
+    /// </summary>
+    private async ValueTask<int[]> TakeConfirmationCensusesAsync(CensusTaker censuses, TimeSpan countedTime)
+    {
+        int countedIterations = (_options.Censuses - 1) * _options.IterationsPerCensus;
+        double secondsPerIteration = countedTime.TotalSeconds / countedIterations;
+        var taken = new List<int>(2);
+        long started = Stopwatch.GetTimestamp();
+        for (int run = 0; run < 2; run++)
+        {
+            int wanted = _iterations;
+            TimeSpan left = _options.ConfirmationBudget - Stopwatch.GetElapsedTime(started);
+            int affordable = secondsPerIteration <= 0 ? wanted : (int)Math.Min(wanted, left.TotalSeconds / secondsPerIteration);
+            if (affordable < _options.IterationsPerCensus)
+            {
+                _warnings.Add($"Growth was confirmed on {run} of 2 longer runs: the confirmation budget ({_options.ConfirmationBudget.TotalSeconds:0.#} s) ran out. " +
+                    "A cache that is still filling may be reported as a leak; raise LeakOptions.ConfirmationBudget to be sure.");
+                break;
+            }
+            if (affordable < wanted)
+                _warnings.Add($"The confirmation run was shortened to {affordable} of {wanted} iterations to stay within LeakOptions.ConfirmationBudget.");
+            await RunIterationsAsync(affordable).ConfigureAwait(false);
+            SettleAndTake(censuses, CensusPhase.Confirmation);
+            taken.Add(_recordCount - 1);
+        }
+        return taken.ToArray();
+    }
+
+    private async ValueTask RunIterationsAsync(int count)
+    {
+        await _fragment.RunAsync(count, _cancellationToken).ConfigureAwait(false);
+        _iterations += count;
+    }
+
+    private void SettleAndTake(CensusTaker censuses, CensusPhase phase)
+    {
+        _cancellationToken.ThrowIfCancellationRequested();
+        SettleHeap();
+        (int id, CensusReply reply) = censuses.Take();
+        _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
+    }
+
+    /// <summary>A full blocking GC, finalizers run, and a second GC for what they released.</summary>
+    internal static void SettleHeap()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+    }
+
+    private static long OtherThreadsAllocatedBytes() => GC.GetTotalAllocatedBytes(precise: false) - GC.GetAllocatedBytesForCurrentThread();
+
+    private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();
+
+    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growing, List<TypeSeries> background, TimeSpan duration)
+    {
+        CensusRecord[] records = _records.Take(_recordCount).ToArray();
+        var summaries = records.Select(r => new CensusSummary(r.Iteration, r.Objects, r.Bytes, r.PauseMs, r.Phase)).ToArray();
+        int span = records[^1].Iteration - records[0].Iteration;
+
+        TypeGrowth ToGrowth(TypeSeries s) => new(
+            s.Type,
+            s.Counts,
+            s.Bytes,
+            span == 0 ? 0 : (double)(s.Counts[^1] - s.Counts[0]) / span,
+            span == 0 ? 0 : (double)(s.Bytes[^1] - s.Bytes[0]) / span);
+
+        return new LeakReport(
+            strategy,
+            _options.WarmupIterations,
+            _iterations,
+            summaries,
+            growing.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
+            background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
+            _warnings.ToArray(),
+            duration);
+    }
+
+    private readonly record struct CensusRecord(int Id, int Iteration, long Objects, long Bytes, double PauseMs, CensusPhase Phase);
+}

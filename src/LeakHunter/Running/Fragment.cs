@@ -1,0 +1,58 @@
+using System.Runtime.CompilerServices;
+
+namespace LeakHunter.Running;
+
+/// <summary>The code under test, run in frames of its own so the check's frames keep nothing it allocated alive.</summary>
+internal abstract class Fragment
+{
+    public abstract ValueTask RunAsync(int iterations, CancellationToken cancellationToken);
+
+    public abstract ValueTask IdleAsync(TimeSpan duration, CancellationToken cancellationToken);
+
+    /// <summary>A synchronous fragment runs on the calling thread and never yields, so the whole check stays on it.</summary>
+    public sealed class Synchronous(Action action) : Fragment
+    {
+        public override ValueTask RunAsync(int iterations, CancellationToken cancellationToken)
+        {
+            for (int i = 0; i < iterations; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Invoke(action);
+            }
+            return ValueTask.CompletedTask;
+        }
+
+        public override ValueTask IdleAsync(TimeSpan duration, CancellationToken cancellationToken)
+        {
+            // A token's WaitHandle is created on first use; sleeping avoids counting it as idle growth.
+            if (cancellationToken.CanBeCanceled)
+                cancellationToken.WaitHandle.WaitOne(duration);
+            else
+                Thread.Sleep(duration);
+            cancellationToken.ThrowIfCancellationRequested();
+            return ValueTask.CompletedTask;
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.NoOptimization)]
+        private static void Invoke(Action action) => action();
+    }
+
+    public sealed class Asynchronous(Func<Task> function) : Fragment
+    {
+        public override async ValueTask RunAsync(int iterations, CancellationToken cancellationToken)
+        {
+            for (int i = 0; i < iterations; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await Invoke(function).ConfigureAwait(false);
+            }
+        }
+
+        public override async ValueTask IdleAsync(TimeSpan duration, CancellationToken cancellationToken) =>
+            await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
+
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.NoOptimization)]
+        private static Task Invoke(Func<Task> function) =>
+            function() ?? throw new InvalidOperationException("The fragment returned a null Task; return a Task that completes when its work is done.");
+    }
+}
