@@ -69,7 +69,9 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             }
             catch (Exception e) when (e is DiagnosticsClientException or UnsupportedCommandException)
             {
-                throw new InspectorException(InspectorStatus.DumpFailed, $"Process {targetPid} failed to write a dump of itself: {e.Message}", e);
+                // The runtime's dump writer ptraces the process too; a refusal here is the same refusal as a live attach's.
+                InspectorStatus status = IsPermissionFailure(e) ? InspectorStatus.PtraceDenied : InspectorStatus.DumpFailed;
+                throw new InspectorException(status, $"Process {targetPid} failed to write a dump of itself: {e.Message.ReplaceLineEndings(" ").Trim()}", e);
             }
             double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
@@ -94,6 +96,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         e is UnauthorizedAccessException
         || e.Message.Contains("ptrace", StringComparison.OrdinalIgnoreCase)
         || e.Message.Contains("permission", StringComparison.OrdinalIgnoreCase)
+        || e.Message.Contains("Permission denied", StringComparison.Ordinal)
         || e.Message.Contains("not permitted", StringComparison.OrdinalIgnoreCase)
         || (e.InnerException is not null && IsPermissionFailure(e.InnerException));
 }

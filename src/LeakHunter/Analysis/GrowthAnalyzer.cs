@@ -12,7 +12,10 @@ internal static class GrowthAnalyzer
 {
     /// <summary>Types that grew in every interval between the given censuses, in count or, never shrinking, in bytes.</summary>
     public static List<TypeSeries> FindCandidates(IReadOnlyList<TypeSeries> series, int first, int last) =>
-        series.Where(s => RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last)).ToList();
+        series.Where(s => IsCandidate(s, first, last)).ToList();
+
+    private static bool IsCandidate(TypeSeries s, int first, int last) =>
+        RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last);
 
     /// <summary>
     /// Keeps the candidates that went on growing through the confirmation censuses and did not grow while the
@@ -25,8 +28,7 @@ internal static class GrowthAnalyzer
         var background = new List<TypeSeries>();
         foreach (TypeSeries s in series)
         {
-            bool candidate = RisesEveryInterval(s.Counts, 0, countedLast) || GrowsInBytesOnly(s, 0, countedLast);
-            if (!candidate)
+            if (!IsCandidate(s, 0, countedLast))
                 continue;
 
             if (idle is int i && (s.Counts[i] > s.Counts[countedLast] || s.Bytes[i] > s.Bytes[countedLast]))

@@ -36,7 +36,7 @@ internal sealed class CensusTaker
     public (int Id, CensusReply Reply) Take()
     {
         int id = _nextCensusId++;
-        CensusReply reply = _inspector.TakeCensus(id, Route, _options.CensusTimeout);
+        CensusReply reply = TakeBy(Route, id);
         if (reply.Status == InspectorStatus.PtraceDenied && _options.Strategy == CensusStrategy.Auto)
         {
             s_attachDenied = true;
@@ -45,14 +45,18 @@ internal sealed class CensusTaker
                     $"ptrace was denied ({reply.Message}) and the dump route is closed because the runtime's diagnostics are disabled ({DiagnosticsSettings.Describe()}). " +
                     "Either allow ptrace (set kernel.yama.ptrace_scope=0, or run the container with CAP_SYS_PTRACE) or unset that variable so the dump route can be used.");
             Route = CensusRoute.Dump;
-            reply = _inspector.TakeCensus(id, Route, _options.CensusTimeout);
+            reply = TakeBy(Route, id);
         }
 
         return reply.Status switch
         {
             InspectorStatus.Ok => (id, reply),
+            InspectorStatus.PtraceDenied when Route == CensusRoute.Dump => throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
+                $"ptrace was denied, and the runtime's own dump writer was denied too, so no route to this process's heap is left: {reply.Message} " +
+                "This happens when the process is not dumpable (PR_SET_DUMPABLE 0, or a setuid program), when a container lacks CAP_SYS_PTRACE, or under kernel.yama.ptrace_scope=2 or 3. " +
+                "Run the check as an ordinary dumpable process, add CAP_SYS_PTRACE to the container, or lower ptrace_scope to 1 or 0."),
             InspectorStatus.PtraceDenied => throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
-                $"ptrace was denied: {reply.Message}. Allow it (kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
+                $"ptrace was denied: {reply.Message} Allow it (kernel.yama.ptrace_scope=0 or 1, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
             InspectorStatus.DiagnosticsDisabled => throw DiagnosticsDisabled(reply.Message!),
             InspectorStatus.DumpFailed when DiagnosticsSettings.AreDisabled => throw DiagnosticsDisabled(reply.Message!),
             InspectorStatus.DumpFailed => throw new LeakHunterException(LeakHunterFailure.CensusFailed,
@@ -61,6 +65,14 @@ internal sealed class CensusTaker
                 $"{reply.Message} This happens when another thread starts a GC while the census is taken; run the check again without parallel work."),
             _ => throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {reply.Message}"),
         };
+    }
+
+    private CensusReply TakeBy(CensusRoute route, int id)
+    {
+        if (route != CensusRoute.Dump)
+            return _inspector.TakeCensus(id, route, _options.CensusTimeout);
+        using (NativeMethods.SilenceConsole())
+            return _inspector.TakeCensus(id, route, _options.CensusTimeout);
     }
 
     public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using LeakHunter.Analysis;
 using LeakHunter.Census;
 
@@ -71,6 +72,7 @@ internal sealed class CheckRunner
         // anything is counted, so the very first check in a process is as reliable as the later ones.
         await RunIterationsAsync(1).ConfigureAwait(false);
         SettleAndTake(censuses, CensusPhase.Counted);
+        _ = HasCandidates(censuses, 0);
         _recordCount = 0;
         await RunIterationsAsync(_options.WarmupIterations - 1).ConfigureAwait(false);
 
@@ -85,18 +87,16 @@ internal sealed class CheckRunner
         TimeSpan countedTime = Stopwatch.GetElapsedTime(countedStarted);
         int countedLast = _recordCount - 1;
 
-        IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
-        List<TypeSeries> growing = GrowthAnalyzer.FindCandidates(series, 0, countedLast);
-        List<TypeSeries> background = new();
-
-        if (growing.Count > 0 && _options.ConfirmGrowth)
+        int? idle = null;
+        int[] confirmations = [];
+        if (_options.ConfirmGrowth && HasCandidates(censuses, countedLast))
         {
             TimeSpan interval = countedTime / (_options.Censuses - 1);
-            int? idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
-            int[] confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
-            series = censuses.GetHistograms(CensusIds());
-            (growing, background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
+            idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
+            confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
         }
+        IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
+        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
 
         long otherThreadsBytes = OtherThreadsAllocatedBytes() - otherThreadsBefore;
         if (otherThreadsBytes > _options.ParallelAllocationWarningBytes)
@@ -105,6 +105,14 @@ internal sealed class CheckRunner
 
         return BuildReport(censuses.Strategy, growing, background, Stopwatch.GetElapsedTime(started));
     }
+
+    /// <summary>
+    /// Whether anything grew in the counted run. It keeps nothing it fetched: the idle census that may follow
+    /// must see the heap as the last counted census left it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool HasCandidates(CensusTaker censuses, int countedLast) =>
+        GrowthAnalyzer.FindCandidates(censuses.GetHistograms(CensusIds()), 0, countedLast).Count > 0;
 
     private async ValueTask<int?> TakeIdleCensusAsync(CensusTaker censuses, TimeSpan countedInterval)
     {
