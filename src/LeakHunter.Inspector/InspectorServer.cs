@@ -41,10 +41,14 @@ internal sealed class InspectorServer
         int censusId = requests.ReadInt32();
         var route = (CensusRoute)requests.ReadByte();
         string dumpPath = requests.ReadString();
+        var timeout = TimeSpan.FromMilliseconds(requests.ReadDouble());
         var histogram = new Histogram();
         try
         {
-            CensusOutcome outcome = _reader.TakeCensus(route, dumpPath, histogram);
+            CensusOutcome outcome;
+            // Exiting detaches ptrace and resumes the process under test; a census that hangs must not freeze it.
+            using (new Timer(_ => NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode), null, timeout, Timeout.InfiniteTimeSpan))
+                outcome = _reader.TakeCensus(route, dumpPath, histogram);
             _censuses[censusId] = histogram;
             replies.Write((byte)InspectorStatus.Ok);
             replies.Write(outcome.Totals.Objects);

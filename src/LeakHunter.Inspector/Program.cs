@@ -66,3 +66,12 @@ internal static class Program
     [DllImport("libc", SetLastError = false)]
     private static extern int getppid();
 }
+
+internal static class NativeMethods
+{
+    /// <summary>Ends the process at once, without waiting for threads that may be stuck reading the target.</summary>
+    public static void ExitNow(int code) => _exit(code);
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern void _exit(int code);
+}

@@ -53,6 +53,8 @@ internal sealed class InspectorClient : IDisposable
 
     private bool IsAlive => !_disposed && !_process.HasExited;
 
+    private bool ExitedWith(int exitCode) => _process.WaitForExit(5000) && _process.ExitCode == exitCode;
+
     private static InspectorClient Start()
     {
         if (!OperatingSystem.IsLinux())
@@ -125,13 +127,14 @@ internal sealed class InspectorClient : IDisposable
         string dumpPath = route == CensusRoute.Dump ? _dumps.PathFor(censusId) : string.Empty;
         try
         {
-            using var watchdog = new Watchdog(_process, timeout);
+            using var watchdog = new Watchdog(_process, timeout + TimeSpan.FromSeconds(10));
             try
             {
                 _requests.Write((byte)InspectorCommand.Census);
                 _requests.Write(censusId);
                 _requests.Write((byte)route);
                 _requests.Write(dumpPath);
+                _requests.Write(timeout.TotalMilliseconds);
                 _requests.Flush();
                 InspectorStatus status = ReadStatus(out string? message);
                 if (status != InspectorStatus.Ok)
@@ -140,8 +143,9 @@ internal sealed class InspectorClient : IDisposable
             }
             catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
             {
+                bool timedOut = watchdog.Fired || ExitedWith(InspectorProtocol.CensusTimedOutExitCode);
                 Dispose();
-                if (watchdog.Fired)
+                if (timedOut)
                     throw new LeakHunterException(LeakHunterFailure.CensusTimedOut,
                         $"A census took longer than {timeout.TotalSeconds:0.#} s, so the inspector was stopped. " +
                         "Raise LeakOptions.CensusTimeout for a very large heap, or shrink the heap the check runs on.", e);

@@ -33,6 +33,12 @@ internal static class InspectorProtocol
     /// <summary>First byte the inspector writes once it is ready for requests.</summary>
     public const byte ReadyMarker = 0x4C;
 
+    /// <summary>
+    /// Exit code of an inspector that gave up on a census past its time limit. The process under test cannot time
+    /// the census itself: during a live attach all of its threads are stopped.
+    /// </summary>
+    public const int CensusTimedOutExitCode = 4;
+
     /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
     public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
 }
