@@ -25,7 +25,7 @@ internal sealed unsafe class HeapScanner
         ClrHeap heap = runtime.Heap;
         if (!heap.CanWalkHeap)
             throw new InspectorException(LeakHunter.Census.InspectorStatus.HeapNotWalkable,
-                "The heap of the process under test was caught in the middle of a garbage collection and cannot be walked.");
+                "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
 
         // MethodTables stay valid across censuses, but a new runtime instance means new ClrType objects.
         _methodTables.Clear();

@@ -8,12 +8,28 @@ namespace LeakHunter.Inspector.Census;
 /// <summary>Opens the process under test, live or through a dump of itself, for exactly one census.</summary>
 internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 {
-    public CensusOutcome TakeCensus(CensusRoute route, string dumpPath, Histogram histogram) => route switch
+    private const int MaxAttempts = 50;
+
+    public CensusOutcome TakeCensus(CensusRoute route, string dumpPath, Histogram histogram)
     {
-        CensusRoute.Attach => TakeAttachedCensus(histogram),
-        CensusRoute.Dump => TakeDumpCensus(dumpPath, histogram),
-        _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
-    };
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return route switch
+                {
+                    CensusRoute.Attach => TakeAttachedCensus(histogram),
+                    CensusRoute.Dump => TakeDumpCensus(dumpPath, histogram),
+                    _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
+                };
+            }
+            catch (InspectorException e) when (e.Status == InspectorStatus.HeapNotWalkable && attempt < MaxAttempts)
+            {
+                // Another thread of the process is in the middle of a GC: let it finish, then look again.
+                Thread.Sleep(Math.Min(attempt * 2, 20));
+            }
+        }
+    }
 
     private CensusOutcome TakeAttachedCensus(Histogram histogram)
     {

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Globalization;
+using LeakHunter;
+using LeakHunter.Census;
+using LeakHunter.Running;
+using Microsoft.Diagnostics.Runtime;
+
+// An honest harness of our own: BenchmarkDotNet runs benchmarks in child processes it controls, while a census
+// must read the heap of the very process that holds it. Every figure is a median over repeated runs, and every
+// ratio is taken against a yardstick measured in this same process, on this same heap, in this same run.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+if (args is ["fresh-check"])
+    return FreshCheck.Run();
+
+var rows = new List<string>();
+foreach (int liveObjects in new[] { 100_000, 1_000_000 })
+{
+    Heap.Fill(liveObjects);
+    double gc = Measure.Median(9, CheckRunner.SettleHeap, settle: false) / 2; // SettleHeap runs two full GCs
+    double gcOnce = Measure.Median(9, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
+
+    var taker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
+    taker.Take(); // warm the inspector
+    var pauses = new List<double>();
+    double censusWall = Measure.Median(9, () => pauses.Add(taker.Take().Reply.PauseMs));
+    double censusPause = Measure.MedianOf(pauses);
+
+    var dumpTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Dump });
+    dumpTaker.Take();
+    var dumpPauses = new List<double>();
+    double dumpWall = Measure.Median(3, () => dumpPauses.Add(dumpTaker.Take().Reply.PauseMs));
+
+    double cleanCheck = Measure.Median(3, () => LeakDetector.Run(Fragments.Clean));
+    double leakyCheck = Measure.Median(3, () => LeakDetector.Run(Fragments.Leaky));
+
+    double handCensus = Measure.Median(3, () => HandWritten.Histogram());
+    double handCheck = Measure.Median(1, HandWritten.Check);
+
+    rows.Add($"| {liveObjects:N0} | full blocking GC | {gcOnce:0.0} ms | 1.0x |");
+    rows.Add($"| {liveObjects:N0} | census pause, warm (live attach) | {censusPause:0.0} ms | {censusPause / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | census round trip incl. settle GCs | {censusWall:0.0} ms | {censusWall / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | census pause (self-dump route) | {Measure.MedianOf(dumpPauses):0.0} ms | {Measure.MedianOf(dumpPauses) / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | whole default check, clean fragment | {cleanCheck:0.0} ms | {cleanCheck / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | whole default check, leaky fragment (with confirmation) | {leakyCheck:0.0} ms | {leakyCheck / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | by hand: CreateSnapshotAndAttach + EnumerateObjects, per census | {handCensus:0.0} ms | {handCensus / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | by hand: whole check (10 warm-up, 5 censuses) | {handCheck:0.0} ms | {handCheck / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | speed-up of the default check over the hand-written one | | {handCheck / cleanCheck:0.0}x |");
+    Console.Error.WriteLine($"{liveObjects:N0} objects done (settle {gc:0.0} ms per GC)");
+    Heap.Clear();
+}
+
+double fresh = FreshCheck.MeasureInChildProcess();
+rows.Add($"| small | first check in a fresh process, inspector start included | {fresh:0} ms | |");
+
+Console.WriteLine($"LeakHunter benchmark - {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd}");
+Console.WriteLine();
+Console.WriteLine("| live objects | measurement | median | vs full GC |");
+Console.WriteLine("|---|---|---|---|");
+rows.ForEach(Console.WriteLine);
+InspectorClient.ShutdownShared();
+return 0;
+
+internal static class Heap
+{
+    private static object[]? s_live;
+
+    // Small objects linked from one array: the shape of a typical heap of DTOs and strings.
+    public static void Fill(int count)
+    {
+        var live = new object[count];
+        for (int i = 0; i < count; i++)
+            live[i] = (i % 4) switch { 0 => new Node(i), 1 => i.ToString(CultureInfo.InvariantCulture), 2 => new int[2], _ => new List<int>() };
+        s_live = live;
+        CheckRunner.SettleHeap();
+    }
+
+    public static void Clear()
+    {
+        s_live = null;
+        CheckRunner.SettleHeap();
+    }
+
+    private sealed record Node(int Value);
+}
+
+internal static class Fragments
+{
+    private static readonly List<object> s_leak = new();
+
+    public static void Clean() => GC.KeepAlive(new byte[64]);
+
+    public static void Leaky() => s_leak.Add(new object());
+}
+
+internal static class HandWritten
+{
+    /// <summary>What users write today: snapshot this process, walk every object, count by type.</summary>
+    public static Dictionary<string, (long Count, long Bytes)> Histogram()
+    {
+        var histogram = new Dictionary<string, (long, long)>();
+        using DataTarget target = DataTarget.CreateSnapshotAndAttach(Environment.ProcessId);
+        using ClrRuntime runtime = target.ClrVersions[0].CreateRuntime();
+        foreach (ClrObject obj in runtime.Heap.EnumerateObjects())
+        {
+            string name = obj.Type?.Name ?? "?";
+            histogram.TryGetValue(name, out (long Count, long Bytes) entry);
+            histogram[name] = (entry.Count + 1, entry.Bytes + (long)obj.Size);
+        }
+        return histogram;
+    }
+
+    public static void Check()
+    {
+        for (int i = 0; i < 10; i++)
+            Fragments.Clean();
+        for (int census = 0; census < 5; census++)
+        {
+            for (int i = 0; i < 10; i++)
+                Fragments.Clean();
+            CheckRunner.SettleHeap();
+            GC.KeepAlive(Histogram());
+        }
+    }
+}
+
+internal static class Measure
+{
+    public static double Median(int runs, Action action, bool settle = true)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            if (settle)
+                CheckRunner.SettleHeap();
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        return MedianOf(times);
+    }
+
+    public static double MedianOf(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+}
+
+internal static class FreshCheck
+{
+    private static readonly List<object> s_leak = new();
+
+    public static int Run()
+    {
+        long start = Stopwatch.GetTimestamp();
+        LeakReport report = LeakDetector.Run(() => s_leak.Add(new object()));
+        Console.WriteLine(Stopwatch.GetElapsedTime(start).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture));
+        return report.HasLeaks ? 0 : 1;
+    }
+
+    /// <summary>A whole first check in a new process: inspector start, JIT and all.</summary>
+    public static double MeasureInChildProcess()
+    {
+        var times = new List<double>();
+        for (int i = 0; i < 3; i++)
+        {
+            var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+                start.ArgumentList.Add(typeof(FreshCheck).Assembly.Location);
+            start.ArgumentList.Add("fresh-check");
+            using Process child = Process.Start(start)!;
+            string output = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            if (child.ExitCode != 0)
+                throw new InvalidOperationException($"The fresh-process check failed: {output}");
+            times.Add(double.Parse(output.Trim(), CultureInfo.InvariantCulture));
+        }
+        return Measure.MedianOf(times);
+    }
+}
