@@ -11,6 +11,18 @@ using Microsoft.Diagnostics.Runtime;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args is ["fresh-check"])
     return FreshCheck.Run();
+if (args is ["verify", var size])
+{
+    // The bulk scan must find exactly the objects ClrMD's own enumeration finds.
+    Heap.Fill(int.Parse(size));
+    var verifyTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
+    CheckRunner.SettleHeap();
+    var reply = verifyTaker.Take().Reply;
+    long byHand = HandWritten.Histogram().Values.Sum(v => v.Count);
+    Console.WriteLine($"bulk scan: {reply.Objects} objects, {reply.UnreadableBytes} unreadable bytes, {reply.PauseMs:0.0} ms; ClrMD EnumerateObjects: {byHand} objects");
+    InspectorClient.ShutdownShared();
+    return 0;
+}
 
 var rows = new List<string>();
 foreach (int liveObjects in new[] { 100_000, 1_000_000 })

@@ -133,7 +133,11 @@ internal sealed unsafe class HeapScanner
             return false;
 
         int typeIndex = type.IsFree ? -1 : _types.GetIndex(type.Name ?? $"<unknown type 0x{methodTable:x}>");
-        info = new MethodTableInfo((ulong)type.StaticSize, (uint)type.ComponentSize, typeIndex);
+        ulong baseSize = (ulong)type.StaticSize;
+        // ClrMD leaves out a string's terminating char, which the runtime allocates (and ClrObject.Size adds back).
+        if (type.IsString)
+            baseSize += sizeof(char);
+        info = new MethodTableInfo(baseSize, (uint)type.ComponentSize, typeIndex);
         _methodTables.Add(methodTable, info);
         return true;
     }
