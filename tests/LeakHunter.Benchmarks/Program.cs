@@ -50,7 +50,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
 
     rows.Add($"| {liveObjects:N0} | full blocking GC | {gcOnce:0.0} ms | 1.0x |");
     rows.Add($"| {liveObjects:N0} | census pause, warm (live attach) | {censusPause:0.0} ms | {censusPause / gcOnce:0.0}x |");
-    rows.Add($"| {liveObjects:N0} | census round trip incl. settle GCs | {censusWall:0.0} ms | {censusWall / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | census round trip, request to reply | {censusWall:0.0} ms | {censusWall / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | census pause (self-dump route) | {Measure.MedianOf(dumpPauses):0.0} ms | {Measure.MedianOf(dumpPauses) / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, clean fragment | {cleanCheck:0.0} ms | {cleanCheck / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, leaky fragment (with confirmation) | {leakyCheck:0.0} ms | {leakyCheck / gcOnce:0.0}x |");
