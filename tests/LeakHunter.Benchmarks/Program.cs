@@ -64,6 +64,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
 double fresh = FreshCheck.MeasureInChildProcess();
 rows.Add($"| small | first check in a fresh process, inspector start included | {fresh:0} ms | |");
 
+Console.Out.Flush();
 Console.WriteLine($"LeakHunter benchmark - {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd}");
 Console.WriteLine();
 Console.WriteLine("| live objects | measurement | median | vs full GC |");
