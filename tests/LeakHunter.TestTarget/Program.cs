@@ -24,7 +24,7 @@ switch (mode)
         return 0;
     case "checks-on-big-heap":
         // Enough live objects that a census takes long enough to be interrupted.
-        Scenario.Ballast = Enumerable.Range(0, 2_000_000).Select(i => new object()).ToArray();
+        Scenario.Ballast = Enumerable.Range(0, 4_000_000).Select(i => new object()).ToArray();
         Console.WriteLine($"ready {Environment.ProcessId}");
         for (int check = 0; check < int.Parse(args[1]); check++)
             Run(() => LeakDetector.Run(Scenario.Leak, options));

@@ -32,12 +32,15 @@ public sealed class ProcessScenarioTests
         Assert.NotNull(target.ReadLineStartingWith("ready", s_generous));
 
         // Wait until the inspector has the target stopped under ptrace: that is the middle of a census.
+        // Kill in the scan, after every thread has been attached: a kill in the middle of attaching is a known gap.
         int[] inspectors = [];
+        int stoppedPolls = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < s_generous)
         {
             inspectors = TargetProcess.InspectorsOf(target.Id);
-            if (inspectors.Length == 1 && TargetProcess.StateOf(target.Id) == 't')
+            stoppedPolls = inspectors.Length == 1 && TargetProcess.StateOf(target.Id) == 't' ? stoppedPolls + 1 : 0;
+            if (stoppedPolls == 30)
                 break;
             Thread.Sleep(1);
         }
