@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LeakHunter.Inspector.Census;
 
 /// <summary>Type names, each given a dense index so a census is two arrays rather than a dictionary.</summary>
@@ -30,21 +32,38 @@ internal sealed class Histogram
 
     public int Length { get; private set; }
 
-    public void Add(int typeIndex, long size)
+    /// <summary>Makes room for every type index below <paramref name="typeCount"/>, so the scan's hot loop adds without checks.</summary>
+    public void EnsureCapacity(int typeCount)
     {
-        if (typeIndex >= _counts.Length)
+        if (typeCount > _counts.Length)
         {
-            int length = Math.Max(_counts.Length * 2, typeIndex + 1);
+            int length = Math.Max(_counts.Length * 2, typeCount);
             Array.Resize(ref _counts, length);
             Array.Resize(ref _bytes, length);
         }
+        Length = Math.Max(Length, typeCount);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(int typeIndex, long size)
+    {
         _counts[typeIndex]++;
         _bytes[typeIndex] += size;
-        if (typeIndex >= Length)
-            Length = typeIndex + 1;
     }
 
     public long CountOf(int typeIndex) => typeIndex < Length ? _counts[typeIndex] : 0;
 
     public long BytesOf(int typeIndex) => typeIndex < Length ? _bytes[typeIndex] : 0;
+
+    public long TotalObjects => Sum(_counts.AsSpan(0, Length));
+
+    public long TotalBytes => Sum(_bytes.AsSpan(0, Length));
+
+    private static long Sum(ReadOnlySpan<long> values)
+    {
+        long sum = 0;
+        foreach (long value in values)
+            sum += value;
+        return sum;
+    }
 }
