@@ -17,7 +17,7 @@ namespace LeakHunter.Inspector.Census;
 /// </remarks>
 internal sealed unsafe class HeapScanner
 {
-    private const int WindowBytes = 8 << 20;
+    private const int WindowBytes = 4 << 20;
     private const int ObjectHeaderBytes = 16;
     private const ulong MinObjectSize = 24;
     private const int RecentSlots = 4096;
@@ -29,10 +29,16 @@ internal sealed unsafe class HeapScanner
     private readonly TypeTable _types;
     private readonly Dictionary<ulong, MethodTableInfo> _methodTables = new();
     private readonly List<ulong> _collectibleMethodTables = new();
-    private readonly MethodTableInfo[] _recent = new MethodTableInfo[RecentSlots];
-    private readonly byte[] _window = GC.AllocateUninitializedArray<byte>(WindowBytes, pinned: true);
+    // ClrMD's type lookups and the tables above are shared by the workers; the hot loop never takes this lock.
+    private readonly Lock _resolveGate = new();
+    private readonly ScanWorker[] _workers;
 
-    public HeapScanner(TypeTable types) => _types = types;
+    public HeapScanner(TypeTable types)
+    {
+        _types = types;
+        // The process under test is stopped while the scan runs, so every core is ours to use.
+        _workers = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 4)).Select(_ => new ScanWorker()).ToArray();
+    }
 
     public ScanTotals Scan(ClrRuntime runtime, Histogram histogram)
     {
@@ -42,18 +48,28 @@ internal sealed unsafe class HeapScanner
                 "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
 
         ForgetCollectibleMethodTables();
-        histogram.EnsureCapacity(_types.Count);
         (ulong[] contextStarts, ulong[] contextEnds) = AllocationContexts(heap);
+        // Largest first, so no worker is left with one big segment while the others idle.
+        MemoryRange[] ranges = heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderByDescending(r => r.Length).ToArray();
+        IDataReader reader = runtime.DataTarget.DataReader;
 
-        var context = new ScanContext(heap, runtime.DataTarget.DataReader, histogram);
-        foreach (ClrSegment segment in heap.Segments)
+        int nextRange = -1;
+        Parallel.For(0, Math.Min(_workers.Length, Math.Max(1, ranges.Length)), new ParallelOptions { MaxDegreeOfParallelism = _workers.Length }, w =>
         {
-            MemoryRange range = segment.ObjectRange;
-            if (range.Length != 0)
-                ScanSegment(ref context, range.Start, range.End, contextStarts, contextEnds);
-        }
+            ScanWorker worker = _workers[w];
+            worker.StartCensus(_types.Count);
+            for (int r; (r = Interlocked.Increment(ref nextRange)) < ranges.Length;)
+                ScanRange(worker, heap, reader, ranges[r].Start, ranges[r].End, contextStarts, contextEnds);
+        });
 
-        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = context.UnreadableBytes };
+        ulong unreadable = 0;
+        histogram.EnsureCapacity(_types.Count);
+        foreach (ScanWorker worker in _workers)
+        {
+            histogram.AddAll(worker.Histogram);
+            unreadable += worker.UnreadableBytes;
+        }
+        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = unreadable };
     }
 
     private static (ulong[] Starts, ulong[] Ends) AllocationContexts(ClrHeap heap)
@@ -68,21 +84,20 @@ internal sealed unsafe class HeapScanner
         foreach (ulong methodTable in _collectibleMethodTables)
             _methodTables.Remove(methodTable);
         _collectibleMethodTables.Clear();
-        Array.Clear(_recent);
     }
 
-    private void ScanSegment(ref ScanContext context, ulong start, ulong end, ulong[] contextStarts, ulong[] contextEnds)
+    private void ScanRange(ScanWorker worker, ClrHeap heap, IDataReader reader, ulong start, ulong end, ulong[] contextStarts, ulong[] contextEnds)
     {
         int nextContext = Array.BinarySearch(contextStarts, start);
         if (nextContext < 0)
             nextContext = ~nextContext;
         ulong nextContextStart = nextContext < contextStarts.Length ? contextStarts[nextContext] : ulong.MaxValue;
 
-        MethodTableInfo[] recent = _recent;
-        Histogram histogram = context.Histogram;
+        MethodTableInfo[] recent = worker.Recent;
+        Histogram histogram = worker.Histogram;
         ulong windowStart = 0, windowEnd = 0;
         ulong address = start;
-        fixed (byte* window = _window)
+        fixed (byte* window = worker.Window)
         {
             while (address < end)
             {
@@ -103,10 +118,10 @@ internal sealed unsafe class HeapScanner
                     int length = (int)Math.Min((ulong)WindowBytes, end - address);
                     if (length < ObjectHeaderBytes)
                         break;
-                    int read = context.Reader.Read(address, new Span<byte>(window, length));
+                    int read = reader.Read(address, new Span<byte>(window, length));
                     if (read < ObjectHeaderBytes)
                     {
-                        context.UnreadableBytes += end - address;
+                        worker.UnreadableBytes += end - address;
                         break;
                     }
                     windowStart = address;
@@ -118,16 +133,24 @@ internal sealed unsafe class HeapScanner
                 ref MethodTableInfo info = ref recent[(int)(methodTable >> 3) & (RecentSlots - 1)];
                 if (info.MethodTable != methodTable || methodTable == 0)
                 {
-                    if (!TryResolve(ref context, methodTable, out MethodTableInfo resolved))
+                    MethodTableInfo resolved;
+                    ulong next = 0;
+                    lock (_resolveGate)
                     {
-                        // Lost the object chain (a torn gap or an unformatted area): let ClrMD find the next valid object.
-                        ulong next = context.Heap.FindNextObjectOnSegment(address);
+                        if (TryResolve(heap, reader, methodTable, out resolved))
+                            histogram.EnsureCapacity(_types.Count);
+                        else
+                            next = heap.FindNextObjectOnSegment(address);
+                    }
+                    if (resolved.MethodTable == 0)
+                    {
+                        // Lost the object chain (a torn gap or an unformatted area): ClrMD found the next valid object.
                         if (next == 0 || next <= address || next >= end)
                         {
-                            context.UnreadableBytes += end - address;
+                            worker.UnreadableBytes += end - address;
                             break;
                         }
-                        context.UnreadableBytes += next - address;
+                        worker.UnreadableBytes += next - address;
                         address = next;
                         continue;
                     }
@@ -146,7 +169,7 @@ internal sealed unsafe class HeapScanner
         }
     }
 
-    private bool TryResolve(ref ScanContext context, ulong methodTable, out MethodTableInfo info)
+    private bool TryResolve(ClrHeap heap, IDataReader reader, ulong methodTable, out MethodTableInfo info)
     {
         if (_methodTables.TryGetValue(methodTable, out info))
             return true;
@@ -154,15 +177,14 @@ internal sealed unsafe class HeapScanner
             return false;
 
         Span<uint> gcHeader = stackalloc uint[2];
-        if (context.Reader.Read(methodTable, MemoryMarshal.AsBytes(gcHeader)) != sizeof(ulong))
+        if (reader.Read(methodTable, MemoryMarshal.AsBytes(gcHeader)) != sizeof(ulong))
             return false;
-        ClrType? type = context.Heap.GetTypeByMethodTable(methodTable);
+        ClrType? type = heap.GetTypeByMethodTable(methodTable);
         if (type is null || gcHeader[1] < ObjectHeaderBytes)
             return false;
 
         uint flags = gcHeader[0];
         int typeIndex = type.IsFree ? -1 : _types.GetIndex(type.Name ?? $"<unknown type 0x{methodTable:x}>");
-        context.Histogram.EnsureCapacity(_types.Count);
         info = new MethodTableInfo(methodTable, gcHeader[1], (flags & HasComponentSizeFlag) != 0 ? flags & 0xFFFF : 0, typeIndex);
         _methodTables.Add(methodTable, info);
         if ((flags & CollectibleFlag) != 0)
@@ -172,12 +194,22 @@ internal sealed unsafe class HeapScanner
 
     private readonly record struct MethodTableInfo(ulong MethodTable, ulong BaseSize, ulong ComponentSize, int TypeIndex);
 
-    private struct ScanContext(ClrHeap heap, IDataReader reader, Histogram histogram)
+    /// <summary>One scanning thread's window, type cache and counts, kept for the inspector's life.</summary>
+    private sealed class ScanWorker
     {
-        public readonly ClrHeap Heap = heap;
-        public readonly IDataReader Reader = reader;
-        public readonly Histogram Histogram = histogram;
+        public readonly byte[] Window = GC.AllocateUninitializedArray<byte>(WindowBytes, pinned: true);
+        public readonly MethodTableInfo[] Recent = new MethodTableInfo[RecentSlots];
+        public Histogram Histogram = new();
         public ulong UnreadableBytes;
+
+        public void StartCensus(int typeCount)
+        {
+            // Collectible types may have been unloaded since the last census, and their addresses reused.
+            Array.Clear(Recent);
+            Histogram = new Histogram();
+            Histogram.EnsureCapacity(typeCount);
+            UnreadableBytes = 0;
+        }
     }
 }
 

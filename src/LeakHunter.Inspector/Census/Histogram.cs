@@ -51,6 +51,16 @@ internal sealed class Histogram
         _bytes[typeIndex] += size;
     }
 
+    public void AddAll(Histogram other)
+    {
+        EnsureCapacity(other.Length);
+        for (int i = 0; i < other.Length; i++)
+        {
+            _counts[i] += other._counts[i];
+            _bytes[i] += other._bytes[i];
+        }
+    }
+
     public long CountOf(int typeIndex) => typeIndex < Length ? _counts[typeIndex] : 0;
 
     public long BytesOf(int typeIndex) => typeIndex < Length ? _bytes[typeIndex] : 0;
