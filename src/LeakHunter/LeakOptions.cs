@@ -36,7 +36,9 @@ public sealed class LeakOptions
 
     /// <summary>
     /// Bytes that other threads may allocate during the check before the report warns that the counts may be
-    /// polluted by parallel work. Default 32 MiB.
+    /// polluted by parallel work. Default 32 MiB. A synchronous fragment is watched while it runs and during every
+    /// census; an asynchronous fragment's continuations run on other threads themselves, so for it only the
+    /// censuses are watched.
     /// </summary>
     public long ParallelAllocationWarningBytes { get; init; } = 32L << 20;
 

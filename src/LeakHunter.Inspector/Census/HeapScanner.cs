@@ -53,11 +53,12 @@ internal sealed unsafe class HeapScanner
         MemoryRange[] ranges = heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderByDescending(r => r.Length).ToArray();
         IDataReader reader = runtime.DataTarget.DataReader;
 
+        foreach (ScanWorker worker in _workers)
+            worker.StartCensus(_types.Count);
         int nextRange = -1;
         Parallel.For(0, Math.Min(_workers.Length, Math.Max(1, ranges.Length)), new ParallelOptions { MaxDegreeOfParallelism = _workers.Length }, w =>
         {
             ScanWorker worker = _workers[w];
-            worker.StartCensus(_types.Count);
             for (int r; (r = Interlocked.Increment(ref nextRange)) < ranges.Length;)
                 ScanRange(worker, heap, reader, ranges[r].Start, ranges[r].End, contextStarts, contextEnds);
         });

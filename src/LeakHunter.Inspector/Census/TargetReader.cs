@@ -34,26 +34,22 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     private CensusOutcome TakeAttachedCensus(Histogram histogram)
     {
         long started = Stopwatch.GetTimestamp();
-        DataTarget target;
-        try
-        {
-            target = DataTarget.AttachToProcess(targetPid, suspend: true);
-        }
-        catch (Exception e) when (IsPermissionFailure(e))
-        {
-            throw new InspectorException(InspectorStatus.PtraceDenied,
-                $"Attaching to process {targetPid} with ptrace was denied: {e.Message}", e);
-        }
-
         ScanTotals totals;
-        try
+        using (ProcessFreezer.Freeze(targetPid))
         {
-            totals = Scan(target, histogram);
-        }
-        finally
-        {
-            // Disposing detaches and resumes every thread of the process under test.
-            target.Dispose();
+            DataTarget target;
+            try
+            {
+                // The freezer holds the process still; ClrMD only reads its memory.
+                target = DataTarget.AttachToProcess(targetPid, suspend: false);
+            }
+            catch (Exception e) when (IsPermissionFailure(e))
+            {
+                throw new InspectorException(InspectorStatus.PtraceDenied,
+                    $"Reading the memory of process {targetPid} was denied: {e.Message}", e);
+            }
+            using (target)
+                totals = Scan(target, histogram);
         }
         double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         return new CensusOutcome(totals, pauseMs);

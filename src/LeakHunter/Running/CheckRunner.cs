@@ -23,6 +23,8 @@ internal sealed class CheckRunner
     private readonly CensusRecord[] _records;
     private readonly List<string> _warnings = new();
     private int _recordCount;
+    private bool _watchOtherThreads;
+    private long _otherThreadsBytes;
     private int _iterations;
 
     private CheckRunner(Fragment fragment, LeakOptions options, CancellationToken cancellationToken)
@@ -87,7 +89,7 @@ internal sealed class CheckRunner
             await RunIterationsAsync(_options.WarmupIterations).ConfigureAwait(false);
         }
 
-        long otherThreadsBefore = OtherThreadsAllocatedBytes();
+        _watchOtherThreads = true;
         long countedStarted = Stopwatch.GetTimestamp();
         SettleAndTake(censuses, CensusPhase.Counted);
         for (int c = 1; c < _options.Censuses; c++)
@@ -109,9 +111,8 @@ internal sealed class CheckRunner
         IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
         (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
 
-        long otherThreadsBytes = OtherThreadsAllocatedBytes() - otherThreadsBefore;
-        if (otherThreadsBytes > _options.ParallelAllocationWarningBytes)
-            _warnings.Add($"Other threads allocated {otherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
+        if (_otherThreadsBytes > _options.ParallelAllocationWarningBytes)
+            _warnings.Add($"Other threads allocated {_otherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
                 "Run leak checks without parallel tests (in xunit, put them in a collection with DisableParallelization = true).");
 
         return BuildReport(censuses.Strategy, growing, background, Stopwatch.GetElapsedTime(started));
@@ -165,16 +166,34 @@ internal sealed class CheckRunner
 
     private async ValueTask RunIterationsAsync(int count)
     {
-        await _fragment.RunAsync(count, _cancellationToken).ConfigureAwait(false);
+        if (_fragment is Fragment.Synchronous)
+        {
+            var window = AllocationWindow.Open();
+            await _fragment.RunAsync(count, _cancellationToken).ConfigureAwait(false);
+            WatchOtherThreads(window);
+        }
+        else
+        {
+            // An async fragment's own continuations run on other threads: only the censuses can tell its work from theirs.
+            await _fragment.RunAsync(count, _cancellationToken).ConfigureAwait(false);
+        }
         _iterations += count;
     }
 
     private void SettleAndTake(CensusTaker censuses, CensusPhase phase)
     {
         _cancellationToken.ThrowIfCancellationRequested();
+        var window = AllocationWindow.Open();
         SettleHeap();
         (int id, CensusReply reply) = censuses.Take();
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
+        WatchOtherThreads(window);
+    }
+
+    private void WatchOtherThreads(AllocationWindow window)
+    {
+        if (_watchOtherThreads)
+            _otherThreadsBytes += window.OtherThreadsBytes;
     }
 
     /// <summary>
@@ -191,8 +210,6 @@ internal sealed class CheckRunner
         GC.WaitForPendingFinalizers();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
     }
-
-    private static long OtherThreadsAllocatedBytes() => GC.GetTotalAllocatedBytes(precise: false) - GC.GetAllocatedBytesForCurrentThread();
 
     private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();
 
@@ -218,6 +235,18 @@ internal sealed class CheckRunner
             background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
             _warnings.ToArray(),
             duration);
+    }
+
+    /// <summary>
+    /// What other threads allocate while this thread runs one stretch of synchronous work. The stretch must not
+    /// cross an await: the current thread's own count means nothing on another thread.
+    /// </summary>
+    private readonly record struct AllocationWindow(long Total, long Mine)
+    {
+        public static AllocationWindow Open() => new(GC.GetTotalAllocatedBytes(precise: false), GC.GetAllocatedBytesForCurrentThread());
+
+        public long OtherThreadsBytes =>
+            (GC.GetTotalAllocatedBytes(precise: false) - Total) - (GC.GetAllocatedBytesForCurrentThread() - Mine);
     }
 
     private readonly record struct CensusRecord(int Id, int Iteration, long Objects, long Bytes, double PauseMs, CensusPhase Phase);
