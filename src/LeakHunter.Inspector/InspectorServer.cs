@@ -1,5 +1,6 @@
 using LeakHunter.Census;
 using LeakHunter.Inspector.Census;
+using LeakHunter.Inspector.Paths;
 
 namespace LeakHunter.Inspector;
 
@@ -8,9 +9,15 @@ internal sealed class InspectorServer
 {
     private readonly TypeTable _types = new();
     private readonly Dictionary<int, Histogram> _censuses = new();
+    private readonly HeapScanner _scanner;
     private readonly TargetReader _reader;
+    private Dictionary<int, ulong[]> _marked = new();
 
-    public InspectorServer(int targetPid) => _reader = new TargetReader(targetPid, new HeapScanner(_types));
+    public InspectorServer(int targetPid)
+    {
+        _scanner = new HeapScanner(_types);
+        _reader = new TargetReader(targetPid, _scanner);
+    }
 
     /// <returns>false when the parent asked the inspector to quit.</returns>
     public bool Serve(BinaryReader requests, BinaryWriter replies)
@@ -22,6 +29,7 @@ internal sealed class InspectorServer
                 return false;
             case InspectorCommand.Reset:
                 _censuses.Clear();
+                _marked = new();
                 replies.Write((byte)InspectorStatus.Ok);
                 return true;
             case InspectorCommand.Census:
@@ -29,6 +37,12 @@ internal sealed class InspectorServer
                 return true;
             case InspectorCommand.GetHistograms:
                 ServeHistograms(requests, replies);
+                return true;
+            case InspectorCommand.Mark:
+                ServeMark(requests, replies);
+                return true;
+            case InspectorCommand.Explain:
+                ServeExplain(requests, replies);
                 return true;
             default:
                 WriteFailure(replies, InspectorStatus.Failed, $"Unknown request {command}.");
@@ -39,22 +53,61 @@ internal sealed class InspectorServer
     private void ServeCensus(BinaryReader requests, BinaryWriter replies)
     {
         int censusId = requests.ReadInt32();
-        var route = (CensusRoute)requests.ReadByte();
-        string dumpPath = requests.ReadString();
-        var timeout = TimeSpan.FromMilliseconds(requests.ReadDouble());
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
         var histogram = new Histogram();
-        try
+        Serve(replies, timeout, () =>
         {
-            CensusOutcome outcome;
-            // Exiting detaches ptrace and resumes the process under test; a census that hangs must not freeze it.
-            using (new Timer(_ => NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode), null, timeout, Timeout.InfiniteTimeSpan))
-                outcome = _reader.TakeCensus(route, dumpPath, histogram);
+            CensusOutcome outcome = _reader.TakeCensus(route, dumpPath, histogram);
             _censuses[censusId] = histogram;
             replies.Write((byte)InspectorStatus.Ok);
             replies.Write(outcome.Totals.Objects);
             replies.Write(outcome.Totals.Bytes);
             replies.Write(outcome.PauseMs);
             replies.Write((long)outcome.Totals.UnreadableBytes);
+        });
+    }
+
+    private void ServeMark(BinaryReader requests, BinaryWriter replies)
+    {
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
+        int count = requests.ReadInt32();
+        var typeIndices = new List<int>(count);
+        for (int i = 0; i < count; i++)
+            typeIndices.Add(_types.GetIndex(requests.ReadString()));
+        Serve(replies, timeout, () =>
+        {
+            (_marked, double pauseMs) = _reader.Read(route, dumpPath, runtime => InstanceMarker.Mark(_scanner, runtime, typeIndices));
+            replies.Write((byte)InspectorStatus.Ok);
+            replies.Write(pauseMs);
+        });
+    }
+
+    private void ServeExplain(BinaryReader requests, BinaryWriter replies)
+    {
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
+        int maxInstancesPerType = requests.ReadInt32();
+        var timeLimit = TimeSpan.FromMilliseconds(requests.ReadDouble());
+        Serve(replies, timeout, () =>
+        {
+            (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
+                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, maxInstancesPerType, timeLimit));
+            replies.Write((byte)InspectorStatus.Ok);
+            replies.Write(pauseMs);
+            ExplanationWire.Write(replies, explanation);
+        });
+    }
+
+    private static (CensusRoute Route, string DumpPath, TimeSpan Timeout) ReadTarget(BinaryReader requests) =>
+        ((CensusRoute)requests.ReadByte(), requests.ReadString(), TimeSpan.FromMilliseconds(requests.ReadDouble()));
+
+    /// <summary>Runs one request against the target under the time limit that protects it, and turns failures into replies.</summary>
+    private static void Serve(BinaryWriter replies, TimeSpan timeout, Action work)
+    {
+        try
+        {
+            // Exiting detaches ptrace and resumes the process under test; work that hangs must not freeze it.
+            using (new Timer(_ => NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode), null, timeout, Timeout.InfiniteTimeSpan))
+                work();
         }
         catch (InspectorException e)
         {

@@ -59,8 +59,9 @@ internal sealed unsafe class HeapScanner
         Parallel.For(0, Math.Min(_workers.Length, Math.Max(1, ranges.Length)), new ParallelOptions { MaxDegreeOfParallelism = _workers.Length }, w =>
         {
             ScanWorker worker = _workers[w];
+            var counter = new CensusCounter(worker.Histogram);
             for (int r; (r = Interlocked.Increment(ref nextRange)) < ranges.Length;)
-                ScanRange(worker, heap, reader, ranges[r].Start, ranges[r].End, contextStarts, contextEnds);
+                ScanRange(worker, heap, reader, ranges[r].Start, ranges[r].End, contextStarts, contextEnds, ref counter);
         });
 
         ulong unreadable = 0;
@@ -71,6 +72,26 @@ internal sealed unsafe class HeapScanner
             unreadable += worker.UnreadableBytes;
         }
         return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = unreadable };
+    }
+
+    /// <summary>
+    /// Visits every live-or-not-yet-collected object once, in address order, on one thread, with the whole
+    /// object's bytes at hand. Free space is skipped.
+    /// </summary>
+    public ulong Walk<TVisitor>(ClrRuntime runtime, ref TVisitor visitor) where TVisitor : struct, IObjectVisitor
+    {
+        ClrHeap heap = runtime.Heap;
+        if (!heap.CanWalkHeap)
+            throw new InspectorException(LeakHunter.Census.InspectorStatus.HeapNotWalkable,
+                "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
+
+        ForgetCollectibleMethodTables();
+        (ulong[] contextStarts, ulong[] contextEnds) = AllocationContexts(heap);
+        ScanWorker worker = _workers[0];
+        worker.StartCensus(_types.Count);
+        foreach (MemoryRange range in heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start))
+            ScanRange(worker, heap, runtime.DataTarget.DataReader, range.Start, range.End, contextStarts, contextEnds, ref visitor);
+        return worker.UnreadableBytes;
     }
 
     private static (ulong[] Starts, ulong[] Ends) AllocationContexts(ClrHeap heap)
@@ -87,7 +108,8 @@ internal sealed unsafe class HeapScanner
         _collectibleMethodTables.Clear();
     }
 
-    private void ScanRange(ScanWorker worker, ClrHeap heap, IDataReader reader, ulong start, ulong end, ulong[] contextStarts, ulong[] contextEnds)
+    private void ScanRange<TVisitor>(ScanWorker worker, ClrHeap heap, IDataReader reader, ulong start, ulong end,
+        ulong[] contextStarts, ulong[] contextEnds, ref TVisitor visitor) where TVisitor : struct, IObjectVisitor
     {
         int nextContext = Array.BinarySearch(contextStarts, start);
         if (nextContext < 0)
@@ -95,7 +117,6 @@ internal sealed unsafe class HeapScanner
         ulong nextContextStart = nextContext < contextStarts.Length ? contextStarts[nextContext] : ulong.MaxValue;
 
         MethodTableInfo[] recent = worker.Recent;
-        Histogram histogram = worker.Histogram;
         ulong windowStart = 0, windowEnd = 0;
         ulong address = start;
         fixed (byte* window = worker.Window)
@@ -139,7 +160,7 @@ internal sealed unsafe class HeapScanner
                     lock (_resolveGate)
                     {
                         if (TryResolve(heap, reader, methodTable, out resolved))
-                            histogram.EnsureCapacity(_types.Count);
+                            worker.Histogram.EnsureCapacity(_types.Count);
                         else
                             next = heap.FindNextObjectOnSegment(address);
                     }
@@ -164,7 +185,30 @@ internal sealed unsafe class HeapScanner
                 size = (size + 7) & ~7UL;
 
                 if (info.TypeIndex >= 0)
-                    histogram.Add(info.TypeIndex, (long)size);
+                {
+                    if (!TVisitor.NeedsWholeObject)
+                    {
+                        visitor.Visit(address, info.MethodTable, info.TypeIndex, size, default);
+                    }
+                    else if (address + size <= windowEnd)
+                    {
+                        visitor.Visit(address, info.MethodTable, info.TypeIndex, size, new ReadOnlySpan<byte>(header, (int)size));
+                    }
+                    else if (size <= WindowBytes && windowStart != address)
+                    {
+                        // The object runs past the window: read again from its start.
+                        windowEnd = 0;
+                        continue;
+                    }
+                    else
+                    {
+                        byte[] large = GC.AllocateUninitializedArray<byte>(checked((int)size));
+                        if (reader.Read(address, large) == large.Length)
+                            visitor.Visit(address, info.MethodTable, info.TypeIndex, size, large);
+                        else
+                            worker.UnreadableBytes += size;
+                    }
+                }
                 address += size;
             }
         }
@@ -193,6 +237,16 @@ internal sealed unsafe class HeapScanner
         return true;
     }
 
+    /// <summary>Counts each object into one worker's histogram; needs only the header.</summary>
+    private readonly struct CensusCounter(Histogram histogram) : IObjectVisitor
+    {
+        public static bool NeedsWholeObject => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes) =>
+            histogram.Add(typeIndex, (long)size);
+    }
+
     private readonly record struct MethodTableInfo(ulong MethodTable, ulong BaseSize, ulong ComponentSize, int TypeIndex);
 
     /// <summary>One scanning thread's window, type cache and counts, kept for the inspector's life.</summary>
@@ -212,6 +266,15 @@ internal sealed unsafe class HeapScanner
             UnreadableBytes = 0;
         }
     }
+}
+
+/// <summary>What a heap walk does with each object it finds.</summary>
+internal interface IObjectVisitor
+{
+    /// <summary>Whether <see cref="Visit"/> needs the object's bytes, or only its address, type and size.</summary>
+    static abstract bool NeedsWholeObject { get; }
+
+    void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes);
 }
 
 internal struct ScanTotals

@@ -10,7 +10,17 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 {
     private const int MaxAttempts = 50;
 
+    private static readonly Version? s_runtimeVersion =
+        Version.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.RuntimeVersionVariable), out Version? version) ? version : null;
+
     public CensusOutcome TakeCensus(CensusRoute route, string dumpPath, Histogram histogram)
+    {
+        (ScanTotals totals, double pauseMs) = Read(route, dumpPath, runtime => scanner.Scan(runtime, histogram));
+        return new CensusOutcome(totals, pauseMs);
+    }
+
+    /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>
+    public (T Result, double PauseMs) Read<T>(CensusRoute route, string dumpPath, Func<ClrRuntime, T> work)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -18,8 +28,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             {
                 return route switch
                 {
-                    CensusRoute.Attach => TakeAttachedCensus(histogram),
-                    CensusRoute.Dump => TakeDumpCensus(dumpPath, histogram),
+                    CensusRoute.Attach => ReadAttached(work),
+                    CensusRoute.Dump => ReadDump(dumpPath, work),
                     _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
                 };
             }
@@ -31,10 +41,10 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         }
     }
 
-    private CensusOutcome TakeAttachedCensus(Histogram histogram)
+    private (T, double) ReadAttached<T>(Func<ClrRuntime, T> work)
     {
         long started = Stopwatch.GetTimestamp();
-        ScanTotals totals;
+        T result;
         using (ProcessFreezer.Freeze(targetPid))
         {
             DataTarget target;
@@ -49,13 +59,13 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                     $"Reading the memory of process {targetPid} was denied: {e.Message}", e);
             }
             using (target)
-                totals = Scan(target, histogram);
+            using (ClrRuntime runtime = CreateRuntime(target))
+                result = work(runtime);
         }
-        double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new CensusOutcome(totals, pauseMs);
+        return (result, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private CensusOutcome TakeDumpCensus(string dumpPath, Histogram histogram)
+    private (T, double) ReadDump<T>(string dumpPath, Func<ClrRuntime, T> work)
     {
         try
         {
@@ -88,7 +98,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
             using DataTarget target = DataTarget.LoadDump(dumpPath, new DataTargetOptions { UseLockFreeMemoryMapReader = true });
-            return new CensusOutcome(Scan(target, histogram), pauseMs);
+            using ClrRuntime runtime = CreateRuntime(target);
+            return (work(runtime), pauseMs);
         }
         finally
         {
@@ -96,12 +107,27 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         }
     }
 
-    private ScanTotals Scan(DataTarget target, Histogram histogram)
+    private ClrRuntime CreateRuntime(DataTarget target)
     {
         if (target.ClrVersions.Length == 0)
             throw new InspectorException(InspectorStatus.TargetNotDotNet, $"Process {targetPid} has no .NET runtime loaded.");
-        using ClrRuntime runtime = target.ClrVersions[0].CreateRuntime();
-        return scanner.Scan(runtime, histogram);
+        ClrInfo detected = target.ClrVersions[0];
+        if (detected.Version.Major != 0 || s_runtimeVersion is null)
+            return detected.CreateRuntime();
+
+        // ClrMD cannot find the version of .NET 10 on Linux and then skips thread-static roots; the process under
+        // test told us its version.
+        var known = new ClrInfo(target, detected.ModuleInfo, s_runtimeVersion)
+        {
+            Flavor = detected.Flavor,
+            DebuggingLibraries = detected.DebuggingLibraries,
+            ContractDescriptorAddress = detected.ContractDescriptorAddress,
+            IsSingleFile = detected.IsSingleFile,
+            IndexTimeStamp = detected.IndexTimeStamp,
+            IndexFileSize = detected.IndexFileSize,
+            BuildId = detected.BuildId,
+        };
+        return known.CreateRuntime();
     }
 
     private static bool IsPermissionFailure(Exception e) =>

@@ -72,6 +72,7 @@ internal sealed class InspectorClient : IDisposable
         startInfo.ArgumentList.Add("exec");
         startInfo.ArgumentList.Add(inspector);
         startInfo.Environment[InspectorProtocol.ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        startInfo.Environment[InspectorProtocol.RuntimeVersionVariable] = Environment.Version.ToString();
         // The inspector's own diagnostics are irrelevant to the check and would show up as a second target in tools.
         startInfo.Environment["DOTNET_EnableDiagnostics"] = "0";
         startInfo.Environment["DOTNET_TieredPGO"] = "0";

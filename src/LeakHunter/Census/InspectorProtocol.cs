@@ -9,6 +9,12 @@ internal enum InspectorCommand : byte
     Census = 1,
     GetHistograms = 2,
     Reset = 3,
+
+    /// <summary>Records where the instances of some types are now, so a later <see cref="Explain"/> can tell the new ones.</summary>
+    Mark = 4,
+
+    /// <summary>Paths from the roots to the instances of some types that are new since <see cref="Mark"/>.</summary>
+    Explain = 5,
 }
 
 internal enum CensusRoute : byte
@@ -39,6 +45,25 @@ internal static class InspectorProtocol
     /// </summary>
     public const int CensusTimedOutExitCode = 4;
 
+    /// <summary>
+    /// Environment variable carrying the runtime version of the process under test. ClrMD reads it as 0.0 on
+    /// .NET 10 on Linux, and without it skips the roots of thread-static fields.
+    /// </summary>
+    public const string RuntimeVersionVariable = "LEAKHUNTER_RUNTIME_VERSION";
+
     /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
     public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
+}
+
+/// <summary>What holds the first object of a path to a leaked instance.</summary>
+internal enum RootKindCode : byte
+{
+    StaticField = 0,
+    ThreadStatic = 1,
+    StrongHandle = 2,
+    PinnedHandle = 3,
+    RefCountedHandle = 4,
+    Stack = 5,
+    FinalizerQueue = 6,
+    Unknown = 7,
 }

@@ -1,0 +1,140 @@
+using LeakHunter.Inspector.Census;
+using Microsoft.Diagnostics.Runtime;
+
+namespace LeakHunter.Inspector.Paths;
+
+/// <summary>
+/// Every object on the heap and the references between them, as flat arrays: node i is the object at
+/// <see cref="Addresses"/>[i], its type index is <see cref="Types"/>[i], and its references are
+/// <see cref="Edges"/>[<see cref="EdgeStart"/>[i] .. <see cref="EdgeStart"/>[i + 1]]. About 30 bytes per object
+/// where a dictionary of boxed objects would take hundreds.
+/// </summary>
+internal sealed class HeapGraph
+{
+    private HeapGraph(ulong[] addresses, int[] types, int count, int[] edgeStart, int[] edges)
+    {
+        Addresses = addresses;
+        Types = types;
+        Count = count;
+        EdgeStart = edgeStart;
+        Edges = edges;
+    }
+
+    public ulong[] Addresses { get; }
+
+    public int[] Types { get; }
+
+    public int Count { get; }
+
+    public int[] EdgeStart { get; }
+
+    public int[] Edges { get; }
+
+    /// <summary>Edges from a dependent handle's key to its value (<c>ConditionalWeakTable</c>), which no field holds.</summary>
+    public Dictionary<int, List<int>> DependentEdges { get; } = new();
+
+    public long MemoryBytes => Addresses.Length * 8L + Types.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
+
+    /// <summary>The node of the object at <paramref name="address"/>, or -1 when no object starts there.</summary>
+    public int IndexOf(ulong address)
+    {
+        int index = Array.BinarySearch(Addresses, 0, Count, address);
+        return index >= 0 ? index : -1;
+    }
+
+    /// <summary>Two walks of the heap: the first lists the objects, the second their references as node indices.</summary>
+    public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
+    {
+        var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16));
+        scanner.Walk(runtime, ref nodes);
+        ulong[] addresses = nodes.Addresses.Items;
+        int count = nodes.Addresses.Count;
+
+        var edges = new EdgeCollector(new GcLayouts(runtime.DataTarget.DataReader), addresses, count);
+        scanner.Walk(runtime, ref edges);
+        edges.Finish();
+
+        var graph = new HeapGraph(addresses, nodes.Types.Items, count, edges.EdgeStart, edges.Edges.Items);
+        foreach (ClrHandle handle in runtime.EnumerateHandles())
+        {
+            if (handle.HandleKind != ClrHandleKind.Dependent)
+                continue;
+            int key = graph.IndexOf(handle.Object.Address);
+            int value = graph.IndexOf(handle.Dependent.Address);
+            if (key < 0 || value < 0)
+                continue;
+            if (!graph.DependentEdges.TryGetValue(key, out List<int>? values))
+                graph.DependentEdges[key] = values = new List<int>();
+            values.Add(value);
+        }
+        return graph;
+    }
+
+    private struct NodeCollector(GrowableArray<ulong> addresses, GrowableArray<int> types) : IObjectVisitor
+    {
+        public readonly GrowableArray<ulong> Addresses = addresses;
+        public readonly GrowableArray<int> Types = types;
+
+        public static bool NeedsWholeObject => false;
+
+        public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
+        {
+            Addresses.Add(address);
+            Types.Add(typeIndex);
+        }
+    }
+
+    private struct EdgeCollector(GcLayouts layouts, ulong[] addresses, int count) : IObjectVisitor
+    {
+        public readonly GrowableArray<int> Edges = new(1 << 16);
+        public readonly int[] EdgeStart = new int[count + 1];
+        private int _node;
+
+        public static bool NeedsWholeObject => true;
+
+        public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
+        {
+            EdgeStart[_node++] = Edges.Count;
+            GcLayout? layout = layouts.Get(methodTable);
+            if (layout is null)
+                return;
+            var references = new ReferenceSink(Edges, addresses, count);
+            layout.Walk(objectBytes, (int)size, ref references);
+        }
+
+        public void Finish()
+        {
+            for (int i = _node; i <= count; i++)
+                EdgeStart[i] = Edges.Count;
+        }
+    }
+
+    private readonly struct ReferenceSink(GrowableArray<int> edges, ulong[] addresses, int count) : IReferenceSink
+    {
+        public void Add(ulong target, int offset)
+        {
+            int index = Array.BinarySearch(addresses, 0, count, target);
+            if (index >= 0)
+                edges.Add(index);
+        }
+    }
+}
+
+/// <summary>An array that doubles as it fills; its <see cref="Items"/> beyond <see cref="Count"/> are unused.</summary>
+internal sealed class GrowableArray<T>(int capacity)
+{
+    public T[] Items { get; private set; } = new T[capacity];
+
+    public int Count { get; private set; }
+
+    public void Add(T item)
+    {
+        if (Count == Items.Length)
+        {
+            T[] grown = GC.AllocateUninitializedArray<T>(Items.Length * 2);
+            Array.Copy(Items, grown, Count);
+            Items = grown;
+        }
+        Items[Count++] = item;
+    }
+}

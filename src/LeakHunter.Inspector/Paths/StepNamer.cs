@@ -1,0 +1,115 @@
+using System.Text.RegularExpressions;
+using Microsoft.Diagnostics.Runtime;
+
+namespace LeakHunter.Inspector.Paths;
+
+/// <summary>
+/// Names the steps of a path: the field through which each object is reached, and what .NET idiom an object is
+/// (a delegate and the method it calls, a closure and the method that made it, an async state machine, a timer).
+/// Only the objects on reported paths are ever looked at, so the costs here do not scale with the heap.
+/// </summary>
+internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
+{
+    public const string ArrayElement = "[]";
+    public const string DependentHandleValue = "(ConditionalWeakTable value)";
+
+    private readonly Dictionary<int, Dictionary<ulong, string>> _fieldsByReferrer = new();
+    private readonly Dictionary<int, string?> _notes = new();
+
+    /// <summary>The field of <paramref name="from"/> that holds <paramref name="to"/>: <c>_items</c>, <c>[]</c>, <c>[].value</c>.</summary>
+    public string FieldBetween(int from, int to)
+    {
+        if (!_fieldsByReferrer.TryGetValue(from, out Dictionary<ulong, string>? fields))
+        {
+            fields = new Dictionary<ulong, string>();
+            ClrObject referrer = runtime.Heap.GetObject(graph.Addresses[from]);
+            foreach (ClrReference reference in referrer.EnumerateReferencesWithFields(carefully: false, considerDependantHandles: false))
+                fields.TryAdd(reference.Object.Address, Describe(reference));
+            _fieldsByReferrer[from] = fields;
+        }
+        if (fields.TryGetValue(graph.Addresses[to], out string? field))
+            return field;
+        return graph.DependentEdges.TryGetValue(from, out List<int>? values) && values.Contains(to) ? DependentHandleValue : "?";
+    }
+
+    private static string Describe(ClrReference reference)
+    {
+        string? inner = reference.InnerField is { Field: { } innerField } ? "." + RootFinder.MemberName(innerField.Name) : null;
+        if (reference.IsArrayElement)
+            return ArrayElement + inner;
+        if (reference.IsField)
+            return RootFinder.MemberName(reference.Field?.Name) + inner;
+        return "?";
+    }
+
+    /// <summary>What a developer would call this object, when it is more than its type: null for plain objects.</summary>
+    public string? NoteFor(int node)
+    {
+        if (_notes.TryGetValue(node, out string? note))
+            return note;
+        note = Describe(runtime.Heap.GetObject(graph.Addresses[node]));
+        _notes[node] = note;
+        return note;
+    }
+
+    private static string? Describe(ClrObject obj)
+    {
+        string name = obj.Type?.Name ?? "";
+        try
+        {
+            if (obj.IsDelegate)
+            {
+                ClrDelegate @delegate = obj.AsDelegate();
+                if (@delegate.HasMultipleTargets)
+                    return $"delegate with {@delegate.EnumerateDelegateTargets().Count()} targets (an event's handler list)";
+                ClrDelegateTarget? target = @delegate.GetDelegateTarget();
+                if (target?.Method is { } method)
+                {
+                    string on = target.TargetObject.IsValid && target.TargetObject.Type is { } targetType && !targetType.Name!.Contains("<>c", StringComparison.Ordinal)
+                        ? $" on a {TypeNames.Short(targetType.Name)}"
+                        : "";
+                    return $"handler {TypeNames.Short(method.Type?.Name)}.{method.Name}{on}";
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // A delegate whose target cannot be resolved is still shown by its type.
+        }
+
+        if (ClosureName().Match(name) is { Success: true } closure)
+        {
+            string? creator = obj.Type!.Methods.Select(m => LambdaName().Match(m.Name ?? "")).FirstOrDefault(m => m.Success)?.Groups[1].Value;
+            return creator is null ? "closure" : $"closure created in {TypeNames.Short(closure.Groups[1].Value)}.{creator}";
+        }
+        if (StateMachineName().Match(name) is { Success: true } stateMachine)
+            return $"async state machine of {TypeNames.Short(stateMachine.Groups[1].Value)}.{stateMachine.Groups[2].Value}";
+        return name switch
+        {
+            "System.Threading.CancellationTokenSource+CallbackNode" => "CancellationToken registration (Register's result never disposed)",
+            "System.Threading.TimerQueueTimer" => "timer callback (a Timer never disposed)",
+            "System.Threading.TimerQueue" => "the runtime's timer queue",
+            _ => null,
+        };
+    }
+
+    [GeneratedRegex(@"^(.+)\+<>c__DisplayClass\d+_\d+$")]
+    private static partial Regex ClosureName();
+
+    [GeneratedRegex(@"^<(.+)>b__\d+")]
+    private static partial Regex LambdaName();
+
+    [GeneratedRegex(@"^(.+)\+<(.+)>d__\d+$")]
+    private static partial Regex StateMachineName();
+}
+
+/// <summary>Short type names for text: namespaces dropped, generic arguments kept short too.</summary>
+internal static partial class TypeNames
+{
+    public static string Short(string? fullName) =>
+        fullName is null ? "?" : NamespacePrefix().Replace(fullName, "");
+
+    // A run of lowercase-or-Pascal identifiers followed by a dot, at a name's start or after a generic bracket or comma.
+    [GeneratedRegex(@"(?<=^|[<,\s\[])(?:[A-Za-z_][A-Za-z0-9_]*\.)+")]
+    private static partial Regex NamespacePrefix();
+}

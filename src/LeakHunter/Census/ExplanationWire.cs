@@ -1,0 +1,84 @@
+namespace LeakHunter.Census;
+
+// Shared by the library and the inspector process (linked into both): the explanation of a check's growing types
+// as it crosses the pipe. The library turns it into the public report model.
+
+/// <summary>One step of a path: the object's type, the field of the previous object that holds it, and its idiom.</summary>
+internal sealed record PathStep(string Type, string? Field, string? Note);
+
+/// <summary>Paths that differ only in array indices and addresses, and how many new instances they hold.</summary>
+internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint);
+
+internal sealed record ReferrerCount(string Type, string Field, int Count);
+
+internal sealed record TypeReferrerCounts(string Type, List<ReferrerCount> From);
+
+internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason);
+
+internal static class ExplanationWire
+{
+    public static void Write(BinaryWriter writer, Explanation explanation)
+    {
+        writer.Write(explanation.NewInstances);
+        writer.Write(explanation.PartialReason ?? string.Empty);
+        writer.Write(explanation.Leaks.Count);
+        foreach (LeakPath leak in explanation.Leaks)
+        {
+            writer.Write(leak.Type);
+            writer.Write(leak.Instances);
+            writer.Write((byte)leak.RootKind);
+            writer.Write(leak.RootName);
+            writer.Write(leak.AccumulationPoint);
+            writer.Write(leak.Steps.Count);
+            foreach (PathStep step in leak.Steps)
+            {
+                writer.Write(step.Type);
+                writer.Write(step.Field ?? string.Empty);
+                writer.Write(step.Note ?? string.Empty);
+            }
+        }
+        writer.Write(explanation.Referrers.Count);
+        foreach (TypeReferrerCounts type in explanation.Referrers)
+        {
+            writer.Write(type.Type);
+            writer.Write(type.From.Count);
+            foreach (ReferrerCount from in type.From)
+            {
+                writer.Write(from.Type);
+                writer.Write(from.Field);
+                writer.Write(from.Count);
+            }
+        }
+    }
+
+    public static Explanation Read(BinaryReader reader)
+    {
+        int newInstances = reader.ReadInt32();
+        string partial = reader.ReadString();
+        var leaks = new List<LeakPath>();
+        for (int i = reader.ReadInt32(); i > 0; i--)
+        {
+            string type = reader.ReadString();
+            int instances = reader.ReadInt32();
+            var kind = (RootKindCode)reader.ReadByte();
+            string root = reader.ReadString();
+            int accumulationPoint = reader.ReadInt32();
+            var steps = new List<PathStep>();
+            for (int s = reader.ReadInt32(); s > 0; s--)
+                steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
+            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint));
+        }
+        var referrers = new List<TypeReferrerCounts>();
+        for (int i = reader.ReadInt32(); i > 0; i--)
+        {
+            string type = reader.ReadString();
+            var from = new List<ReferrerCount>();
+            for (int f = reader.ReadInt32(); f > 0; f--)
+                from.Add(new ReferrerCount(reader.ReadString(), reader.ReadString(), reader.ReadInt32()));
+            referrers.Add(new TypeReferrerCounts(type, from));
+        }
+        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial));
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}
