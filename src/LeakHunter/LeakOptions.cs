@@ -44,6 +44,18 @@ public sealed class LeakOptions
 
     internal static LeakOptions Default { get; } = new();
 
+    /// <summary>
+    /// Whether a check that finds growth goes on to explain it: who refers to the new instances, and the shortest
+    /// path from a GC root that keeps them alive. Default true.
+    /// </summary>
+    public bool ExplainLeaks { get; init; } = true;
+
+    /// <summary>New instances per growing type whose paths are traced; more are counted but not traced. Default 1,000.</summary>
+    public int MaxPathsPerType { get; init; } = 1000;
+
+    /// <summary>Time the explanation may take before it returns what it has, flagged as partial. Default 30 s.</summary>
+    public TimeSpan ExplanationTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
+
     internal void Validate()
     {
         if (WarmupIterations < 1)
@@ -58,6 +70,10 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(ConfirmationBudget), ConfirmationBudget, "The confirmation budget cannot be negative.");
         if (!Enum.IsDefined(Strategy))
             throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Use Auto, Attach or Dump.");
+        if (MaxPathsPerType < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxPathsPerType), MaxPathsPerType, "Trace at least one path per growing type, or set ExplainLeaks to false.");
+        if (ExplanationTimeLimit <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ExplanationTimeLimit), ExplanationTimeLimit, "The explanation time limit must be positive.");
     }
 }
 

@@ -16,7 +16,8 @@ public sealed class LeakReport
         IReadOnlyList<TypeGrowth> growingTypes,
         IReadOnlyList<TypeGrowth> backgroundTypes,
         IReadOnlyList<string> warnings,
-        TimeSpan duration)
+        TimeSpan duration,
+        LeakExplanation? explanation = null)
     {
         Strategy = strategy;
         WarmupIterations = warmupIterations;
@@ -26,6 +27,10 @@ public sealed class LeakReport
         BackgroundTypes = backgroundTypes;
         Warnings = warnings;
         Duration = duration;
+        Leaks = explanation?.Leaks ?? [];
+        Referrers = explanation?.Referrers ?? [];
+        ExplanationIsPartial = explanation?.PartialReason is not null;
+        ExplanationNote = explanation?.PartialReason;
     }
 
     /// <summary>Whether any type grew in every interval because of the fragment.</summary>
@@ -51,6 +56,21 @@ public sealed class LeakReport
 
     /// <summary>Why the verdict may be less reliable than usual, each with what to do about it.</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>
+    /// What keeps the new instances of the growing types alive: their shortest strong paths from a GC root, grouped
+    /// into signatures (paths that differ only in array indices and addresses), most instances first.
+    /// </summary>
+    public IReadOnlyList<LeakSignature> Leaks { get; }
+
+    /// <summary>For each growing type, the objects that refer to its new instances, grouped by type and field.</summary>
+    public IReadOnlyList<TypeReferrers> Referrers { get; }
+
+    /// <summary>Whether the explanation stopped at <see cref="LeakOptions.ExplanationTimeLimit"/> and is incomplete.</summary>
+    public bool ExplanationIsPartial { get; }
+
+    /// <summary>Why the explanation is partial, or null.</summary>
+    public string? ExplanationNote { get; }
 
     /// <summary>How long the check took, warm-up included.</summary>
     public TimeSpan Duration { get; }
@@ -95,3 +115,62 @@ public sealed record TypeGrowth(
     IReadOnlyList<long> Bytes,
     double InstancesPerIteration,
     double BytesPerIteration);
+
+/// <summary>What holds the first object of a leak's path.</summary>
+public enum LeakRootKind
+{
+    /// <summary>A static field, named <c>Namespace.Type.field</c>.</summary>
+    StaticField,
+
+    /// <summary>A <c>[ThreadStatic]</c> field on one thread.</summary>
+    ThreadStatic,
+
+    /// <summary>A strong GC handle: <c>GCHandle.Alloc</c>, or a reference held from outside the managed heap.</summary>
+    StrongHandle,
+
+    /// <summary>A pinned GC handle.</summary>
+    PinnedHandle,
+
+    /// <summary>A ref-counted handle (COM and native interop).</summary>
+    RefCountedHandle,
+
+    /// <summary>A local on a thread's stack.</summary>
+    Stack,
+
+    /// <summary>The finalizer queue: an object waiting for, or held by, a finalizer.</summary>
+    FinalizerQueue,
+
+    /// <summary>No enumerated root reaches the instances; they are reported, never dropped.</summary>
+    Unknown,
+}
+
+/// <summary>A GC root, named the way a developer thinks of it.</summary>
+/// <param name="Kind">What kind of root it is.</param>
+/// <param name="Name">The field (<c>Acme.Registry.s_items</c>), the method and thread of a stack local, or the handle's kind.</param>
+public sealed record LeakRoot(LeakRootKind Kind, string Name);
+
+/// <summary>One object on a path from a root.</summary>
+/// <param name="Type">The object's full type name.</param>
+/// <param name="Field">
+/// The field of the previous step's object through which this one is reached: <c>_items</c>, <c>[]</c> for an
+/// array element, <c>[].value</c> for a field of a struct element. Null for the first step, which the root holds.
+/// </param>
+/// <param name="Note">The .NET idiom the object is, when it is one: the method a delegate calls, the method that made a closure.</param>
+public sealed record LeakStep(string Type, string? Field, string? Note);
+
+/// <summary>One way new instances of a growing type are kept alive.</summary>
+/// <param name="Type">The growing type.</param>
+/// <param name="Instances">New instances held this way (scaled up from the traced sample).</param>
+/// <param name="Root">The root that holds the path's first object.</param>
+/// <param name="Path">The objects from the root to an instance of <paramref name="Type"/>, which is the last step.</param>
+/// <param name="AccumulationPoint">Index in <paramref name="Path"/> of the object the new instances pile up in (a list's array), or null.</param>
+/// <param name="Hint">The usual fix, in one line.</param>
+public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IReadOnlyList<LeakStep> Path, int? AccumulationPoint, string Hint);
+
+/// <summary>Objects of one type referring to new instances of a growing type through one field.</summary>
+public sealed record Referrer(string Type, string Field, int Count);
+
+/// <summary>The referrers of one growing type's new instances, most first.</summary>
+public sealed record TypeReferrers(string Type, IReadOnlyList<Referrer> From);
+
+internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason);

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using LeakHunter.Reports;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Paths;
@@ -101,15 +102,4 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
 
     [GeneratedRegex(@"^(.+)\+<(.+)>d__\d+$")]
     private static partial Regex StateMachineName();
-}
-
-/// <summary>Short type names for text: namespaces dropped, generic arguments kept short too.</summary>
-internal static partial class TypeNames
-{
-    public static string Short(string? fullName) =>
-        fullName is null ? "?" : NamespacePrefix().Replace(fullName, "");
-
-    // A run of lowercase-or-Pascal identifiers followed by a dot, at a name's start or after a generic bracket or comma.
-    [GeneratedRegex(@"(?<=^|[<,\s\[])(?:[A-Za-z_][A-Za-z0-9_]*\.)+")]
-    private static partial Regex NamespacePrefix();
 }

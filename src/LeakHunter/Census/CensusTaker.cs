@@ -48,32 +48,51 @@ internal sealed class CensusTaker
             reply = TakeBy(Route, id);
         }
 
-        return reply.Status switch
-        {
-            InspectorStatus.Ok => (id, reply),
-            InspectorStatus.PtraceDenied when Route == CensusRoute.Dump => throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
-                $"ptrace was denied, and the runtime's own dump writer was denied too, so no route to this process's heap is left: {reply.Message} " +
-                "This happens when the process is not dumpable (PR_SET_DUMPABLE 0, or a setuid program), when a container lacks CAP_SYS_PTRACE, or under kernel.yama.ptrace_scope=2 or 3. " +
-                "Run the check as an ordinary dumpable process, add CAP_SYS_PTRACE to the container, or lower ptrace_scope to 1 or 0."),
-            InspectorStatus.PtraceDenied => throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
-                $"ptrace was denied: {reply.Message} Allow it (kernel.yama.ptrace_scope=0 or 1, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
-            InspectorStatus.DiagnosticsDisabled => throw DiagnosticsDisabled(reply.Message!),
-            InspectorStatus.DumpFailed when DiagnosticsSettings.AreDisabled => throw DiagnosticsDisabled(reply.Message!),
-            InspectorStatus.DumpFailed => throw new LeakHunterException(LeakHunterFailure.CensusFailed,
-                $"{reply.Message} Check that the temporary folder ({Path.GetTempPath()}) has room for a dump of this process, or use CensusStrategy.Attach where ptrace is allowed."),
-            InspectorStatus.HeapNotWalkable => throw new LeakHunterException(LeakHunterFailure.CensusFailed,
-                $"{reply.Message} This happens when another thread starts a GC while the census is taken; run the check again without parallel work."),
-            _ => throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {reply.Message}"),
-        };
+        return reply.Status == InspectorStatus.Ok ? (id, reply) : throw Failure(reply.Status, reply.Message!);
     }
 
-    private CensusReply TakeBy(CensusRoute route, int id)
+    /// <summary>Notes where the instances of <paramref name="types"/> are now, on the route the censuses took.</summary>
+    public void Mark(IReadOnlyCollection<string> types)
     {
-        if (route != CensusRoute.Dump)
-            return _inspector.TakeCensus(id, route, _options.CensusTimeout);
-        using (NativeMethods.SilenceConsole())
-            return _inspector.TakeCensus(id, route, _options.CensusTimeout);
+        (InspectorStatus status, string? message, _) = Silenced(() => _inspector.Mark(types, _nextCensusId++, Route, _options.CensusTimeout));
+        if (status != InspectorStatus.Ok)
+            throw Failure(status, message!);
     }
+
+    /// <summary>Paths to the instances of the marked types that are new since <see cref="Mark"/>.</summary>
+    public Explanation Explain(int maxInstancesPerType, TimeSpan timeLimit)
+    {
+        (InspectorStatus status, string? message, Explanation? explanation, _) =
+            Silenced(() => _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit));
+        return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
+    }
+
+    private LeakHunterException Failure(InspectorStatus status, string message) => status switch
+    {
+        InspectorStatus.PtraceDenied when Route == CensusRoute.Dump => new LeakHunterException(LeakHunterFailure.PtraceDenied,
+            $"ptrace was denied, and the runtime's own dump writer was denied too, so no route to this process's heap is left: {message} " +
+            "This happens when the process is not dumpable (PR_SET_DUMPABLE 0, or a setuid program), when a container lacks CAP_SYS_PTRACE, or under kernel.yama.ptrace_scope=2 or 3. " +
+            "Run the check as an ordinary dumpable process, add CAP_SYS_PTRACE to the container, or lower ptrace_scope to 1 or 0."),
+        InspectorStatus.PtraceDenied => new LeakHunterException(LeakHunterFailure.PtraceDenied,
+            $"ptrace was denied: {message} Allow it (kernel.yama.ptrace_scope=0 or 1, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
+        InspectorStatus.DiagnosticsDisabled => DiagnosticsDisabled(message),
+        InspectorStatus.DumpFailed when DiagnosticsSettings.AreDisabled => DiagnosticsDisabled(message),
+        InspectorStatus.DumpFailed => new LeakHunterException(LeakHunterFailure.CensusFailed,
+            $"{message} Check that the temporary folder ({Path.GetTempPath()}) has room for a dump of this process, or use CensusStrategy.Attach where ptrace is allowed."),
+        InspectorStatus.HeapNotWalkable => new LeakHunterException(LeakHunterFailure.CensusFailed,
+            $"{message} This happens when another thread starts a GC while the census is taken; run the check again without parallel work."),
+        _ => new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {message}"),
+    };
+
+    private T Silenced<T>(Func<T> request)
+    {
+        if (Route != CensusRoute.Dump)
+            return request();
+        using (NativeMethods.SilenceConsole())
+            return request();
+    }
+
+    private CensusReply TakeBy(CensusRoute route, int id) => Silenced(() => _inspector.TakeCensus(id, route, _options.CensusTimeout));
 
     public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);
 

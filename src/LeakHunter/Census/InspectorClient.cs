@@ -125,22 +125,67 @@ internal sealed class InspectorClient : IDisposable
     /// <summary>Takes one census of this process. The calling thread blocks, as it must: the heap is read while it waits.</summary>
     public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout)
     {
-        string dumpPath = route == CensusRoute.Dump ? _dumps.PathFor(censusId) : string.Empty;
+        (InspectorStatus status, string? message, CensusReply reply) = RequestOnTarget(InspectorCommand.Census, censusId, route, timeout,
+            static (_, _) => { },
+            static replies => new CensusReply(InspectorStatus.Ok, null, replies.ReadInt64(), replies.ReadInt64(), replies.ReadDouble(), replies.ReadInt64()));
+        return status == InspectorStatus.Ok ? reply : CensusReply.Failed(status, message!);
+    }
+
+    /// <summary>Has the inspector note where the instances of <paramref name="types"/> are now.</summary>
+    public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, int requestId, CensusRoute route, TimeSpan timeout)
+    {
+        (InspectorStatus status, string? message, double pauseMs) = RequestOnTarget(InspectorCommand.Mark, requestId, route, timeout,
+            (requests, _) =>
+            {
+                requests.Write(types.Count);
+                foreach (string type in types)
+                    requests.Write(type);
+            },
+            static replies => replies.ReadDouble());
+        return (status, message, pauseMs);
+    }
+
+    /// <summary>Paths from the roots to the instances of the marked types that are new since the mark.</summary>
+    public (InspectorStatus Status, string? Message, Explanation? Explanation, double PauseMs) Explain(int requestId, CensusRoute route, TimeSpan timeout,
+        int maxInstancesPerType, TimeSpan timeLimit)
+    {
+        (InspectorStatus status, string? message, (Explanation?, double) reply) = RequestOnTarget(InspectorCommand.Explain, requestId, route, timeout,
+            (requests, _) =>
+            {
+                requests.Write(maxInstancesPerType);
+                requests.Write(timeLimit.TotalMilliseconds);
+            },
+            static replies =>
+            {
+                double pauseMs = replies.ReadDouble();
+                return ((Explanation?)ExplanationWire.Read(replies), pauseMs);
+            });
+        return (status, message, reply.Item1, reply.Item2);
+    }
+
+    /// <summary>
+    /// One request that reads this process's heap: the dump it may need is deleted whatever happens, and the
+    /// inspector's death or a hang becomes an exception that says so.
+    /// </summary>
+    private (InspectorStatus Status, string? Message, T Reply) RequestOnTarget<T>(InspectorCommand command, int requestId, CensusRoute route, TimeSpan timeout,
+        Action<BinaryWriter, int> writeArguments, Func<BinaryReader, T> readReply)
+    {
+        string dumpPath = route == CensusRoute.Dump ? _dumps.PathFor(requestId) : string.Empty;
         try
         {
             using var watchdog = new Watchdog(_process, timeout + TimeSpan.FromSeconds(10));
             try
             {
-                _requests.Write((byte)InspectorCommand.Census);
-                _requests.Write(censusId);
+                _requests.Write((byte)command);
+                if (command == InspectorCommand.Census)
+                    _requests.Write(requestId);
                 _requests.Write((byte)route);
                 _requests.Write(dumpPath);
                 _requests.Write(timeout.TotalMilliseconds);
+                writeArguments(_requests, requestId);
                 _requests.Flush();
                 InspectorStatus status = ReadStatus(out string? message);
-                if (status != InspectorStatus.Ok)
-                    return CensusReply.Failed(status, message!);
-                return new CensusReply(InspectorStatus.Ok, null, _replies.ReadInt64(), _replies.ReadInt64(), _replies.ReadDouble(), _replies.ReadInt64());
+                return status != InspectorStatus.Ok ? (status, message, default!) : (status, null, readReply(_replies));
             }
             catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
             {
@@ -148,7 +193,7 @@ internal sealed class InspectorClient : IDisposable
                 Dispose();
                 if (timedOut)
                     throw new LeakHunterException(LeakHunterFailure.CensusTimedOut,
-                        $"A census took longer than {timeout.TotalSeconds:0.#} s, so the inspector was stopped. " +
+                        $"Reading the heap took longer than {timeout.TotalSeconds:0.#} s, so the inspector was stopped. " +
                         "Raise LeakOptions.CensusTimeout for a very large heap, or shrink the heap the check runs on.", e);
                 throw new LeakHunterException(LeakHunterFailure.InspectorExited,
                     $"The LeakHunter inspector exited in the middle of a census.{_stderr.Describe()} The process under test was not harmed; the next check starts a new inspector.", e);

@@ -40,6 +40,10 @@ internal static class JsonReportWriter
             WriteGrowth(json, "growingTypes", report.GrowingTypes);
             WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
 
+            WriteLeaks(json, report.Leaks);
+            WriteReferrers(json, report.Referrers);
+            json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
+
             json.WriteStartArray("warnings");
             foreach (string warning in report.Warnings)
                 json.WriteStringValue(warning);
@@ -47,6 +51,61 @@ internal static class JsonReportWriter
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteLeaks(Utf8JsonWriter json, IReadOnlyList<LeakSignature> leaks)
+    {
+        json.WriteStartArray("leaks");
+        foreach (LeakSignature leak in leaks)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", leak.Type);
+            json.WriteNumber("instances", leak.Instances);
+            json.WriteStartObject("root");
+            json.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(leak.Root.Kind.ToString()));
+            json.WriteString("name", leak.Root.Name);
+            json.WriteEndObject();
+            json.WriteStartArray("path");
+            foreach (LeakStep step in leak.Path)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", step.Type);
+                json.WriteString("field", step.Field);
+                if (step.Note is not null)
+                    json.WriteString("note", step.Note);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            if (leak.AccumulationPoint is int point)
+                json.WriteNumber("accumulationPoint", point);
+            else
+                json.WriteNull("accumulationPoint");
+            json.WriteString("hint", leak.Hint);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteReferrers(Utf8JsonWriter json, IReadOnlyList<TypeReferrers> referrers)
+    {
+        json.WriteStartArray("referrers");
+        foreach (TypeReferrers type in referrers)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            json.WriteStartArray("from");
+            foreach (Referrer from in type.From)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", from.Type);
+                json.WriteString("field", from.Field);
+                json.WriteNumber("count", from.Count);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 
     private static void WriteGrowth(Utf8JsonWriter json, string name, IReadOnlyList<TypeGrowth> types)

@@ -35,6 +35,9 @@ internal static class TextReportWriter
                 text.AppendLine(CultureInfo.InvariantCulture, $"  ... and {report.GrowingTypes.Count - MaxTypesShown} more (see ToJson())");
         }
 
+        if (report.Leaks.Count > 0)
+            AppendLeaks(text, report, invariant);
+
         if (report.BackgroundTypes.Count > 0)
         {
             text.AppendLine();
@@ -50,6 +53,47 @@ internal static class TextReportWriter
         }
         return text.ToString();
     }
+
+    private const int MaxSignaturesShown = 10;
+    private const int MaxReferrersShown = 5;
+
+    /// <summary>Each signature as a chain from its root, the accumulation point marked, then the usual fix.</summary>
+    private static void AppendLeaks(StringBuilder text, LeakReport report, CultureInfo invariant)
+    {
+        text.AppendLine();
+        text.AppendLine(report.ExplanationIsPartial ? $"  What keeps them alive (partial: {report.ExplanationNote})" : "  What keeps them alive");
+        foreach (LeakSignature leak in report.Leaks.Take(MaxSignaturesShown))
+        {
+            text.AppendLine();
+            text.AppendLine(string.Create(invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new instance(s) held by"));
+            text.AppendLine($"      {RootLabel(leak.Root)}");
+            for (int i = 0; i < leak.Path.Count; i++)
+            {
+                LeakStep step = leak.Path[i];
+                string via = step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
+                string mark = i == leak.AccumulationPoint ? "   <-- accumulates here" : "";
+                string note = step.Note is null ? "" : $"  ({step.Note})";
+                text.AppendLine($"        {new string(' ', Math.Min(i, 8))}{via}{TypeNames.Short(step.Type)}{note}{mark}");
+            }
+            text.AppendLine($"      Fix: {leak.Hint}");
+        }
+        if (report.Leaks.Count > MaxSignaturesShown)
+            text.AppendLine(CultureInfo.InvariantCulture, $"    ... and {report.Leaks.Count - MaxSignaturesShown} more signature(s) (see ToJson())");
+
+        foreach (TypeReferrers type in report.Referrers.Where(r => r.From.Count > 0))
+        {
+            string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(invariant, $"{TypeNames.Short(f.Type)}.{f.Field} ({f.Count:N0})")));
+            text.AppendLine();
+            text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
+        }
+    }
+
+    private static string RootLabel(LeakRoot root) => root.Kind switch
+    {
+        LeakRootKind.StaticField => $"static field {root.Name}",
+        LeakRootKind.ThreadStatic => $"[ThreadStatic] field {root.Name}",
+        _ => root.Name,
+    };
 
     private static void AppendType(StringBuilder text, TypeGrowth type, CultureInfo invariant)
     {

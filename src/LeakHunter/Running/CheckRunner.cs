@@ -110,12 +110,46 @@ internal sealed class CheckRunner
         }
         IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
         (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
+        LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
+            ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
+            : null;
 
         if (_otherThreadsBytes > _options.ParallelAllocationWarningBytes)
             _warnings.Add($"Other threads allocated {_otherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
                 "Run leak checks without parallel tests (in xunit, put them in a collection with DisableParallelization = true).");
 
-        return BuildReport(censuses.Strategy, growing, background, Stopwatch.GetElapsedTime(started));
+        return BuildReport(censuses.Strategy, growing, background, explanation, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Marks where the growing types' instances are, runs one more interval, and asks what holds the instances
+    /// that are new. The heap is settled without compacting in between, so the old instances stay where they were
+    /// marked and only the new ones have addresses the mark has not seen.
+    /// </summary>
+    private async ValueTask<LeakExplanation?> ExplainAsync(CensusTaker censuses, IReadOnlyCollection<string> growingTypes)
+    {
+        _cancellationToken.ThrowIfCancellationRequested();
+        // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
+        SettleHeap();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        try
+        {
+            censuses.Mark(growingTypes);
+            await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
+            _cancellationToken.ThrowIfCancellationRequested();
+            for (int i = 0; i < 2; i++)
+            {
+                GC.WaitForPendingFinalizers();
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+            }
+            return LeakExplanations.FromInspector(censuses.Explain(_options.MaxPathsPerType, _options.ExplanationTimeLimit));
+        }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        {
+            // The verdict stands on the censuses already taken; only the explanation is lost.
+            _warnings.Add($"The leaks could not be explained: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>
@@ -213,7 +247,7 @@ internal sealed class CheckRunner
 
     private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();
 
-    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growing, List<TypeSeries> background, TimeSpan duration)
+    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growing, List<TypeSeries> background, LeakExplanation? explanation, TimeSpan duration)
     {
         CensusRecord[] records = _records.Take(_recordCount).ToArray();
         var summaries = records.Select(r => new CensusSummary(r.Iteration, r.Objects, r.Bytes, r.PauseMs, r.Phase)).ToArray();
@@ -234,7 +268,8 @@ internal sealed class CheckRunner
             growing.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
             background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
             _warnings.ToArray(),
-            duration);
+            duration,
+            explanation);
     }
 
     /// <summary>
