@@ -20,7 +20,9 @@ internal static class LeakExplainer
         var clock = Stopwatch.StartNew();
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
         List<NamedRoot> roots = RootFinder.Find(runtime, graph);
-        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit);
+        // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
+        roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
+        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph));
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
         var namer = new StepNamer(runtime, graph);
@@ -66,7 +68,23 @@ internal static class LeakExplainer
     }
 
     /// <summary>Breadth-first from every root at once, in the roots' order; a root's own node gets parent -2 - rootIndex.</summary>
-    private static (int[] Parent, bool Complete) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit)
+    /// <summary>
+    /// Objects registered for finalization. One that no root reaches is still kept: the next GC queues it for its
+    /// finalizer, so the finalizer queue is what holds it (a finalizer that resurrects its object holds it forever).
+    /// </summary>
+    private static List<int> FinalizableNodes(ClrRuntime runtime, HeapGraph graph)
+    {
+        var nodes = new List<int>();
+        foreach (ClrObject obj in runtime.Heap.EnumerateFinalizableObjects())
+        {
+            int node = graph.IndexOf(obj.Address);
+            if (node >= 0)
+                nodes.Add(node);
+        }
+        return nodes;
+    }
+
+    private static (int[] Parent, bool Complete) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit, List<int> finalizable)
     {
         var parent = new int[graph.Count];
         Array.Fill(parent, NoParent);
@@ -75,14 +93,30 @@ internal static class LeakExplainer
         for (int r = 0; r < roots.Count; r++)
         {
             int node = roots[r].Node;
-            if (parent[node] != NoParent)
+            if (node < 0 || parent[node] != NoParent)
                 continue;
             parent[node] = -2 - r;
             queue[tail++] = node;
         }
 
-        while (head < tail)
+        // Roots first; then what is left unreached but registered for finalization.
+        int finalizerRoot = roots.Count - 1;
+        bool seededFinalizable = false;
+        while (head < tail || !seededFinalizable)
         {
+            if (head == tail)
+            {
+                seededFinalizable = true;
+                foreach (int unreached in finalizable)
+                {
+                    if (parent[unreached] == NoParent)
+                    {
+                        parent[unreached] = -2 - finalizerRoot;
+                        queue[tail++] = unreached;
+                    }
+                }
+                continue;
+            }
             if ((head & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
                 return (parent, false);
             int node = queue[head++];
@@ -149,8 +183,8 @@ internal static class LeakExplainer
     }
 
     /// <summary>
-    /// A chain of the same step (a linked list's <c>_next</c>, a tree's children) collapses to one step, so lists of
-    /// different lengths share a signature.
+    /// A chain of objects of one type (a linked list's <c>_next</c>, a tree's children) collapses to its first
+    /// object, so lists of any length, and the list's head itself, share one signature.
     /// </summary>
     private static List<PathStep> CollapseRepeats(List<PathStep> steps, List<int> nodes, out int[] keptNodes)
     {
@@ -158,9 +192,14 @@ internal static class LeakExplainer
         var keptNodeList = new List<int>();
         for (int i = 0; i < steps.Count; i++)
         {
-            bool repeatsPrevious = i > 1 && i < steps.Count - 1 && steps[i].Type == steps[i - 1].Type && steps[i].Field == steps[i - 1].Field;
-            if (repeatsPrevious)
+            bool continuesChain = kept.Count > 0 && i < steps.Count - 1 && steps[i].Type == kept[^1].Type;
+            if (continuesChain)
+            {
+                string chain = $"a chain of these, linked by {steps[i].Field}";
+                if (kept[^1].Note?.Contains(chain, StringComparison.Ordinal) != true)
+                    kept[^1] = kept[^1] with { Note = kept[^1].Note is null ? chain : $"{kept[^1].Note}; {chain}" };
                 continue;
+            }
             kept.Add(steps[i]);
             keptNodeList.Add(nodes[i]);
         }
@@ -193,6 +232,9 @@ internal static class LeakExplainer
             else
                 break;
         }
+        // Inside a chain of one type (a linked list), the new instances pile up on the whole chain: its first node is the point.
+        while (deepest > 0 && graph.Types[first[deepest]] == graph.Types[first[deepest - 1]])
+            deepest--;
         return deepest;
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using LeakHunter.Census;
 using Microsoft.Diagnostics.Runtime;
 
@@ -10,7 +11,7 @@ internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int No
 /// Lists the roots in the order the search must meet them: statics and thread statics first (named by their field,
 /// not by the runtime's pinned array of static slots), then handles, the finalizer queue, and stacks last.
 /// </summary>
-internal static class RootFinder
+internal static partial class RootFinder
 {
     public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph)
     {
@@ -27,10 +28,16 @@ internal static class RootFinder
         ClrAppDomain? domain = runtime.AppDomains.FirstOrDefault();
         ClrThread[] threads = runtime.Threads.Where(t => t.IsAlive).ToArray();
         var threadStatics = new List<NamedRoot>();
+        var openGenericStatics = new List<(ClrType Type, ClrStaticField Field)>();
         foreach (ClrModule module in runtime.EnumerateModules())
         {
             foreach (ClrType type in module.EnumerateTypesWithStaticFields())
             {
+                if (OpenGenericParameters().IsMatch(type.Name ?? ""))
+                {
+                    openGenericStatics.AddRange(type.StaticFields.Where(f => f.IsObjectReference).Select(f => (type, f)));
+                    continue;
+                }
                 if (domain is not null)
                 {
                     foreach (ClrStaticField field in type.StaticFields)
@@ -53,8 +60,103 @@ internal static class RootFinder
                 }
             }
         }
+        AddClosedGenericStatics(runtime, graph, roots, openGenericStatics);
         roots.AddRange(threadStatics);
     }
+
+    /// <summary>
+    /// The statics of a closed generic type (<c>Registry&lt;Plugin&gt;.s_items</c>) are not in any module's type map, only
+    /// their slots in the runtime's statics arrays. A slot's object is matched against the declared type of each open
+    /// generic static field, which recovers the type arguments: a <c>List&lt;Plugin&gt;</c> in a slot, against
+    /// <c>Registry&lt;T&gt;.s_items</c> declared as <c>List&lt;T&gt;</c>, is <c>Registry&lt;Plugin&gt;.s_items</c>.
+    /// </summary>
+    private static void AddClosedGenericStatics(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, List<(ClrType Type, ClrStaticField Field)> openStatics)
+    {
+        if (openStatics.Count == 0)
+            return;
+        var named = new HashSet<int>(roots.Select(r => r.Node));
+        var patterns = openStatics
+            .Select(s => (s.Type, s.Field, Pattern: FieldTypePattern(s.Type.Name!, s.Field.Type?.Name)))
+            .Where(s => s.Pattern is not null)
+            .ToList();
+        foreach (ClrRoot bucket in runtime.Heap.EnumerateAdditionalRoots().Where(r => r.RootKind == ClrRootKind.StaticVar))
+        {
+            if (!bucket.Object.IsArray)
+                continue;
+            ClrArray slots = bucket.Object.AsArray();
+            for (int i = 0; i < slots.Length; i++)
+            {
+                ClrObject value = slots.GetObjectValue(i);
+                int node = value.IsValid ? graph.IndexOf(value.Address) : -1;
+                if (node < 0 || named.Contains(node) || value.Type?.Name is not { } valueType)
+                    continue;
+                // Two open fields can fit one slot's object; then the name says so rather than guess.
+                string[] candidates = patterns
+                    .Select(p => (p, Match: p.Pattern!.Match(valueType)))
+                    .Where(c => c.Match.Success)
+                    .Select(c => $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}")
+                    .Distinct()
+                    .ToArray();
+                if (candidates.Length == 0)
+                    continue;
+                roots.Add(new NamedRoot(RootKindCode.StaticField, string.Join(" or ", candidates), node));
+                named.Add(node);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A regex for the declared field type with each generic parameter captured in order of first appearance:
+    /// <c>List&lt;T&gt;</c> becomes <c>^List&lt;(?&lt;p0&gt;.+?)&gt;$</c>. Metadata spells the parameters as declared
+    /// (<c>T</c>, <c>TKey</c>) while ClrMD names the open type's <c>T1</c>, <c>T2</c>, so they are matched by position.
+    /// </summary>
+    private static Regex? FieldTypePattern(string openTypeName, string? fieldTypeName)
+    {
+        if (fieldTypeName is null || Parameters(openTypeName).Length == 0)
+            return null;
+        MatchCollection tokens = GenericParameterToken().Matches(fieldTypeName);
+        if (tokens.Count == 0)
+            return null; // the field's type does not depend on the type arguments, so it cannot tell instantiations apart
+        var order = new List<string>();
+        var pattern = new System.Text.StringBuilder("^");
+        int at = 0;
+        foreach (Match token in tokens)
+        {
+            pattern.Append(Regex.Escape(fieldTypeName[at..token.Index]));
+            int index = order.IndexOf(token.Value);
+            if (index < 0)
+            {
+                order.Add(token.Value);
+                pattern.Append($"(?<p{order.Count - 1}>.+?)");
+            }
+            else
+            {
+                pattern.Append($@"\k<p{index}>");
+            }
+            at = token.Index + token.Length;
+        }
+        pattern.Append(Regex.Escape(fieldTypeName[at..])).Append('$');
+        return new Regex(pattern.ToString());
+    }
+
+    private static string ClosedName(string openTypeName, Match match)
+    {
+        string[] parameters = Parameters(openTypeName);
+        var arguments = parameters.Select((_, i) => match.Groups[$"p{i}"] is { Success: true } g ? g.Value : "?");
+        int open = openTypeName.LastIndexOf('<');
+        return $"{openTypeName[..open]}<{string.Join(", ", arguments)}>";
+    }
+
+    private static string[] Parameters(string openTypeName) =>
+        OpenGenericParameters().Match(openTypeName) is { Success: true } m ? m.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries) : [];
+
+    // A generic parameter as metadata spells it: T, T1, TKey.
+    [GeneratedRegex(@"\bT(?:[A-Z0-9][A-Za-z0-9]*)?\b(?!\.)")]
+    private static partial Regex GenericParameterToken();
+
+    // The last generic parameter list of a type definition: Registry<T>, Cache<TKey, TValue>.
+    [GeneratedRegex(@"<((?:T[A-Za-z0-9]*|[A-Z])(?:,\s*(?:T[A-Za-z0-9]*|[A-Z]))*)>$")]
+    private static partial Regex OpenGenericParameters();
 
     private static void AddHandles(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots)
     {

@@ -25,7 +25,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
             fields = new Dictionary<ulong, string>();
             ClrObject referrer = runtime.Heap.GetObject(graph.Addresses[from]);
             foreach (ClrReference reference in referrer.EnumerateReferencesWithFields(carefully: false, considerDependantHandles: false))
-                fields.TryAdd(reference.Object.Address, Describe(reference));
+                fields.TryAdd(reference.Object.Address, Describe(reference, referrer.Type));
             _fieldsByReferrer[from] = fields;
         }
         if (fields.TryGetValue(graph.Addresses[to], out string? field))
@@ -33,14 +33,27 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
         return graph.DependentEdges.TryGetValue(from, out List<int>? values) && values.Contains(to) ? DependentHandleValue : "?";
     }
 
-    private static string Describe(ClrReference reference)
+    private static string Describe(ClrReference reference, ClrType? referrerType)
     {
-        string? inner = reference.InnerField is { Field: { } innerField } ? "." + RootFinder.MemberName(innerField.Name) : null;
+        string? inner = reference.InnerField is { Field: { } innerField } ? "." + RootFinder.MemberName(innerField.Name) : StructElementField(reference, referrerType);
         if (reference.IsArrayElement)
             return ArrayElement + inner;
         if (reference.IsField)
             return RootFinder.MemberName(reference.Field?.Name) + inner;
         return "?";
+    }
+
+    /// <summary>
+    /// The field of a struct element that holds the reference (<c>[].value</c> in a dictionary's entries), found from
+    /// the reference's offset: past the array's length, modulo the element's size, is the field's offset.
+    /// </summary>
+    private static string? StructElementField(ClrReference reference, ClrType? arrayType)
+    {
+        if (!reference.IsArrayElement || arrayType?.ComponentType is not { IsValueType: true } element || arrayType.ComponentSize <= 0)
+            return null;
+        int within = (reference.Offset - sizeof(long)) % arrayType.ComponentSize;
+        ClrInstanceField? field = element.Fields.FirstOrDefault(f => f.Offset == within);
+        return field is null ? null : "." + RootFinder.MemberName(field.Name);
     }
 
     /// <summary>What a developer would call this object, when it is more than its type: null for plain objects.</summary>

@@ -1,0 +1,240 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace LeakHunter.Tests.Targets;
+
+// Leaks whose paths from a GC root the explanation must find. Each Handle() is the fragment under test; it returns
+// the instance it leaked, so a test can watch that instance with a WeakReference after the check. Graphs below.
+
+// PathStaticList.s_orders (static) -> List<Order> -> Order[] -> Order
+internal static class PathStaticList
+{
+    private static readonly List<Order> s_orders = new();
+
+    public static object Handle()
+    {
+        var order = new Order();
+        s_orders.Add(order);
+        return order;
+    }
+
+    public sealed class Order
+    {
+        public long Placed = Environment.TickCount64;
+    }
+}
+
+// PathStaticEvent.Tick (static event) -> EventHandler (combined) -> Object[] -> EventHandler -> Listener
+internal static class PathStaticEvent
+{
+    public static event EventHandler? Tick;
+
+    public static object Handle()
+    {
+        var listener = new Listener();
+        Tick += listener.OnTick;
+        Tick?.Invoke(null, EventArgs.Empty);
+        return listener;
+    }
+
+    public sealed class Listener
+    {
+        public int Ticks;
+
+        public void OnTick(object? sender, EventArgs e) => Ticks++;
+    }
+}
+
+// PathClosureDictionary.s_handlers (static) -> Dictionary<int, Func<int>> -> Entry[] -> Func<int> -> closure -> Payload
+internal static class PathClosureDictionary
+{
+    private static readonly Dictionary<int, Func<int>> s_handlers = new();
+    private static int s_next;
+
+    public static object Handle()
+    {
+        var payload = new Payload();
+        s_handlers[s_next++] = () => payload.Size;
+        return payload;
+    }
+
+    public sealed class Payload
+    {
+        public int Size = 16;
+    }
+}
+
+// PathThreadStatic.t_frames ([ThreadStatic], on the check's thread) -> List<Frame> -> Frame[] -> Frame
+internal static class PathThreadStatic
+{
+    [ThreadStatic]
+    private static List<Frame>? t_frames;
+
+    public static object Handle()
+    {
+        var frame = new Frame();
+        (t_frames ??= new List<Frame>()).Add(frame);
+        return frame;
+    }
+
+    public sealed class Frame
+    {
+        public int Depth = 1;
+    }
+}
+
+// strong GCHandle (GCHandle.Alloc, never freed) -> NativeBuffer
+// (PathGcHandle.s_handles keeps the handles' numbers only: a GCHandle is a struct holding an IntPtr, not a reference.)
+internal static class PathGcHandle
+{
+    private static readonly List<GCHandle> s_handles = new();
+
+    public static object Handle()
+    {
+        var buffer = new NativeBuffer();
+        s_handles.Add(GCHandle.Alloc(buffer));
+        return buffer;
+    }
+
+    public static void FreeAll()
+    {
+        foreach (GCHandle handle in s_handles)
+            handle.Free();
+        s_handles.Clear();
+    }
+
+    public sealed class NativeBuffer
+    {
+        public int Length = 64;
+    }
+}
+
+// TimerQueue.Instances (runtime static) -> TimerQueue[] -> TimerQueue -> TimerQueueTimer (-> _next ...) -> TimerCallback -> Poller
+// A Poller is never disposed, and its timer's callback captures it.
+internal static class PathTimer
+{
+    public static object Handle() => new Poller();
+
+    public sealed class Poller
+    {
+        private readonly Timer _timer;
+        public int Polls;
+
+        public Poller() => _timer = new Timer(_ => Poll(), null, TimeSpan.FromHours(1), Timeout.InfiniteTimeSpan);
+
+        private void Poll() => Polls++;
+    }
+}
+
+// PathCancellation.s_shutdown (static) -> CancellationTokenSource -> Registrations -> CallbackNode (-> Next ...)
+//   -> Action -> closure -> Watcher
+internal static class PathCancellation
+{
+    private static readonly CancellationTokenSource s_shutdown = new();
+
+    public static object Handle()
+    {
+        var watcher = new Watcher();
+        s_shutdown.Token.Register(() => watcher.Stop()); // the registration is never disposed
+        return watcher;
+    }
+
+    public sealed class Watcher
+    {
+        public bool Stopped;
+
+        public void Stop() => Stopped = true;
+    }
+}
+
+// finalizer queue -> Zombie. Its finalizer registers it for finalization again, so it never dies.
+internal static class PathFinalizer
+{
+    public static volatile bool StopResurrecting;
+
+    public static object Handle() => new Zombie();
+
+    public sealed class Zombie
+    {
+        public int Lives;
+
+        ~Zombie()
+        {
+            Lives++;
+            if (!StopResurrecting)
+                GC.ReRegisterForFinalize(this);
+        }
+    }
+}
+
+// PathWeakTable.s_keys (static) -> List<Key> -> Key[] -> Key -(ConditionalWeakTable value)-> Attachment
+// The table holds its values only as long as their keys live, and these keys live forever.
+internal static class PathWeakTable
+{
+    private static readonly List<Key> s_keys = new();
+    private static readonly ConditionalWeakTable<Key, Attachment> s_attachments = new();
+
+    public static object Handle()
+    {
+        var key = new Key();
+        var attachment = new Attachment();
+        s_keys.Add(key);
+        s_attachments.Add(key, attachment);
+        return attachment;
+    }
+
+    public sealed class Key
+    {
+        public int Id = Environment.CurrentManagedThreadId;
+    }
+
+    public sealed class Attachment
+    {
+        public int Size = 8;
+    }
+}
+
+// PathSingleton.Instance (static auto-property) -> PathSingleton -> _store SessionStore -> _sessions List<Session> -> Session[] -> Session
+internal sealed class PathSingleton
+{
+    private readonly SessionStore _store = new();
+
+    public static PathSingleton Instance { get; } = new();
+
+    public static object Handle()
+    {
+        var session = new Session();
+        Instance._store.Add(session);
+        return session;
+    }
+
+    public sealed class SessionStore
+    {
+        private readonly List<Session> _sessions = new();
+
+        public void Add(Session session) => _sessions.Add(session);
+    }
+
+    public sealed class Session
+    {
+        public long Started = Environment.TickCount64;
+    }
+}
+
+// PathGenericRegistry<Plugin>.s_items (static of a generic type) -> List<Plugin> -> Plugin[] -> Plugin
+internal static class PathGenericRegistry<T> where T : new()
+{
+    public static readonly List<T> s_items = new();
+
+    public static object Handle()
+    {
+        var item = new T();
+        s_items.Add(item);
+        return item!;
+    }
+}
+
+internal sealed class Plugin
+{
+    public int Version = 1;
+}
