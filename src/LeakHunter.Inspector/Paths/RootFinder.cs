@@ -90,13 +90,14 @@ internal static partial class RootFinder
                 int node = value.IsValid ? graph.IndexOf(value.Address) : -1;
                 if (node < 0 || named.Contains(node) || value.Type?.Name is not { } valueType)
                     continue;
-                // Two open fields can fit one slot's object; then the name says so rather than guess.
-                string[] candidates = patterns
+                // The most specific declared type wins (List<T> over a bare T); when two fit equally, the name says so.
+                var fits = patterns
                     .Select(p => (p, Match: p.Pattern!.Match(valueType)))
                     .Where(c => c.Match.Success)
-                    .Select(c => $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}")
-                    .Distinct()
-                    .ToArray();
+                    .Select(c => (Name: $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}", Specificity: Specificity(c.p.Field.Type!.Name!)))
+                    .ToList();
+                int best = fits.Count == 0 ? 0 : fits.Max(f => f.Specificity);
+                string[] candidates = fits.Where(f => f.Specificity == best).Select(f => f.Name).Distinct().ToArray();
                 if (candidates.Length == 0)
                     continue;
                 roots.Add(new NamedRoot(RootKindCode.StaticField, string.Join(" or ", candidates), node));
@@ -138,6 +139,10 @@ internal static partial class RootFinder
         pattern.Append(Regex.Escape(fieldTypeName[at..])).Append('$');
         return new Regex(pattern.ToString());
     }
+
+    /// <summary>How much of a declared type is fixed text rather than type parameters.</summary>
+    private static int Specificity(string fieldTypeName) =>
+        fieldTypeName.Length - GenericParameterToken().Matches(fieldTypeName).Sum(m => m.Length);
 
     private static string ClosedName(string openTypeName, Match match)
     {
