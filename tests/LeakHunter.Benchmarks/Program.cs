@@ -11,6 +11,13 @@ using Microsoft.Diagnostics.Runtime;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args is ["fresh-check"])
     return FreshCheck.Run();
+if (args is ["paths"])
+{
+    foreach (string row in PathsBenchmark.Run(1_000_000, leaked: 1000, gcRootTargets: 100))
+        Console.WriteLine(row);
+    InspectorClient.ShutdownShared();
+    return 0;
+}
 if (args is ["verify", var size])
 {
     // The bulk scan must find exactly the objects ClrMD's own enumeration finds.
@@ -61,6 +68,8 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     Heap.Clear();
 }
 
+rows.AddRange(PathsBenchmark.Run(1_000_000, leaked: 1000, gcRootTargets: 100));
+
 double fresh = FreshCheck.MeasureInChildProcess();
 rows.Add($"| small | first check in a fresh process, inspector start included | {fresh:0} ms | |");
 
@@ -103,6 +112,79 @@ internal static class Fragments
     public static void Clean() => GC.KeepAlive(new byte[64]);
 
     public static void Leaky() => s_leak.Add(new object());
+}
+
+/// <summary>
+/// Paths from the roots to many leaked instances: LeakHunter's one search over a compact graph against ClrMD's
+/// GCRoot, one search per instance, the way a user asks for each object in turn.
+/// </summary>
+internal static class PathsBenchmark
+{
+    private static readonly List<LeakedOrder> s_leaked = new();
+
+    public static IEnumerable<string> Run(int liveObjects, int leaked, int gcRootTargets)
+    {
+        Heap.Fill(liveObjects);
+        double gc = Measure.Median(5, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
+        var taker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
+        taker.Take();
+
+        var explainMs = new List<double>();
+        Explanation? explanation = null;
+        for (int run = 0; run < 3; run++)
+        {
+            CheckRunner.SettleHeap();
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+            taker.Mark([typeof(LeakedOrder).FullName!]);
+            AddLeaked(leaked);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+            var clock = Stopwatch.StartNew();
+            explanation = taker.Explain(leaked, TimeSpan.FromMinutes(1));
+            explainMs.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        double explain = Measure.MedianOf(explainMs);
+        int traced = explanation!.Leaks.Where(l => l.Type == typeof(LeakedOrder).FullName).Sum(l => l.Instances);
+
+        (double gcRootMs, int searched) = GcRootPerTarget(gcRootTargets, TimeSpan.FromSeconds(90));
+        double gcRootFor100 = gcRootMs / searched * gcRootTargets;
+        Heap.Clear();
+        s_leaked.Clear();
+
+        string scope = $"{liveObjects:N0}";
+        yield return $"| {scope} | paths for {leaked:N0} new leaked instances ({traced:N0} traced), graph build included | {explain:0.0} ms | {explain / gc:0.0}x |";
+        yield return $"| {scope} | ClrMD GCRoot, one search per instance, for {gcRootTargets} instances{(searched < gcRootTargets ? $" (timed on {searched}, scaled)" : "")} | {gcRootFor100:0.0} ms | {gcRootFor100 / gc:0.0}x |";
+        yield return $"| {scope} | speed-up of the paths over GCRoot ({leaked:N0} paths against {gcRootTargets}) | | {gcRootFor100 / explain:0.0}x |";
+        yield return $"| {scope} | inspector memory for the graph and its search, per heap object ({explanation.GraphObjects:N0} objects) | {(double)explanation.GraphBytes / explanation.GraphObjects:0.0} B | |";
+    }
+
+    private static void AddLeaked(int count)
+    {
+        for (int i = 0; i < count; i++)
+            s_leaked.Add(new LeakedOrder(i));
+    }
+
+    /// <summary>A snapshot of this process, then one GCRoot search per leaked instance until the budget runs out.</summary>
+    private static (double TotalMs, int Searched) GcRootPerTarget(int targets, TimeSpan budget)
+    {
+        CheckRunner.SettleHeap();
+        using DataTarget target = DataTarget.CreateSnapshotAndAttach(Environment.ProcessId);
+        using ClrRuntime runtime = target.ClrVersions[0].CreateRuntime();
+        ulong[] addresses = runtime.Heap.EnumerateObjects().Where(o => o.Type?.Name == typeof(LeakedOrder).FullName)
+            .Select(o => o.Address).Take(targets).ToArray();
+        var clock = Stopwatch.StartNew();
+        int searched = 0;
+        foreach (ulong address in addresses)
+        {
+            var gcRoot = new GCRoot(runtime.Heap, [address]);
+            _ = gcRoot.EnumerateRootPaths().FirstOrDefault();
+            searched++;
+            if (clock.Elapsed > budget)
+                break;
+        }
+        return (clock.Elapsed.TotalMilliseconds, searched);
+    }
+
+    private sealed record LeakedOrder(int Id);
 }
 
 internal static class HandWritten

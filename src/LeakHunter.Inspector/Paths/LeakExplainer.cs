@@ -42,7 +42,9 @@ internal static class LeakExplainer
                 break;
             }
         }
-        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial);
+        // The search's two arrays (parents and queue) come on top of the graph itself.
+        long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
+        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes);
     }
 
     private static Dictionary<int, List<int>> FindNewInstances(HeapGraph graph, IReadOnlyDictionary<int, ulong[]> markedByType)

@@ -13,7 +13,14 @@ internal sealed record ReferrerCount(string Type, string Field, int Count);
 
 internal sealed record TypeReferrerCounts(string Type, List<ReferrerCount> From);
 
-internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason);
+/// <summary>Everything the inspector found about the new instances of the growing types.</summary>
+/// <param name="Leaks">The signatures, most instances first.</param>
+/// <param name="Referrers">Who refers to the new instances, per growing type.</param>
+/// <param name="NewInstances">New instances found, traced or not.</param>
+/// <param name="PartialReason">Why the explanation stopped short, or null when it is complete.</param>
+/// <param name="GraphObjects">Objects in the heap graph the paths were searched on.</param>
+/// <param name="GraphBytes">The inspector's memory for that graph and its search, in bytes.</param>
+internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason, long GraphObjects = 0, long GraphBytes = 0);
 
 internal static class ExplanationWire
 {
@@ -21,6 +28,8 @@ internal static class ExplanationWire
     {
         writer.Write(explanation.NewInstances);
         writer.Write(explanation.PartialReason ?? string.Empty);
+        writer.Write(explanation.GraphObjects);
+        writer.Write(explanation.GraphBytes);
         writer.Write(explanation.Leaks.Count);
         foreach (LeakPath leak in explanation.Leaks)
         {
@@ -55,6 +64,8 @@ internal static class ExplanationWire
     {
         int newInstances = reader.ReadInt32();
         string partial = reader.ReadString();
+        long graphObjects = reader.ReadInt64();
+        long graphBytes = reader.ReadInt64();
         var leaks = new List<LeakPath>();
         for (int i = reader.ReadInt32(); i > 0; i--)
         {
@@ -77,7 +88,7 @@ internal static class ExplanationWire
                 from.Add(new ReferrerCount(reader.ReadString(), reader.ReadString(), reader.ReadInt32()));
             referrers.Add(new TypeReferrerCounts(type, from));
         }
-        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial));
+        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial), graphObjects, graphBytes);
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
