@@ -67,6 +67,10 @@ public sealed class LoopTests
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => LeakDetector.Run(() => { }, new LeakOptions { Censuses = 2 }));
         Assert.Equal("Censuses", error.ParamName);
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => LeakDetector.Run(() => { }, new LeakOptions { MaxPathsPerType = 0 }));
+        Assert.Equal("MaxPathsPerType", error.ParamName);
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => LeakDetector.Run(() => { }, new LeakOptions { ExplanationTimeLimit = TimeSpan.Zero }));
+        Assert.Equal("ExplanationTimeLimit", error.ParamName);
     }
 
     [Fact]

@@ -194,6 +194,31 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void ExplanationPastItsTimeLimit_ReturnsWhatItHas_FlaggedAsPartial()
+    {
+        LeakReport report = LeakDetector.Run(() => PathStaticList.Handle(), new LeakOptions { ExplanationTimeLimit = TimeSpan.FromTicks(1) });
+
+        Assert.True(report.HasLeaks, report.ToString());
+        Assert.True(report.ExplanationIsPartial, report.ToString());
+        Assert.Contains("time limit", report.ExplanationNote);
+        // Whatever the search had not reached when it stopped is reported as unknown, never dropped.
+        Assert.Contains(report.Leaks, l => l.Type == Targets + "PathStaticList+Order");
+        Assert.Contains("partial", report.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(report.ToJson());
+        Assert.True(json.RootElement.GetProperty("explanationPartial").GetBoolean());
+    }
+
+    [Fact]
+    public void ExplainLeaksOff_GivesTheVerdictAlone()
+    {
+        LeakReport report = LeakDetector.Run(() => PathStaticList.Handle(), new LeakOptions { ExplainLeaks = false });
+
+        Assert.True(report.HasLeaks, report.ToString());
+        Assert.Empty(report.Leaks);
+        Assert.Empty(report.Referrers);
+    }
+
+    [Fact]
     public void CleanCode_HasNoExplanation()
     {
         LeakReport report = LeakDetector.Run(() => TransientGarbage.Handle());
