@@ -209,6 +209,17 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void DumpRoute_ExplainsTheSameWay()
+    {
+        LeakReport report = LeakDetector.Run(() => PathSingleton.Handle(), new LeakOptions { Strategy = CensusStrategy.Dump });
+
+        Assert.Equal(CensusStrategy.Dump, report.Strategy);
+        LeakSignature leak = report.Leaks.Where(l => l.Type == Targets + "PathSingleton+Session").MaxBy(l => l.Instances)!;
+        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "PathSingleton.Instance"), leak.Root);
+        Assert.Equal([null, "_store", "_sessions", "_items", "[]"], leak.Path.Select(s => s.Field));
+    }
+
+    [Fact]
     public void ExplainLeaksOff_GivesTheVerdictAlone()
     {
         LeakReport report = LeakDetector.Run(() => PathStaticList.Handle(), new LeakOptions { ExplainLeaks = false });

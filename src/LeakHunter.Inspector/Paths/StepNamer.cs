@@ -113,6 +113,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
     [GeneratedRegex(@"^<(.+)>b__\d+")]
     private static partial Regex LambdaName();
 
-    [GeneratedRegex(@"^(.+)\+<(.+)>d__\d+$")]
+    // Anywhere in the name: a Release build boxes the state machine (AsyncStateMachineBox<Outer+<Method>d__3>).
+    [GeneratedRegex(@"([A-Za-z0-9_.+]+)\+<([A-Za-z0-9_]+)>d__\d+")]
     private static partial Regex StateMachineName();
 }
