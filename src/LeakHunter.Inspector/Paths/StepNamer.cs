@@ -80,7 +80,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
                 if (target?.Method is { } method)
                 {
                     string on = target.TargetObject.IsValid && target.TargetObject.Type is { } targetType && !targetType.Name!.Contains("<>c", StringComparison.Ordinal)
-                        ? $" on a {TypeNames.Short(targetType.Name)}"
+                        ? $", target {TypeNames.Short(targetType.Name)}"
                         : "";
                     return $"handler {TypeNames.Short(method.Type?.Name)}.{method.Name}{on}";
                 }

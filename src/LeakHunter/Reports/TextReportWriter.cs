@@ -82,7 +82,7 @@ internal static class TextReportWriter
 
         foreach (TypeReferrers type in report.Referrers.Where(r => r.From.Count > 0))
         {
-            string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(invariant, $"{TypeNames.Short(f.Type)}.{f.Field} ({f.Count:N0})")));
+            string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(invariant, $"{TypeNames.Short(f.Type)}{(f.Field.StartsWith('[') ? "" : ".")}{f.Field} ({f.Count:N0})")));
             text.AppendLine();
             text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
         }
