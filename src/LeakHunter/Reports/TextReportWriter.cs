@@ -80,10 +80,11 @@ internal static class TextReportWriter
         if (report.Leaks.Count > MaxSignaturesShown)
             text.AppendLine(CultureInfo.InvariantCulture, $"    ... and {report.Leaks.Count - MaxSignaturesShown} more signature(s) (see ToJson())");
 
+        if (report.Referrers.Any(r => r.From.Count > 0))
+            text.AppendLine();
         foreach (TypeReferrers type in report.Referrers.Where(r => r.From.Count > 0))
         {
             string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(invariant, $"{TypeNames.Short(f.Type)}{(f.Field.StartsWith('[') ? "" : ".")}{f.Field} ({f.Count:N0})")));
-            text.AppendLine();
             text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
         }
     }
