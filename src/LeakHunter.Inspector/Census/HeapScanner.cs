@@ -43,12 +43,7 @@ internal sealed unsafe class HeapScanner
     public ScanTotals Scan(ClrRuntime runtime, Histogram histogram)
     {
         ClrHeap heap = runtime.Heap;
-        if (!heap.CanWalkHeap)
-            throw new InspectorException(LeakHunter.Census.InspectorStatus.HeapNotWalkable,
-                "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
-
-        ForgetCollectibleMethodTables();
-        (ulong[] contextStarts, ulong[] contextEnds) = AllocationContexts(heap);
+        (ulong[] contextStarts, ulong[] contextEnds) = StartWalk(heap);
         // Largest first, so no worker is left with one big segment while the others idle.
         MemoryRange[] ranges = heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderByDescending(r => r.Length).ToArray();
         IDataReader reader = runtime.DataTarget.DataReader;
@@ -81,17 +76,22 @@ internal sealed unsafe class HeapScanner
     public ulong Walk<TVisitor>(ClrRuntime runtime, ref TVisitor visitor) where TVisitor : struct, IObjectVisitor
     {
         ClrHeap heap = runtime.Heap;
-        if (!heap.CanWalkHeap)
-            throw new InspectorException(LeakHunter.Census.InspectorStatus.HeapNotWalkable,
-                "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
-
-        ForgetCollectibleMethodTables();
-        (ulong[] contextStarts, ulong[] contextEnds) = AllocationContexts(heap);
+        (ulong[] contextStarts, ulong[] contextEnds) = StartWalk(heap);
         ScanWorker worker = _workers[0];
         worker.StartCensus(_types.Count);
         foreach (MemoryRange range in heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start))
             ScanRange(worker, heap, runtime.DataTarget.DataReader, range.Start, range.End, contextStarts, contextEnds, ref visitor);
         return worker.UnreadableBytes;
+    }
+
+    /// <summary>Checks that the heap can be walked now, and returns its allocation contexts, sorted, to step over.</summary>
+    private (ulong[] Starts, ulong[] Ends) StartWalk(ClrHeap heap)
+    {
+        if (!heap.CanWalkHeap)
+            throw new InspectorException(LeakHunter.Census.InspectorStatus.HeapNotWalkable,
+                "The heap of the process under test was caught in the middle of a garbage collection, again and again, and could not be walked.");
+        ForgetCollectibleMethodTables();
+        return AllocationContexts(heap);
     }
 
     private static (ulong[] Starts, ulong[] Ends) AllocationContexts(ClrHeap heap)
