@@ -174,35 +174,35 @@ public sealed class PathTests
     [Fact]
     public void Referrers_AreGroupedByTypeAndField_AndJsonCarriesTheExplanation()
     {
-        LeakReport report = LeakDetector.Run(() => PathSingleton.Handle());
+        LeakReport report = LeakDetector.Run(() => ExplainedRegistry.Handle());
 
-        TypeReferrers referrers = Assert.Single(report.Referrers, r => r.Type == Targets + "PathSingleton+Session");
+        TypeReferrers referrers = Assert.Single(report.Referrers, r => r.Type == Targets + "ExplainedRegistry+Entry");
         Referrer from = Assert.Single(referrers.From);
-        Assert.Equal((Targets + "PathSingleton+Session[]", "[]"), (from.Type, from.Field));
+        Assert.Equal((Targets + "ExplainedRegistry+Entry[]", "[]"), (from.Type, from.Field));
         Assert.True(from.Count >= 10, $"{from.Count} referrers");
 
         using var json = System.Text.Json.JsonDocument.Parse(report.ToJson());
         System.Text.Json.JsonElement leak = json.RootElement.GetProperty("leaks").EnumerateArray()
-            .First(l => l.GetProperty("type").GetString() == Targets + "PathSingleton+Session");
+            .First(l => l.GetProperty("type").GetString() == Targets + "ExplainedRegistry+Entry");
         Assert.Equal("staticField", leak.GetProperty("root").GetProperty("kind").GetString());
-        Assert.Equal(Targets + "PathSingleton.Instance", leak.GetProperty("root").GetProperty("name").GetString());
+        Assert.Equal(Targets + "ExplainedRegistry.Current", leak.GetProperty("root").GetProperty("name").GetString());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, leak.GetProperty("path")[0].GetProperty("field").ValueKind);
-        Assert.Equal("_store", leak.GetProperty("path")[1].GetProperty("field").GetString());
-        Assert.Equal(3, leak.GetProperty("accumulationPoint").GetInt32());
+        Assert.Equal("_entries", leak.GetProperty("path")[1].GetProperty("field").GetString());
+        Assert.Equal(2, leak.GetProperty("accumulationPoint").GetInt32());
         Assert.Contains("accumulates here", report.ToString());
-        Assert.Contains("static field " + Targets + "PathSingleton.Instance", report.ToString());
+        Assert.Contains("static field " + Targets + "ExplainedRegistry.Current", report.ToString());
     }
 
     [Fact]
     public void ExplanationPastItsTimeLimit_ReturnsWhatItHas_FlaggedAsPartial()
     {
-        LeakReport report = LeakDetector.Run(() => PathStaticList.Handle(), new LeakOptions { ExplanationTimeLimit = TimeSpan.FromTicks(1) });
+        LeakReport report = LeakDetector.Run(() => ExplainedList.Handle(), new LeakOptions { ExplanationTimeLimit = TimeSpan.FromTicks(1) });
 
         Assert.True(report.HasLeaks, report.ToString());
         Assert.True(report.ExplanationIsPartial, report.ToString());
         Assert.Contains("time limit", report.ExplanationNote);
         // Whatever the search had not reached when it stopped is reported as unknown, never dropped.
-        Assert.Contains(report.Leaks, l => l.Type == Targets + "PathStaticList+Order");
+        Assert.Contains(report.Leaks, l => l.Type == Targets + "ExplainedList+Item");
         Assert.Contains("partial", report.ToString());
         using var json = System.Text.Json.JsonDocument.Parse(report.ToJson());
         Assert.True(json.RootElement.GetProperty("explanationPartial").GetBoolean());
@@ -211,18 +211,18 @@ public sealed class PathTests
     [Fact]
     public void DumpRoute_ExplainsTheSameWay()
     {
-        LeakReport report = LeakDetector.Run(() => PathSingleton.Handle(), new LeakOptions { Strategy = CensusStrategy.Dump });
+        LeakReport report = LeakDetector.Run(() => ExplainedRegistry.Handle(), new LeakOptions { Strategy = CensusStrategy.Dump });
 
         Assert.Equal(CensusStrategy.Dump, report.Strategy);
-        LeakSignature leak = report.Leaks.Where(l => l.Type == Targets + "PathSingleton+Session").MaxBy(l => l.Instances)!;
-        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "PathSingleton.Instance"), leak.Root);
-        Assert.Equal([null, "_store", "_sessions", "_items", "[]"], leak.Path.Select(s => s.Field));
+        LeakSignature leak = report.Leaks.Where(l => l.Type == Targets + "ExplainedRegistry+Entry").MaxBy(l => l.Instances)!;
+        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "ExplainedRegistry.Current"), leak.Root);
+        Assert.Equal([null, "_entries", "_items", "[]"], leak.Path.Select(s => s.Field));
     }
 
     [Fact]
     public void ExplainLeaksOff_GivesTheVerdictAlone()
     {
-        LeakReport report = LeakDetector.Run(() => PathStaticList.Handle(), new LeakOptions { ExplainLeaks = false });
+        LeakReport report = LeakDetector.Run(() => ExplainedList.Handle(), new LeakOptions { ExplainLeaks = false });
 
         Assert.True(report.HasLeaks, report.ToString());
         Assert.Empty(report.Leaks);

@@ -238,3 +238,43 @@ internal sealed class Plugin
 {
     public int Version = 1;
 }
+
+// Targets for the tests that read explanations without cutting anything, so no cut made by another test breaks them.
+
+// ExplainedRegistry.Current (static) -> ExplainedRegistry -> _entries List<Entry> -> Entry[] -> Entry
+internal sealed class ExplainedRegistry
+{
+    private readonly List<Entry> _entries = new();
+
+    public static ExplainedRegistry Current { get; } = new();
+
+    public static object Handle()
+    {
+        var entry = new Entry();
+        Current._entries.Add(entry);
+        return entry;
+    }
+
+    public sealed class Entry
+    {
+        public long Created = Environment.TickCount64;
+    }
+}
+
+// ExplainedList.s_items (static) -> List<Item> -> Item[] -> Item
+internal static class ExplainedList
+{
+    private static readonly List<Item> s_items = new();
+
+    public static object Handle()
+    {
+        var item = new Item();
+        s_items.Add(item);
+        return item;
+    }
+
+    public sealed class Item
+    {
+        public int Size = 4;
+    }
+}
