@@ -230,6 +230,25 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void LocalOfARunningThread_IsAStackRoot_NamingTheMethodAndTheThread()
+    {
+        LeakSignature leak = Explain(PathStackLocal.Handle, Targets + "PathStackLocal+Message");
+
+        Assert.Equal(LeakRootKind.Stack, leak.Root.Kind);
+        Assert.Equal($"local in {Targets}PathStackLocal.Work (thread {PathStackLocal.WorkerThreadId})", leak.Root.Name);
+        Assert.Equal("System.Collections.Generic.List<" + Targets + "PathStackLocal+Message>", leak.Path[0].Type);
+    }
+
+    [Fact]
+    public void AsyncMethodWaitingForever_IsNamedByItsStateMachine()
+    {
+        LeakSignature leak = Explain(PathAsync.Handle, Targets + "PathAsync+Request");
+
+        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "PathAsync.s_gate"), leak.Root);
+        Assert.Contains(leak.Path, s => s.Note == "async state machine of PathAsync.WaitAsync");
+    }
+
+    [Fact]
     public void CleanCode_HasNoExplanation()
     {
         LeakReport report = LeakDetector.Run(() => TransientGarbage.Handle());

@@ -278,3 +278,65 @@ internal static class ExplainedList
         public int Size = 4;
     }
 }
+
+// a local of PathStackLocal.Work, on its worker thread -> List<Message> -> Message[] -> Message
+// The worker keeps everything it receives in a local list, and never returns.
+internal static class PathStackLocal
+{
+    private static readonly System.Collections.Concurrent.BlockingCollection<Message> s_inbox = new();
+    private static readonly Lazy<Thread> s_worker = new(() =>
+    {
+        var thread = new Thread(Work) { IsBackground = true, Name = "inbox worker" };
+        thread.Start();
+        return thread;
+    });
+
+    public static int WorkerThreadId => s_worker.Value.ManagedThreadId;
+
+    public static object Handle()
+    {
+        _ = s_worker.Value;
+        var message = new Message();
+        s_inbox.Add(message);
+        SpinWait.SpinUntil(() => s_inbox.Count == 0); // only the worker's local holds it now
+        return message;
+    }
+
+    private static void Work()
+    {
+        var received = new List<Message>();
+        foreach (Message message in s_inbox.GetConsumingEnumerable())
+            received.Add(message);
+        GC.KeepAlive(received);
+    }
+
+    public sealed class Message
+    {
+        public int Length = 12;
+    }
+}
+
+// PathAsync.s_gate (static) -> TaskCompletionSource -> Task -> continuation -> state machine of PathAsync.WaitAsync -> Request
+// Each call starts an async method that waits on a gate that never opens, holding its request.
+internal static class PathAsync
+{
+    private static readonly TaskCompletionSource s_gate = new();
+
+    public static object Handle()
+    {
+        var request = new Request();
+        _ = WaitAsync(request);
+        return request;
+    }
+
+    private static async Task WaitAsync(Request request)
+    {
+        await s_gate.Task;
+        request.Done = true;
+    }
+
+    public sealed class Request
+    {
+        public bool Done;
+    }
+}
