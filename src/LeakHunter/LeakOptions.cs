@@ -56,6 +56,9 @@ public sealed class LeakOptions
     /// <summary>Time the explanation may take before it returns what it has, flagged as partial. Default 30 s.</summary>
     public TimeSpan ExplanationTimeLimit { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Known leaks to leave out of the verdict, each with its reason; the report still lists them. Default none.</summary>
+    public IReadOnlyList<LeakIgnore> Ignore { get; init; } = [];
+
     internal void Validate()
     {
         if (WarmupIterations < 1)
@@ -70,6 +73,8 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(ConfirmationBudget), ConfirmationBudget, "The confirmation budget cannot be negative.");
         if (!Enum.IsDefined(Strategy))
             throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Use Auto, Attach or Dump.");
+        if (Ignore is null || Ignore.Any(i => i is null || string.IsNullOrEmpty(i.Pattern) || string.IsNullOrWhiteSpace(i.Reason)))
+            throw new ArgumentException("Every ignore rule needs a pattern and a reason; the report shows the reason.", nameof(Ignore));
         if (MaxPathsPerType < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxPathsPerType), MaxPathsPerType, "Trace at least one path per growing type, or set ExplainLeaks to false.");
         if (ExplanationTimeLimit <= TimeSpan.Zero)

@@ -17,7 +17,8 @@ public sealed class LeakReport
         IReadOnlyList<TypeGrowth> backgroundTypes,
         IReadOnlyList<string> warnings,
         TimeSpan duration,
-        LeakExplanation? explanation = null)
+        LeakExplanation? explanation = null,
+        IReadOnlyList<IgnoredLeak>? ignored = null)
     {
         Strategy = strategy;
         WarmupIterations = warmupIterations;
@@ -31,6 +32,7 @@ public sealed class LeakReport
         Referrers = explanation?.Referrers ?? [];
         ExplanationIsPartial = explanation?.PartialReason is not null;
         ExplanationNote = explanation?.PartialReason;
+        Ignored = ignored ?? [];
     }
 
     /// <summary>Whether any type grew in every interval because of the fragment.</summary>
@@ -71,6 +73,9 @@ public sealed class LeakReport
 
     /// <summary>Why the explanation is partial, or null.</summary>
     public string? ExplanationNote { get; }
+
+    /// <summary>Growing types left out of the verdict by <see cref="LeakOptions.Ignore"/>, each with its rule's reason.</summary>
+    public IReadOnlyList<IgnoredLeak> Ignored { get; }
 
     /// <summary>How long the check took, warm-up included.</summary>
     public TimeSpan Duration { get; }
@@ -172,5 +177,11 @@ public sealed record Referrer(string Type, string Field, int Count);
 
 /// <summary>The referrers of one growing type's new instances, most first.</summary>
 public sealed record TypeReferrers(string Type, IReadOnlyList<Referrer> From);
+
+/// <summary>A growing type left out of the verdict by an ignore rule.</summary>
+/// <param name="Type">The growing type.</param>
+/// <param name="Reason">The rule's reason.</param>
+/// <param name="Pattern">The rule's pattern.</param>
+public sealed record IgnoredLeak(string Type, string Reason, string Pattern);
 
 internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason);

@@ -43,6 +43,16 @@ internal static class JsonReportWriter
             WriteLeaks(json, report.Leaks);
             WriteReferrers(json, report.Referrers);
             json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
+            json.WriteStartArray("ignored");
+            foreach (IgnoredLeak ignored in report.Ignored)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", ignored.Type);
+                json.WriteString("reason", ignored.Reason);
+                json.WriteString("pattern", ignored.Pattern);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
 
             json.WriteStartArray("warnings");
             foreach (string warning in report.Warnings)

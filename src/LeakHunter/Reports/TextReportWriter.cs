@@ -38,6 +38,14 @@ internal static class TextReportWriter
         if (report.Leaks.Count > 0)
             AppendLeaks(text, report, invariant);
 
+        if (report.Ignored.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("  Ignored by LeakOptions.Ignore (known leaks, not part of the verdict):");
+            foreach (IgnoredLeak ignored in report.Ignored)
+                text.AppendLine($"    {ignored.Type}: {ignored.Reason}");
+        }
+
         if (report.BackgroundTypes.Count > 0)
         {
             text.AppendLine();

@@ -247,7 +247,7 @@ internal sealed class CheckRunner
 
     private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();
 
-    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growing, List<TypeSeries> background, LeakExplanation? explanation, TimeSpan duration)
+    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growingSeries, List<TypeSeries> background, LeakExplanation? explanation, TimeSpan duration)
     {
         CensusRecord[] records = _records.Take(_recordCount).ToArray();
         var summaries = records.Select(r => new CensusSummary(r.Iteration, r.Objects, r.Bytes, r.PauseMs, r.Phase)).ToArray();
@@ -260,16 +260,19 @@ internal sealed class CheckRunner
             span == 0 ? 0 : (double)(s.Counts[^1] - s.Counts[0]) / span,
             span == 0 ? 0 : (double)(s.Bytes[^1] - s.Bytes[0]) / span);
 
+        List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
+        (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(_options.Ignore, allGrowing, explanation);
         return new LeakReport(
             strategy,
             _options.WarmupIterations,
             _iterations,
             summaries,
-            growing.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
+            growing,
             background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray(),
             _warnings.ToArray(),
             duration,
-            explanation);
+            explanation,
+            ignored);
     }
 
     /// <summary>

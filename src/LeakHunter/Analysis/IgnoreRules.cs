@@ -1,0 +1,71 @@
+using System.Text.RegularExpressions;
+
+namespace LeakHunter.Analysis;
+
+/// <summary>
+/// Applies <see cref="LeakOptions.Ignore"/>: a growing type is ignored when a type rule matches it, or when a path
+/// rule matches every signature that explains it. Ignored types leave the verdict but stay in the report.
+/// </summary>
+internal static class IgnoreRules
+{
+    public static (List<TypeGrowth> Growing, List<IgnoredLeak> Ignored, LeakExplanation? Explanation) Apply(
+        IReadOnlyList<LeakIgnore> rules, List<TypeGrowth> growing, LeakExplanation? explanation)
+    {
+        if (rules.Count == 0)
+            return (growing, [], explanation);
+
+        var kept = new List<TypeGrowth>();
+        var ignored = new List<IgnoredLeak>();
+        foreach (TypeGrowth type in growing)
+        {
+            LeakIgnore? rule = rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Type && Matches(r.Pattern, type.Type));
+            if (rule is null && explanation is not null)
+            {
+                LeakSignature[] signatures = explanation.Leaks.Where(l => l.Type == type.Type).ToArray();
+                LeakIgnore?[] pathRules = signatures.Select(s => rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Path && MatchesPath(r.Pattern, s))).ToArray();
+                if (signatures.Length > 0 && pathRules.All(r => r is not null))
+                    rule = pathRules[0];
+            }
+            if (rule is null)
+                kept.Add(type);
+            else
+                ignored.Add(new IgnoredLeak(type.Type, rule.Reason, rule.Pattern));
+        }
+
+        if (explanation is null || ignored.Count == 0)
+            return (kept, ignored, explanation);
+
+        // A type with no path of its own that lies on an ignored leak's path (its list's growing array) goes with it.
+        foreach (TypeGrowth type in kept.ToArray())
+        {
+            if (explanation.Leaks.Any(l => l.Type == type.Type))
+                continue;
+            IgnoredLeak? carrier = ignored.FirstOrDefault(i => explanation.Leaks.Any(l => l.Type == i.Type && l.Path.Any(s => s.Type == type.Type)));
+            if (carrier is null)
+                continue;
+            kept.Remove(type);
+            ignored.Add(carrier with { Type = type.Type });
+        }
+        var ignoredTypes = ignored.Select(i => i.Type).ToHashSet(StringComparer.Ordinal);
+        var remaining = new LeakExplanation(
+            explanation.Leaks.Where(l => !ignoredTypes.Contains(l.Type)).ToArray(),
+            explanation.Referrers.Where(r => !ignoredTypes.Contains(r.Type)).ToArray(),
+            explanation.PartialReason);
+        return (kept, ignored, remaining);
+    }
+
+    private static bool MatchesPath(string pattern, LeakSignature leak)
+    {
+        if (Matches(pattern, leak.Root.Name))
+            return true;
+        for (int i = 1; i < leak.Path.Count; i++)
+        {
+            if (leak.Path[i].Field is { } field && Matches(pattern, $"{leak.Path[i - 1].Type}.{field}"))
+                return true;
+        }
+        return false;
+    }
+
+    private static bool Matches(string pattern, string text) =>
+        Regex.IsMatch(text, "^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+}
