@@ -44,6 +44,9 @@ internal sealed class InspectorServer
             case InspectorCommand.Explain:
                 ServeExplain(requests, replies);
                 return true;
+            case InspectorCommand.ExplainWatched:
+                ServeExplainWatched(requests, replies);
+                return true;
             default:
                 WriteFailure(replies, InspectorStatus.Failed, $"Unknown request {command}.");
                 return true;
@@ -74,6 +77,15 @@ internal sealed class InspectorServer
         var typeIndices = new List<int>(count);
         for (int i = 0; i < count; i++)
             typeIndices.Add(_types.GetIndex(requests.ReadString()));
+        bool everyInstanceIsNew = requests.ReadBoolean();
+        if (everyInstanceIsNew)
+        {
+            // Nothing to look at: the explanation that follows counts every instance of these types.
+            _marked = typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>());
+            replies.Write((byte)InspectorStatus.Ok);
+            replies.Write(0.0);
+            return;
+        }
         Serve(replies, timeout, () =>
         {
             (_marked, double pauseMs) = _reader.Read(route, dumpPath, runtime => InstanceMarker.Mark(_scanner, runtime, typeIndices));
@@ -91,6 +103,23 @@ internal sealed class InspectorServer
         {
             (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
                 runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, maxInstancesPerType, timeLimit));
+            replies.Write((byte)InspectorStatus.Ok);
+            replies.Write(pauseMs);
+            ExplanationWire.Write(replies, explanation);
+        });
+    }
+
+    private void ServeExplainWatched(BinaryReader requests, BinaryWriter replies)
+    {
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
+        var timeLimit = TimeSpan.FromMilliseconds(requests.ReadDouble());
+        var handles = new ulong[requests.ReadInt32()];
+        for (int i = 0; i < handles.Length; i++)
+            handles[i] = requests.ReadUInt64();
+        Serve(replies, timeout, () =>
+        {
+            (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
+                runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, handles, timeLimit));
             replies.Write((byte)InspectorStatus.Ok);
             replies.Write(pauseMs);
             ExplanationWire.Write(replies, explanation);

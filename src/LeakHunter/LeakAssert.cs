@@ -1,3 +1,10 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using LeakHunter.Analysis;
+using LeakHunter.Census;
+using LeakHunter.Reports;
+using LeakHunter.Running;
+
 namespace LeakHunter;
 
 /// <summary>
@@ -28,17 +35,119 @@ public static class LeakAssert
         LeakReport report = await LeakDetector.RunAsync(fragment, options, cancellationToken).ConfigureAwait(false);
         return report.HasLeaks ? throw new LeakDetectedException(report) : report;
     }
+
+    /// <summary>
+    /// Fails unless the object <paramref name="factory"/> creates is collected once the factory returns. LeakHunter
+    /// keeps only a weak reference to it; if it survives a settled full GC, the failure gives its path from a root.
+    /// </summary>
+    /// <remarks>
+    /// The factory runs in a frame of its own that has returned before the GC, so a Debug build's JIT, which keeps a
+    /// method's locals alive to its end, cannot keep the object alive: create it inside the factory, not before.
+    /// </remarks>
+    /// <exception cref="LeakDetectedException">The object survived; the message gives what holds it.</exception>
+    public static void Collected(Func<object?> factory, LeakOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        Collected(() => [factory()], options);
+    }
+
+    /// <summary>Fails unless every object <paramref name="factory"/> creates is collected once the factory returns.</summary>
+    /// <exception cref="LeakDetectedException">Some survived; the message gives what holds each of them.</exception>
+    public static void Collected(Func<IEnumerable<object?>> factory, LeakOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        options ??= LeakOptions.Default;
+        options.Validate();
+        CheckRunner.Exclusive(() =>
+        {
+            GCHandle[] watched = Watch(factory);
+            try
+            {
+                IntPtr[] survivors = Survivors(watched);
+                if (survivors.Length == 0)
+                    return 0;
+                Explanation explanation = new CensusTaker(options).ExplainWatched(survivors, options.ExplanationTimeLimit);
+                throw new LeakDetectedException(
+                    $"LeakHunter: {survivors.Length} of {watched.Length} watched object(s) survived a full GC, and should have been collected",
+                    LeakExplanations.FromInspector(explanation));
+            }
+            finally
+            {
+                foreach (GCHandle handle in watched)
+                    handle.Free();
+            }
+        });
+    }
+
+    /// <summary>Fails if any instance of <typeparamref name="T"/> is alive after a settled full GC, showing what holds them.</summary>
+    /// <exception cref="LeakDetectedException">Instances are alive; the message gives their paths from the roots.</exception>
+    public static void NoInstances<T>(LeakOptions? options = null) => AtMostInstances<T>(0, options);
+
+    /// <summary>
+    /// Fails if more than <paramref name="max"/> instances of exactly <typeparamref name="T"/> are alive after a settled
+    /// full GC, showing what holds them.
+    /// </summary>
+    /// <exception cref="LeakDetectedException">Too many instances are alive; the message gives their paths from the roots.</exception>
+    public static void AtMostInstances<T>(int max, LeakOptions? options = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        options ??= LeakOptions.Default;
+        options.Validate();
+        string type = TypeNames.ClrName(typeof(T));
+        CheckRunner.Exclusive(() =>
+        {
+            var censuses = new CensusTaker(options);
+            CheckRunner.SettleHeap();
+            int census = censuses.Take().Id;
+            long alive = censuses.GetHistograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
+            if (alive <= max)
+                return 0;
+            censuses.Mark([type], everyInstanceIsNew: true);
+            LeakExplanation explanation = LeakExplanations.FromInspector(censuses.Explain(options.MaxPathsPerType, options.ExplanationTimeLimit));
+            throw new LeakDetectedException(
+                $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected",
+                explanation);
+        });
+    }
+
+    // The factory's frame ends here, before any GC: nothing it made is held by a local of the caller's.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static GCHandle[] Watch(Func<IEnumerable<object?>> factory) =>
+        factory().Where(o => o is not null).Select(o => GCHandle.Alloc(o, GCHandleType.Weak)).ToArray();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IntPtr[] Survivors(GCHandle[] watched)
+    {
+        for (int i = 0; i < 3 && watched.Any(IsAlive); i++)
+            CheckRunner.SettleHeap();
+        return watched.Where(IsAlive).Select(GCHandle.ToIntPtr).ToArray();
+    }
+
+    private static bool IsAlive(GCHandle handle) => handle.Target is not null;
 }
 
-/// <summary>A leak assertion failed. <see cref="Exception.Message"/> is the readable report; <see cref="Report"/> is the whole of it.</summary>
+/// <summary>
+/// A leak assertion failed. <see cref="Exception.Message"/> is the readable report: what grew or survived, and the
+/// paths that keep it alive.
+/// </summary>
 public sealed class LeakDetectedException : Exception
 {
-    /// <summary>Creates the exception for a report that found leaks.</summary>
+    /// <summary>Creates the exception for a leak check that found leaks.</summary>
     public LeakDetectedException(LeakReport report)
-        : base(report.ToString()) => Report = report;
+        : base(report.ToString())
+    {
+        Report = report;
+        Leaks = report.Leaks;
+    }
 
-    /// <summary>The report of the failed check.</summary>
-    public LeakReport Report { get; }
+    internal LeakDetectedException(string headline, LeakExplanation explanation)
+        : base(TextReportWriter.WriteSurvivors(headline, explanation)) => Leaks = explanation.Leaks;
+
+    /// <summary>The report of the failed leak check; null when an object or count assertion failed.</summary>
+    public LeakReport? Report { get; }
+
+    /// <summary>What keeps the leaked or surviving objects alive.</summary>
+    public IReadOnlyList<LeakSignature> Leaks { get; }
 }
 
 /// <summary>

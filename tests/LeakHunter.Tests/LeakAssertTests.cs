@@ -21,8 +21,8 @@ public sealed class LeakAssertTests
     {
         var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoLeaks(AuditTrail.Record));
 
-        Assert.True(failure.Report.HasLeaks);
-        Assert.Equal(failure.Report.ToString(), failure.Message);
+        Assert.True(failure.Report!.HasLeaks);
+        Assert.Equal(failure.Report!.ToString(), failure.Message);
         Assert.Contains(Targets + "AuditTrail+Entry", failure.Message);
         Assert.Contains("What keeps them alive", failure.Message);
         Assert.Contains("static field " + Targets + "AuditTrail.s_entries", failure.Message);
@@ -34,7 +34,7 @@ public sealed class LeakAssertTests
     {
         var failure = await Assert.ThrowsAsync<LeakDetectedException>(() => LeakAssert.NoLeaksAsync(AuditTrail.RecordAsync));
 
-        Assert.Contains(failure.Report.GrowingTypes, t => t.Type == Targets + "AuditTrail+Entry");
+        Assert.Contains(failure.Report!.GrowingTypes, t => t.Type == Targets + "AuditTrail+Entry");
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class LeakAssertTests
 
         var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoLeaks(AuditTrail.Record, options));
 
-        Assert.Empty(failure.Report.Ignored);
+        Assert.Empty(failure.Report!.Ignored);
     }
 
     [Fact]
@@ -76,5 +76,89 @@ public sealed class LeakAssertTests
         var error = Assert.Throws<ArgumentException>(() => LeakAssert.NoLeaks(() => { }, new LeakOptions { Ignore = [LeakIgnore.Type("X", " ")] }));
 
         Assert.Equal("Ignore", error.ParamName);
+    }
+}
+
+/// <summary>Object watches and instance counts: a survivor fails with its own path from a root.</summary>
+public sealed class LeakAssertObjectTests
+{
+    private const string Targets = "LeakHunter.Tests.Targets.";
+
+    [Fact]
+    public void Collected_PassesWhenTheObjectIsReleased()
+    {
+        LeakAssert.Collected(() =>
+        {
+            var viewModel = new QuoteViewModel();
+            viewModel.Dispose();
+            return viewModel;
+        });
+    }
+
+    [Fact]
+    public void Collected_FailsWithThePathOfTheExactSurvivor()
+    {
+        var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.Collected(() => new QuoteViewModel()));
+
+        Assert.Null(failure.Report);
+        Assert.StartsWith("LeakHunter: 1 of 1 watched object(s) survived", failure.Message);
+        LeakSignature leak = Assert.Single(failure.Leaks);
+        Assert.Equal(Targets + "QuoteViewModel", leak.Type);
+        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "PriceTicker.Ticked"), leak.Root);
+        Assert.Contains("static field " + Targets + "PriceTicker.Ticked", failure.Message);
+        Assert.Contains("Unsubscribe", failure.Message);
+        PriceTicker.Tick();
+    }
+
+    [Fact]
+    public void Collected_OfMany_NamesOnlyTheSurvivors()
+    {
+        var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.Collected(() => [new Widget(), SessionRegistry.Open(), new Widget()]));
+
+        Assert.StartsWith("LeakHunter: 1 of 3 watched object(s) survived", failure.Message);
+        Assert.Equal(Targets + "UserSession", Assert.Single(failure.Leaks).Type);
+        SessionRegistry.CloseAll();
+    }
+
+    [Fact]
+    public void Collected_IsNotFooledByADebugBuildKeepingLocalsAlive()
+    {
+        // This test means something only in a Debug build, where the JIT keeps every local alive to the method's end.
+        var debuggable = (System.Diagnostics.DebuggableAttribute?)Attribute.GetCustomAttribute(typeof(LeakAssertObjectTests).Assembly, typeof(System.Diagnostics.DebuggableAttribute));
+        Assert.True(debuggable?.IsJITOptimizerDisabled == true, "the tests must be built in Debug for this test to prove anything");
+
+        // The probe effect, shown: a local of this method keeps its object alive through a full GC.
+        var local = new Widget();
+        var weak = new WeakReference(local);
+        Running.CheckRunner.SettleHeap();
+        Assert.True(weak.IsAlive);
+
+        // The watch creates its object in a frame that has returned before the GC, so it is collected.
+        LeakAssert.Collected(() => new Widget());
+    }
+
+    [Fact]
+    public void NoInstances_PassesWhenNoneAreAlive_AndFailsWithTheirPaths()
+    {
+        LeakAssert.NoInstances<UserSession>();
+
+        SessionRegistry.Open();
+        SessionRegistry.Open();
+        try
+        {
+            var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoInstances<UserSession>());
+
+            Assert.StartsWith($"LeakHunter: 2 instance(s) of {Targets}UserSession are alive after a full GC; at most 0 were expected", failure.Message);
+            LeakSignature leak = Assert.Single(failure.Leaks);
+            Assert.Equal(2, leak.Instances);
+            Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "SessionRegistry.s_open"), leak.Root);
+
+            LeakAssert.AtMostInstances<UserSession>(2);
+            Assert.Throws<LeakDetectedException>(() => LeakAssert.AtMostInstances<UserSession>(1));
+        }
+        finally
+        {
+            SessionRegistry.CloseAll();
+        }
     }
 }

@@ -14,7 +14,37 @@ internal static class LeakExplainer
 {
     private const int NoParent = -1;
 
+    /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>
     public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyDictionary<int, ulong[]> markedByType,
+        int maxInstancesPerType, TimeSpan timeLimit) =>
+        Explain(runtime, scanner, types, graph => FindNewInstances(graph, markedByType), maxInstancesPerType, timeLimit);
+
+    /// <summary>
+    /// Explains the objects that weak GC handles still point at: objects a test expected to be collected. A weak
+    /// handle is never followed as a root, so it does not hold what it watches.
+    /// </summary>
+    public static Explanation ExplainWatched(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyList<ulong> weakHandles, TimeSpan timeLimit) =>
+        Explain(runtime, scanner, types, graph => WatchedObjects(runtime, graph, weakHandles), weakHandles.Count, timeLimit);
+
+    private static Dictionary<int, List<int>> WatchedObjects(ClrRuntime runtime, HeapGraph graph, IReadOnlyList<ulong> weakHandles)
+    {
+        var byType = new Dictionary<int, List<int>>();
+        Span<byte> slot = stackalloc byte[sizeof(ulong)];
+        foreach (ulong handle in weakHandles)
+        {
+            if (runtime.DataTarget.DataReader.Read(handle, slot) != slot.Length)
+                continue;
+            int node = graph.IndexOf(System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(slot));
+            if (node < 0)
+                continue;
+            if (!byType.TryGetValue(graph.Types[node], out List<int>? nodes))
+                byType[graph.Types[node]] = nodes = new List<int>();
+            nodes.Add(node);
+        }
+        return byType;
+    }
+
+    private static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, Func<HeapGraph, Dictionary<int, List<int>>> selectTargets,
         int maxInstancesPerType, TimeSpan timeLimit)
     {
         var clock = Stopwatch.StartNew();
@@ -29,7 +59,7 @@ internal static class LeakExplainer
         var leaks = new List<LeakPath>();
         var referrers = new List<TypeReferrerCounts>();
         int newInstances = 0;
-        Dictionary<int, List<int>> newByType = FindNewInstances(graph, markedByType);
+        Dictionary<int, List<int>> newByType = selectTargets(graph);
         foreach ((int type, List<int> instances) in newByType)
         {
             newInstances += instances.Count;
@@ -92,53 +122,49 @@ internal static class LeakExplainer
         Array.Fill(parent, NoParent);
         var queue = new int[graph.Count];
         int head = 0, tail = 0;
-        for (int r = 0; r < roots.Count; r++)
-        {
-            int node = roots[r].Node;
-            if (node < 0 || parent[node] != NoParent)
-                continue;
-            parent[node] = -2 - r;
-            queue[tail++] = node;
-        }
 
-        // Roots first; then what is left unreached but registered for finalization.
+        // Waves, each searched to the end before the next is seeded: what statics, handles and the finalizer queue
+        // reach is theirs even when a stack local (a test's own variable) also holds it; then what only stacks
+        // reach; then what nothing reaches but the finalization list.
         int finalizerRoot = roots.Count - 1;
-        bool seededFinalizable = false;
-        while (head < tail || !seededFinalizable)
+        var waves = new List<IEnumerable<(int Node, int Root)>>
         {
-            if (head == tail)
+            roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind != RootKindCode.Stack),
+            roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind == RootKindCode.Stack),
+            finalizable.Select(node => (node, finalizerRoot)),
+        };
+        foreach (IEnumerable<(int Node, int Root)> wave in waves)
+        {
+            foreach ((int node, int root) in wave)
             {
-                seededFinalizable = true;
-                foreach (int unreached in finalizable)
+                if (parent[node] != NoParent)
+                    continue;
+                parent[node] = -2 - root;
+                queue[tail++] = node;
+            }
+            while (head < tail)
+            {
+                if ((head & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
+                    return (parent, false);
+                int node = queue[head++];
+                for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
                 {
-                    if (parent[unreached] == NoParent)
+                    int target = graph.Edges[e];
+                    if (parent[target] == NoParent)
                     {
-                        parent[unreached] = -2 - finalizerRoot;
-                        queue[tail++] = unreached;
+                        parent[target] = node;
+                        queue[tail++] = target;
                     }
                 }
-                continue;
-            }
-            if ((head & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
-                return (parent, false);
-            int node = queue[head++];
-            for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
-            {
-                int target = graph.Edges[e];
-                if (parent[target] == NoParent)
+                if (graph.DependentEdges.TryGetValue(node, out List<int>? values))
                 {
-                    parent[target] = node;
-                    queue[tail++] = target;
-                }
-            }
-            if (graph.DependentEdges.TryGetValue(node, out List<int>? values))
-            {
-                foreach (int value in values)
-                {
-                    if (parent[value] == NoParent)
+                    foreach (int value in values)
                     {
-                        parent[value] = node;
-                        queue[tail++] = value;
+                        if (parent[value] == NoParent)
+                        {
+                            parent[value] = node;
+                            queue[tail++] = value;
+                        }
                     }
                 }
             }

@@ -27,7 +27,8 @@ internal static class LeakExplanations
             return "Dispose the CancellationTokenRegistration that Register returns: the token source holds the callback until then.";
         if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
             return "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.";
-        if (path.Any(s => s.Field == "_invocationList" || (s.Note?.StartsWith("delegate with", StringComparison.Ordinal) ?? false)))
+        bool eventHoldsOneHandler = path.Count > 0 && (path[0].Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false);
+        if (eventHoldsOneHandler || path.Any(s => s.Field == "_invocationList" || (s.Note?.StartsWith("delegate with", StringComparison.Ordinal) ?? false)))
             return "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.";
         return root.Kind switch
         {

@@ -52,9 +52,9 @@ internal sealed class CensusTaker
     }
 
     /// <summary>Notes where the instances of <paramref name="types"/> are now, on the route the censuses took.</summary>
-    public void Mark(IReadOnlyCollection<string> types)
+    public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false)
     {
-        (InspectorStatus status, string? message, _) = Silenced(() => _inspector.Mark(types, _nextCensusId++, Route, _options.CensusTimeout));
+        (InspectorStatus status, string? message, _) = Silenced(() => _inspector.Mark(types, everyInstanceIsNew, _nextCensusId++, Route, _options.CensusTimeout));
         if (status != InspectorStatus.Ok)
             throw Failure(status, message!);
     }
@@ -64,6 +64,14 @@ internal sealed class CensusTaker
     {
         (InspectorStatus status, string? message, Explanation? explanation, _) =
             Silenced(() => _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit));
+        return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
+    }
+
+    /// <summary>Paths to the objects that the given weak GC handles still point at.</summary>
+    public Explanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles, TimeSpan timeLimit)
+    {
+        (InspectorStatus status, string? message, Explanation? explanation) =
+            Silenced(() => _inspector.ExplainWatched(weakHandles, _nextCensusId++, Route, _options.CensusTimeout + timeLimit, timeLimit));
         return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
     }
 

@@ -132,7 +132,7 @@ internal sealed class InspectorClient : IDisposable
     }
 
     /// <summary>Has the inspector note where the instances of <paramref name="types"/> are now.</summary>
-    public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, int requestId, CensusRoute route, TimeSpan timeout)
+    public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew, int requestId, CensusRoute route, TimeSpan timeout)
     {
         (InspectorStatus status, string? message, double pauseMs) = RequestOnTarget(InspectorCommand.Mark, requestId, route, timeout,
             (requests, _) =>
@@ -140,6 +140,7 @@ internal sealed class InspectorClient : IDisposable
                 requests.Write(types.Count);
                 foreach (string type in types)
                     requests.Write(type);
+                requests.Write(everyInstanceIsNew);
             },
             static replies => replies.ReadDouble());
         return (status, message, pauseMs);
@@ -161,6 +162,26 @@ internal sealed class InspectorClient : IDisposable
                 return ((Explanation?)ExplanationWire.Read(replies), pauseMs);
             });
         return (status, message, reply.Item1, reply.Item2);
+    }
+
+    /// <summary>Paths from the roots to the objects the given weak GC handles still point at.</summary>
+    public (InspectorStatus Status, string? Message, Explanation? Explanation) ExplainWatched(IReadOnlyList<IntPtr> weakHandles, int requestId, CensusRoute route,
+        TimeSpan timeout, TimeSpan timeLimit)
+    {
+        (InspectorStatus status, string? message, Explanation? explanation) = RequestOnTarget(InspectorCommand.ExplainWatched, requestId, route, timeout,
+            (requests, _) =>
+            {
+                requests.Write(timeLimit.TotalMilliseconds);
+                requests.Write(weakHandles.Count);
+                foreach (IntPtr handle in weakHandles)
+                    requests.Write((ulong)handle);
+            },
+            static replies =>
+            {
+                _ = replies.ReadDouble();
+                return (Explanation?)ExplanationWire.Read(replies);
+            });
+        return (status, message, explanation);
     }
 
     /// <summary>

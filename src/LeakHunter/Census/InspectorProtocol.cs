@@ -15,6 +15,9 @@ internal enum InspectorCommand : byte
 
     /// <summary>Paths from the roots to the instances of some types that are new since <see cref="Mark"/>.</summary>
     Explain = 5,
+
+    /// <summary>Paths from the roots to the objects that some weak GC handles still point at.</summary>
+    ExplainWatched = 6,
 }
 
 internal enum CensusRoute : byte

@@ -65,12 +65,23 @@ internal static class TextReportWriter
     private const int MaxSignaturesShown = 10;
     private const int MaxReferrersShown = 5;
 
+    /// <summary>The message of a failed object or count assertion: the headline, then what holds the survivors.</summary>
+    public static string WriteSurvivors(string headline, LeakExplanation explanation)
+    {
+        var text = new StringBuilder(headline).AppendLine();
+        AppendLeaks(text, explanation.Leaks, explanation.Referrers, explanation.PartialReason, CultureInfo.InvariantCulture);
+        return text.ToString();
+    }
+
+    private static void AppendLeaks(StringBuilder text, LeakReport report, CultureInfo invariant) =>
+        AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote, invariant);
+
     /// <summary>Each signature as a chain from its root, the accumulation point marked, then the usual fix.</summary>
-    private static void AppendLeaks(StringBuilder text, LeakReport report, CultureInfo invariant)
+    private static void AppendLeaks(StringBuilder text, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial, CultureInfo invariant)
     {
         text.AppendLine();
-        text.AppendLine(report.ExplanationIsPartial ? $"  What keeps them alive (partial: {report.ExplanationNote})" : "  What keeps them alive");
-        foreach (LeakSignature leak in report.Leaks.Take(MaxSignaturesShown))
+        text.AppendLine(partial is not null ? $"  What keeps them alive (partial: {partial})" : "  What keeps them alive");
+        foreach (LeakSignature leak in leaks.Take(MaxSignaturesShown))
         {
             text.AppendLine();
             text.AppendLine(string.Create(invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new instance(s) held by"));
@@ -85,12 +96,12 @@ internal static class TextReportWriter
             }
             text.AppendLine($"      Fix: {leak.Hint}");
         }
-        if (report.Leaks.Count > MaxSignaturesShown)
-            text.AppendLine(CultureInfo.InvariantCulture, $"    ... and {report.Leaks.Count - MaxSignaturesShown} more signature(s) (see ToJson())");
+        if (leaks.Count > MaxSignaturesShown)
+            text.AppendLine(CultureInfo.InvariantCulture, $"    ... and {leaks.Count - MaxSignaturesShown} more signature(s)");
 
-        if (report.Referrers.Any(r => r.From.Count > 0))
+        if (referrers.Any(r => r.From.Count > 0))
             text.AppendLine();
-        foreach (TypeReferrers type in report.Referrers.Where(r => r.From.Count > 0))
+        foreach (TypeReferrers type in referrers.Where(r => r.From.Count > 0))
         {
             string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(invariant, $"{TypeNames.Short(f.Type)}{(f.Field.StartsWith('[') ? "" : ".")}{f.Field} ({f.Count:N0})")));
             text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");

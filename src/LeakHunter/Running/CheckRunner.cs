@@ -35,6 +35,20 @@ internal sealed class CheckRunner
         _records = new CensusRecord[options.Censuses + 3];
     }
 
+    /// <summary>Runs <paramref name="work"/> with no check running alongside: the two would count each other's objects.</summary>
+    public static T Exclusive<T>(Func<T> work)
+    {
+        s_oneCheckAtATime.Wait();
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            s_oneCheckAtATime.Release();
+        }
+    }
+
     public static LeakReport Run(Fragment fragment, LeakOptions? options, CancellationToken cancellationToken)
     {
         options ??= LeakOptions.Default;

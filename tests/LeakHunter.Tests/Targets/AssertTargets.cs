@@ -31,3 +31,48 @@ internal static class VendorTelemetry
         public double Value = 1.0;
     }
 }
+
+// PriceTicker.Ticked (static event) -> EventHandler -> QuoteViewModel. The view-model forgets to unsubscribe
+// unless it is disposed.
+internal static class PriceTicker
+{
+    public static event EventHandler? Ticked;
+
+    public static void Tick() => Ticked?.Invoke(null, EventArgs.Empty);
+}
+
+internal sealed class QuoteViewModel : IDisposable
+{
+    public int Updates;
+
+    public QuoteViewModel() => PriceTicker.Ticked += OnTicked;
+
+    public void Dispose() => PriceTicker.Ticked -= OnTicked;
+
+    private void OnTicked(object? sender, EventArgs e) => Updates++;
+}
+
+// SessionRegistry.s_open (static) -> List<UserSession> -> UserSession[] -> UserSession
+internal static class SessionRegistry
+{
+    private static readonly List<UserSession> s_open = new();
+
+    public static UserSession Open()
+    {
+        var session = new UserSession();
+        s_open.Add(session);
+        return session;
+    }
+
+    public static void CloseAll() => s_open.Clear();
+}
+
+internal sealed class UserSession
+{
+    public long Opened = Environment.TickCount64;
+}
+
+internal sealed class Widget
+{
+    public int Size = 1;
+}
