@@ -31,7 +31,7 @@ internal static class GrowthAnalyzer
             if (!IsCandidate(s, 0, countedLast))
                 continue;
 
-            if (idle is int i && (s.Counts[i] > s.Counts[countedLast] || s.Bytes[i] > s.Bytes[countedLast]))
+            if (idle is int i && GrewWhileIdle(s, countedLast, i))
             {
                 background.Add(s);
                 continue;
@@ -48,6 +48,25 @@ internal static class GrowthAnalyzer
                 growing.Add(s);
         }
         return (growing, background);
+    }
+
+    /// <summary>
+    /// Whether the type grew during the idle pause about as fast as while the fragment ran: at least half its
+    /// smallest counted step. A stray object or two from a test runner's own thread is not another thread's leak.
+    /// </summary>
+    private static bool GrewWhileIdle(TypeSeries s, int countedLast, int idle)
+    {
+        long idleCount = s.Counts[idle] - s.Counts[countedLast];
+        long idleBytes = s.Bytes[idle] - s.Bytes[countedLast];
+        long smallestCountStep = long.MaxValue, smallestByteStep = long.MaxValue;
+        for (int c = 1; c <= countedLast; c++)
+        {
+            smallestCountStep = Math.Min(smallestCountStep, s.Counts[c] - s.Counts[c - 1]);
+            smallestByteStep = Math.Min(smallestByteStep, s.Bytes[c] - s.Bytes[c - 1]);
+        }
+        bool countsGrew = smallestCountStep > 0 && idleCount > 0 && idleCount * 2 >= smallestCountStep;
+        bool bytesGrew = smallestByteStep > 0 && idleBytes > 0 && idleBytes * 2 >= smallestByteStep;
+        return countsGrew || bytesGrew;
     }
 
     private static bool RisesEveryInterval(long[] values, int first, int last)
