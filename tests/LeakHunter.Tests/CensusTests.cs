@@ -6,7 +6,7 @@ namespace LeakHunter.Tests;
 /// <summary>The census parses the heap's segments in bulk; it must walk every object, of every size, without losing its way.</summary>
 public sealed class CensusTests
 {
-    // StringsOfEveryLength.s_strings (static array) -> string of length 0..999, arrays of every length, odd-sized objects
+    // CensusTests.s_mixed (static array) -> strings of length 0..999, arrays of 1-byte and 3-byte structs of every length, objects
     private static object[]? s_mixed;
 
     [Theory]
@@ -19,15 +19,33 @@ public sealed class CensusTests
         taker.Take(); // first-use costs of the census path, as the check's own priming census does
 
         Running.CheckRunner.SettleHeap();
-        CensusReply before = taker.Take().Reply;
+        (int before, CensusReply beforeReply) = taker.Take();
         s_mixed = null;
         Running.CheckRunner.SettleHeap();
-        CensusReply after = taker.Take().Reply;
+        (int after, CensusReply afterReply) = taker.Take();
 
-        Assert.Equal(0, before.UnreadableBytes);
-        Assert.Equal(0, after.UnreadableBytes);
-        // The 3000 objects and their array are gone, give or take what the test runner did meanwhile.
-        Assert.InRange(before.Objects - after.Objects, 3001 - 50, 3001 + 50);
+        // A walk that lost its way would skip bytes, or miscount the objects after the place it went wrong.
+        Assert.Equal(0, beforeReply.UnreadableBytes);
+        Assert.Equal(0, afterReply.UnreadableBytes);
+        var counts = taker.GetHistograms([before, after]).ToDictionary(s => s.Type, s => s.Counts);
+        // Types of their own, so nothing the test runner does meanwhile can change their counts.
+        Assert.Equal([1000L, 0L], counts["LeakHunter.Tests.CensusTests+OneByte[]"]);
+        Assert.Equal([1000L, 0L], counts["LeakHunter.Tests.CensusTests+ThreeBytes[]"]);
+        Assert.Equal([1000L, 0L], counts["LeakHunter.Tests.CensusTests+Sized"]);
+        // Strings of every length were counted too; the runner's own strings come and go, so only roughly.
+        Assert.InRange(counts["System.String"][0] - counts["System.String"][1], 1000 - 200, 1000 + 200);
+    }
+
+    // Element sizes of 1 and 3 bytes, so arrays end at every alignment.
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 1)]
+    private struct OneByte;
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 3)]
+    private struct ThreeBytes;
+
+    private sealed class Sized(string text)
+    {
+        public string Text = text;
     }
 
     // CollectibleTypes.s_instances (static array) -> instances of a type emitted into a collectible assembly
@@ -76,12 +94,14 @@ public sealed class CensusTests
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void FillMixed()
     {
-        var mixed = new object[3000];
+        var mixed = new object[4000];
         for (int i = 0; i < 1000; i++)
         {
-            mixed[i] = new string('s', i);
-            mixed[1000 + i] = new byte[i];
-            mixed[2000 + i] = new char[i % 7];
+            string text = new('s', i);
+            mixed[i] = text;
+            mixed[1000 + i] = new OneByte[i];
+            mixed[2000 + i] = new ThreeBytes[i % 7];
+            mixed[3000 + i] = new Sized(text);
         }
         s_mixed = mixed;
     }

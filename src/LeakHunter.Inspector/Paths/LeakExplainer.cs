@@ -17,7 +17,28 @@ internal static class LeakExplainer
     /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>
     public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyDictionary<int, ulong[]> markedByType,
         int maxInstancesPerType, TimeSpan timeLimit) =>
-        Explain(runtime, scanner, types, graph => FindNewInstances(graph, markedByType), maxInstancesPerType, timeLimit);
+        Explain(runtime, scanner, types, graph => WithLargestWhenNoneAreNew(runtime, graph, FindNewInstances(graph, markedByType)), maxInstancesPerType, timeLimit);
+
+    /// <summary>
+    /// A type that grows in bytes only (a collection's array) may get no new instance in the extra interval: its
+    /// array is replaced only when it doubles. Its largest instance stands in, as the one that grew.
+    /// </summary>
+    private static Dictionary<int, List<int>> WithLargestWhenNoneAreNew(ClrRuntime runtime, HeapGraph graph, Dictionary<int, List<int>> newByType)
+    {
+        const int Largest = 1;
+        int[] withoutNew = newByType.Where(p => p.Value.Count == 0).Select(p => p.Key).ToArray();
+        if (withoutNew.Length == 0)
+            return newByType;
+        var candidates = withoutNew.ToDictionary(t => t, _ => new List<(int Node, ulong Size)>());
+        for (int node = 0; node < graph.Count; node++)
+        {
+            if (candidates.TryGetValue(graph.Types[node], out List<(int Node, ulong Size)>? list))
+                list.Add((node, runtime.Heap.GetObject(graph.Addresses[node]).Size));
+        }
+        foreach ((int type, List<(int Node, ulong Size)> list) in candidates)
+            newByType[type] = list.OrderByDescending(c => c.Size).Take(Largest).Select(c => c.Node).ToList();
+        return newByType;
+    }
 
     /// <summary>
     /// Explains the objects that weak GC handles still point at: objects a test expected to be collected. A weak

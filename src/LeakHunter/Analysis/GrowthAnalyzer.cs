@@ -52,7 +52,8 @@ internal static class GrowthAnalyzer
 
     /// <summary>
     /// Whether the type grew during the idle pause about as fast as while the fragment ran: at least half its
-    /// smallest counted step. A stray object or two from a test runner's own thread is not another thread's leak.
+    /// smallest counted step. A stray object or two from a test runner's own thread is not another thread's leak;
+    /// but a type that did not grow in some counted step is not the fragment's steady growth, so any idle growth counts.
     /// </summary>
     private static bool GrewWhileIdle(TypeSeries s, int countedLast, int idle)
     {
@@ -64,8 +65,8 @@ internal static class GrowthAnalyzer
             smallestCountStep = Math.Min(smallestCountStep, s.Counts[c] - s.Counts[c - 1]);
             smallestByteStep = Math.Min(smallestByteStep, s.Bytes[c] - s.Bytes[c - 1]);
         }
-        bool countsGrew = smallestCountStep > 0 && idleCount > 0 && idleCount * 2 >= smallestCountStep;
-        bool bytesGrew = smallestByteStep > 0 && idleBytes > 0 && idleBytes * 2 >= smallestByteStep;
+        bool countsGrew = idleCount > 0 && (smallestCountStep <= 0 || idleCount * 2 >= smallestCountStep);
+        bool bytesGrew = idleBytes > 0 && (smallestByteStep <= 0 || idleBytes * 2 >= smallestByteStep);
         return countsGrew || bytesGrew;
     }
 
@@ -79,8 +80,11 @@ internal static class GrowthAnalyzer
         return last > first;
     }
 
+    /// <summary>The same number of instances, ever more bytes: a collection's array that grows in place of the old one.</summary>
     private static bool GrowsInBytesOnly(TypeSeries s, int first, int last)
     {
+        if (s.Counts[last] != s.Counts[first])
+            return false;
         for (int c = first + 1; c <= last; c++)
         {
             if (s.Bytes[c] < s.Bytes[c - 1] || s.Counts[c] < s.Counts[c - 1])

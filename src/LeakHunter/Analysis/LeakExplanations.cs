@@ -27,7 +27,9 @@ internal static class LeakExplanations
             return "Dispose the CancellationTokenRegistration that Register returns: the token source holds the callback until then.";
         if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
             return "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.";
-        bool eventHoldsOneHandler = path.Count > 0 && (path[0].Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false);
+        // A delegate held by a field, not by a collection's slot, is an event's handler.
+        bool eventHoldsOneHandler = path.Select((s, i) => (s, i)).Any(p =>
+            (p.s.Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false) && (p.i == 0 || p.s.Field?.StartsWith('[') == false));
         if (eventHoldsOneHandler || path.Any(s => s.Field == "_invocationList" || (s.Note?.StartsWith("delegate with", StringComparison.Ordinal) ?? false)))
             return "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.";
         return root.Kind switch
