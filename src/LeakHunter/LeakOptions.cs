@@ -59,6 +59,12 @@ public sealed class LeakOptions
     /// <summary>Known leaks to leave out of the verdict, each with its reason; the report still lists them. Default none.</summary>
     public IReadOnlyList<LeakIgnore> Ignore { get; init; } = [];
 
+    /// <summary>
+    /// Whether the runtime's own bounded caches, which grow while a fragment first uses new types, are left out of
+    /// the verdict (listed, with the reason, among <see cref="LeakReport.Ignored"/>). Default true.
+    /// </summary>
+    public bool IgnoreRuntimeCaches { get; init; } = true;
+
     internal void Validate()
     {
         if (WarmupIterations < 1)

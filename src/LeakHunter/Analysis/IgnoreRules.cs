@@ -8,6 +8,16 @@ namespace LeakHunter.Analysis;
 /// </summary>
 internal static class IgnoreRules
 {
+    /// <summary>Caches of the runtime itself: bounded, and filled by first use, so never a leak of the code under test.</summary>
+    public static IReadOnlyList<LeakIgnore> RuntimeCaches { get; } =
+    [
+        LeakIgnore.Path("System.Runtime.CompilerServices.CastHelpers.s_table",
+            "the runtime's cast cache: bounded, it grows while new casts are first seen (LeakOptions.IgnoreRuntimeCaches)"),
+    ];
+
+    public static IReadOnlyList<LeakIgnore> For(LeakOptions options) =>
+        options.IgnoreRuntimeCaches ? [.. options.Ignore, .. RuntimeCaches] : options.Ignore;
+
     public static (List<TypeGrowth> Growing, List<IgnoredLeak> Ignored, LeakExplanation? Explanation) Apply(
         IReadOnlyList<LeakIgnore> rules, List<TypeGrowth> growing, LeakExplanation? explanation)
     {

@@ -275,7 +275,7 @@ internal sealed class CheckRunner
             span == 0 ? 0 : (double)(s.Bytes[^1] - s.Bytes[0]) / span);
 
         List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
-        (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(_options.Ignore, allGrowing, explanation);
+        (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(_options), allGrowing, explanation);
         return new LeakReport(
             strategy,
             _options.WarmupIterations,
