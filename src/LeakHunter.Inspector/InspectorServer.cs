@@ -57,10 +57,13 @@ internal sealed class InspectorServer
     {
         int censusId = requests.ReadInt32();
         (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
+        bool reachableOnly = requests.ReadBoolean();
         var histogram = new Histogram();
         Serve(replies, timeout, () =>
         {
-            CensusOutcome outcome = _reader.TakeCensus(route, dumpPath, histogram);
+            CensusOutcome outcome = reachableOnly
+                ? ReachableCensus(route, dumpPath, histogram)
+                : _reader.TakeCensus(route, dumpPath, histogram);
             _censuses[censusId] = histogram;
             replies.Write((byte)InspectorStatus.Ok);
             replies.Write(outcome.Totals.Objects);
@@ -68,6 +71,12 @@ internal sealed class InspectorServer
             replies.Write(outcome.PauseMs);
             replies.Write((long)outcome.Totals.UnreadableBytes);
         });
+    }
+
+    private CensusOutcome ReachableCensus(CensusRoute route, string dumpPath, Histogram histogram)
+    {
+        (ScanTotals totals, double pauseMs) = _reader.Read(route, dumpPath, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram));
+        return new CensusOutcome(totals, pauseMs);
     }
 
     private void ServeMark(BinaryReader requests, BinaryWriter replies)

@@ -26,7 +26,8 @@ internal static class Program
         using Stream output = Console.OpenStandardOutput();
         var requests = new BinaryReader(input);
         var replies = new BinaryWriter(output);
-        var server = new InspectorServer(parentPid);
+        int targetPid = int.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.TargetPidVariable), out int target) ? target : parentPid;
+        var server = new InspectorServer(targetPid);
 
         replies.Write(InspectorProtocol.ReadyMarker);
         replies.Flush();

@@ -30,6 +30,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                 {
                     CensusRoute.Attach => ReadAttached(work),
                     CensusRoute.Dump => ReadDump(dumpPath, work),
+                    CensusRoute.DumpFile => (ReadDumpFile(dumpPath, work), 0.0),
                     _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
                 };
             }
@@ -105,6 +106,26 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         {
             File.Delete(dumpPath);
         }
+    }
+
+    /// <summary>Runs <paramref name="work"/> against a dump file that someone else wrote; the file is left as it is.</summary>
+    public T ReadDumpFile<T>(string path, Func<ClrRuntime, T> work)
+    {
+        if (!File.Exists(path))
+            throw new InspectorException(InspectorStatus.Failed, $"No dump file at '{path}'. Give the path of a dump written by dotnet-dump or createdump.");
+        DataTarget target;
+        try
+        {
+            target = DataTarget.LoadDump(path, new DataTargetOptions { UseLockFreeMemoryMapReader = true });
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException or ArgumentException or EndOfStreamException)
+        {
+            throw new InspectorException(InspectorStatus.Failed,
+                $"'{path}' is not a readable dump: it is corrupt, truncated, or not a core dump ({e.Message.ReplaceLineEndings(" ").Trim()}). Write it again with dotnet-dump collect --type Heap.", e);
+        }
+        using (target)
+        using (ClrRuntime runtime = CreateRuntime(target))
+            return work(runtime);
     }
 
     private ClrRuntime CreateRuntime(DataTarget target)

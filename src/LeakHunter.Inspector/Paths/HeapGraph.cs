@@ -11,10 +11,11 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 internal sealed class HeapGraph
 {
-    private HeapGraph(ulong[] addresses, int[] types, int count, int[] edgeStart, int[] edges)
+    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, int[] edgeStart, int[] edges)
     {
         Addresses = addresses;
         Types = types;
+        Sizes = sizes;
         Count = count;
         EdgeStart = edgeStart;
         Edges = edges;
@@ -23,6 +24,9 @@ internal sealed class HeapGraph
     public ulong[] Addresses { get; }
 
     public int[] Types { get; }
+
+    /// <summary>Each object's size in bytes.</summary>
+    public uint[] Sizes { get; }
 
     public int Count { get; }
 
@@ -33,7 +37,7 @@ internal sealed class HeapGraph
     /// <summary>Edges from a dependent handle's key to its value (<c>ConditionalWeakTable</c>), which no field holds.</summary>
     public Dictionary<int, List<int>> DependentEdges { get; } = new();
 
-    public long MemoryBytes => Addresses.Length * 8L + Types.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
+    public long MemoryBytes => Addresses.Length * 8L + Types.Length * 4L + Sizes.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
 
     /// <summary>The node of the object at <paramref name="address"/>, or -1 when no object starts there.</summary>
     public int IndexOf(ulong address)
@@ -45,7 +49,7 @@ internal sealed class HeapGraph
     /// <summary>Two walks of the heap: the first lists the objects, the second their references as node indices.</summary>
     public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
     {
-        var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16));
+        var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16), new GrowableArray<uint>(1 << 16));
         scanner.Walk(runtime, ref nodes);
         ulong[] addresses = nodes.Addresses.Items;
         int count = nodes.Addresses.Count;
@@ -54,7 +58,7 @@ internal sealed class HeapGraph
         scanner.Walk(runtime, ref edges);
         edges.Finish();
 
-        var graph = new HeapGraph(addresses, nodes.Types.Items, count, edges.EdgeStart, edges.Edges.Items);
+        var graph = new HeapGraph(addresses, nodes.Types.Items, nodes.Sizes.Items, count, edges.EdgeStart, edges.Edges.Items);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
             if (handle.HandleKind != ClrHandleKind.Dependent)
@@ -70,10 +74,11 @@ internal sealed class HeapGraph
         return graph;
     }
 
-    private struct NodeCollector(GrowableArray<ulong> addresses, GrowableArray<int> types) : IObjectVisitor
+    private struct NodeCollector(GrowableArray<ulong> addresses, GrowableArray<int> types, GrowableArray<uint> sizes) : IObjectVisitor
     {
         public readonly GrowableArray<ulong> Addresses = addresses;
         public readonly GrowableArray<int> Types = types;
+        public readonly GrowableArray<uint> Sizes = sizes;
 
         public static bool NeedsWholeObject => false;
 
@@ -81,6 +86,7 @@ internal sealed class HeapGraph
         {
             Addresses.Add(address);
             Types.Add(typeIndex);
+            Sizes.Add((uint)Math.Min(size, uint.MaxValue));
         }
     }
 

@@ -14,6 +14,25 @@ internal static class LeakExplainer
 {
     private const int NoParent = -1;
 
+    /// <summary>
+    /// Counts only the objects some root reaches: a census of a process whose garbage has not been collected, where
+    /// LeakHunter cannot force a GC (the command-line tool's view of another process).
+    /// </summary>
+    public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
+    {
+        HeapGraph graph = HeapGraph.Build(scanner, runtime);
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph);
+        roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
+        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
+        histogram.EnsureCapacity(graph.Types.Length == 0 ? 0 : graph.Types.Take(graph.Count).DefaultIfEmpty(-1).Max() + 1);
+        for (int node = 0; node < graph.Count; node++)
+        {
+            if (parent[node] != NoParent)
+                histogram.Add(graph.Types[node], graph.Sizes[node]);
+        }
+        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes };
+    }
+
     /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>
     public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyDictionary<int, ulong[]> markedByType,
         int maxInstancesPerType, TimeSpan timeLimit) =>

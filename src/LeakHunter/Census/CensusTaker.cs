@@ -13,6 +13,15 @@ internal sealed class CensusTaker
     private readonly InspectorClient _inspector;
     private int _nextCensusId;
 
+    /// <summary>A taker for another process or a dump file, through an inspector of its own (the command-line tool's).</summary>
+    public CensusTaker(LeakOptions options, InspectorClient inspector, CensusRoute route)
+    {
+        _options = options;
+        _inspector = inspector;
+        _inspector.Reset();
+        Route = route;
+    }
+
     public CensusTaker(LeakOptions options)
     {
         _options = options;
@@ -33,11 +42,14 @@ internal sealed class CensusTaker
     public CensusStrategy Strategy => Route == CensusRoute.Attach ? CensusStrategy.Attach : CensusStrategy.Dump;
 
     /// <summary>Takes a census; the caller has just settled the GC.</summary>
-    public (int Id, CensusReply Reply) Take()
+    public (int Id, CensusReply Reply) Take() => Take(reachableOnly: false);
+
+    /// <summary>A census; <paramref name="reachableOnly"/> counts only what a root reaches, for a process whose GC LeakHunter does not control.</summary>
+    public (int Id, CensusReply Reply) Take(bool reachableOnly)
     {
         int id = _nextCensusId++;
-        CensusReply reply = TakeBy(Route, id);
-        if (reply.Status == InspectorStatus.PtraceDenied && _options.Strategy == CensusStrategy.Auto)
+        CensusReply reply = TakeBy(Route, id, reachableOnly);
+        if (reply.Status == InspectorStatus.PtraceDenied && _options.Strategy == CensusStrategy.Auto && Route == CensusRoute.Attach)
         {
             s_attachDenied = true;
             if (DiagnosticsSettings.AreDisabled)
@@ -45,7 +57,7 @@ internal sealed class CensusTaker
                     $"ptrace was denied ({reply.Message}) and the dump route is closed because the runtime's diagnostics are disabled ({DiagnosticsSettings.Describe()}). " +
                     "Either allow ptrace (set kernel.yama.ptrace_scope=0, or run the container with CAP_SYS_PTRACE) or unset that variable so the dump route can be used.");
             Route = CensusRoute.Dump;
-            reply = TakeBy(Route, id);
+            reply = TakeBy(Route, id, reachableOnly);
         }
 
         return reply.Status == InspectorStatus.Ok ? (id, reply) : throw Failure(reply.Status, reply.Message!);
@@ -100,7 +112,7 @@ internal sealed class CensusTaker
             return request();
     }
 
-    private CensusReply TakeBy(CensusRoute route, int id) => Silenced(() => _inspector.TakeCensus(id, route, _options.CensusTimeout));
+    private CensusReply TakeBy(CensusRoute route, int id, bool reachableOnly) => Silenced(() => _inspector.TakeCensus(id, route, _options.CensusTimeout, reachableOnly));
 
     public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);
 

@@ -28,6 +28,9 @@ internal sealed class InspectorClient : IDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The dump file the <see cref="CensusRoute.DumpFile"/> route reads.</summary>
+    public string? DumpFile { get; init; }
+
     /// <summary>The running inspector, started now if there is none or the last one died.</summary>
     public static InspectorClient GetShared()
     {
@@ -55,7 +58,13 @@ internal sealed class InspectorClient : IDisposable
 
     private bool ExitedWith(int exitCode) => _process.WaitForExit(5000) && _process.ExitCode == exitCode;
 
-    private static InspectorClient Start()
+    /// <summary>
+    /// An inspector of its own for another process, or for a dump file (<paramref name="targetPid"/> 0): the
+    /// command-line tool's. The caller disposes it.
+    /// </summary>
+    public static InspectorClient StartFor(int targetPid) => Start(targetPid);
+
+    private static InspectorClient Start(int? targetPid = null)
     {
         if (!OperatingSystem.IsLinux())
             throw new LeakHunterException(LeakHunterFailure.PlatformNotSupported,
@@ -72,7 +81,10 @@ internal sealed class InspectorClient : IDisposable
         startInfo.ArgumentList.Add("exec");
         startInfo.ArgumentList.Add(inspector);
         startInfo.Environment[InspectorProtocol.ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        startInfo.Environment[InspectorProtocol.RuntimeVersionVariable] = Environment.Version.ToString();
+        if (targetPid is int target)
+            startInfo.Environment[InspectorProtocol.TargetPidVariable] = target.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        else
+            startInfo.Environment[InspectorProtocol.RuntimeVersionVariable] = Environment.Version.ToString();
         // The inspector's own diagnostics are irrelevant to the check and would show up as a second target in tools.
         startInfo.Environment["DOTNET_EnableDiagnostics"] = "0";
         startInfo.Environment["DOTNET_TieredPGO"] = "0";
@@ -92,7 +104,8 @@ internal sealed class InspectorClient : IDisposable
         var client = new InspectorClient(process);
         process.ErrorDataReceived += (_, line) => client._stderr.Add(line.Data);
         process.BeginErrorReadLine();
-        NativeMethods.AllowTracer(process.Id);
+        if (targetPid is null)
+            NativeMethods.AllowTracer(process.Id);
 
         using (var watchdog = new Watchdog(process, s_startTimeout))
         {
@@ -123,10 +136,10 @@ internal sealed class InspectorClient : IDisposable
     }
 
     /// <summary>Takes one census of this process. The calling thread blocks, as it must: the heap is read while it waits.</summary>
-    public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout)
+    public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout, bool reachableOnly = false)
     {
         (InspectorStatus status, string? message, CensusReply reply) = RequestOnTarget(InspectorCommand.Census, censusId, route, timeout,
-            static (_, _) => { },
+            (requests, _) => requests.Write(reachableOnly),
             static replies => new CensusReply(InspectorStatus.Ok, null, replies.ReadInt64(), replies.ReadInt64(), replies.ReadDouble(), replies.ReadInt64()));
         return status == InspectorStatus.Ok ? reply : CensusReply.Failed(status, message!);
     }
@@ -191,7 +204,12 @@ internal sealed class InspectorClient : IDisposable
     private (InspectorStatus Status, string? Message, T Reply) RequestOnTarget<T>(InspectorCommand command, int requestId, CensusRoute route, TimeSpan timeout,
         Action<BinaryWriter, int> writeArguments, Func<BinaryReader, T> readReply)
     {
-        string dumpPath = route == CensusRoute.Dump ? _dumps.PathFor(requestId) : string.Empty;
+        string dumpPath = route switch
+        {
+            CensusRoute.Dump => _dumps.PathFor(requestId),
+            CensusRoute.DumpFile => DumpFile ?? throw new InvalidOperationException("No dump file was given."),
+            _ => string.Empty,
+        };
         try
         {
             using var watchdog = new Watchdog(_process, timeout + TimeSpan.FromSeconds(10));
@@ -222,7 +240,7 @@ internal sealed class InspectorClient : IDisposable
         }
         finally
         {
-            if (dumpPath.Length != 0)
+            if (route == CensusRoute.Dump)
                 _dumps.Delete(dumpPath);
         }
     }

@@ -24,6 +24,9 @@ internal enum CensusRoute : byte
 {
     Attach = 1,
     Dump = 2,
+
+    /// <summary>A dump file someone else wrote: read, never deleted.</summary>
+    DumpFile = 3,
 }
 
 internal enum InspectorStatus : byte
@@ -53,6 +56,12 @@ internal static class InspectorProtocol
     /// .NET 10 on Linux, and without it skips the roots of thread-static fields.
     /// </summary>
     public const string RuntimeVersionVariable = "LEAKHUNTER_RUNTIME_VERSION";
+
+    /// <summary>
+    /// Environment variable naming the process to inspect when it is not the inspector's parent: the command-line
+    /// tool inspects other processes.
+    /// </summary>
+    public const string TargetPidVariable = "LEAKHUNTER_TARGET_PID";
 
     /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
     public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
