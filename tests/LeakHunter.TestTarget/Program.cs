@@ -17,6 +17,14 @@ if (Environment.GetEnvironmentVariable("LEAKHUNTER_TEST_NOT_DUMPABLE") == "1")
 }
 switch (mode)
 {
+    case "serve":
+        // A long-running process for the command-line tool to inspect from outside: "leak" keeps one order per
+        // tick in OrderArchive.s_orders, "clean" makes only garbage. It runs until stdin closes.
+        bool leaking = args.Length > 1 && args[1] == "leak";
+        Console.WriteLine($"ready {Environment.ProcessId}");
+        using (var ticks = new Timer(_ => OrderArchive.Tick(leaking), null, 0, 20))
+            Console.In.ReadToEnd();
+        return 0;
     case "first-check":
         // The very first check in this process: nothing of LeakHunter's has run yet.
         Report(LeakDetector.Run(Scenario.Leak, options));
@@ -54,6 +62,27 @@ static void Report(LeakReport report)
 {
     var growing = report.GrowingTypes.Select(t => new { t.Type, t.InstancesPerIteration }).ToArray();
     Console.WriteLine($"report {JsonSerializer.Serialize(new { report.HasLeaks, Strategy = report.Strategy.ToString(), Growing = growing })}");
+}
+
+// OrderArchive.s_orders (static List) -> ArchivedOrder[] -> ArchivedOrder
+internal static class OrderArchive
+{
+    private static readonly List<ArchivedOrder> s_orders = new();
+
+    public static void Tick(bool leaking)
+    {
+        var order = new ArchivedOrder();
+        if (leaking)
+        {
+            lock (s_orders)
+                s_orders.Add(order);
+        }
+    }
+}
+
+internal sealed class ArchivedOrder
+{
+    public long Placed = Environment.TickCount64;
 }
 
 internal static partial class Native

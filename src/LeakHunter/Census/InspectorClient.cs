@@ -29,7 +29,7 @@ internal sealed class InspectorClient : IDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>The dump file the <see cref="CensusRoute.DumpFile"/> route reads.</summary>
-    public string? DumpFile { get; init; }
+    public string? DumpFile { get; set; }
 
     /// <summary>The running inspector, started now if there is none or the last one died.</summary>
     public static InspectorClient GetShared()

@@ -63,6 +63,24 @@ internal static class JsonReportWriter
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
+    /// <summary>An explanation on its own (the command-line tool's <c>paths</c>), in the report's JSON shape.</summary>
+    public static string WriteExplanation(string type, int alive, LeakExplanation explanation)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("schemaVersion", SchemaVersion);
+            json.WriteString("type", type);
+            json.WriteNumber("instances", alive);
+            WriteLeaks(json, explanation.Leaks);
+            WriteReferrers(json, explanation.Referrers);
+            json.WriteBoolean("explanationPartial", explanation.PartialReason is not null);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     private static void WriteLeaks(Utf8JsonWriter json, IReadOnlyList<LeakSignature> leaks)
     {
         json.WriteStartArray("leaks");
