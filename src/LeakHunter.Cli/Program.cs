@@ -151,10 +151,21 @@ static CensusView TakeCensus(Target target, bool reachableOnly, TimeSpan limit, 
 
 static CensusView LoadCensus(string argument, TimeSpan limit)
 {
-    if (argument.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+    if (File.Exists(argument) && IsJson(argument))
         return CensusView.FromJson(argument);
     Target target = Target.Parse(argument);
     return TakeCensus(target, reachableOnly: false, limit, "bytes", int.MaxValue, null);
+}
+
+// A saved census is JSON; anything else is taken for a dump.
+static bool IsJson(string path)
+{
+    using var reader = new StreamReader(path);
+    int c;
+    while ((c = reader.Read()) >= 0 && char.IsWhiteSpace((char)c))
+    {
+    }
+    return c == '{';
 }
 
 static LeakReport Watch(Target target, TimeSpan interval, int sampleCount, TimeSpan limit)
@@ -179,7 +190,7 @@ static LeakReport Watch(Target target, TimeSpan interval, int sampleCount, TimeS
         }
 
         IReadOnlyList<TypeSeries> series = censuses.GetHistograms(ids);
-        List<TypeSeries> growing = GrowthAnalyzer.FindCandidates(series, 0, ids.Count - 1);
+        List<TypeSeries> growing = GrowthAnalyzer.FindSteadyGrowth(series, 0, ids.Count - 1);
         LeakExplanation? explanation = null;
         if (growing.Count > 0)
         {

@@ -19,11 +19,13 @@ switch (mode)
 {
     case "serve":
         // A long-running process for the command-line tool to inspect from outside: "leak" keeps one order per
-        // tick in OrderArchive.s_orders, "clean" makes only garbage. It runs until stdin closes.
+        // tick in OrderArchive.s_orders, "clean" makes only garbage. It runs until it is killed.
         bool leaking = args.Length > 1 && args[1] == "leak";
-        Console.WriteLine($"ready {Environment.ProcessId}");
         using (var ticks = new Timer(_ => OrderArchive.Tick(leaking), null, 0, 20))
-            Console.In.ReadToEnd();
+        {
+            Console.WriteLine($"ready {Environment.ProcessId}");
+            Thread.Sleep(Timeout.Infinite);
+        }
         return 0;
     case "first-check":
         // The very first check in this process: nothing of LeakHunter's has run yet.

@@ -14,6 +14,13 @@ internal static class GrowthAnalyzer
     public static List<TypeSeries> FindCandidates(IReadOnlyList<TypeSeries> series, int first, int last) =>
         series.Where(s => IsCandidate(s, first, last)).ToList();
 
+    /// <summary>
+    /// Types whose count rose in every interval, or whose count stayed flat while their bytes rose in every interval.
+    /// Stricter than <see cref="FindCandidates"/>, for a watch of another process, which has no confirmation runs.
+    /// </summary>
+    public static List<TypeSeries> FindSteadyGrowth(IReadOnlyList<TypeSeries> series, int first, int last) =>
+        series.Where(s => RisesEveryInterval(s.Counts, first, last) || (s.Counts[first] == s.Counts[last] && RisesEveryInterval(s.Bytes, first, last))).ToList();
+
     private static bool IsCandidate(TypeSeries s, int first, int last) =>
         RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last);
 

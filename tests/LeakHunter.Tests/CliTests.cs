@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace LeakHunter.Tests;
+
+/// <summary>The leakhunter command-line tool against real processes: a leaking one, a clean one, and bad input.</summary>
+public sealed class CliTests
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public void Watch_ReportsTheGrowingTypeWithItsPath_AndExitsOne()
+    {
+        using TargetProcess target = StartServer("leak");
+
+        (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "3", "--format", "json");
+
+        Assert.True(exit == 1, errors + output);
+        using JsonDocument report = JsonDocument.Parse(output);
+        Assert.Contains(report.RootElement.GetProperty("growingTypes").EnumerateArray(), t => t.GetProperty("type").GetString() == "ArchivedOrder");
+        JsonElement leak = report.RootElement.GetProperty("leaks").EnumerateArray().First(l => l.GetProperty("type").GetString() == "ArchivedOrder");
+        Assert.Equal("OrderArchive.s_orders", leak.GetProperty("root").GetProperty("name").GetString());
+        Assert.Contains("census 3 of 3", errors); // progress goes to stderr, the result to stdout
+    }
+
+    [Fact]
+    public void Watch_OnACleanProcess_FindsNoGrowth_AndExitsZero()
+    {
+        using TargetProcess target = StartServer("clean");
+
+        (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "4");
+
+        Assert.True(exit == 0, errors + output);
+        Assert.StartsWith("LeakHunter: no leak", output);
+    }
+
+    [Fact]
+    public void CensusSavedTwice_ThenDiffed_ShowsTheGrowth()
+    {
+        using TargetProcess target = StartServer("leak");
+        string before = Path.GetTempFileName(), after = Path.GetTempFileName();
+        try
+        {
+            Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", before).Exit);
+            Thread.Sleep(500);
+            Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", after).Exit);
+
+            (int exit, string output, string errors) = RunCli("diff", before, after, "--sort", "count");
+
+            Assert.True(exit == 1, errors + output);
+            string first = output.Split('\n').First(l => l.Contains("ArchivedOrder", StringComparison.Ordinal) && !l.Contains("[]", StringComparison.Ordinal));
+            Assert.StartsWith("+", first.Trim());
+        }
+        finally
+        {
+            File.Delete(before);
+            File.Delete(after);
+        }
+    }
+
+    [Fact]
+    public void Paths_NamesTheStaticThatHoldsTheType()
+    {
+        using TargetProcess target = StartServer("leak");
+
+        (int exit, string output, string errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrder", "--max", "20");
+
+        Assert.True(exit == 0, errors + output);
+        Assert.Contains("static field OrderArchive.s_orders", output);
+        Assert.Contains("accumulates here", output);
+    }
+
+    [Fact]
+    public void Ps_ListsTheDotnetProcesses()
+    {
+        using TargetProcess target = StartServer("clean");
+
+        (int exit, string output, _) = RunCli("ps");
+
+        Assert.Equal(0, exit);
+        Assert.Contains(output.Split('\n'), l => l.TrimStart().StartsWith(target.Id + " ", StringComparison.Ordinal) && l.Contains("serve clean", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BadInput_ExitsTwo_WithTheFixOnStderr()
+    {
+        (int exit, string output, string errors) = RunCli("census", "999999");
+        Assert.Equal((2, ""), (exit, output));
+        Assert.Contains("no process with id 999999", errors);
+        Assert.Contains("leakhunter ps", errors);
+
+        using (Process sleeper = Process.Start("sleep", "60"))
+        {
+            (exit, _, errors) = RunCli("census", sleeper.Id.ToString());
+            sleeper.Kill();
+            Assert.Equal(2, exit);
+            Assert.Contains("is not a .NET process", errors);
+            Assert.Contains("DOTNET_EnableDiagnostics", errors);
+        }
+
+        string corrupt = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(corrupt, [0x7f, (byte)'E', (byte)'L', (byte)'F', 1, 2, 3]);
+            (exit, _, errors) = RunCli("census", corrupt);
+            Assert.Equal(2, exit);
+            Assert.Contains("not a readable dump", errors);
+        }
+        finally
+        {
+            File.Delete(corrupt);
+        }
+    }
+
+    private static TargetProcess StartServer(string mode)
+    {
+        TargetProcess target = TargetProcess.Start(["serve", mode]);
+        Assert.NotNull(target.ReadLineStartingWith("ready", s_generous));
+        return target;
+    }
+
+    private static (int Exit, string Output, string Errors) RunCli(params string[] arguments)
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "LeakHunter.Tests"), Path.Combine("src", "LeakHunter.Cli"), StringComparison.Ordinal), "LeakHunter.Cli.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(cli);
+        foreach (string argument in arguments)
+            start.ArgumentList.Add(argument);
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> errors = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(s_generous), "the tool did not finish");
+        return (process.ExitCode, output.Result, errors.Result);
+    }
+}
