@@ -113,6 +113,93 @@ public sealed class CliTests
         }
     }
 
+    [Fact]
+    public async Task WebServer_DrivenWithRealRequests_WatchFindsTheLeakingEndpoint_AndNotTheCleanOne()
+    {
+        using ServerProcess server = ServerProcess.Start();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        // First use of both endpoints (routing, JIT, connection) before anything is watched.
+        for (int i = 0; i < 50; i++)
+        {
+            await http.GetStringAsync($"/orders/{i}");
+            await http.GetStringAsync("/health");
+        }
+
+        (int exit, string output, string errors) = await WatchWhileDriving(server, http, "/orders/");
+        Assert.True(exit == 1, errors + output);
+        using (JsonDocument report = JsonDocument.Parse(output))
+        {
+            JsonElement leak = report.RootElement.GetProperty("leaks").EnumerateArray().First(l => l.GetProperty("type").GetString() == "LeakyServer.Receipt");
+            Assert.Equal("LeakyServer.OrderHistory.s_receipts", leak.GetProperty("root").GetProperty("name").GetString());
+        }
+
+        (exit, output, errors) = await WatchWhileDriving(server, http, "/health");
+        Assert.True(exit == 0, errors + output);
+        using (JsonDocument report = JsonDocument.Parse(output))
+            Assert.Empty(report.RootElement.GetProperty("growingTypes").EnumerateArray());
+    }
+
+    /// <summary>Runs <c>leakhunter watch</c> on the server while real requests hit <paramref name="endpoint"/> until it is done.</summary>
+    private static async Task<(int Exit, string Output, string Errors)> WatchWhileDriving(ServerProcess server, HttpClient http, string endpoint)
+    {
+        Task<(int, string, string)> watch = Task.Run(() => RunCli("watch", server.Id.ToString(), "--interval", "1", "--samples", "4", "--format", "json"));
+        int request = 1000;
+        while (!watch.IsCompleted)
+        {
+            await http.GetStringAsync(endpoint.EndsWith('/') ? endpoint + request++ : endpoint);
+            await Task.Delay(5);
+        }
+        return await watch;
+    }
+
+    /// <summary>The LeakyServer sample on a loopback port of its own.</summary>
+    private sealed class ServerProcess : IDisposable
+    {
+        private readonly Process _process;
+
+        private ServerProcess(Process process, Uri address)
+        {
+            _process = process;
+            Address = address;
+        }
+
+        public Uri Address { get; }
+
+        public int Id => _process.Id;
+
+        public static ServerProcess Start()
+        {
+            string dll = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "LeakHunter.Tests"), Path.Combine("samples", "LeakyServer"), StringComparison.Ordinal), "LeakyServer.dll");
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+            start.ArgumentList.Add(dll);
+            start.ArgumentList.Add("--urls");
+            start.ArgumentList.Add("http://127.0.0.1:0");
+            var process = Process.Start(start)!;
+            var listening = Task.Run(() =>
+            {
+                for (string? line; (line = process.StandardOutput.ReadLine()) is not null;)
+                {
+                    if (line.StartsWith("listening ", StringComparison.Ordinal))
+                        return line["listening ".Length..];
+                }
+                return null;
+            });
+            if (!listening.Wait(s_generous) || listening.Result is null)
+            {
+                process.Kill();
+                throw new InvalidOperationException("The LeakyServer sample did not start listening.");
+            }
+            return new ServerProcess(process, new Uri(listening.Result));
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                _process.Kill();
+            _process.Dispose();
+        }
+    }
+
     private static TargetProcess StartServer(string mode)
     {
         TargetProcess target = TargetProcess.Start(["serve", mode]);
