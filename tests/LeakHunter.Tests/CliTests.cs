@@ -72,6 +72,36 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void DumpsOfALeakingProcess_CensusAndDiff_ShowTheGrowth()
+    {
+        using TargetProcess target = StartServer("leak");
+        string folder = Directory.CreateTempSubdirectory("leakhunter-cli-test-").FullName;
+        try
+        {
+            string first = Path.Combine(folder, "first.dmp"), second = Path.Combine(folder, "second.dmp");
+            var client = new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(target.Id);
+            client.WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, first);
+            Thread.Sleep(500);
+            client.WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, second);
+
+            (int exit, string output, string errors) = RunCli("census", second, "--filter", "ArchivedOrder*", "--format", "json");
+            Assert.True(exit == 0, errors + output);
+            using (JsonDocument census = JsonDocument.Parse(output))
+                Assert.Contains(census.RootElement.GetProperty("types").EnumerateArray(), t => t.GetProperty("type").GetString() == "ArchivedOrder" && t.GetProperty("count").GetInt64() > 0);
+            Assert.True(File.Exists(second), "a dump someone else wrote is never deleted");
+
+            (exit, output, errors) = RunCli("diff", first, second, "--sort", "count", "--format", "json");
+            Assert.True(exit == 1, errors + output);
+            using JsonDocument diff = JsonDocument.Parse(output);
+            Assert.Contains(diff.RootElement.GetProperty("changes").EnumerateArray(), c => c.GetProperty("type").GetString() == "ArchivedOrder" && c.GetProperty("countChange").GetInt64() > 0);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Ps_ListsTheDotnetProcesses()
     {
         using TargetProcess target = StartServer("clean");
@@ -142,7 +172,7 @@ public sealed class CliTests
     /// <summary>Runs <c>leakhunter watch</c> on the server while real requests hit <paramref name="endpoint"/> until it is done.</summary>
     private static async Task<(int Exit, string Output, string Errors)> WatchWhileDriving(ServerProcess server, HttpClient http, string endpoint)
     {
-        Task<(int, string, string)> watch = Task.Run(() => RunCli("watch", server.Id.ToString(), "--interval", "1", "--samples", "4", "--format", "json"));
+        Task<(int, string, string)> watch = Task.Run(() => RunCli("watch", server.Id.ToString(), "--interval", "1", "--samples", "5", "--format", "json"));
         int request = 1000;
         while (!watch.IsCompleted)
         {
