@@ -22,20 +22,26 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
     {
         if (!_fieldsByReferrer.TryGetValue(from, out Dictionary<ulong, string>? fields))
         {
-            fields = new Dictionary<ulong, string>();
             ClrObject referrer = runtime.Heap.GetObject(graph.Addresses[from]);
+            // Every reference an array of references holds is an element: no need to walk a million of them.
+            if (referrer.Type is { IsArray: true, ComponentType.IsObjectReference: true } && !IsDependentValue(from, to))
+                return ArrayElement;
+            fields = new Dictionary<ulong, string>();
+            StructElement? element = StructElement.Of(referrer.Type);
             foreach (ClrReference reference in referrer.EnumerateReferencesWithFields(carefully: false, considerDependantHandles: false))
-                fields.TryAdd(reference.Object.Address, Describe(reference, referrer.Type));
+                fields.TryAdd(reference.Object.Address, Describe(reference, element));
             _fieldsByReferrer[from] = fields;
         }
         if (fields.TryGetValue(graph.Addresses[to], out string? field))
             return field;
-        return graph.DependentEdges.TryGetValue(from, out List<int>? values) && values.Contains(to) ? DependentHandleValue : "?";
+        return IsDependentValue(from, to) ? DependentHandleValue : "?";
     }
 
-    private static string Describe(ClrReference reference, ClrType? referrerType)
+    private bool IsDependentValue(int from, int to) => graph.DependentEdges.TryGetValue(from, out List<int>? values) && values.Contains(to);
+
+    private static string Describe(ClrReference reference, StructElement? element)
     {
-        string? inner = reference.InnerField is { Field: { } innerField } ? "." + RootFinder.MemberName(innerField.Name) : StructElementField(reference, referrerType);
+        string? inner = reference.InnerField is { Field: { } innerField } ? "." + RootFinder.MemberName(innerField.Name) : element?.FieldAt(reference);
         if (reference.IsArrayElement)
             return ArrayElement + inner;
         if (reference.IsField)
@@ -44,16 +50,19 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
     }
 
     /// <summary>
-    /// The field of a struct element that holds the reference (<c>[].value</c> in a dictionary's entries), found from
-    /// the reference's offset: past the array's length, modulo the element's size, is the field's offset.
+    /// The fields of an array's struct elements by offset, looked up once per array: an array's references are many,
+    /// and the field that holds one (<c>[].value</c> in a dictionary's entries) follows from its offset alone, past the
+    /// array's length and modulo the element's size.
     /// </summary>
-    private static string? StructElementField(ClrReference reference, ClrType? arrayType)
+    private sealed class StructElement(int size, Dictionary<int, string> fieldsByOffset)
     {
-        if (!reference.IsArrayElement || arrayType?.ComponentType is not { IsValueType: true } element || arrayType.ComponentSize <= 0)
-            return null;
-        int within = (reference.Offset - sizeof(long)) % arrayType.ComponentSize;
-        ClrInstanceField? field = element.Fields.FirstOrDefault(f => f.Offset == within);
-        return field is null ? null : "." + RootFinder.MemberName(field.Name);
+        public static StructElement? Of(ClrType? arrayType) =>
+            arrayType?.ComponentType is { IsValueType: true } element && arrayType.ComponentSize > 0
+                ? new StructElement(arrayType.ComponentSize, element.Fields.GroupBy(f => f.Offset).ToDictionary(g => g.Key, g => "." + RootFinder.MemberName(g.First().Name)))
+                : null;
+
+        public string? FieldAt(ClrReference reference) =>
+            reference.IsArrayElement && fieldsByOffset.TryGetValue((reference.Offset - sizeof(long)) % size, out string? field) ? field : null;
     }
 
     /// <summary>What a developer would call this object, when it is more than its type: null for plain objects.</summary>
