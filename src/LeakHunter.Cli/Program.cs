@@ -140,7 +140,7 @@ static CensusView TakeCensus(Target target, bool reachableOnly, TimeSpan limit, 
         IEnumerable<TypeSeries> types = censuses.GetHistograms([id]).Where(s => s.Counts[0] > 0);
         if (filter is not null)
         {
-            var pattern = new Regex("^" + Regex.Escape(filter).Replace(@"\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+            Regex pattern = Wildcard.ToRegex(filter);
             types = types.Where(s => pattern.IsMatch(s.Type));
         }
         types = sortBy == "count" ? types.OrderByDescending(s => s.Counts[0]) : types.OrderByDescending(s => s.Bytes[0]);

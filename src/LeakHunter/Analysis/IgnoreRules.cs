@@ -6,6 +6,13 @@ namespace LeakHunter.Analysis;
 /// Applies <see cref="LeakOptions.Ignore"/>: a growing type is ignored when a type rule matches it, or when a path
 /// rule matches every signature that explains it. Ignored types leave the verdict but stay in the report.
 /// </summary>
+/// <summary>Name patterns where <c>*</c> matches any run of characters, and everything else matches itself.</summary>
+internal static class Wildcard
+{
+    public static Regex ToRegex(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+}
+
 internal static class IgnoreRules
 {
     /// <summary>Caches of the runtime itself: bounded, and filled by first use, so never a leak of the code under test.</summary>
@@ -76,6 +83,5 @@ internal static class IgnoreRules
         return false;
     }
 
-    private static bool Matches(string pattern, string text) =>
-        Regex.IsMatch(text, "^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+    private static bool Matches(string pattern, string text) => Wildcard.ToRegex(pattern).IsMatch(text);
 }
