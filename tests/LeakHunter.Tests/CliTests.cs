@@ -69,6 +69,15 @@ public sealed class CliTests
         Assert.True(exit == 0, errors + output);
         Assert.Contains("static field OrderArchive.s_orders", output);
         Assert.Contains("accumulates here", output);
+
+        // Garbage the process has not collected yet (the arrays its list outgrew) is no referrer: each order has one.
+        (exit, output, errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrder", "--max", "20", "--format", "json");
+        Assert.True(exit == 0, errors + output);
+        using JsonDocument paths = JsonDocument.Parse(output);
+        long alive = paths.RootElement.GetProperty("instances").GetInt64();
+        JsonElement from = Assert.Single(paths.RootElement.GetProperty("referrers")[0].GetProperty("from").EnumerateArray());
+        Assert.Equal("ArchivedOrder[]", from.GetProperty("type").GetString());
+        Assert.InRange(from.GetProperty("count").GetInt64(), alive - 5, alive);
     }
 
     [Fact]

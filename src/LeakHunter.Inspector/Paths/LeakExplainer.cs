@@ -105,7 +105,7 @@ internal static class LeakExplainer
             newInstances += instances.Count;
             List<int> sample = Sample(instances, maxInstancesPerType);
             leaks.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
-            referrers.Add(new TypeReferrerCounts(types[type], CountReferrers(graph, namer, types, instances)));
+            referrers.Add(new TypeReferrerCounts(types[type], CountReferrers(graph, namer, types, instances, complete ? parent : null)));
             if (clock.Elapsed > timeLimit)
             {
                 partial ??= $"naming the paths stopped at the time limit ({timeLimit.TotalSeconds:0.#} s); some growing types are not explained";
@@ -306,7 +306,11 @@ internal static class LeakExplainer
         return deepest;
     }
 
-    private static List<ReferrerCount> CountReferrers(HeapGraph graph, StepNamer namer, TypeTable types, List<int> instances)
+    /// <summary>
+    /// Who refers to the instances, by type and field. Only referrers some root reaches count, when the search
+    /// finished: garbage not yet collected (an old array a list has outgrown) refers to them too, but holds nothing.
+    /// </summary>
+    private static List<ReferrerCount> CountReferrers(HeapGraph graph, StepNamer namer, TypeTable types, List<int> instances, int[]? reached)
     {
         var wanted = new HashSet<int>(instances);
         var counts = new Dictionary<(string, string), int>();
@@ -314,6 +318,8 @@ internal static class LeakExplainer
         int named = 0;
         for (int node = 0; node < graph.Count && named < MaxReferrersNamed; node++)
         {
+            if (reached is not null && reached[node] == NoParent)
+                continue;
             for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
             {
                 if (!wanted.Contains(graph.Edges[e]))
