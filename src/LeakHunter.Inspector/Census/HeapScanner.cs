@@ -40,6 +40,9 @@ internal sealed unsafe class HeapScanner
         _workers = Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 4)).Select(_ => new ScanWorker()).ToArray();
     }
 
+    /// <summary>Type indices handed out so far: every index a walk reports is below it.</summary>
+    public int TypeCount => _types.Count;
+
     public ScanTotals Scan(ClrRuntime runtime, Histogram histogram)
     {
         ClrHeap heap = runtime.Heap;

@@ -97,10 +97,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                 throw new InspectorException(status, $"Process {targetPid} failed to write a dump of itself: {e.Message.ReplaceLineEndings(" ").Trim()}", e);
             }
             double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-
-            using DataTarget target = DataTarget.LoadDump(dumpPath, new DataTargetOptions { UseLockFreeMemoryMapReader = true });
-            using ClrRuntime runtime = CreateRuntime(target);
-            return (work(runtime), pauseMs);
+            return (ReadDumpFile(dumpPath, work), pauseMs);
         }
         finally
         {

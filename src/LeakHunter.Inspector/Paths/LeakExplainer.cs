@@ -24,7 +24,7 @@ internal static class LeakExplainer
         List<NamedRoot> roots = RootFinder.Find(runtime, graph);
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
         (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
-        histogram.EnsureCapacity(graph.Types.Length == 0 ? 0 : graph.Types.Take(graph.Count).DefaultIfEmpty(-1).Max() + 1);
+        histogram.EnsureCapacity(scanner.TypeCount);
         for (int node = 0; node < graph.Count; node++)
         {
             if (parent[node] != NoParent)
