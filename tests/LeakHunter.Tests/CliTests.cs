@@ -185,14 +185,26 @@ public sealed class CliTests
     /// </summary>
     private static async Task<(int Exit, string Output, string Errors)> WatchWhileDriving(ServerProcess server, HttpClient http, string endpoint)
     {
-        Task<(int, string, string)> watch = Task.Run(() => RunCli("watch", server.Id.ToString(), "--interval", "2", "--samples", "5", "--format", "json"));
-        int request = 1000;
-        while (!watch.IsCompleted)
+        // Requests come from a thread of their own: a busy thread pool must not leave an interval without any.
+        using var done = new ManualResetEventSlim();
+        var driver = new Thread(() =>
         {
-            await http.GetStringAsync(endpoint.EndsWith('/') ? endpoint + request++ : endpoint);
-            await Task.Delay(5);
+            for (int request = 1000; !done.Wait(5); request++)
+            {
+                using HttpResponseMessage response = http.Send(new HttpRequestMessage(HttpMethod.Get, endpoint.EndsWith('/') ? endpoint + request : endpoint));
+                response.EnsureSuccessStatusCode();
+            }
+        }) { IsBackground = true, Name = "request driver" };
+        driver.Start();
+        try
+        {
+            return await Task.Run(() => RunCli("watch", server.Id.ToString(), "--interval", "2", "--samples", "5", "--format", "json"));
         }
-        return await watch;
+        finally
+        {
+            done.Set();
+            driver.Join();
+        }
     }
 
     /// <summary>The LeakyServer sample on a loopback port of its own.</summary>
