@@ -97,10 +97,20 @@ internal sealed unsafe class HeapScanner
         return AllocationContexts(heap);
     }
 
+    /// <remarks>
+    /// Each thread's context is taken from the thread itself as well as from the heap: ClrMD's heap enumeration
+    /// leaves out a context that is used up (its pointer at its limit), yet the GC still keeps one free object's room
+    /// after it unformatted. Missing it loses the object chain there, and with it every object the region's threads
+    /// allocate after it until the next GC: counts that stop growing on a live process that is still allocating.
+    /// </remarks>
     private static (ulong[] Starts, ulong[] Ends) AllocationContexts(ClrHeap heap)
     {
-        MemoryRange[] contexts = heap.EnumerateAllocationContexts().Where(r => r.Start != 0)
-            .DistinctBy(r => r.Start).OrderBy(r => r.Start).ToArray();
+        MemoryRange[] contexts = heap.EnumerateAllocationContexts()
+            .Concat(heap.Runtime.Threads.Select(t => t.AllocationContext))
+            .Where(r => r.Start != 0 && r.End >= r.Start)
+            .GroupBy(r => r.Start)
+            .Select(g => new MemoryRange(g.Key, g.Max(r => r.End)))
+            .OrderBy(r => r.Start).ToArray();
         return (contexts.Select(r => r.Start).ToArray(), contexts.Select(r => r.End).ToArray());
     }
 
