@@ -4,9 +4,62 @@ using Xunit;
 
 namespace LeakHunter.Tests;
 
-/// <summary>The verdict's rules on census series: what counts as the fragment's growth and what as another thread's.</summary>
+/// <summary>
+/// The verdict's rules on census series, one test per rule: each fails when its rule is removed or loosened.
+/// </summary>
 public sealed class GrowthAnalyzerTests
 {
+    // The default check's shape: 4 counted censuses 10 iterations apart (0..3), an idle census (4), and two
+    // confirmation runs as long as everything before them (5, 6).
+    private static readonly int[] s_iterations = [10, 20, 30, 40, 40, 80, 160];
+
+    [Fact]
+    public void CountRisingInEveryInterval_IsACandidate()
+    {
+        Assert.Single(GrowthAnalyzer.FindCandidates([Counts(100, 110, 120, 130)], 0, 3));
+    }
+
+    [Fact]
+    public void CountFlatInOneInterval_IsNotACandidate()
+    {
+        Assert.Empty(GrowthAnalyzer.FindCandidates([Counts(100, 110, 110, 130)], 0, 3));
+    }
+
+    [Fact]
+    public void FlatCountWithBytesRising_IsACandidate_AsGrowthInBytesOnly()
+    {
+        var array = new TypeSeries("Acme.Item[]", [1, 1, 1, 1], [64, 64, 128, 256]);
+
+        Assert.Single(GrowthAnalyzer.FindCandidates([array], 0, 3));
+    }
+
+    [Fact]
+    public void BytesRisingWhileTheCountChanges_IsNotGrowthInBytesOnly()
+    {
+        // Fewer instances at the end than at the start: the bytes moved between objects, nothing piled up.
+        var array = new TypeSeries("Acme.Item[]", [2, 2, 1, 1], [64, 64, 128, 256]);
+
+        Assert.Empty(GrowthAnalyzer.FindCandidates([array], 0, 3));
+    }
+
+    [Fact]
+    public void BytesThatShrinkInOneInterval_AreNotGrowthInBytesOnly()
+    {
+        var array = new TypeSeries("Acme.Item[]", [1, 1, 1, 1], [64, 256, 128, 512]);
+
+        Assert.Empty(GrowthAnalyzer.FindCandidates([array], 0, 3));
+    }
+
+    [Fact]
+    public void SteadyGrowth_ForAWatch_NeedsEveryIntervalToRise()
+    {
+        Assert.Single(GrowthAnalyzer.FindSteadyGrowth([Counts(5, 9, 14, 20)], 0, 3));
+        Assert.Empty(GrowthAnalyzer.FindSteadyGrowth([Counts(5, 9, 9, 20)], 0, 3));
+        // A watch has no confirmation runs, so growth in bytes must come with a count that did not move at all.
+        Assert.Single(GrowthAnalyzer.FindSteadyGrowth([new TypeSeries("Acme.Item[]", [1, 1, 1], [64, 128, 256])], 0, 2));
+        Assert.Empty(GrowthAnalyzer.FindSteadyGrowth([new TypeSeries("Acme.Item[]", [1, 2, 1], [64, 128, 256])], 0, 2));
+    }
+
     // censuses: 4 counted (0..3), idle (4), two confirmations (5, 6)
     [Theory]
     [InlineData(new long[] { 100, 110, 120, 130, 131, 180, 280 }, true)]   // a stray object while idle: still the fragment's
@@ -15,11 +68,91 @@ public sealed class GrowthAnalyzerTests
     [InlineData(new long[] { 100, 101, 105, 105, 137, 178, 182 }, false)]  // unsteady while counted, grew while idle: another thread's
     public void IdleGrowth_IsBlamedOnAnotherThread_OnlyWhenItKeepsPace(long[] counts, bool blamedOnFragment)
     {
-        var series = new TypeSeries("Acme.Item", counts, counts.Select(c => c * 24).ToArray());
+        TypeSeries series = Counts(counts);
 
-        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm([series], countedLast: 3, idle: 4, confirmations: [5, 6]);
+        (List<TypeSeries> growing, List<TypeSeries> background) = Confirm(series);
 
         Assert.Equal(blamedOnFragment, growing.Count == 1);
-        Assert.DoesNotContain(background, b => blamedOnFragment && b.Type == series.Type);
+        if (blamedOnFragment)
+            Assert.Empty(background);
     }
+
+    [Fact]
+    public void ALeakThatKeepsItsRateThroughBothConfirmationRuns_IsConfirmed()
+    {
+        // One per iteration: 40 more in the first run of 40 iterations, 80 more in the second of 80.
+        (List<TypeSeries> growing, _) = Confirm(Counts(100, 110, 120, 130, 130, 170, 250));
+
+        Assert.Single(growing);
+    }
+
+    [Fact]
+    public void ASlowLeak_OneEverySecondIteration_IsConfirmed()
+    {
+        (List<TypeSeries> growing, _) = Confirm(Counts(100, 105, 110, 115, 115, 135, 175));
+
+        Assert.Single(growing);
+    }
+
+    [Fact]
+    public void ABoundedCacheThatFillsUpDuringConfirmation_IsNotConfirmed()
+    {
+        // Capacity 64: still filling while counted, full during the first confirmation run, flat in the second.
+        (List<TypeSeries> growing, List<TypeSeries> background) = Confirm(Counts(10, 20, 30, 40, 40, 64, 64));
+
+        Assert.Empty(growing);
+        Assert.Empty(background);
+    }
+
+    [Fact]
+    public void AStrayObjectFromAnotherThread_DoesNotConfirmAFullCache()
+    {
+        // The cache is full after the first confirmation run; one object of the same type from elsewhere in the
+        // process is no rate of one per iteration.
+        (List<TypeSeries> growing, _) = Confirm(Counts(10, 20, 30, 40, 40, 64, 65));
+
+        Assert.Empty(growing);
+    }
+
+    [Fact]
+    public void ALeakThatSlowsToLessThanHalfItsCountedRate_IsNotConfirmed()
+    {
+        // 10 per 10 iterations while counted; 10 in the 80-iteration run is an eighth of that: a cache nearly full.
+        (List<TypeSeries> growing, _) = Confirm(Counts(100, 110, 120, 130, 130, 170, 180));
+
+        Assert.Empty(growing);
+    }
+
+    [Fact]
+    public void GrowthInBytesOnly_IsConfirmedWhenBytesRiseInEveryRun()
+    {
+        var array = new TypeSeries("Acme.Item[]", [1, 1, 1, 1, 1, 1, 1], [64, 128, 256, 512, 512, 1024, 2048]);
+
+        (List<TypeSeries> growing, _) = Confirm(array);
+
+        Assert.Single(growing);
+    }
+
+    [Fact]
+    public void GrowthInBytesOnly_ThatStopsInAConfirmationRun_IsNotConfirmed()
+    {
+        var array = new TypeSeries("Acme.Item[]", [1, 1, 1, 1, 1, 1, 1], [64, 128, 256, 512, 512, 1024, 1024]);
+
+        (List<TypeSeries> growing, _) = Confirm(array);
+
+        Assert.Empty(growing);
+    }
+
+    [Fact]
+    public void WithoutConfirmationRuns_EveryCandidateStands()
+    {
+        (List<TypeSeries> growing, _) = GrowthAnalyzer.Confirm([Counts(10, 20, 30, 40)], [10, 20, 30, 40], countedLast: 3, idle: null, confirmations: []);
+
+        Assert.Single(growing);
+    }
+
+    private static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(TypeSeries series) =>
+        GrowthAnalyzer.Confirm([series], s_iterations, countedLast: 3, idle: 4, confirmations: [5, 6]);
+
+    private static TypeSeries Counts(params long[] counts) => new("Acme.Item", counts, counts.Select(c => c * 24).ToArray());
 }

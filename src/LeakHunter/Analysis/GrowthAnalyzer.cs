@@ -15,11 +15,21 @@ internal static class GrowthAnalyzer
         series.Where(s => IsCandidate(s, first, last)).ToList();
 
     /// <summary>
-    /// Types whose count rose in every interval, or whose count stayed flat while their bytes rose in every interval.
+    /// Types whose count rose in every interval, or whose count never moved while their bytes rose in every interval.
     /// Stricter than <see cref="FindCandidates"/>, for a watch of another process, which has no confirmation runs.
     /// </summary>
     public static List<TypeSeries> FindSteadyGrowth(IReadOnlyList<TypeSeries> series, int first, int last) =>
-        series.Where(s => RisesEveryInterval(s.Counts, first, last) || (s.Counts[first] == s.Counts[last] && RisesEveryInterval(s.Bytes, first, last))).ToList();
+        series.Where(s => RisesEveryInterval(s.Counts, first, last) || (CountNeverMoves(s.Counts, first, last) && RisesEveryInterval(s.Bytes, first, last))).ToList();
+
+    private static bool CountNeverMoves(long[] counts, int first, int last)
+    {
+        for (int c = first + 1; c <= last; c++)
+        {
+            if (counts[c] != counts[first])
+                return false;
+        }
+        return true;
+    }
 
     private static bool IsCandidate(TypeSeries s, int first, int last) =>
         RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last);
@@ -28,8 +38,20 @@ internal static class GrowthAnalyzer
     /// Keeps the candidates that went on growing through the confirmation censuses and did not grow while the
     /// fragment was idle.
     /// </summary>
+    /// <param name="series">Counts and bytes per type, one entry per census.</param>
+    /// <param name="iterations">The fragment's iteration count at each census, in the same order.</param>
+    /// <param name="countedLast">The last counted census; the counted ones start at 0.</param>
+    /// <param name="idle">The census taken after a pause in which the fragment did not run, if one was taken.</param>
+    /// <param name="confirmations">The censuses after each longer confirmation run.</param>
+    /// <remarks>
+    /// A type that grows in count must keep pace in every confirmation run: at least half of what its slowest counted
+    /// interval would add over that run's iterations (LeakCanary's rule: a node grows only when it grew by at least
+    /// the loops per dump). A bounded cache that was still filling adds nothing once full, and a stray object from
+    /// another thread is one object, not a rate. A type that grows in bytes only (a list's array, which doubles) must
+    /// gain bytes without losing instances in every run.
+    /// </remarks>
     public static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(
-        IReadOnlyList<TypeSeries> series, int countedLast, int? idle, int[] confirmations)
+        IReadOnlyList<TypeSeries> series, IReadOnlyList<int> iterations, int countedLast, int? idle, int[] confirmations)
     {
         var growing = new List<TypeSeries>();
         var background = new List<TypeSeries>();
@@ -44,17 +66,35 @@ internal static class GrowthAnalyzer
                 continue;
             }
 
+            double slowestRate = SlowestCountedRate(s, iterations, countedLast);
             int from = idle ?? countedLast;
-            bool stillGrowing = confirmations.Length == 0 || confirmations.All(c =>
+            bool stillGrowing = confirmations.All(c =>
             {
-                bool rose = s.Counts[c] > s.Counts[from] || (s.Bytes[c] > s.Bytes[from] && s.Counts[c] >= s.Counts[from]);
+                bool kept = slowestRate > 0
+                    ? s.Counts[c] - s.Counts[from] >= Math.Max(1.0, slowestRate * (iterations[c] - iterations[from]) / 2)
+                    : s.Bytes[c] > s.Bytes[from] && s.Counts[c] >= s.Counts[from];
                 from = c;
-                return rose;
+                return kept;
             });
             if (stillGrowing)
                 growing.Add(s);
         }
         return (growing, background);
+    }
+
+    /// <summary>Instances per iteration in the counted interval that added the fewest, or 0 when some interval added none.</summary>
+    private static double SlowestCountedRate(TypeSeries s, IReadOnlyList<int> iterations, int countedLast)
+    {
+        double slowest = double.MaxValue;
+        for (int c = 1; c <= countedLast; c++)
+        {
+            int ran = iterations[c] - iterations[c - 1];
+            long added = s.Counts[c] - s.Counts[c - 1];
+            if (ran <= 0 || added <= 0)
+                return 0;
+            slowest = Math.Min(slowest, (double)added / ran);
+        }
+        return countedLast > 0 ? slowest : 0;
     }
 
     /// <summary>

@@ -123,7 +123,7 @@ internal sealed class CheckRunner
             confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
         }
         IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
-        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, countedLast, idle, confirmations);
+        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, _records.Take(_recordCount).Select(r => r.Iteration).ToArray(), countedLast, idle, confirmations);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
             ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
             : null;
