@@ -19,7 +19,8 @@ switch (mode)
 {
     case "serve":
         // A long-running process for the command-line tool to inspect from outside: "leak" keeps one order per
-        // tick in OrderArchive.s_orders, "clean" makes only garbage. It runs until it is killed.
+        // tick in OrderArchive.s_orders and prints "orders N" every tenth, "clean" makes only garbage. It runs until
+        // it is killed.
         bool leaking = args.Length > 1 && args[1] == "leak";
         using (var ticks = new Timer(_ => OrderArchive.Tick(leaking), null, 0, 20))
         {
@@ -76,8 +77,15 @@ internal static class OrderArchive
         var order = new ArchivedOrder();
         if (leaking)
         {
+            int kept;
             lock (s_orders)
+            {
                 s_orders.Add(order);
+                kept = s_orders.Count;
+            }
+            // Tests wait for this line instead of sleeping: it says how many orders are held now.
+            if (kept % 10 == 0)
+                Console.WriteLine($"orders {kept}");
         }
     }
 }

@@ -43,7 +43,7 @@ public sealed class CliTests
         try
         {
             Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", before).Exit);
-            Thread.Sleep(500);
+            target.WaitForOrdersAbove(OrdersIn(before) + 10, s_generous);
             Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", after).Exit);
 
             (int exit, string output, string errors) = RunCli("diff", before, after, "--sort", "count");
@@ -90,7 +90,9 @@ public sealed class CliTests
             string first = Path.Combine(folder, "first.dmp"), second = Path.Combine(folder, "second.dmp");
             var client = new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(target.Id);
             client.WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, first);
-            Thread.Sleep(500);
+            string firstCensus = Path.Combine(folder, "first.json");
+            Assert.Equal(0, RunCli("census", first, "--format", "json", "--output", firstCensus).Exit);
+            target.WaitForOrdersAbove(OrdersIn(firstCensus) + 10, s_generous);
             client.WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, second);
 
             (int exit, string output, string errors) = RunCli("census", second, "--filter", "ArchivedOrder*", "--format", "json");
@@ -241,7 +243,7 @@ public sealed class CliTests
             });
             if (!listening.Wait(s_generous) || listening.Result is null)
             {
-                process.Kill();
+                new ServerProcess(process, new Uri("http://127.0.0.1")).Dispose();
                 throw new InvalidOperationException("The LeakyServer sample did not start listening.");
             }
             return new ServerProcess(process, new Uri(listening.Result));
@@ -250,9 +252,21 @@ public sealed class CliTests
         public void Dispose()
         {
             if (!_process.HasExited)
+            {
                 _process.Kill();
+                _process.WaitForExit();
+                RuntimeFiles.DeleteOf(_process.Id);
+            }
             _process.Dispose();
         }
+    }
+
+    /// <summary>The ArchivedOrder instances a saved census counted.</summary>
+    private static long OrdersIn(string savedCensus)
+    {
+        using JsonDocument census = JsonDocument.Parse(File.ReadAllText(savedCensus));
+        return census.RootElement.GetProperty("types").EnumerateArray()
+            .Where(t => t.GetProperty("type").GetString() == "ArchivedOrder").Select(t => t.GetProperty("count").GetInt64()).SingleOrDefault();
     }
 
     private static TargetProcess StartServer(string mode)

@@ -109,10 +109,7 @@ public sealed class ProcessScenarioTests
     public void PtraceDeniedWithNoDumpRouteLeft_FailsNamingTheFix()
     {
         // A non-dumpable process of an unprivileged user: neither the inspector nor the runtime's dump writer may trace it.
-        string[]? asUnprivileged = Environment.UserName == "root"
-            ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp"]
-            : null;
-        using TargetProcess target = TargetProcess.Start(["check"], new Dictionary<string, string> { ["LEAKHUNTER_TEST_NOT_DUMPABLE"] = "1" }, asUnprivileged);
+        using TargetProcess target = TargetProcess.StartAsUnprivileged(["check"], new Dictionary<string, string> { ["LEAKHUNTER_TEST_NOT_DUMPABLE"] = "1" });
 
         string? line = target.ReadLine(s_generous);
 

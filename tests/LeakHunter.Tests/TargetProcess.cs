@@ -9,9 +9,12 @@ internal sealed class TargetProcess : IDisposable
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = new();
 
-    private TargetProcess(Process process)
+    private readonly string? _privateCopy;
+
+    private TargetProcess(Process process, string? privateCopy = null)
     {
         _process = process;
+        _privateCopy = privateCopy;
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -32,9 +35,56 @@ internal sealed class TargetProcess : IDisposable
 
     public ConcurrentBag<string> StandardError { get; } = new();
 
-    public static TargetProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string[]? prefix = null)
+    public static TargetProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string[]? prefix = null) =>
+        Start(TargetFolder, arguments, environment, prefix, privateCopy: null);
+
+    /// <summary>
+    /// Starts the target as another, unprivileged user. That user may not be able to read the build output where the
+    /// clone happens to live (a checkout under a 0700 folder), so the target runs from a world-readable copy of it,
+    /// deleted on dispose.
+    /// </summary>
+    public static TargetProcess StartAsUnprivileged(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory.Replace("LeakHunter.Tests", "LeakHunter.TestTarget", StringComparison.Ordinal), "LeakHunter.TestTarget.dll");
+        string[]? asUnprivileged = Environment.UserName == "root"
+            ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp"]
+            : null;
+        string copy = Directory.CreateTempSubdirectory("leakhunter-target-").FullName;
+        try
+        {
+            CopyReadableByAll(TargetFolder, copy);
+            return Start(copy, arguments, environment, asUnprivileged, copy);
+        }
+        catch
+        {
+            Directory.Delete(copy, recursive: true);
+            throw;
+        }
+    }
+
+    private static string TargetFolder => AppContext.BaseDirectory.Replace("LeakHunter.Tests", "LeakHunter.TestTarget", StringComparison.Ordinal);
+
+    private static void CopyReadableByAll(string from, string to)
+    {
+        const UnixFileMode ReadableByAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        const UnixFileMode ListableByAll = ReadableByAll | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(to, ListableByAll);
+        foreach (string folder in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            string copy = Path.Combine(to, Path.GetRelativePath(from, folder));
+            Directory.CreateDirectory(copy);
+            File.SetUnixFileMode(copy, ListableByAll);
+        }
+        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string copy = Path.Combine(to, Path.GetRelativePath(from, file));
+            File.Copy(file, copy);
+            File.SetUnixFileMode(copy, ReadableByAll);
+        }
+    }
+
+    private static TargetProcess Start(string folder, IEnumerable<string> arguments, IDictionary<string, string>? environment, string[]? prefix, string? privateCopy)
+    {
+        string dll = Path.Combine(folder, "LeakHunter.TestTarget.dll");
         if (!File.Exists(dll))
             throw new FileNotFoundException("Build tests/LeakHunter.TestTarget first; the test project references it so a normal build does.", dll);
 
@@ -53,7 +103,7 @@ internal sealed class TargetProcess : IDisposable
             start.ArgumentList.Add(argument);
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
             start.Environment[name] = value;
-        return new TargetProcess(Process.Start(start)!);
+        return new TargetProcess(Process.Start(start)!, privateCopy);
     }
 
     /// <summary>The next line it prints, or null once it has exited or the time is up.</summary>
@@ -74,11 +124,35 @@ internal sealed class TargetProcess : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Waits until a "serve leak" target says it holds more than <paramref name="orders"/> orders, and returns how many
+    /// it holds: what a test that needs the leak to have grown waits for, instead of a sleep.
+    /// </summary>
+    public long WaitForOrdersAbove(long orders, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            string? line = ReadLineStartingWith("orders ", timeout - clock.Elapsed);
+            if (line is null)
+                break;
+            long held = long.Parse(line["orders ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            if (held > orders)
+                return held;
+        }
+        throw new TimeoutException($"The target never held more than {orders} orders.");
+    }
+
     public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
     public int ExitCode => _process.ExitCode;
 
-    public void Kill() => _process.Kill(entireProcessTree: false);
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: false);
+        _process.WaitForExit();
+        RuntimeFiles.DeleteOf(_process.Id);
+    }
 
     /// <summary>The state letter from /proc (R running, S sleeping, t stopped by a tracer, T stopped).</summary>
     public static char StateOf(int pid)
@@ -135,11 +209,33 @@ internal sealed class TargetProcess : IDisposable
         try
         {
             if (!_process.HasExited)
+            {
                 _process.Kill(entireProcessTree: true);
+                _process.WaitForExit();
+                RuntimeFiles.DeleteOf(_process.Id);
+            }
         }
         catch (InvalidOperationException)
         {
         }
         _process.Dispose();
+        if (_privateCopy is not null)
+            Directory.Delete(_privateCopy, recursive: true);
+    }
+}
+
+/// <summary>
+/// The files a .NET runtime keeps in the temporary folder while it runs (its diagnostics socket and debugger pipes).
+/// A runtime removes them when it exits, but not when it is killed, so whoever kills one removes them.
+/// </summary>
+internal static class RuntimeFiles
+{
+    public static void DeleteOf(int processId)
+    {
+        foreach (string pattern in new[] { $"dotnet-diagnostic-{processId}-*", $"clr-debug-pipe-{processId}-*" })
+        {
+            foreach (string file in Directory.EnumerateFiles(Path.GetTempPath(), pattern))
+                File.Delete(file);
+        }
     }
 }
