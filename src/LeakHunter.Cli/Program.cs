@@ -37,14 +37,18 @@ root.Subcommands.Add(ps);
 var targetArgument = new Argument<string>("target") { Description = "A process id (see `leakhunter ps`) or the path of a dump" };
 var sort = new Option<string>("--sort") { Description = "Sort by bytes or count", DefaultValueFactory = _ => "bytes" };
 sort.AcceptOnlyFromAmong("bytes", "count");
-var top = new Option<int>("--top") { Description = "Show the N largest types", DefaultValueFactory = _ => 30 };
+var top = new Option<int?>("--top") { Description = "Show the N largest types (text and markdown show 30 unless told; JSON holds every type, so a saved census diffs exactly)" };
 var filter = new Option<string?>("--filter") { Description = "Only types whose name matches this pattern (* is any run of characters)" };
 var reachable = new Option<bool>("--reachable") { Description = "Count only objects a GC root reaches, leaving out garbage not yet collected" };
 var census = new Command("census", "Live objects by type.") { targetArgument, sort, top, filter, reachable };
 census.SetAction(result => Run(result, () =>
 {
     var target = Target.Parse(result.GetValue(targetArgument)!);
-    CensusView view = TakeCensus(target, result.GetValue(reachable), Seconds(result.GetValue(timeout)), result.GetValue(sort)!, result.GetValue(top), result.GetValue(filter));
+    int? shown = result.GetValue(top);
+    if (shown is <= 0)
+        throw new CliException("--top must be a positive number of types.");
+    shown ??= result.GetValue(format) == "json" ? int.MaxValue : 30;
+    CensusView view = TakeCensus(target, result.GetValue(reachable), Seconds(result.GetValue(timeout)), result.GetValue(sort)!, shown.Value, result.GetValue(filter));
     return (Render(result, view, view.ToText, view.ToJson, view.ToMarkdown), 0);
 }));
 root.Subcommands.Add(census);
@@ -59,18 +63,23 @@ watch.SetAction(result => Run(result, () =>
     int count = result.GetValue(samples);
     if (count < 3)
         throw new CliException("--samples must be at least 3: growth must show in at least two intervals to tell it from a one-off.");
-    LeakReport report = Watch(target, TimeSpan.FromSeconds(result.GetValue(interval)), count, Seconds(result.GetValue(timeout)));
+    double seconds = result.GetValue(interval);
+    if (!(seconds > 0) || seconds > TimeSpan.FromDays(1).TotalSeconds)
+        throw new CliException($"--interval must be a number of seconds above 0 and at most a day; {seconds} is not.");
+    LeakReport report = Watch(target, TimeSpan.FromSeconds(seconds), count, Seconds(result.GetValue(timeout)));
     return (Render(result, report, report.ToString, report.ToJson, () => $"```\n{report}```\n"), report.HasLeaks ? 1 : 0);
 }));
 root.Subcommands.Add(watch);
 
-var type = new Option<string>("--type") { Description = "The full type name, as `census` shows it", Required = true };
-var max = new Option<int>("--max") { Description = "Instances to trace", DefaultValueFactory = _ => 100 };
+var type = new Option<string>("--type") { Description = "The full type name, as `census` shows it; * matches any run of characters", Required = true };
+var max = new Option<int>("--max") { Description = "Instances to trace per type", DefaultValueFactory = _ => 100 };
 var paths = new Command("paths", "The shortest paths from GC roots to the instances of a type, and who refers to them.") { targetArgument, type, max };
 paths.SetAction(result => Run(result, () =>
 {
     var target = Target.Parse(result.GetValue(targetArgument)!);
     string typeName = result.GetValue(type)!;
+    if (result.GetValue(max) <= 0)
+        throw new CliException("--max must be a positive number of instances.");
     (int alive, LeakExplanation explanation) = Paths(target, typeName, result.GetValue(max), Seconds(result.GetValue(timeout)));
     string headline = $"{target.Describe()}: {alive:N0} live instance(s) of {typeName}";
     string text = alive == 0 ? headline + Environment.NewLine : TextReportWriter.WriteSurvivors(headline, explanation);
@@ -91,7 +100,15 @@ diff.SetAction(result => Run(result, () =>
 }));
 root.Subcommands.Add(diff);
 
-return root.Parse(args).Invoke();
+ParseResult parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // Usage errors exit 2, like every other bad input: exit 1 means "growth found".
+    string problem = Regex.Replace(parsed.Errors[0].Message, @"\s+", " ").Trim();
+    Console.Error.WriteLine($"leakhunter: {problem} Run `leakhunter --help` for usage.");
+    return 2;
+}
+return parsed.Invoke();
 
 static TimeSpan Seconds(double seconds) => seconds > 0
     ? TimeSpan.FromSeconds(seconds)
@@ -102,10 +119,12 @@ static int Run(ParseResult result, Func<(string Output, int ExitCode)> command)
 {
     try
     {
+        // The output file is opened before the work starts, so a path that cannot be written fails at once, not
+        // after a long watch.
+        using OutputFile? file = OutputFile.Open(result.GetValue<FileInfo?>("--output"));
         (string text, int exitCode) = command();
-        FileInfo? file = result.GetValue<FileInfo?>("--output");
         if (file is not null)
-            File.WriteAllText(file.FullName, text);
+            file.Write(text);
         else
             Console.Out.Write(text);
         return exitCode;
@@ -206,13 +225,19 @@ static LeakReport Watch(Target target, TimeSpan interval, int sampleCount, TimeS
     }
 }
 
-static (int Alive, LeakExplanation Explanation) Paths(Target target, string typeName, int maxPaths, TimeSpan limit)
+static (int Alive, LeakExplanation Explanation) Paths(Target target, string typePattern, int maxPaths, TimeSpan limit)
 {
-    Console.Error.WriteLine($"leakhunter: walking the heap of {target.Describe()} for {typeName}...");
+    Console.Error.WriteLine($"leakhunter: walking the heap of {target.Describe()} for {typePattern}...");
     (CensusTaker censuses, InspectorClient inspector) = target.Open(limit);
     using (inspector)
     {
-        censuses.Mark([typeName], everyInstanceIsNew: true);
+        (int id, _) = censuses.Take(reachableOnly: false);
+        string[] present = censuses.GetHistograms([id]).Where(s => s.Counts[0] > 0).Select(s => s.Type).ToArray();
+        Regex pattern = Wildcard.ToRegex(typePattern);
+        string[] matched = present.Where(t => pattern.IsMatch(t)).ToArray();
+        if (matched.Length == 0)
+            throw new CliException(TypeSuggestions.NoMatch(typePattern, present, target.Describe()));
+        censuses.Mark(matched, everyInstanceIsNew: true);
         Explanation explanation = censuses.Explain(maxPaths, limit);
         return (explanation.NewInstances, LeakExplanations.FromInspector(explanation));
     }

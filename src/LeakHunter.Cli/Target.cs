@@ -28,6 +28,7 @@ internal sealed record Target(int ProcessId, string? DumpPath)
             throw new CliException($"'{argument}' is not a process id. This command watches a live process: give its id (see `leakhunter ps`).");
         if (!File.Exists(argument))
             throw new CliException($"'{argument}' is neither a process id nor a dump file. Give a process id (see `leakhunter ps`) or the path of a dump.");
+        DumpFileCheck.ThrowIfTruncated(argument);
         return new Target(0, Path.GetFullPath(argument));
     }
 

@@ -154,6 +154,132 @@ public sealed class CliTests
         }
     }
 
+    [Theory]
+    [InlineData("watch", "1", "--interval", "-1")]
+    [InlineData("watch", "1", "--interval", "0")]
+    [InlineData("watch", "1", "--samples", "2")]
+    [InlineData("census", "1", "--format", "xml")]
+    [InlineData("census", "1", "--top", "0")]
+    [InlineData("census", "1", "--timeout", "0")]
+    [InlineData("paths", "1", "--type", "X", "--max", "0")]
+    [InlineData("paths", "1")]
+    [InlineData("frobnicate")]
+    [InlineData()]
+    public void UsageErrors_ExitTwo_WithOneLineOnStderr(params string[] arguments)
+    {
+        // Process 1 is never a .NET process here, but every one of these must fail on its usage before looking at it.
+        (int exit, string output, string errors) = RunCli(arguments);
+
+        Assert.True(exit == 2, $"exit {exit}: {errors}{output}");
+        Assert.Equal("", output);
+        string line = Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("leakhunter: ", line);
+        Assert.DoesNotContain("   at ", errors); // no stack trace
+    }
+
+    [Fact]
+    public void Paths_OfATypeThatMatchesNothing_ExitsTwo_SuggestingCloseNames_AndTakesWildcards()
+    {
+        using TargetProcess target = StartServer("leak");
+
+        (int exit, string output, string errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrdr");
+        Assert.True(exit == 2, errors + output);
+        Assert.Contains("No live instance of a type matching 'ArchivedOrdr'", errors);
+        Assert.Contains("'ArchivedOrder'", errors);
+
+        (exit, output, errors) = RunCli("paths", target.Id.ToString(), "--type", "Acme.DoesNotExist");
+        Assert.True(exit == 2, errors + output);
+        Assert.Contains("leakhunter census", errors);
+
+        (exit, output, errors) = RunCli("paths", target.Id.ToString(), "--type", "Archived*", "--max", "5");
+        Assert.True(exit == 0, errors + output);
+        Assert.Contains("static field OrderArchive.s_orders", output);
+    }
+
+    [Fact]
+    public void UnwritableOutput_ExitsTwo_BeforeAnyWork_AndLeavesNoFile()
+    {
+        using TargetProcess target = StartServer("clean");
+        string missingFolder = Path.Combine(Path.GetTempPath(), "leakhunter-no-such-folder-" + Guid.NewGuid().ToString("N"), "census.json");
+
+        (int exit, string output, string errors) = RunCli("census", target.Id.ToString(), "--output", missingFolder);
+
+        Assert.True(exit == 2, errors + output);
+        Assert.Contains("cannot be written", errors);
+        Assert.DoesNotContain("walking the heap", errors);
+        Assert.False(File.Exists(missingFolder));
+
+        (exit, _, errors) = RunCli("census", target.Id.ToString(), "--output", Path.GetTempPath());
+        Assert.Equal(2, exit);
+        Assert.Contains("is a folder", errors);
+    }
+
+    [Fact]
+    public void TruncatedDump_IsNamedAsTruncated_AndExitsTwo_WhileTheWholeDumpReads()
+    {
+        using TargetProcess target = StartServer("leak");
+        string folder = Directory.CreateTempSubdirectory("leakhunter-cli-test-").FullName;
+        try
+        {
+            string whole = Path.Combine(folder, "whole.dmp"), cut = Path.Combine(folder, "cut.dmp"), tailless = Path.Combine(folder, "tailless.dmp");
+            new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(target.Id).WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, whole);
+            long length = new FileInfo(whole).Length;
+            CopyPrefix(whole, cut, length * 3 / 4);
+            CopyPrefix(whole, tailless, length - 512 * 1024);
+
+            foreach (string truncated in new[] { cut, tailless })
+            {
+                (int exit, string output, string errors) = RunCli("census", truncated);
+                Assert.True(exit == 2, errors + output);
+                Assert.Contains("is a truncated dump", errors);
+                Assert.Contains("bytes missing", errors);
+            }
+
+            Assert.Equal(0, RunCli("census", whole, "--top", "5").Exit);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        static void CopyPrefix(string from, string to, long bytes)
+        {
+            using FileStream source = File.OpenRead(from);
+            using FileStream destination = File.Create(to);
+            var buffer = new byte[1 << 20];
+            for (long left = bytes; left > 0;)
+            {
+                int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                destination.Write(buffer, 0, read);
+                left -= read;
+            }
+        }
+    }
+
+    [Fact]
+    public void SavedCensus_HoldsEveryType_SoADiffIsExact()
+    {
+        using TargetProcess target = StartServer("leak");
+        string saved = Path.GetTempFileName();
+        try
+        {
+            Assert.Equal(0, RunCli("census", target.Id.ToString(), "--format", "json", "--output", saved).Exit);
+            (int exit, string text, _) = RunCli("census", target.Id.ToString());
+            Assert.Equal(0, exit);
+
+            using JsonDocument census = JsonDocument.Parse(File.ReadAllText(saved));
+            int typesSaved = census.RootElement.GetProperty("types").GetArrayLength();
+            int typesShown = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 2; // headline and column names
+            Assert.Equal(30, typesShown);
+            Assert.True(typesSaved > 100, $"only {typesSaved} types saved");
+            Assert.Equal(census.RootElement.GetProperty("objects").GetInt64(), census.RootElement.GetProperty("types").EnumerateArray().Sum(t => t.GetProperty("count").GetInt64()));
+        }
+        finally
+        {
+            File.Delete(saved);
+        }
+    }
+
     [Fact]
     public async Task WebServer_DrivenWithRealRequests_WatchFindsTheLeakingEndpoint_AndNotTheCleanOne()
     {
