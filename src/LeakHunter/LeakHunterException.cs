@@ -23,6 +23,12 @@ public enum LeakHunterFailure
 
     /// <summary>This operating system is not supported.</summary>
     PlatformNotSupported,
+
+    /// <summary>
+    /// A check was started inside a running check (from its fragment, or from code the fragment called). It would
+    /// count the outer check's objects and wait forever for it to end, so it fails at once instead.
+    /// </summary>
+    NestedCheck,
 }
 
 /// <summary>

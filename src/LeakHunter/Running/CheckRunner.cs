@@ -14,6 +14,10 @@ internal sealed class CheckRunner
     // One check at a time per process: two checks would count each other's objects.
     private static readonly SemaphoreSlim s_oneCheckAtATime = new(1, 1);
 
+    // Set for the code a check runs (its fragment included, and whatever that fragment starts or awaits): a check
+    // started there would wait for the semaphore its own caller holds.
+    private static readonly AsyncLocal<bool> s_insideCheck = new();
+
     // Routes whose code has run once in this process; guarded by s_oneCheckAtATime.
     private static readonly HashSet<CensusRoute> s_primedRoutes = new();
 
@@ -38,24 +42,38 @@ internal sealed class CheckRunner
     /// <summary>Runs <paramref name="work"/> with no check running alongside: the two would count each other's objects.</summary>
     public static T Exclusive<T>(Func<T> work)
     {
+        ThrowIfNested();
         s_oneCheckAtATime.Wait();
         try
         {
+            s_insideCheck.Value = true;
             return work();
         }
         finally
         {
+            s_insideCheck.Value = false;
             s_oneCheckAtATime.Release();
         }
+    }
+
+    private static void ThrowIfNested()
+    {
+        if (s_insideCheck.Value)
+            throw new LeakHunterException(LeakHunterFailure.NestedCheck,
+                "A leak check was started inside another one (from the code under test, or from its fragment). " +
+                "Checks cannot nest: the inner one would count the outer one's objects and wait for it forever. " +
+                "Start each check from the test itself, one after the other.");
     }
 
     public static LeakReport Run(Fragment fragment, LeakOptions? options, CancellationToken cancellationToken)
     {
         options ??= LeakOptions.Default;
         options.Validate();
+        ThrowIfNested();
         s_oneCheckAtATime.Wait(cancellationToken);
         try
         {
+            s_insideCheck.Value = true;
             // A synchronous fragment never yields, so this completes on the calling thread.
             ValueTask<LeakReport> check = new CheckRunner(fragment, options, cancellationToken).RunAsync();
             Debug.Assert(check.IsCompleted);
@@ -63,6 +81,7 @@ internal sealed class CheckRunner
         }
         finally
         {
+            s_insideCheck.Value = false;
             s_oneCheckAtATime.Release();
         }
     }
@@ -71,9 +90,12 @@ internal sealed class CheckRunner
     {
         options ??= LeakOptions.Default;
         options.Validate();
+        ThrowIfNested();
         await s_oneCheckAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Set inside this async method, so it flows into the fragment and is gone for the caller when it returns.
+            s_insideCheck.Value = true;
             return await new CheckRunner(fragment, options, cancellationToken).RunAsync().ConfigureAwait(false);
         }
         finally
@@ -234,6 +256,9 @@ internal sealed class CheckRunner
         var window = AllocationWindow.Open();
         SettleHeap();
         (int id, CensusReply reply) = censuses.Take();
+        if (reply.UnreadableBytes > 0)
+            _warnings.Add($"Census {_recordCount + 1} could not parse {reply.UnreadableBytes:N0} bytes of the heap, so its counts may be low. " +
+                "If this repeats, report it with the runtime version: the heap's layout was not what LeakHunter expects.");
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }
