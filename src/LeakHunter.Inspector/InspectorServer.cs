@@ -19,57 +19,92 @@ internal sealed class InspectorServer
         _reader = new TargetReader(targetPid, _scanner);
     }
 
-    /// <returns>false when the parent asked the inspector to quit.</returns>
-    public bool Serve(BinaryReader requests, BinaryWriter replies)
+    /// <summary>
+    /// Announces this inspector with the handshake, then answers requests until the parent asks it to quit or
+    /// closes <paramref name="requests"/>. A stream that ends inside a frame throws <see cref="EndOfStreamException"/>.
+    /// </summary>
+    public void Run(Stream requests, Stream replies)
     {
-        var command = (InspectorCommand)requests.ReadByte();
-        switch (command)
+        replies.WriteByte(InspectorProtocol.ReadyMarker);
+        Frame.Write(replies, (byte)InspectorStatus.Ok,
+            new HandshakeMessage(InspectorProtocol.Version, InspectorProtocol.BuildVersionOf(typeof(InspectorServer).Assembly)));
+        while (ServeNext(requests, replies))
         {
-            case InspectorCommand.Quit:
-                return false;
-            case InspectorCommand.Reset:
-                _censuses.Clear();
-                _marked = new();
-                replies.Write((byte)InspectorStatus.Ok);
-                return true;
-            case InspectorCommand.Census:
-                ServeCensus(requests, replies);
-                return true;
-            case InspectorCommand.GetHistograms:
-                ServeHistograms(requests, replies);
-                return true;
-            case InspectorCommand.Mark:
-                ServeMark(requests, replies);
-                return true;
-            case InspectorCommand.Explain:
-                ServeExplain(requests, replies);
-                return true;
-            case InspectorCommand.ExplainWatched:
-                ServeExplainWatched(requests, replies);
-                return true;
-            default:
-                WriteFailure(replies, InspectorStatus.Failed, $"Unknown request {command}.");
-                return true;
         }
     }
 
-    private void ServeCensus(BinaryReader requests, BinaryWriter replies)
+    /// <summary>Reads one request frame and writes its reply frame.</summary>
+    /// <returns>false when the parent asked the inspector to quit or closed the pipe.</returns>
+    private bool ServeNext(Stream requests, Stream replies)
     {
-        int censusId = requests.ReadInt32();
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
-        bool reachableOnly = requests.ReadBoolean();
-        var histogram = new Histogram();
-        Serve(replies, timeout, () =>
+        Frame? frame = Frame.Read(requests);
+        if (frame is null)
+            return false;
+
+        Reply reply;
+        if (frame.IsTooLarge)
+            reply = Reply.Failed($"A request of {frame.Length} bytes is over the {InspectorProtocol.MaxFrameBytes} byte frame limit; it was skipped.");
+        else if (frame.Length == 0)
+            reply = Reply.Failed("An empty request frame has no command.");
+        else if ((InspectorCommand)frame.Kind == InspectorCommand.Quit)
+            return false;
+        else
+            reply = Answer(frame);
+
+        try
         {
-            CensusOutcome outcome = reachableOnly
+            Frame.Write(replies, (byte)reply.Status, reply.Message);
+        }
+        catch (InvalidDataException e)
+        {
+            // The reply is over the frame limit. Frames are built whole before they are sent, so nothing of it
+            // went out, and the failure can take its place.
+            Frame.Write(replies, (byte)InspectorStatus.Failed, new FailureReply(e.Message));
+        }
+        return true;
+    }
+
+    private Reply Answer(Frame frame)
+    {
+        var command = (InspectorCommand)frame.Kind;
+        try
+        {
+            return command switch
+            {
+                InspectorCommand.Reset => Reset(frame.ReadMessage<ResetRequest>()),
+                InspectorCommand.Census => Census(frame.ReadMessage<CensusRequest>()),
+                InspectorCommand.GetHistograms => Histograms(frame.ReadMessage<HistogramsRequest>()),
+                InspectorCommand.Mark => Mark(frame.ReadMessage<MarkRequest>()),
+                InspectorCommand.Explain => Explain(frame.ReadMessage<ExplainRequest>()),
+                InspectorCommand.ExplainWatched => ExplainWatched(frame.ReadMessage<ExplainWatchedRequest>()),
+                _ => Reply.Failed($"Unknown command 0x{frame.Kind:X2}: this inspector speaks protocol {InspectorProtocol.Version}, " +
+                    $"whose commands are {string.Join(", ", Enum.GetNames<InspectorCommand>())}."),
+            };
+        }
+        catch (InvalidDataException e)
+        {
+            return Reply.Failed($"The {command} request was malformed: {e.Message}.");
+        }
+    }
+
+    private Reply Reset(ResetRequest _)
+    {
+        _censuses.Clear();
+        _marked = new();
+        return Reply.Ok(new Acknowledgement());
+    }
+
+    private Reply Census(CensusRequest request)
+    {
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
+        return UnderTimeLimit(timeout, () =>
+        {
+            var histogram = new Histogram();
+            CensusOutcome outcome = request.ReachableOnly
                 ? ReachableCensus(route, dumpPath, histogram)
                 : _reader.TakeCensus(route, dumpPath, histogram);
-            _censuses[censusId] = histogram;
-            replies.Write((byte)InspectorStatus.Ok);
-            replies.Write(outcome.Totals.Objects);
-            replies.Write(outcome.Totals.Bytes);
-            replies.Write(outcome.PauseMs);
-            replies.Write((long)outcome.Totals.UnreadableBytes);
+            _censuses[request.CensusId] = histogram;
+            return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes);
         });
     }
 
@@ -79,124 +114,92 @@ internal sealed class InspectorServer
         return new CensusOutcome(totals, pauseMs);
     }
 
-    private void ServeMark(BinaryReader requests, BinaryWriter replies)
+    private Reply Mark(MarkRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
-        int count = requests.ReadInt32();
-        var typeIndices = new List<int>(count);
-        for (int i = 0; i < count; i++)
-            typeIndices.Add(_types.GetIndex(requests.ReadString()));
-        bool everyInstanceIsNew = requests.ReadBoolean();
-        if (everyInstanceIsNew)
+        var typeIndices = request.Types.Select(_types.GetIndex).ToList();
+        if (request.EveryInstanceIsNew)
         {
             // Nothing to look at: the explanation that follows counts every instance of these types.
             _marked = typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>());
-            replies.Write((byte)InspectorStatus.Ok);
-            replies.Write(0.0);
-            return;
+            return Reply.Ok(new MarkReply(0.0));
         }
-        Serve(replies, timeout, () =>
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
+        return UnderTimeLimit(timeout, () =>
         {
             (_marked, double pauseMs) = _reader.Read(route, dumpPath, runtime => InstanceMarker.Mark(_scanner, runtime, typeIndices));
-            replies.Write((byte)InspectorStatus.Ok);
-            replies.Write(pauseMs);
+            return new MarkReply(pauseMs);
         });
     }
 
-    private void ServeExplain(BinaryReader requests, BinaryWriter replies)
+    private Reply Explain(ExplainRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
-        int maxInstancesPerType = requests.ReadInt32();
-        var timeLimit = TimeSpan.FromMilliseconds(requests.ReadDouble());
-        Serve(replies, timeout, () =>
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
+        return UnderTimeLimit(timeout, () =>
         {
             (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
-                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, maxInstancesPerType, timeLimit));
-            replies.Write((byte)InspectorStatus.Ok);
-            replies.Write(pauseMs);
-            ExplanationWire.Write(replies, explanation);
+                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, request.MaxInstancesPerType, request.TimeLimit));
+            return new ExplanationReply(pauseMs, explanation);
         });
     }
 
-    private void ServeExplainWatched(BinaryReader requests, BinaryWriter replies)
+    private Reply ExplainWatched(ExplainWatchedRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = ReadTarget(requests);
-        var timeLimit = TimeSpan.FromMilliseconds(requests.ReadDouble());
-        var handles = new ulong[requests.ReadInt32()];
-        for (int i = 0; i < handles.Length; i++)
-            handles[i] = requests.ReadUInt64();
-        Serve(replies, timeout, () =>
+        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
+        return UnderTimeLimit(timeout, () =>
         {
             (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
-                runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, handles, timeLimit));
-            replies.Write((byte)InspectorStatus.Ok);
-            replies.Write(pauseMs);
-            ExplanationWire.Write(replies, explanation);
+                runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit));
+            return new ExplanationReply(pauseMs, explanation);
         });
     }
-
-    private static (CensusRoute Route, string DumpPath, TimeSpan Timeout) ReadTarget(BinaryReader requests) =>
-        ((CensusRoute)requests.ReadByte(), requests.ReadString(), TimeSpan.FromMilliseconds(requests.ReadDouble()));
 
     /// <summary>Runs one request against the target under the time limit that protects it, and turns failures into replies.</summary>
-    private static void Serve(BinaryWriter replies, TimeSpan timeout, Action work)
+    private static Reply UnderTimeLimit(TimeSpan timeout, Func<IWireMessage> work)
     {
         try
         {
             // Exiting detaches ptrace and resumes the process under test; work that hangs must not freeze it.
             using (new Timer(_ => NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode), null, timeout, Timeout.InfiniteTimeSpan))
-                work();
+                return Reply.Ok(work());
         }
         catch (InspectorException e)
         {
-            WriteFailure(replies, e.Status, e.Message);
+            return Reply.Failed(e.Message, e.Status);
         }
         catch (Exception e)
         {
-            WriteFailure(replies, InspectorStatus.Failed, $"{e.GetType().Name}: {e.Message}");
+            return Reply.Failed($"{e.GetType().Name}: {e.Message}");
         }
     }
 
-    private void ServeHistograms(BinaryReader requests, BinaryWriter replies)
+    private Reply Histograms(HistogramsRequest request)
     {
-        int count = requests.ReadInt32();
-        var histograms = new Histogram[count];
-        for (int i = 0; i < count; i++)
+        var histograms = new Histogram[request.CensusIds.Count];
+        for (int i = 0; i < histograms.Length; i++)
         {
-            int id = requests.ReadInt32();
+            int id = request.CensusIds[i];
             if (!_censuses.TryGetValue(id, out Histogram? histogram))
-            {
-                // Drain the rest of the request before answering, so the pipe stays in step.
-                for (int j = i + 1; j < count; j++)
-                    requests.ReadInt32();
-                WriteFailure(replies, InspectorStatus.Failed, $"No census {id} was taken in this check.");
-                return;
-            }
+                return Reply.Failed($"No census {id} was taken in this check.");
             histograms[i] = histogram;
         }
 
-        replies.Write((byte)InspectorStatus.Ok);
-        var present = new List<int>();
+        var series = new List<TypeSeries>();
         for (int type = 0; type < _types.Count; type++)
         {
-            if (histograms.Any(h => h.CountOf(type) != 0))
-                present.Add(type);
+            if (!histograms.Any(h => h.CountOf(type) != 0))
+                continue;
+            series.Add(new TypeSeries(_types[type],
+                histograms.Select(h => h.CountOf(type)).ToArray(),
+                histograms.Select(h => h.BytesOf(type)).ToArray()));
         }
-        replies.Write(present.Count);
-        foreach (int type in present)
-        {
-            replies.Write(_types[type]);
-            foreach (Histogram histogram in histograms)
-            {
-                replies.Write(histogram.CountOf(type));
-                replies.Write(histogram.BytesOf(type));
-            }
-        }
+        return Reply.Ok(new HistogramsReply(histograms.Length, series));
     }
 
-    private static void WriteFailure(BinaryWriter replies, InspectorStatus status, string message)
+    /// <summary>A reply's status, the kind byte of its frame, and its message.</summary>
+    private readonly record struct Reply(InspectorStatus Status, IWireMessage Message)
     {
-        replies.Write((byte)status);
-        replies.Write(message);
+        public static Reply Ok(IWireMessage message) => new(InspectorStatus.Ok, message);
+
+        public static Reply Failed(string message, InspectorStatus status = InspectorStatus.Failed) => new(status, new FailureReply(message));
     }
 }

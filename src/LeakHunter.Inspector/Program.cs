@@ -24,17 +24,12 @@ internal static class Program
 
         using Stream input = Console.OpenStandardInput();
         using Stream output = Console.OpenStandardOutput();
-        var requests = new BinaryReader(input);
-        var replies = new BinaryWriter(output);
         int targetPid = int.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.TargetPidVariable), out int target) ? target : parentPid;
         var server = new InspectorServer(targetPid);
 
-        replies.Write(InspectorProtocol.ReadyMarker);
-        replies.Flush();
         try
         {
-            while (server.Serve(requests, replies))
-                replies.Flush();
+            server.Run(input, output);
         }
         catch (EndOfStreamException)
         {

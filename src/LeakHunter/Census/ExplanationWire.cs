@@ -1,7 +1,7 @@
 namespace LeakHunter.Census;
 
 // Shared by the library and the inspector process (linked into both): the explanation of a check's growing types
-// as it crosses the pipe. The library turns it into the public report model.
+// as it crosses the pipe, inside an ExplanationReply. The library turns it into the public report model.
 
 /// <summary>One step of a path: the object's type, the field of the previous object that holds it, and its idiom.</summary>
 internal sealed record PathStep(string Type, string? Field, string? Note);
@@ -67,7 +67,7 @@ internal static class ExplanationWire
         long graphObjects = reader.ReadInt64();
         long graphBytes = reader.ReadInt64();
         var leaks = new List<LeakPath>();
-        for (int i = reader.ReadInt32(); i > 0; i--)
+        for (int i = WireValues.ReadCount(reader, 1, "leak paths"); i > 0; i--)
         {
             string type = reader.ReadString();
             int instances = reader.ReadInt32();
@@ -75,16 +75,16 @@ internal static class ExplanationWire
             string root = reader.ReadString();
             int accumulationPoint = reader.ReadInt32();
             var steps = new List<PathStep>();
-            for (int s = reader.ReadInt32(); s > 0; s--)
+            for (int s = WireValues.ReadCount(reader, 3, "path steps"); s > 0; s--)
                 steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
             leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint));
         }
         var referrers = new List<TypeReferrerCounts>();
-        for (int i = reader.ReadInt32(); i > 0; i--)
+        for (int i = WireValues.ReadCount(reader, 1, "referred types"); i > 0; i--)
         {
             string type = reader.ReadString();
             var from = new List<ReferrerCount>();
-            for (int f = reader.ReadInt32(); f > 0; f--)
+            for (int f = WireValues.ReadCount(reader, 1 + 1 + sizeof(int), "referrers"); f > 0; f--)
                 from.Add(new ReferrerCount(reader.ReadString(), reader.ReadString(), reader.ReadInt32()));
             referrers.Add(new TypeReferrerCounts(type, from));
         }

@@ -9,12 +9,17 @@ namespace LeakHunter.Census;
 internal sealed class InspectorClient : IDisposable
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(60);
+
+    // A request that reads the heap may take its own time limit and this much more before the watchdog steps in:
+    // the inspector enforces the limit itself, and exits with CensusTimedOutExitCode, unless it is stuck for good.
+    private static readonly TimeSpan s_heapRequestGrace = TimeSpan.FromSeconds(10);
+
     private static readonly object s_sharedGate = new();
     private static InspectorClient? s_shared;
 
     private readonly Process _process;
-    private readonly BinaryWriter _requests;
-    private readonly BinaryReader _replies;
+    private readonly Stream _requests;
+    private readonly Stream _replies;
     private readonly StderrTail _stderr = new();
     private readonly PrivateDumpFolder _dumps = new();
     private bool _disposed;
@@ -22,14 +27,20 @@ internal sealed class InspectorClient : IDisposable
     private InspectorClient(Process process)
     {
         _process = process;
-        _requests = new BinaryWriter(process.StandardInput.BaseStream);
-        _replies = new BinaryReader(process.StandardOutput.BaseStream);
+        _requests = process.StandardInput.BaseStream;
+        _replies = process.StandardOutput.BaseStream;
     }
 
     public int ProcessId => _process.Id;
 
     /// <summary>The dump file the <see cref="CensusRoute.DumpFile"/> route reads.</summary>
     public string? DumpFile { get; set; }
+
+    /// <summary>
+    /// How long the inspector may take over a request that only moves its own records (Reset, GetHistograms)
+    /// before the watchdog stops it.
+    /// </summary>
+    public TimeSpan BookkeepingTimeout { get; set; } = s_startTimeout;
 
     /// <summary>The running inspector, started now if there is none or the last one died.</summary>
     public static InspectorClient GetShared()
@@ -107,102 +118,121 @@ internal sealed class InspectorClient : IDisposable
         if (targetPid is null)
             NativeMethods.AllowTracer(process.Id);
 
-        using (var watchdog = new Watchdog(process, s_startTimeout))
+        using var watchdog = new Watchdog(process, s_startTimeout);
+        try
         {
-            int marker;
-            try
-            {
-                marker = process.StandardOutput.BaseStream.ReadByte();
-            }
-            catch (IOException)
-            {
-                marker = -1;
-            }
-            if (marker != InspectorProtocol.ReadyMarker)
-            {
-                client.Dispose();
-                string why = watchdog.Fired ? $"did not start within {s_startTimeout.TotalSeconds:0} s" : "exited before it was ready";
-                throw new LeakHunterException(LeakHunterFailure.InspectorStartFailed,
-                    $"The LeakHunter inspector ({inspector}) {why}.{client._stderr.Describe()} Check that the .NET runtime can run it: dotnet exec {inspector}");
-            }
+            ReadHandshake(client._replies, inspector);
+        }
+        catch (LeakHunterException)
+        {
+            client.Dispose();
+            throw;
+        }
+        catch (IOException e)
+        {
+            client.Dispose();
+            string why = watchdog.Fired ? $"did not start within {s_startTimeout.TotalSeconds:0} s" : "exited before it was ready";
+            throw new LeakHunterException(LeakHunterFailure.InspectorStartFailed,
+                $"The LeakHunter inspector ({inspector}) {why}.{client._stderr.Describe()} Check that the .NET runtime can run it: dotnet exec {inspector}", e);
         }
         return client;
     }
 
+    /// <summary>
+    /// Reads the inspector's handshake and checks that it speaks this library's protocol; a mismatch throws a
+    /// <see cref="LeakHunterException"/> that names both builds, an inspector that ends first an <see cref="IOException"/>.
+    /// </summary>
+    internal static HandshakeMessage ReadHandshake(Stream replies, string inspector)
+    {
+        int marker = replies.ReadByte();
+        if (marker == -1)
+            throw new EndOfStreamException("The inspector closed its output before its handshake.");
+        if (marker == InspectorProtocol.LegacyReadyMarker)
+            throw VersionMismatch(inspector, "is an older build that speaks protocol 1, without frames");
+        if (marker != InspectorProtocol.ReadyMarker)
+            throw VersionMismatch(inspector, $"began with byte 0x{marker:X2} where its handshake belongs, so it speaks no protocol this library knows");
+
+        Frame frame = Frame.Read(replies) ?? throw new EndOfStreamException("The inspector closed its output inside its handshake.");
+        HandshakeMessage handshake;
+        try
+        {
+            handshake = frame.ReadMessage<HandshakeMessage>();
+        }
+        catch (InvalidDataException e)
+        {
+            throw VersionMismatch(inspector, $"sent a handshake this library cannot read ({e.Message})");
+        }
+        if (handshake.ProtocolVersion != InspectorProtocol.Version)
+            throw VersionMismatch(inspector, $"is version {handshake.InspectorVersion} and speaks protocol {handshake.ProtocolVersion}");
+        return handshake;
+    }
+
+    private static LeakHunterException VersionMismatch(string inspector, string whatTheInspectorIs) =>
+        new(LeakHunterFailure.InspectorStartFailed,
+            $"The LeakHunter inspector ({inspector}) {whatTheInspectorIs}, but this LeakHunter library is version " +
+            $"{InspectorProtocol.BuildVersionOf(typeof(InspectorClient).Assembly)} and speaks protocol {InspectorProtocol.Version}. " +
+            "The library and its inspector come from different builds: rebuild the project (or reinstall the LeakHunter package) so the " +
+            $"leakhunter-inspector folder beside the library matches it, and unset {InspectorLocator.PathVariable} if it points at another build.");
+
     public void Reset()
     {
-        Send(InspectorCommand.Reset, static _ => { });
-        ReadStatus(out _);
+        (InspectorStatus status, string? message, _) = Exchange(new ResetRequest(), BookkeepingTimeout);
+        if (status != InspectorStatus.Ok)
+            throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The inspector could not forget the last check: {message}");
     }
 
     /// <summary>Takes one census of this process. The calling thread blocks, as it must: the heap is read while it waits.</summary>
     public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout, bool reachableOnly = false)
     {
-        (InspectorStatus status, string? message, CensusReply reply) = RequestOnTarget(InspectorCommand.Census, censusId, route, timeout,
-            (requests, _) => requests.Write(reachableOnly),
-            static replies => new CensusReply(InspectorStatus.Ok, null, replies.ReadInt64(), replies.ReadInt64(), replies.ReadDouble(), replies.ReadInt64()));
-        return status == InspectorStatus.Ok ? reply : CensusReply.Failed(status, message!);
+        (InspectorStatus status, string? message, CensusReplyMessage? reply) =
+            RequestOnTarget(target => new CensusRequest(censusId, target, reachableOnly), censusId, route, timeout);
+        return reply is not null
+            ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes)
+            : CensusReply.Failed(status, message!);
     }
 
     /// <summary>Has the inspector note where the instances of <paramref name="types"/> are now.</summary>
     public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew, int requestId, CensusRoute route, TimeSpan timeout)
     {
-        (InspectorStatus status, string? message, double pauseMs) = RequestOnTarget(InspectorCommand.Mark, requestId, route, timeout,
-            (requests, _) =>
-            {
-                requests.Write(types.Count);
-                foreach (string type in types)
-                    requests.Write(type);
-                requests.Write(everyInstanceIsNew);
-            },
-            static replies => replies.ReadDouble());
-        return (status, message, pauseMs);
+        (InspectorStatus status, string? message, MarkReply? reply) =
+            RequestOnTarget(target => new MarkRequest(target, types.ToArray(), everyInstanceIsNew), requestId, route, timeout);
+        return (status, message, reply?.PauseMs ?? 0);
     }
 
     /// <summary>Paths from the roots to the instances of the marked types that are new since the mark.</summary>
     public (InspectorStatus Status, string? Message, Explanation? Explanation, double PauseMs) Explain(int requestId, CensusRoute route, TimeSpan timeout,
         int maxInstancesPerType, TimeSpan timeLimit)
     {
-        (InspectorStatus status, string? message, (Explanation?, double) reply) = RequestOnTarget(InspectorCommand.Explain, requestId, route, timeout,
-            (requests, _) =>
-            {
-                requests.Write(maxInstancesPerType);
-                requests.Write(timeLimit.TotalMilliseconds);
-            },
-            static replies =>
-            {
-                double pauseMs = replies.ReadDouble();
-                return ((Explanation?)ExplanationWire.Read(replies), pauseMs);
-            });
-        return (status, message, reply.Item1, reply.Item2);
+        (InspectorStatus status, string? message, ExplanationReply? reply) =
+            RequestOnTarget(target => new ExplainRequest(target, maxInstancesPerType, timeLimit), requestId, route, timeout);
+        return (status, message, reply?.Explanation, reply?.PauseMs ?? 0);
     }
 
     /// <summary>Paths from the roots to the objects the given weak GC handles still point at.</summary>
     public (InspectorStatus Status, string? Message, Explanation? Explanation) ExplainWatched(IReadOnlyList<IntPtr> weakHandles, int requestId, CensusRoute route,
         TimeSpan timeout, TimeSpan timeLimit)
     {
-        (InspectorStatus status, string? message, Explanation? explanation) = RequestOnTarget(InspectorCommand.ExplainWatched, requestId, route, timeout,
-            (requests, _) =>
-            {
-                requests.Write(timeLimit.TotalMilliseconds);
-                requests.Write(weakHandles.Count);
-                foreach (IntPtr handle in weakHandles)
-                    requests.Write((ulong)handle);
-            },
-            static replies =>
-            {
-                _ = replies.ReadDouble();
-                return (Explanation?)ExplanationWire.Read(replies);
-            });
-        return (status, message, explanation);
+        (InspectorStatus status, string? message, ExplanationReply? reply) =
+            RequestOnTarget(target => new ExplainWatchedRequest(target, timeLimit, weakHandles.Select(h => (ulong)h).ToArray()), requestId, route, timeout);
+        return (status, message, reply?.Explanation);
     }
 
-    /// <summary>
-    /// One request that reads this process's heap: the dump it may need is deleted whatever happens, and the
-    /// inspector's death or a hang becomes an exception that says so.
-    /// </summary>
-    private (InspectorStatus Status, string? Message, T Reply) RequestOnTarget<T>(InspectorCommand command, int requestId, CensusRoute route, TimeSpan timeout,
-        Action<BinaryWriter, int> writeArguments, Func<BinaryReader, T> readReply)
+    /// <summary>Counts and bytes per type for the given censuses, in the order given.</summary>
+    public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds)
+    {
+        (InspectorStatus status, string? message, HistogramsReply? reply) = Exchange(new HistogramsRequest(censusIds), BookkeepingTimeout);
+        if (reply is null)
+            throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The inspector could not return the censuses: {message}");
+        if (reply.CensusCount != censusIds.Count)
+            throw new LeakHunterException(LeakHunterFailure.CensusFailed,
+                $"The inspector returned {reply.CensusCount} censuses where {censusIds.Count} were asked for. Rebuild so the library and its inspector come from the same build.");
+        return reply.Series;
+    }
+
+    /// <summary>A request that reads this process's heap: the dump it may need is deleted whatever happens.</summary>
+    private (InspectorStatus Status, string? Message, TReply? Reply) RequestOnTarget<TReply>(Func<HeapTarget, IInspectorRequest<TReply>> request,
+        int requestId, CensusRoute route, TimeSpan timeout)
+        where TReply : class, IWireMessage<TReply>
     {
         string dumpPath = route switch
         {
@@ -212,31 +242,7 @@ internal sealed class InspectorClient : IDisposable
         };
         try
         {
-            using var watchdog = new Watchdog(_process, timeout + TimeSpan.FromSeconds(10));
-            try
-            {
-                _requests.Write((byte)command);
-                if (command == InspectorCommand.Census)
-                    _requests.Write(requestId);
-                _requests.Write((byte)route);
-                _requests.Write(dumpPath);
-                _requests.Write(timeout.TotalMilliseconds);
-                writeArguments(_requests, requestId);
-                _requests.Flush();
-                InspectorStatus status = ReadStatus(out string? message);
-                return status != InspectorStatus.Ok ? (status, message, default!) : (status, null, readReply(_replies));
-            }
-            catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
-            {
-                bool timedOut = watchdog.Fired || ExitedWith(InspectorProtocol.CensusTimedOutExitCode);
-                Dispose();
-                if (timedOut)
-                    throw new LeakHunterException(LeakHunterFailure.CensusTimedOut,
-                        $"Reading the heap took longer than {timeout.TotalSeconds:0.#} s, so the inspector was stopped. " +
-                        "Raise LeakOptions.CensusTimeout for a very large heap, or shrink the heap the check runs on.", e);
-                throw new LeakHunterException(LeakHunterFailure.InspectorExited,
-                    $"The LeakHunter inspector exited in the middle of a census.{_stderr.Describe()} The process under test was not harmed; the next check starts a new inspector.", e);
-            }
+            return Exchange(request(new HeapTarget(route, dumpPath, timeout)), timeout + s_heapRequestGrace, heapTimeout: timeout);
         }
         finally
         {
@@ -245,57 +251,57 @@ internal sealed class InspectorClient : IDisposable
         }
     }
 
-    /// <summary>Counts and bytes per type for the given censuses, in the order given.</summary>
-    public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds)
+    /// <summary>
+    /// The one way every request reaches the inspector and its reply comes back. A watchdog stops the inspector
+    /// once the request outlives <paramref name="limit"/>; the inspector's death, a hang, or a reply that cannot be
+    /// parsed becomes a <see cref="LeakHunterException"/> that says which, and ends this client. A failure the
+    /// inspector reports comes back as its status and message, with no reply.
+    /// </summary>
+    /// <param name="request">What to ask.</param>
+    /// <param name="limit">How long the request may take before the watchdog stops the inspector.</param>
+    /// <param name="heapTimeout">The time limit the inspector itself enforces on a request that reads the heap.</param>
+    private (InspectorStatus Status, string? Message, TReply? Reply) Exchange<TReply>(IInspectorRequest<TReply> request, TimeSpan limit, TimeSpan? heapTimeout = null)
+        where TReply : class, IWireMessage<TReply>
     {
-        var series = new List<TypeSeries>();
-        Send(InspectorCommand.GetHistograms, requests =>
-        {
-            requests.Write(censusIds.Count);
-            foreach (int id in censusIds)
-                requests.Write(id);
-        });
-        InspectorStatus status = ReadStatus(out string? message);
-        if (status != InspectorStatus.Ok)
-            throw new LeakHunterException(LeakHunterFailure.CensusFailed, $"The inspector could not return the censuses: {message}");
+        if (_disposed)
+            throw new LeakHunterException(LeakHunterFailure.InspectorExited,
+                $"The LeakHunter inspector had already stopped when a {request.Command} request was made.{_stderr.Describe()} The next check starts a new inspector.");
 
-        int types = _replies.ReadInt32();
-        for (int t = 0; t < types; t++)
-        {
-            string name = _replies.ReadString();
-            var counts = new long[censusIds.Count];
-            var bytes = new long[censusIds.Count];
-            for (int c = 0; c < censusIds.Count; c++)
-            {
-                counts[c] = _replies.ReadInt64();
-                bytes[c] = _replies.ReadInt64();
-            }
-            series.Add(new TypeSeries(name, counts, bytes));
-        }
-        return series;
-    }
-
-    private void Send(InspectorCommand command, Action<BinaryWriter> writeArguments)
-    {
+        using var watchdog = new Watchdog(_process, limit);
         try
         {
-            _requests.Write((byte)command);
-            writeArguments(_requests);
-            _requests.Flush();
+            Frame.Write(_requests, (byte)request.Command, request);
+            Frame frame = Frame.Read(_replies) ?? throw new EndOfStreamException("The inspector closed its output.");
+            var status = (InspectorStatus)frame.Kind;
+            if (!Enum.IsDefined(status))
+                throw new InvalidDataException($"its status byte 0x{frame.Kind:X2} is not one this library knows");
+            return status == InspectorStatus.Ok
+                ? (status, null, frame.ReadMessage<TReply>())
+                : (status, frame.ReadMessage<FailureReply>().Message, null);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
+            bool timedOut = watchdog.Fired || ExitedWith(InspectorProtocol.CensusTimedOutExitCode);
             Dispose();
+            if (timedOut && heapTimeout is TimeSpan timeout)
+                throw new LeakHunterException(LeakHunterFailure.CensusTimedOut,
+                    $"Reading the heap took longer than {timeout.TotalSeconds:0.#} s, so the inspector was stopped. " +
+                    "Raise LeakOptions.CensusTimeout for a very large heap, or shrink the heap the check runs on.", e);
+            if (timedOut)
+                throw new LeakHunterException(LeakHunterFailure.CensusTimedOut,
+                    $"The LeakHunter inspector did not answer a {request.Command} request within {limit.TotalSeconds:0.#} s, so it was stopped.{_stderr.Describe()} " +
+                    "The process under test was not harmed; the next check starts a new inspector.", e);
             throw new LeakHunterException(LeakHunterFailure.InspectorExited,
-                $"The LeakHunter inspector exited.{_stderr.Describe()} The next check starts a new inspector.", e);
+                $"The LeakHunter inspector exited in the middle of a {request.Command} request.{_stderr.Describe()} " +
+                "The process under test was not harmed; the next check starts a new inspector.", e);
         }
-    }
-
-    private InspectorStatus ReadStatus(out string? message)
-    {
-        var status = (InspectorStatus)_replies.ReadByte();
-        message = status == InspectorStatus.Ok ? null : _replies.ReadString();
-        return status;
+        catch (InvalidDataException e)
+        {
+            Dispose();
+            throw new LeakHunterException(LeakHunterFailure.CensusFailed,
+                $"The LeakHunter inspector's reply to a {request.Command} request was malformed: {e.Message}. It was stopped; the next check starts a new inspector. " +
+                "If this repeats, rebuild so the library and its inspector come from the same build.", e);
+        }
     }
 
     public void Dispose()
@@ -309,8 +315,8 @@ internal sealed class InspectorClient : IDisposable
             {
                 try
                 {
-                    _requests.Write((byte)InspectorCommand.Quit);
-                    _requests.Flush();
+                    var quit = new QuitRequest();
+                    Frame.Write(_requests, (byte)quit.Command, quit);
                     _process.StandardInput.Close();
                 }
                 catch (IOException)
@@ -388,6 +394,3 @@ internal readonly record struct CensusReply(InspectorStatus Status, string? Mess
 {
     public static CensusReply Failed(InspectorStatus status, string message) => new(status, message, 0, 0, 0, 0);
 }
-
-/// <summary>One type's counts and bytes across a series of censuses.</summary>
-internal sealed record TypeSeries(string Type, long[] Counts, long[] Bytes);

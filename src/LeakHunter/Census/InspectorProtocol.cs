@@ -1,8 +1,18 @@
+using System.Buffers.Binary;
+using System.Reflection;
+
 namespace LeakHunter.Census;
 
-// Shared by the library and the inspector process (linked into both); one binary request/reply per census.
-// Replies to a census carry only totals, so the process under test never holds a per-census histogram:
-// histograms stay in the inspector until the check asks for them, after its last census.
+// Shared by the library and the inspector process (linked into both). The inspector starts its output with
+// InspectorProtocol.ReadyMarker and a handshake frame; after that every request and every reply is one frame:
+//
+//   uint32 little-endian N (at most MaxFrameBytes), then N payload bytes: one kind byte (the InspectorCommand of a
+//   request, the InspectorStatus of a reply) and the message body, laid out by that message's one Write and Read
+//   in InspectorMessages.cs. A reply with any status but Ok carries a FailureReply.
+//
+// Frames are read whole before they are parsed, so a request the inspector cannot parse costs only its reply and
+// never leaves the pipe out of step. Replies to a census carry only totals, so the process under test never holds
+// a per-census histogram: histograms stay in the inspector until the check asks for them, after its last census.
 internal enum InspectorCommand : byte
 {
     Quit = 0,
@@ -42,8 +52,23 @@ internal enum InspectorStatus : byte
 
 internal static class InspectorProtocol
 {
-    /// <summary>First byte the inspector writes once it is ready for requests.</summary>
-    public const byte ReadyMarker = 0x4C;
+    /// <summary>
+    /// The version of the frames and messages both sides speak; raise it whenever a message's layout or meaning
+    /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
+    /// </summary>
+    public const int Version = 2;
+
+    /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
+    public const byte ReadyMarker = 0x48;
+
+    /// <summary>
+    /// The only thing an inspector of protocol 1 wrote before waiting for requests. A byte of its own, so the
+    /// library can name that mismatch at once instead of waiting for a handshake frame that never comes.
+    /// </summary>
+    public const byte LegacyReadyMarker = 0x4C;
+
+    /// <summary>The largest payload a frame may carry. A request over it is skipped and answered with a failure.</summary>
+    public const int MaxFrameBytes = 256 * 1024 * 1024;
 
     /// <summary>
     /// Exit code of an inspector that gave up on a census past its time limit. The process under test cannot time
@@ -65,6 +90,121 @@ internal static class InspectorProtocol
 
     /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
     public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
+
+    /// <summary>The build an assembly came from, as its handshake and error messages name it.</summary>
+    public static string BuildVersionOf(Assembly assembly) =>
+        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? assembly.GetName().Version?.ToString()
+        ?? "unknown";
+}
+
+/// <summary>One frame as read off a stream: its kind byte and message body, or only its length when that was over the limit.</summary>
+internal sealed class Frame
+{
+    private readonly byte[]? _payload;
+
+    private Frame(uint length, byte[]? payload)
+    {
+        Length = length;
+        _payload = payload;
+    }
+
+    /// <summary>The payload length the frame's prefix declared.</summary>
+    public uint Length { get; }
+
+    /// <summary>Whether the frame was over the limit; its payload was skipped unread.</summary>
+    public bool IsTooLarge => _payload is null;
+
+    /// <summary>The command of a request or the status of a reply.</summary>
+    public byte Kind => Payload[0];
+
+    /// <summary>The kind byte and the body, for a frame that has both.</summary>
+    private byte[] Payload => _payload is { Length: > 0 } payload
+        ? payload
+        : throw new InvalidDataException(IsTooLarge ? $"a frame of {Length} bytes is over the {InspectorProtocol.MaxFrameBytes} byte limit" : "an empty frame has no kind byte");
+
+    /// <summary>
+    /// Parses the body as a <typeparamref name="T"/>. A body that ends early, has bytes left over or holds values
+    /// the message cannot have throws <see cref="InvalidDataException"/>, never anything else.
+    /// </summary>
+    public T ReadMessage<T>() where T : IWireMessage<T>
+    {
+        byte[] payload = Payload;
+        var body = new MemoryStream(payload, 1, payload.Length - 1, writable: false);
+        using var reader = new BinaryReader(body);
+        T message;
+        try
+        {
+            message = T.Read(reader);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"its body of {body.Length} bytes ends before the {typeof(T).Name} does");
+        }
+        catch (FormatException e)
+        {
+            // A string whose length prefix is not a 7-bit encoded integer.
+            throw new InvalidDataException($"the {typeof(T).Name} holds a malformed string ({e.Message})", e);
+        }
+        if (body.Position != body.Length)
+            throw new InvalidDataException($"{body.Length - body.Position} bytes are left over after the {typeof(T).Name}");
+        return message;
+    }
+
+    /// <summary>
+    /// Writes one frame and flushes it. The frame is built whole first, so a message that fails to write sends
+    /// nothing at all.
+    /// </summary>
+    public static void Write(Stream output, byte kind, IWireMessage message)
+    {
+        var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(0u); // the length, filled in below
+            writer.Write(kind);
+            message.Write(writer);
+        }
+        long length = buffer.Length - sizeof(uint);
+        if (length > InspectorProtocol.MaxFrameBytes)
+            throw new InvalidDataException($"A {message.GetType().Name} of {length} bytes is over the {InspectorProtocol.MaxFrameBytes} byte frame limit.");
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.GetBuffer(), (uint)length);
+        output.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+        output.Flush();
+    }
+
+    /// <summary>
+    /// Reads the next frame whole, or returns null when the stream ends cleanly between frames; a stream that ends
+    /// inside a frame throws <see cref="EndOfStreamException"/>. A frame over <see cref="InspectorProtocol.MaxFrameBytes"/>
+    /// is skipped, so the stream stays in step, and comes back with <see cref="IsTooLarge"/>.
+    /// </summary>
+    public static Frame? Read(Stream input)
+    {
+        Span<byte> prefix = stackalloc byte[sizeof(uint)];
+        int read = input.Read(prefix);
+        if (read == 0)
+            return null;
+        input.ReadExactly(prefix[read..]);
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(prefix);
+        if (length > InspectorProtocol.MaxFrameBytes)
+        {
+            Skip(input, length);
+            return new Frame(length, null);
+        }
+        var payload = new byte[length];
+        input.ReadExactly(payload);
+        return new Frame(length, payload);
+    }
+
+    private static void Skip(Stream input, long length)
+    {
+        var discard = new byte[64 * 1024];
+        while (length > 0)
+        {
+            int chunk = (int)Math.Min(length, discard.Length);
+            input.ReadExactly(discard, 0, chunk);
+            length -= chunk;
+        }
+    }
 }
 
 /// <summary>What holds the first object of a path to a leaked instance.</summary>

@@ -1,0 +1,323 @@
+namespace LeakHunter.Census;
+
+// Shared by the library and the inspector process (linked into both): every message that crosses the pipe, each
+// laid out once, by its own Write and Read, so the two sides cannot disagree on a layout. A Frame (see
+// InspectorProtocol.cs) carries one message; its kind byte says which.
+
+/// <summary>A message with one layout on the wire.</summary>
+internal interface IWireMessage
+{
+    void Write(BinaryWriter writer);
+}
+
+/// <summary>A message that can be read back: <c>Read</c> reverses <see cref="IWireMessage.Write"/>.</summary>
+internal interface IWireMessage<TSelf> : IWireMessage
+    where TSelf : IWireMessage<TSelf>
+{
+    static abstract TSelf Read(BinaryReader reader);
+}
+
+/// <summary>A request; its command is the kind byte of its frame.</summary>
+internal interface IInspectorRequest : IWireMessage
+{
+    InspectorCommand Command { get; }
+}
+
+/// <summary>A request the inspector answers with a <typeparamref name="TReply"/> when it succeeds, and a <see cref="FailureReply"/> when not.</summary>
+internal interface IInspectorRequest<TReply> : IInspectorRequest
+    where TReply : IWireMessage<TReply>
+{
+}
+
+/// <summary>
+/// The inspector's first frame, after <see cref="InspectorProtocol.ReadyMarker"/>. Its layout never changes, so
+/// any two builds can read each other's versions and name a mismatch.
+/// </summary>
+/// <param name="ProtocolVersion">The <see cref="InspectorProtocol.Version"/> the inspector was built with.</param>
+/// <param name="InspectorVersion">The inspector assembly's informational version.</param>
+internal sealed record HandshakeMessage(int ProtocolVersion, string InspectorVersion) : IWireMessage<HandshakeMessage>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(ProtocolVersion);
+        writer.Write(InspectorVersion);
+    }
+
+    public static HandshakeMessage Read(BinaryReader reader) => new(reader.ReadInt32(), reader.ReadString());
+}
+
+/// <summary>Where a request that reads the heap reads it, and how long the inspector may take before it gives up and exits.</summary>
+internal readonly record struct HeapTarget(CensusRoute Route, string DumpPath, TimeSpan Timeout)
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write((byte)Route);
+        writer.Write(DumpPath);
+        WireValues.WriteDuration(writer, Timeout);
+    }
+
+    public static HeapTarget Read(BinaryReader reader)
+    {
+        var route = (CensusRoute)reader.ReadByte();
+        if (!Enum.IsDefined(route))
+            throw new InvalidDataException($"census route {(byte)route} is not one this inspector knows");
+        return new HeapTarget(route, reader.ReadString(), WireValues.ReadDuration(reader, "census timeout"));
+    }
+}
+
+/// <summary>Counts the objects of the heap by type; the inspector keeps the histogram under <paramref name="CensusId"/>.</summary>
+internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool ReachableOnly)
+    : IInspectorRequest<CensusReplyMessage>, IWireMessage<CensusRequest>
+{
+    public InspectorCommand Command => InspectorCommand.Census;
+
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(CensusId);
+        Target.Write(writer);
+        writer.Write(ReachableOnly);
+    }
+
+    public static CensusRequest Read(BinaryReader reader) => new(reader.ReadInt32(), HeapTarget.Read(reader), reader.ReadBoolean());
+}
+
+/// <summary>The totals of one census; its histogram stays in the inspector.</summary>
+internal sealed record CensusReplyMessage(long Objects, long Bytes, double PauseMs, long UnreadableBytes) : IWireMessage<CensusReplyMessage>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(Objects);
+        writer.Write(Bytes);
+        writer.Write(PauseMs);
+        writer.Write(UnreadableBytes);
+    }
+
+    public static CensusReplyMessage Read(BinaryReader reader) => new(reader.ReadInt64(), reader.ReadInt64(), reader.ReadDouble(), reader.ReadInt64());
+}
+
+/// <summary>Asks for the histograms of some censuses of this check, in the order given.</summary>
+internal sealed record HistogramsRequest(IReadOnlyList<int> CensusIds) : IInspectorRequest<HistogramsReply>, IWireMessage<HistogramsRequest>
+{
+    public InspectorCommand Command => InspectorCommand.GetHistograms;
+
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(CensusIds.Count);
+        foreach (int id in CensusIds)
+            writer.Write(id);
+    }
+
+    public static HistogramsRequest Read(BinaryReader reader)
+    {
+        var ids = new int[WireValues.ReadCount(reader, sizeof(int), "census ids")];
+        for (int i = 0; i < ids.Length; i++)
+            ids[i] = reader.ReadInt32();
+        return new HistogramsRequest(ids);
+    }
+}
+
+/// <summary>One type's counts and bytes across a series of censuses.</summary>
+internal sealed record TypeSeries(string Type, long[] Counts, long[] Bytes);
+
+/// <summary>
+/// Counts and bytes per type for <paramref name="CensusCount"/> censuses; a type none of them holds is left out.
+/// </summary>
+internal sealed record HistogramsReply(int CensusCount, IReadOnlyList<TypeSeries> Series) : IWireMessage<HistogramsReply>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(CensusCount);
+        writer.Write(Series.Count);
+        foreach (TypeSeries series in Series)
+        {
+            if (series.Counts.Length != CensusCount || series.Bytes.Length != CensusCount)
+                throw new ArgumentException($"The series of {series.Type} covers {series.Counts.Length} censuses, not {CensusCount}.", nameof(Series));
+            writer.Write(series.Type);
+            for (int c = 0; c < CensusCount; c++)
+            {
+                writer.Write(series.Counts[c]);
+                writer.Write(series.Bytes[c]);
+            }
+        }
+    }
+
+    public static HistogramsReply Read(BinaryReader reader)
+    {
+        int censusCount = WireValues.ReadCount(reader, 0, "censuses");
+        int typeCount = WireValues.ReadCount(reader, 1 + (2L * sizeof(long) * censusCount), "types");
+        var series = new List<TypeSeries>(typeCount);
+        for (int t = 0; t < typeCount; t++)
+        {
+            string type = reader.ReadString();
+            var counts = new long[censusCount];
+            var bytes = new long[censusCount];
+            for (int c = 0; c < censusCount; c++)
+            {
+                counts[c] = reader.ReadInt64();
+                bytes[c] = reader.ReadInt64();
+            }
+            series.Add(new TypeSeries(type, counts, bytes));
+        }
+        return new HistogramsReply(censusCount, series);
+    }
+}
+
+/// <summary>Forgets the censuses and marks of the last check.</summary>
+internal sealed record ResetRequest : IInspectorRequest<Acknowledgement>, IWireMessage<ResetRequest>
+{
+    public InspectorCommand Command => InspectorCommand.Reset;
+
+    public void Write(BinaryWriter writer)
+    {
+    }
+
+    public static ResetRequest Read(BinaryReader reader) => new();
+}
+
+/// <summary>Tells the inspector to exit; it sends no reply.</summary>
+internal sealed record QuitRequest : IInspectorRequest, IWireMessage<QuitRequest>
+{
+    public InspectorCommand Command => InspectorCommand.Quit;
+
+    public void Write(BinaryWriter writer)
+    {
+    }
+
+    public static QuitRequest Read(BinaryReader reader) => new();
+}
+
+/// <summary>The reply to a request that returns nothing but its success.</summary>
+internal sealed record Acknowledgement : IWireMessage<Acknowledgement>
+{
+    public void Write(BinaryWriter writer)
+    {
+    }
+
+    public static Acknowledgement Read(BinaryReader reader) => new();
+}
+
+/// <summary>Notes where the instances of some types are now, so a later explanation can tell the new ones.</summary>
+/// <param name="Target">Where the heap is read.</param>
+/// <param name="Types">The types whose instances are noted.</param>
+/// <param name="EveryInstanceIsNew">Whether every instance counts as new, so the heap need not be read now.</param>
+internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Types, bool EveryInstanceIsNew)
+    : IInspectorRequest<MarkReply>, IWireMessage<MarkRequest>
+{
+    public InspectorCommand Command => InspectorCommand.Mark;
+
+    public void Write(BinaryWriter writer)
+    {
+        Target.Write(writer);
+        writer.Write(Types.Count);
+        foreach (string type in Types)
+            writer.Write(type);
+        writer.Write(EveryInstanceIsNew);
+    }
+
+    public static MarkRequest Read(BinaryReader reader)
+    {
+        HeapTarget target = HeapTarget.Read(reader);
+        var types = new string[WireValues.ReadCount(reader, 1, "types")];
+        for (int i = 0; i < types.Length; i++)
+            types[i] = reader.ReadString();
+        return new MarkRequest(target, types, reader.ReadBoolean());
+    }
+}
+
+/// <summary>How long the process under test was held still while the instances were marked.</summary>
+internal sealed record MarkReply(double PauseMs) : IWireMessage<MarkReply>
+{
+    public void Write(BinaryWriter writer) => writer.Write(PauseMs);
+
+    public static MarkReply Read(BinaryReader reader) => new(reader.ReadDouble());
+}
+
+/// <summary>Paths from the roots to the instances of the marked types that are new since the mark.</summary>
+internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType, TimeSpan TimeLimit)
+    : IInspectorRequest<ExplanationReply>, IWireMessage<ExplainRequest>
+{
+    public InspectorCommand Command => InspectorCommand.Explain;
+
+    public void Write(BinaryWriter writer)
+    {
+        Target.Write(writer);
+        writer.Write(MaxInstancesPerType);
+        WireValues.WriteDuration(writer, TimeLimit);
+    }
+
+    public static ExplainRequest Read(BinaryReader reader) =>
+        new(HeapTarget.Read(reader), reader.ReadInt32(), WireValues.ReadDuration(reader, "explanation time limit"));
+}
+
+/// <summary>Paths from the roots to the objects that the given weak GC handles still point at.</summary>
+internal sealed record ExplainWatchedRequest(HeapTarget Target, TimeSpan TimeLimit, IReadOnlyList<ulong> WeakHandles)
+    : IInspectorRequest<ExplanationReply>, IWireMessage<ExplainWatchedRequest>
+{
+    public InspectorCommand Command => InspectorCommand.ExplainWatched;
+
+    public void Write(BinaryWriter writer)
+    {
+        Target.Write(writer);
+        WireValues.WriteDuration(writer, TimeLimit);
+        writer.Write(WeakHandles.Count);
+        foreach (ulong handle in WeakHandles)
+            writer.Write(handle);
+    }
+
+    public static ExplainWatchedRequest Read(BinaryReader reader)
+    {
+        HeapTarget target = HeapTarget.Read(reader);
+        TimeSpan timeLimit = WireValues.ReadDuration(reader, "explanation time limit");
+        var handles = new ulong[WireValues.ReadCount(reader, sizeof(ulong), "weak handles")];
+        for (int i = 0; i < handles.Length; i++)
+            handles[i] = reader.ReadUInt64();
+        return new ExplainWatchedRequest(target, timeLimit, handles);
+    }
+}
+
+/// <summary>An explanation, and how long the process under test was held still for it.</summary>
+internal sealed record ExplanationReply(double PauseMs, Explanation Explanation) : IWireMessage<ExplanationReply>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(PauseMs);
+        ExplanationWire.Write(writer, Explanation);
+    }
+
+    public static ExplanationReply Read(BinaryReader reader) => new(reader.ReadDouble(), ExplanationWire.Read(reader));
+}
+
+/// <summary>The body of every reply whose status is not <see cref="InspectorStatus.Ok"/>: what went wrong.</summary>
+internal sealed record FailureReply(string Message) : IWireMessage<FailureReply>
+{
+    public void Write(BinaryWriter writer) => writer.Write(Message);
+
+    public static FailureReply Read(BinaryReader reader) => new(reader.ReadString());
+}
+
+/// <summary>Layouts of the values several messages share, and the checks that keep a bad frame from costing more than its reply.</summary>
+internal static class WireValues
+{
+    public static void WriteDuration(BinaryWriter writer, TimeSpan duration) => writer.Write(duration.Ticks);
+
+    public static TimeSpan ReadDuration(BinaryReader reader, string what)
+    {
+        long ticks = reader.ReadInt64();
+        return ticks > 0 ? TimeSpan.FromTicks(ticks) : throw new InvalidDataException($"the {what} of {ticks} ticks is not positive");
+    }
+
+    /// <summary>
+    /// Reads the count of a list whose items take at least <paramref name="minBytesEach"/> bytes, and checks the
+    /// rest of the body can hold that many: a corrupt count must not make the reader allocate gigabytes.
+    /// </summary>
+    public static int ReadCount(BinaryReader reader, long minBytesEach, string what)
+    {
+        int count = reader.ReadInt32();
+        if (count < 0)
+            throw new InvalidDataException($"it claims {count} {what}");
+        Stream body = reader.BaseStream;
+        if (body.CanSeek && count * minBytesEach > body.Length - body.Position)
+            throw new InvalidDataException($"it claims {count} {what}, more than its {body.Length - body.Position} remaining bytes can hold");
+        return count;
+    }
+}
