@@ -15,7 +15,7 @@ public enum LeakHunterFailure
     /// <summary>The inspector process exited in the middle of a check.</summary>
     InspectorExited,
 
-    /// <summary>A census took longer than <see cref="LeakOptions.CensusTimeout"/>.</summary>
+    /// <summary>A census took longer than <see cref="LeakOptions.CensusTimeout"/>, or the inspector stopped answering a request.</summary>
     CensusTimedOut,
 
     /// <summary>The heap could not be read for another reason; the message says which.</summary>
