@@ -122,8 +122,9 @@ public sealed class LeakDetectionTests
             noise.Join();
         }
 
-        string warning = Assert.Single(report.Warnings);
-        Assert.Contains("without parallel tests", warning);
+        // Threads stopped in the middle of an allocation may also leave a census a stretch it could not parse; that is
+        // warned about on its own. The warning this test is about is the one that names the fix.
+        Assert.Single(report.Warnings, w => w.Contains("without parallel tests", StringComparison.Ordinal));
         Assert.Contains("Warning:", report.ToString());
     }
 

@@ -165,6 +165,14 @@ internal sealed unsafe class HeapScanner
 
                 byte* header = window + (address - windowStart);
                 ulong methodTable = *(ulong*)header & ~3UL;
+                if (methodTable == 0)
+                {
+                    // Zeroed memory where an object should start: an allocation caught between moving its thread's
+                    // allocation pointer and writing the MethodTable, or the room the GC keeps after a context. It is
+                    // nobody's object yet; the next one starts after the zeros.
+                    address += sizeof(ulong);
+                    continue;
+                }
                 ref MethodTableInfo info = ref recent[(int)(methodTable >> 3) & (RecentSlots - 1)];
                 if (info.MethodTable != methodTable || methodTable == 0)
                 {
