@@ -174,7 +174,7 @@ internal sealed unsafe class HeapScanner
                     continue;
                 }
                 ref MethodTableInfo info = ref recent[(int)(methodTable >> 3) & (RecentSlots - 1)];
-                if (info.MethodTable != methodTable || methodTable == 0)
+                if (info.MethodTable != methodTable)
                 {
                     MethodTableInfo resolved;
                     ulong next = 0;
@@ -239,8 +239,6 @@ internal sealed unsafe class HeapScanner
     {
         if (_methodTables.TryGetValue(methodTable, out info))
             return true;
-        if (methodTable == 0)
-            return false;
 
         Span<uint> gcHeader = stackalloc uint[2];
         if (reader.Read(methodTable, MemoryMarshal.AsBytes(gcHeader)) != sizeof(ulong))
