@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LeakHunter.Analysis;
-using LeakHunter.Census;
 using LeakHunter.Reports;
 using LeakHunter.Running;
 
@@ -66,10 +65,12 @@ public static class LeakAssert
                 IntPtr[] survivors = Survivors(watched);
                 if (survivors.Length == 0)
                     return 0;
-                Explanation explanation = new CensusTaker(options).ExplainWatched(survivors, options.ExplanationTimeLimit);
-                throw new LeakDetectedException(
+                using InspectionSession session = InspectionSession.OfThisProcess(options);
+                LeakExplanation explanation = session.ExplainWatched(survivors);
+                string[] types = explanation.Leaks.Select(l => l.Type).Distinct(StringComparer.Ordinal).ToArray();
+                throw new LeakDetectedException(new PathsReport(
                     $"LeakHunter: {survivors.Length} of {watched.Length} watched object(s) survived a full GC, and should have been collected",
-                    LeakExplanations.FromInspector(explanation));
+                    session.Target, "watched objects", types, survivors.Length, explanation));
             }
             finally
             {
@@ -96,17 +97,14 @@ public static class LeakAssert
         string type = TypeNames.ClrName(typeof(T));
         CheckRunner.Exclusive(() =>
         {
-            var censuses = new CensusTaker(options);
+            using InspectionSession session = InspectionSession.OfThisProcess(options);
             CheckRunner.SettleHeap();
-            int census = censuses.Take().Id;
-            long alive = censuses.GetHistograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
+            int census = session.Take().Id;
+            long alive = session.Histograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
             if (alive <= max)
                 return 0;
-            censuses.Mark([type], everyInstanceIsNew: true);
-            LeakExplanation explanation = LeakExplanations.FromInspector(censuses.Explain(options.MaxPathsPerType, options.ExplanationTimeLimit));
-            throw new LeakDetectedException(
-                $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected",
-                explanation);
+            throw new LeakDetectedException(session.TraceEveryInstance([type], type, options.MaxPathsPerType,
+                _ => $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected"));
         });
     }
 
@@ -140,11 +138,19 @@ public sealed class LeakDetectedException : Exception
         Leaks = report.Leaks;
     }
 
-    internal LeakDetectedException(string headline, LeakExplanation explanation)
-        : base(TextReportWriter.WriteSurvivors(headline, explanation)) => Leaks = explanation.Leaks;
+    /// <summary>Creates the exception for an object or instance assertion that failed.</summary>
+    public LeakDetectedException(PathsReport paths)
+        : base(paths.ToString())
+    {
+        Paths = paths;
+        Leaks = paths.Leaks;
+    }
 
     /// <summary>The report of the failed leak check; null when an object or count assertion failed.</summary>
     public LeakReport? Report { get; }
+
+    /// <summary>What holds the survivors of a failed object or instance assertion; null when a leak check failed.</summary>
+    public PathsReport? Paths { get; }
 
     /// <summary>What keeps the leaked or surviving objects alive.</summary>
     public IReadOnlyList<LeakSignature> Leaks { get; }

@@ -1,6 +1,6 @@
 namespace LeakHunter;
 
-/// <summary>What stopped a leak check from reaching a verdict.</summary>
+/// <summary>What stopped a leak check, or an inspection of another process or a dump, from reaching an answer.</summary>
 public enum LeakHunterFailure
 {
     /// <summary>The runtime's diagnostics are turned off (<c>DOTNET_EnableDiagnostics=0</c>).</summary>
@@ -29,6 +29,18 @@ public enum LeakHunterFailure
     /// count the outer check's objects and wait forever for it to end, so it fails at once instead.
     /// </summary>
     NestedCheck,
+
+    /// <summary>
+    /// The process or dump to inspect cannot be used: no such process, not a .NET process, a missing or truncated
+    /// dump. The message names the problem and what to give instead.
+    /// </summary>
+    InvalidTarget,
+
+    /// <summary>No live instance of a type matching the name or pattern asked for; the message suggests close names.</summary>
+    TypeNotFound,
+
+    /// <summary>An input was not what it claimed to be, such as a file that is not a saved census.</summary>
+    InvalidInput,
 }
 
 /// <summary>

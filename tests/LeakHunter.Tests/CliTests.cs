@@ -18,7 +18,15 @@ public sealed class CliTests
 
         Assert.True(exit == 1, errors + output);
         using JsonDocument report = JsonDocument.Parse(output);
-        Assert.Contains(report.RootElement.GetProperty("growingTypes").EnumerateArray(), t => t.GetProperty("type").GetString() == "ArchivedOrder");
+        Assert.Equal("watch", report.RootElement.GetProperty("kind").GetString());
+        Assert.Equal(3, report.RootElement.GetProperty("censuses").GetArrayLength());
+        double[] elapsed = report.RootElement.GetProperty("censuses").EnumerateArray().Select(c => c.GetProperty("elapsedSeconds").GetDouble()).ToArray();
+        Assert.True(elapsed[1] >= 1 && elapsed[2] >= elapsed[1] + 1, $"samples a second apart: {string.Join(", ", elapsed)}");
+        JsonElement archived = Assert.Single(report.RootElement.GetProperty("growingTypes").EnumerateArray(), t => t.GetProperty("type").GetString() == "ArchivedOrder");
+        long[] counts = archived.GetProperty("counts").EnumerateArray().Select(c => c.GetInt64()).ToArray();
+        // The rate is per second of the watch, not per census: what was added over the seconds between first and last.
+        double perSecond = (counts[^1] - counts[0]) / (elapsed[^1] - elapsed[0]);
+        Assert.Equal(perSecond, archived.GetProperty("instancesPerSecond").GetDouble(), tolerance: perSecond / 100); // elapsedSeconds is rounded to ms
         JsonElement leak = report.RootElement.GetProperty("leaks").EnumerateArray().First(l => l.GetProperty("type").GetString() == "ArchivedOrder");
         Assert.Equal("OrderArchive.s_orders", leak.GetProperty("root").GetProperty("name").GetString());
         Assert.Contains("census 3 of 3", errors); // progress goes to stderr, the result to stdout
@@ -32,7 +40,9 @@ public sealed class CliTests
         (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "4");
 
         Assert.True(exit == 0, errors + output);
-        Assert.StartsWith("LeakHunter: no leak", output);
+        Assert.StartsWith($"LeakHunter: process {target.Id} (", output);
+        Assert.Contains("no type grew in every interval", output);
+        Assert.Contains("4 censuses of what the roots reach, 1 s apart", output);
     }
 
     [Fact]

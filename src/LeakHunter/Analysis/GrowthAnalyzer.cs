@@ -21,6 +21,12 @@ internal static class GrowthAnalyzer
     public static List<TypeSeries> FindSteadyGrowth(IReadOnlyList<TypeSeries> series, int first, int last) =>
         series.Where(s => RisesEveryInterval(s.Counts, first, last) || (CountNeverMoves(s.Counts, first, last) && RisesEveryInterval(s.Bytes, first, last))).ToList();
 
+    /// <summary>
+    /// What a series added per unit of <paramref name="span"/> (iterations for a check, seconds for a watch), from
+    /// its first value to its last: the one growth rate every report shows.
+    /// </summary>
+    public static double Rate(IReadOnlyList<long> values, double span) => span <= 0 ? 0 : (values[^1] - values[0]) / span;
+
     private static bool CountNeverMoves(long[] counts, int first, int last)
     {
         for (int c = first + 1; c <= last; c++)

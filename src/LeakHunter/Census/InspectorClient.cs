@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LeakHunter.Platform;
 
 namespace LeakHunter.Census;
 
@@ -77,9 +78,9 @@ internal sealed class InspectorClient : IDisposable
 
     private static InspectorClient Start(int? targetPid = null)
     {
-        if (!OperatingSystem.IsLinux())
-            throw new LeakHunterException(LeakHunterFailure.PlatformNotSupported,
-                "LeakHunter reads the heap through ptrace or a runtime dump, which it supports on Linux only. Run leak checks on Linux.");
+        // Dump files can be read anywhere; a live process only where the platform can stop and read it.
+        if (targetPid is not 0)
+            HostPlatform.ThrowIfLiveProcessesUnsupported(targetPid is null ? "A leak check" : $"Inspecting process {targetPid}");
 
         string inspector = InspectorLocator.FindInspector();
         var startInfo = new ProcessStartInfo(InspectorLocator.FindDotnetHost())
@@ -116,7 +117,7 @@ internal sealed class InspectorClient : IDisposable
         process.ErrorDataReceived += (_, line) => client._stderr.Add(line.Data);
         process.BeginErrorReadLine();
         if (targetPid is null)
-            NativeMethods.AllowTracer(process.Id);
+            HostPlatform.Current.DeclareTracer(process.Id);
 
         using var watchdog = new Watchdog(process, s_startTimeout);
         try
@@ -301,6 +302,22 @@ internal sealed class InspectorClient : IDisposable
             throw new LeakHunterException(LeakHunterFailure.CensusFailed,
                 $"The LeakHunter inspector's reply to a {request.Command} request was malformed: {e.Message}. It was stopped; the next check starts a new inspector. " +
                 "If this repeats, rebuild so the library and its inspector come from the same build.", e);
+        }
+    }
+
+    /// <summary>
+    /// Kills the inspector at once, from any thread: a request in flight ends with <see cref="LeakHunterFailure.InspectorExited"/>.
+    /// A process it held still is let go by the kernel as its tracer dies.
+    /// </summary>
+    public void Abort()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            // Already gone.
         }
     }
 

@@ -4,17 +4,9 @@ namespace LeakHunter.Census;
 
 internal static partial class NativeMethods
 {
-    // Yama (ptrace_scope=1) lets only a declared tracer attach; declaring the inspector costs nothing elsewhere.
-    private const int PrSetPtracer = 0x59616d61;
     private const int StandardOutput = 1;
     private const int StandardError = 2;
     private const int WriteOnly = 1;
-
-    public static void AllowTracer(int tracerPid)
-    {
-        if (OperatingSystem.IsLinux())
-            _ = prctl(PrSetPtracer, (nuint)tracerPid, 0, 0, 0);
-    }
 
     /// <summary>
     /// Points this process's standard output and error at /dev/null until disposed. The runtime's dump writer
@@ -59,9 +51,6 @@ internal static partial class NativeMethods
             _ = close(saved);
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int dup(int fd);

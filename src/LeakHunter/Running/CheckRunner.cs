@@ -107,7 +107,7 @@ internal sealed class CheckRunner
     private async ValueTask<LeakReport> RunAsync()
     {
         long started = Stopwatch.GetTimestamp();
-        var censuses = new CensusTaker(_options);
+        using var censuses = InspectionSession.OfThisProcess(_options);
 
         // The first census on a route runs LeakHunter's own code once (JIT, first-use caches, the route choice)
         // before anything is counted, so the very first check in a process is as reliable as the later ones.
@@ -144,7 +144,7 @@ internal sealed class CheckRunner
             idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
             confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
         }
-        IReadOnlyList<TypeSeries> series = censuses.GetHistograms(CensusIds());
+        IReadOnlyList<TypeSeries> series = censuses.Histograms(CensusIds());
         (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, _records.Take(_recordCount).Select(r => r.Iteration).ToArray(), countedLast, idle, confirmations);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
             ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
@@ -162,7 +162,7 @@ internal sealed class CheckRunner
     /// that are new. The heap is settled without compacting in between, so the old instances stay where they were
     /// marked and only the new ones have addresses the mark has not seen.
     /// </summary>
-    private async ValueTask<LeakExplanation?> ExplainAsync(CensusTaker censuses, IReadOnlyCollection<string> growingTypes)
+    private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes)
     {
         _cancellationToken.ThrowIfCancellationRequested();
         // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
@@ -178,7 +178,7 @@ internal sealed class CheckRunner
                 GC.WaitForPendingFinalizers();
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
             }
-            return LeakExplanations.FromInspector(censuses.Explain(_options.MaxPathsPerType, _options.ExplanationTimeLimit));
+            return censuses.Explain(_options.MaxPathsPerType);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
         {
@@ -193,10 +193,10 @@ internal sealed class CheckRunner
     /// must see the heap as the last counted census left it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool HasCandidates(CensusTaker censuses, int countedLast) =>
-        GrowthAnalyzer.FindCandidates(censuses.GetHistograms(CensusIds()), 0, countedLast).Count > 0;
+    private bool HasCandidates(InspectionSession censuses, int countedLast) =>
+        GrowthAnalyzer.FindCandidates(censuses.Histograms(CensusIds()), 0, countedLast).Count > 0;
 
-    private async ValueTask<int?> TakeIdleCensusAsync(CensusTaker censuses, TimeSpan countedInterval)
+    private async ValueTask<int?> TakeIdleCensusAsync(InspectionSession censuses, TimeSpan countedInterval)
     {
         TimeSpan pause = TimeSpan.FromTicks(Math.Clamp(countedInterval.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
         await _fragment.IdleAsync(pause, _cancellationToken).ConfigureAwait(false);
@@ -208,7 +208,7 @@ internal sealed class CheckRunner
     /// Two runs, each as long as everything run before it, so the total doubles twice: a cache still filling
     /// fills up and stops, while a list's array, which grows in doubling steps, must grow in each.
     /// </summary>
-    private async ValueTask<int[]> TakeConfirmationCensusesAsync(CensusTaker censuses, TimeSpan countedTime)
+    private async ValueTask<int[]> TakeConfirmationCensusesAsync(InspectionSession censuses, TimeSpan countedTime)
     {
         int countedIterations = (_options.Censuses - 1) * _options.IterationsPerCensus;
         double secondsPerIteration = countedTime.TotalSeconds / countedIterations;
@@ -250,15 +250,13 @@ internal sealed class CheckRunner
         _iterations += count;
     }
 
-    private void SettleAndTake(CensusTaker censuses, CensusPhase phase)
+    private void SettleAndTake(InspectionSession censuses, CensusPhase phase)
     {
         _cancellationToken.ThrowIfCancellationRequested();
         var window = AllocationWindow.Open();
         SettleHeap();
         (int id, CensusReply reply) = censuses.Take();
-        if (reply.UnreadableBytes > 0)
-            _warnings.Add($"Census {_recordCount + 1} could not parse {reply.UnreadableBytes:N0} bytes of the heap, so its counts may be low. " +
-                "If this repeats, report it with the runtime version: the heap's layout was not what LeakHunter expects.");
+        _warnings.AddRange(InspectionSession.UnreadableWarnings(reply, $"Census {_recordCount + 1}"));
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }
@@ -296,8 +294,8 @@ internal sealed class CheckRunner
             s.Type,
             s.Counts,
             s.Bytes,
-            span == 0 ? 0 : (double)(s.Counts[^1] - s.Counts[0]) / span,
-            span == 0 ? 0 : (double)(s.Bytes[^1] - s.Bytes[0]) / span);
+            GrowthAnalyzer.Rate(s.Counts, span),
+            GrowthAnalyzer.Rate(s.Bytes, span));
 
         List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
         (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(_options), allGrowing, explanation);

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace LeakHunter.Cli;
+namespace LeakHunter.Census;
 
 /// <summary>
 /// Tells a truncated core dump before anything tries to read it: an ELF core file's program headers say where each
@@ -12,7 +12,7 @@ internal static class DumpFileCheck
     private const int ElfHeaderBytes = 64;
     private const int ProgramHeaderBytes = 56;
 
-    /// <summary>Throws a <see cref="CliException"/> naming the missing bytes when <paramref name="path"/> is an ELF core file cut short.</summary>
+    /// <summary>Throws a <see cref="LeakHunterException"/> naming the missing bytes when <paramref name="path"/> is an ELF core file cut short.</summary>
     public static void ThrowIfTruncated(string path)
     {
         using FileStream file = File.OpenRead(path);
@@ -48,6 +48,6 @@ internal static class DumpFileCheck
     private static bool IsElf64LittleEndian(ReadOnlySpan<byte> header) =>
         header[0] == 0x7f && header[1] == (byte)'E' && header[2] == (byte)'L' && header[3] == (byte)'F' && header[4] == 2 && header[5] == 1;
 
-    private static CliException Truncated(string path, string why) =>
-        new($"'{path}' is a truncated dump: {why}. Copy it again in full, or write a new one with `dotnet-dump collect --type Heap`.");
+    private static LeakHunterException Truncated(string path, string why) =>
+        new(LeakHunterFailure.InvalidTarget, $"'{path}' is a truncated dump: {why}. Copy it again in full, or write a new one with `dotnet-dump collect --type Heap`.");
 }

@@ -1,4 +1,4 @@
-namespace LeakHunter.Cli;
+namespace LeakHunter.Analysis;
 
 /// <summary>The message for a type name or pattern that matches nothing: the closest names the target does have.</summary>
 internal static class TypeSuggestions
@@ -9,8 +9,8 @@ internal static class TypeSuggestions
     {
         string[] close = Closest(pattern, present);
         string suggestion = close.Length == 0
-            ? "Run `leakhunter census` to see the types it has."
-            : $"Did you mean {string.Join(", ", close.Select(c => $"'{c}'"))}? Give the full name as `leakhunter census` shows it, or a pattern with *.";
+            ? "Take a census (`leakhunter census`) to see the types it has."
+            : $"Did you mean {string.Join(", ", close.Select(c => $"'{c}'"))}? Give the full name as a census shows it, or a pattern with *.";
         return $"No live instance of a type matching '{pattern}' in {target}. {suggestion}";
     }
 

@@ -1,5 +1,3 @@
-using LeakHunter.Reports;
-
 namespace LeakHunter;
 
 /// <summary>
@@ -26,7 +24,7 @@ public sealed class LeakReport
         Censuses = censuses;
         GrowingTypes = growingTypes;
         BackgroundTypes = backgroundTypes;
-        Warnings = warnings;
+        Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
         Duration = duration;
         Leaks = explanation?.Leaks ?? [];
         Referrers = explanation?.Referrers ?? [];
@@ -81,10 +79,10 @@ public sealed class LeakReport
     public TimeSpan Duration { get; }
 
     /// <summary>The report as camelCase JSON, <c>schemaVersion</c> 1.</summary>
-    public string ToJson() => JsonReportWriter.Write(this);
+    public string ToJson() => ReportExporters.Json.Export(this);
 
     /// <summary>The readable text report.</summary>
-    public override string ToString() => TextReportWriter.Write(this);
+    public override string ToString() => ReportExporters.Text.Export(this);
 }
 
 /// <summary>Why a census was taken.</summary>
@@ -184,4 +182,8 @@ public sealed record TypeReferrers(string Type, IReadOnlyList<Referrer> From);
 /// <param name="Pattern">The rule's pattern.</param>
 public sealed record IgnoredLeak(string Type, string Reason, string Pattern);
 
-internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason);
+internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason)
+{
+    /// <summary>What could not be traced or named, each with its reason.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

@@ -1,0 +1,126 @@
+using LeakHunter.Running;
+
+namespace LeakHunter;
+
+/// <summary>How <see cref="HeapInspector"/> reads another process or a dump.</summary>
+public sealed class InspectionOptions
+{
+    /// <summary>The options used when none are given.</summary>
+    public static InspectionOptions Default { get; } = new();
+
+    /// <summary>How long one walk of the heap (a census, or tracing paths) may take before it is stopped.</summary>
+    public TimeSpan HeapWalkTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    internal void Validate()
+    {
+        if (HeapWalkTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(HeapWalkTimeout), HeapWalkTimeout, "HeapWalkTimeout must be positive.");
+    }
+}
+
+/// <summary>
+/// The front door for another process or a dump: a census of its live objects by type, a watch of what grows over
+/// time, and the paths from the GC roots to the instances of a type. The command-line tool is a thin layer over
+/// this class, so a tool that wraps LeakHunter has the same power. It starts an inspector process of its own, which
+/// <see cref="Dispose"/> stops; ask it one thing at a time.
+/// </summary>
+/// <example>
+/// <code>
+/// using HeapInspector inspector = HeapInspector.Open(InspectionTarget.Process(pid));
+/// WatchReport watch = inspector.Watch(TimeSpan.FromSeconds(5), samples: 5);
+/// Console.WriteLine(watch);
+/// </code>
+/// </example>
+public sealed class HeapInspector : IDisposable
+{
+    private readonly InspectionSession _session;
+
+    private HeapInspector(InspectionTarget target, InspectionSession session)
+    {
+        Target = target;
+        _session = session;
+    }
+
+    /// <summary>What this inspector reads.</summary>
+    public InspectionTarget Target { get; }
+
+    /// <summary>Starts an inspector for <paramref name="target"/>.</summary>
+    /// <exception cref="LeakHunterException">The inspector could not start, or live processes cannot be read on this system.</exception>
+    public static HeapInspector Open(InspectionTarget target, InspectionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= InspectionOptions.Default;
+        options.Validate();
+        if (!target.IsDump)
+            Platform.HostPlatform.ThrowIfLiveProcessesUnsupported($"Inspecting {target.Description}");
+        if (!target.IsDump && target.ProcessId == Environment.ProcessId)
+            throw new LeakHunterException(LeakHunterFailure.InvalidTarget,
+                "A HeapInspector reads another process or a dump, not the process it runs in: check this process with LeakDetector or LeakAssert.");
+        return new HeapInspector(target, InspectionSession.Of(target, options.HeapWalkTimeout));
+    }
+
+    /// <summary>Live objects by type, every type with an instance, most bytes first.</summary>
+    /// <param name="reachableOnly">
+    /// Count only what a GC root reaches. Another process's garbage stays on its heap until its next GC, so a census of
+    /// a live process counts it unless told; a dump's census is exact either way.
+    /// </param>
+    /// <param name="cancellationToken">Stops the census, even in the middle of a heap walk.</param>
+    /// <exception cref="LeakHunterException">The heap could not be read; the message says why and what to do.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public CensusReport TakeCensus(bool reachableOnly = false, CancellationToken cancellationToken = default) =>
+        Cancellable(() => _session.Census(reachableOnly), cancellationToken);
+
+    /// <summary>The shortest paths from the GC roots to the live instances of the types whose name matches <paramref name="typePattern"/>, and who refers to them.</summary>
+    /// <param name="typePattern">A full type name as a census shows it; <c>*</c> matches any run of characters.</param>
+    /// <param name="maxInstancesPerType">How many instances of each type to trace; the rest are counted.</param>
+    /// <param name="cancellationToken">Stops the tracing, even in the middle of a heap walk.</param>
+    /// <exception cref="LeakHunterException">No live type matches (<see cref="LeakHunterFailure.TypeNotFound"/>, with close names), or the heap could not be read.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public PathsReport FindPaths(string typePattern, int maxInstancesPerType = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(typePattern);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxInstancesPerType);
+        return Cancellable(() => _session.Paths(typePattern, maxInstancesPerType), cancellationToken);
+    }
+
+    /// <summary>
+    /// Censuses of what a live process's roots reach, <paramref name="interval"/> apart: the types that grew in
+    /// every interval, their rates per second, and what holds their instances.
+    /// </summary>
+    /// <param name="interval">The pause between two censuses.</param>
+    /// <param name="samples">Censuses to take, at least 3: growth must show in two intervals to tell it from a one-off.</param>
+    /// <param name="progress">Told what the watch is doing, a line at a time; the library itself prints nothing.</param>
+    /// <param name="cancellationToken">Stops the watch, even in the middle of a heap walk.</param>
+    /// <exception cref="InvalidOperationException">The target is a dump, which cannot change over time.</exception>
+    /// <exception cref="LeakHunterException">The heap could not be read; the message says why and what to do.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public WatchReport Watch(TimeSpan interval, int samples = 5, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (Target.IsDump)
+            throw new InvalidOperationException($"A dump cannot be watched: it never changes. Watch the live process, or compare two dumps with CensusDiffReport.Compare.");
+        if (interval <= TimeSpan.Zero || interval > TimeSpan.FromDays(1))
+            throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be above 0 and at most a day.");
+        if (samples < 3)
+            throw new ArgumentOutOfRangeException(nameof(samples), samples, "A watch takes at least 3 censuses: growth must show in at least two intervals to tell it from a one-off.");
+        return Cancellable(() => _session.Watch(interval, samples, progress, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Stops the inspector.</summary>
+    public void Dispose() => _session.Dispose();
+
+    // A request in flight cannot be interrupted politely, so cancellation stops the inspector; its failure then
+    // reads as the cancellation it is.
+    private T Cancellable<T>(Func<T> request, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using CancellationTokenRegistration abort = cancellationToken.Register(_session.Abort);
+        try
+        {
+            return request();
+        }
+        catch (LeakHunterException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The inspection was cancelled; its inspector was stopped.", e, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using LeakHunter.Analysis;
+
+namespace LeakHunter;
+
+/// <summary>How the types of a census or a diff are ordered.</summary>
+public enum CensusOrder
+{
+    /// <summary>Most bytes (or most bytes gained) first.</summary>
+    Bytes,
+
+    /// <summary>Most instances (or most instances gained) first.</summary>
+    Count,
+}
+
+/// <summary>Live objects of one type in a census.</summary>
+/// <param name="Type">The type's full name, spelled as ClrMD spells it.</param>
+/// <param name="Count">Live instances.</param>
+/// <param name="Bytes">Bytes of those instances.</param>
+public sealed record TypeCount(string Type, long Count, long Bytes);
+
+/// <summary>
+/// One census of a process or a dump: live objects by type. Its JSON is also what <see cref="FromJson"/> reads back,
+/// so a census saved today can be compared with one taken tomorrow (<see cref="CensusDiffReport.Compare"/>).
+/// </summary>
+/// <param name="Target">What was counted: a process (id and name) or a dump's path.</param>
+/// <param name="Objects">Live objects in all.</param>
+/// <param name="Bytes">Bytes of those objects.</param>
+/// <param name="Types">Objects by type, in the order asked for; every type unless the census was cut with <see cref="Select"/>.</param>
+/// <param name="Warnings">Why the counts may be less reliable than usual.</param>
+public sealed record CensusReport(string Target, long Objects, long Bytes, IReadOnlyList<TypeCount> Types, IReadOnlyList<string> Warnings)
+{
+    /// <summary>The census as readable text.</summary>
+    public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>The census as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "census".</summary>
+    public string ToJson() => ReportExporters.Json.Export(this);
+
+    /// <summary>The types whose name matches <paramref name="typePattern"/> (<c>*</c> is any run of characters), in <paramref name="order"/>, at most <paramref name="top"/> of them.</summary>
+    /// <remarks>The totals stay those of the whole census.</remarks>
+    public CensusReport Select(string? typePattern = null, CensusOrder order = CensusOrder.Bytes, int? top = null)
+    {
+        if (top is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(top), top, "top must be a positive number of types.");
+        IEnumerable<TypeCount> types = Types;
+        if (typePattern is not null)
+        {
+            var pattern = Wildcard.ToRegex(typePattern);
+            types = types.Where(t => pattern.IsMatch(t.Type));
+        }
+        types = Ordered(types, order);
+        return this with { Types = types.Take(top ?? int.MaxValue).ToArray() };
+    }
+
+    internal static IOrderedEnumerable<TypeCount> Ordered(IEnumerable<TypeCount> types, CensusOrder order) =>
+        (order == CensusOrder.Count ? types.OrderByDescending(t => t.Count) : types.OrderByDescending(t => t.Bytes))
+        .ThenBy(t => t.Type, StringComparer.Ordinal);
+
+    /// <summary>Reads a census saved as JSON by <see cref="ToJson"/> (or by <c>leakhunter census --format json</c>).</summary>
+    /// <param name="json">The saved text.</param>
+    /// <param name="source">Where the text came from, for the error message.</param>
+    /// <exception cref="LeakHunterException">The text is not a saved census (<see cref="LeakHunterFailure.InvalidInput"/>).</exception>
+    public static CensusReport FromJson(string json, string source = "the text")
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(json);
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("kind", out JsonElement kind) || kind.GetString() != "census")
+                throw NotACensus(source, "it has no \"kind\": \"census\"");
+            var types = root.GetProperty("types").EnumerateArray()
+                .Select(t => new TypeCount(t.GetProperty("type").GetString()!, t.GetProperty("count").GetInt64(), t.GetProperty("bytes").GetInt64()))
+                .ToArray();
+            string[] warnings = root.TryGetProperty("warnings", out JsonElement saved) ? saved.EnumerateArray().Select(w => w.GetString()!).ToArray() : [];
+            return new CensusReport(root.GetProperty("target").GetString()!, root.GetProperty("objects").GetInt64(), root.GetProperty("bytes").GetInt64(), types, warnings);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw NotACensus(source, e.Message);
+        }
+    }
+
+    private static LeakHunterException NotACensus(string source, string why) =>
+        new(LeakHunterFailure.InvalidInput, $"{source} is not a census saved by `leakhunter census --format json` or CensusReport.ToJson ({why}). Save the census again.");
+}
+
+/// <summary>How one type changed between two censuses.</summary>
+/// <param name="Type">The type's full name.</param>
+/// <param name="CountChange">Instances gained (negative: lost).</param>
+/// <param name="BytesChange">Bytes gained (negative: lost).</param>
+public sealed record TypeChange(string Type, long CountChange, long BytesChange);
+
+/// <summary>Two censuses compared, type by type, most growth first.</summary>
+/// <param name="Before">What the first census counted.</param>
+/// <param name="After">What the second census counted.</param>
+/// <param name="Changes">The types whose count or bytes changed.</param>
+public sealed record CensusDiffReport(string Before, string After, IReadOnlyList<TypeChange> Changes)
+{
+    /// <summary>Whether any type gained instances or bytes.</summary>
+    public bool HasGrowth => Changes.Any(c => c.CountChange > 0 || c.BytesChange > 0);
+
+    /// <summary>Compares two censuses of the same process (or of two dumps of it); every type of both is compared.</summary>
+    public static CensusDiffReport Compare(CensusReport before, CensusReport after, CensusOrder order = CensusOrder.Bytes)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        var previous = before.Types.ToDictionary(t => t.Type, StringComparer.Ordinal);
+        var current = after.Types.ToDictionary(t => t.Type, StringComparer.Ordinal);
+        IEnumerable<TypeChange> changes = previous.Keys.Union(current.Keys)
+            .Select(type => new TypeChange(type,
+                (current.GetValueOrDefault(type)?.Count ?? 0) - (previous.GetValueOrDefault(type)?.Count ?? 0),
+                (current.GetValueOrDefault(type)?.Bytes ?? 0) - (previous.GetValueOrDefault(type)?.Bytes ?? 0)))
+            .Where(c => c.CountChange != 0 || c.BytesChange != 0);
+        IOrderedEnumerable<TypeChange> sorted = order == CensusOrder.Count
+            ? changes.OrderByDescending(c => c.CountChange)
+            : changes.OrderByDescending(c => c.BytesChange);
+        return new CensusDiffReport(before.Target, after.Target, sorted.ThenBy(c => c.Type, StringComparer.Ordinal).ToArray());
+    }
+
+    /// <summary>The comparison as readable text.</summary>
+    public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>The comparison as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "diff".</summary>
+    public string ToJson() => ReportExporters.Json.Export(this);
+}

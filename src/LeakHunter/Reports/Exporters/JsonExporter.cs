@@ -1,0 +1,272 @@
+using System.Text;
+using System.Text.Json;
+
+namespace LeakHunter.Reports.Exporters;
+
+/// <summary>
+/// Writes the report's stable JSON (<c>schemaVersion</c> 1) by hand, so the field names and order are a contract
+/// that no serializer setting can change.
+/// </summary>
+internal sealed class JsonExporter : IReportExporter
+{
+    public const int SchemaVersion = 1;
+
+    public string Name => "json";
+
+    public string FileExtension => "json";
+
+    public string Export(LeakReport report) => Written(json =>
+    {
+        json.WriteStartObject();
+        json.WriteNumber("schemaVersion", SchemaVersion);
+        json.WriteBoolean("hasLeaks", report.HasLeaks);
+        json.WriteString("strategy", report.Strategy == CensusStrategy.Dump ? "dump" : "attach");
+        json.WriteNumber("warmupIterations", report.WarmupIterations);
+        json.WriteNumber("iterations", report.Iterations);
+        json.WriteNumber("durationMs", Math.Round(report.Duration.TotalMilliseconds, 1));
+
+        json.WriteStartArray("censuses");
+        foreach (CensusSummary census in report.Censuses)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("iteration", census.Iteration);
+            json.WriteNumber("objects", census.Objects);
+            json.WriteNumber("bytes", census.Bytes);
+            json.WriteNumber("pauseMs", Math.Round(census.PauseMs, 2));
+            json.WriteString("phase", JsonNamingPolicy.CamelCase.ConvertName(census.Phase.ToString()));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        WriteGrowth(json, "growingTypes", report.GrowingTypes);
+        WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
+
+        WriteLeaks(json, report.Leaks);
+        WriteReferrers(json, report.Referrers);
+        json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
+        json.WriteStartArray("ignored");
+        foreach (IgnoredLeak ignored in report.Ignored)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", ignored.Type);
+            json.WriteString("reason", ignored.Reason);
+            json.WriteString("pattern", ignored.Pattern);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        WriteStrings(json, "warnings", report.Warnings);
+        json.WriteEndObject();
+    });
+
+    /// <summary>
+    /// A watch keeps every field the command-line tool's watch wrote before it had a report of its own (an interval
+    /// counted as an iteration there), so tools reading those go on working, and adds its rates per second.
+    /// </summary>
+    public string Export(WatchReport report) => Written(json =>
+    {
+        int intervals = report.Samples.Count - 1;
+        json.WriteStartObject();
+        json.WriteNumber("schemaVersion", SchemaVersion);
+        json.WriteString("kind", "watch");
+        json.WriteString("target", report.Target);
+        json.WriteBoolean("hasLeaks", report.HasLeaks);
+        json.WriteString("strategy", "attach");
+        json.WriteNumber("warmupIterations", 0);
+        json.WriteNumber("iterations", intervals);
+        json.WriteNumber("intervalSeconds", report.Interval.TotalSeconds);
+        json.WriteNumber("durationMs", Math.Round(report.Duration.TotalMilliseconds, 1));
+        json.WriteStartArray("censuses");
+        for (int i = 0; i < report.Samples.Count; i++)
+        {
+            WatchSample sample = report.Samples[i];
+            json.WriteStartObject();
+            json.WriteNumber("iteration", i);
+            json.WriteNumber("elapsedSeconds", Math.Round(sample.ElapsedSeconds, 3));
+            json.WriteNumber("objects", sample.Objects);
+            json.WriteNumber("bytes", sample.Bytes);
+            json.WriteNumber("pauseMs", Math.Round(sample.PauseMs, 2));
+            json.WriteString("phase", "counted");
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("growingTypes");
+        foreach (TypeRate type in report.GrowingTypes)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            WriteNumbers(json, "counts", type.Counts);
+            WriteNumbers(json, "bytes", type.Bytes);
+            json.WriteNumber("instancesPerSecond", Math.Round(type.InstancesPerSecond, 4));
+            json.WriteNumber("bytesPerSecond", Math.Round(type.BytesPerSecond, 2));
+            json.WriteNumber("instancesPerIteration", intervals == 0 ? 0 : Math.Round((double)(type.Counts[^1] - type.Counts[0]) / intervals, 4));
+            json.WriteNumber("bytesPerIteration", intervals == 0 ? 0 : Math.Round((double)(type.Bytes[^1] - type.Bytes[0]) / intervals, 2));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("backgroundTypes");
+        json.WriteEndArray();
+        WriteLeaks(json, report.Leaks);
+        WriteReferrers(json, report.Referrers);
+        json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
+        json.WriteStartArray("ignored");
+        json.WriteEndArray();
+        WriteStrings(json, "warnings", report.Warnings);
+        json.WriteEndObject();
+    });
+
+    public string Export(CensusReport report) => Written(json =>
+    {
+        json.WriteStartObject();
+        json.WriteNumber("schemaVersion", SchemaVersion);
+        json.WriteString("kind", "census");
+        json.WriteString("target", report.Target);
+        json.WriteNumber("objects", report.Objects);
+        json.WriteNumber("bytes", report.Bytes);
+        json.WriteStartArray("types");
+        foreach (TypeCount type in report.Types)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            json.WriteNumber("count", type.Count);
+            json.WriteNumber("bytes", type.Bytes);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        WriteStrings(json, "warnings", report.Warnings);
+        json.WriteEndObject();
+    });
+
+    public string Export(CensusDiffReport report) => Written(json =>
+    {
+        json.WriteStartObject();
+        json.WriteNumber("schemaVersion", SchemaVersion);
+        json.WriteString("kind", "diff");
+        json.WriteString("before", report.Before);
+        json.WriteString("after", report.After);
+        json.WriteBoolean("hasGrowth", report.HasGrowth);
+        json.WriteStartArray("changes");
+        foreach (TypeChange change in report.Changes)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", change.Type);
+            json.WriteNumber("countChange", change.CountChange);
+            json.WriteNumber("bytesChange", change.BytesChange);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    });
+
+    public string Export(PathsReport report) => Written(json =>
+    {
+        json.WriteStartObject();
+        json.WriteNumber("schemaVersion", SchemaVersion);
+        json.WriteString("kind", "paths");
+        json.WriteString("target", report.Target);
+        json.WriteString("headline", report.Headline);
+        json.WriteString("type", report.TypePattern);
+        WriteStrings(json, "types", report.Types);
+        json.WriteNumber("instances", report.Instances);
+        WriteLeaks(json, report.Leaks);
+        WriteReferrers(json, report.Referrers);
+        json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
+        WriteStrings(json, "warnings", report.Warnings);
+        json.WriteEndObject();
+    });
+
+    private static string Written(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            write(json);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (string value in values)
+            json.WriteStringValue(value);
+        json.WriteEndArray();
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter json, string name, IEnumerable<long> values)
+    {
+        json.WriteStartArray(name);
+        foreach (long value in values)
+            json.WriteNumberValue(value);
+        json.WriteEndArray();
+    }
+
+    private static void WriteLeaks(Utf8JsonWriter json, IReadOnlyList<LeakSignature> leaks)
+    {
+        json.WriteStartArray("leaks");
+        foreach (LeakSignature leak in leaks)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", leak.Type);
+            json.WriteNumber("instances", leak.Instances);
+            json.WriteStartObject("root");
+            json.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(leak.Root.Kind.ToString()));
+            json.WriteString("name", leak.Root.Name);
+            json.WriteEndObject();
+            json.WriteStartArray("path");
+            foreach (LeakStep step in leak.Path)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", step.Type);
+                json.WriteString("field", step.Field);
+                if (step.Note is not null)
+                    json.WriteString("note", step.Note);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            if (leak.AccumulationPoint is int point)
+                json.WriteNumber("accumulationPoint", point);
+            else
+                json.WriteNull("accumulationPoint");
+            json.WriteString("hint", leak.Hint);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteReferrers(Utf8JsonWriter json, IReadOnlyList<TypeReferrers> referrers)
+    {
+        json.WriteStartArray("referrers");
+        foreach (TypeReferrers type in referrers)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            json.WriteStartArray("from");
+            foreach (Referrer from in type.From)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", from.Type);
+                json.WriteString("field", from.Field);
+                json.WriteNumber("count", from.Count);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteGrowth(Utf8JsonWriter json, string name, IReadOnlyList<TypeGrowth> types)
+    {
+        json.WriteStartArray(name);
+        foreach (TypeGrowth type in types)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            WriteNumbers(json, "counts", type.Counts);
+            WriteNumbers(json, "bytes", type.Bytes);
+            json.WriteNumber("instancesPerIteration", Math.Round(type.InstancesPerIteration, 4));
+            json.WriteNumber("bytesPerIteration", Math.Round(type.BytesPerIteration, 2));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+}

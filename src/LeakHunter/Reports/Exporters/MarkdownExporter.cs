@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text;
+
+namespace LeakHunter.Reports.Exporters;
+
+/// <summary>
+/// GitHub-flavoured markdown: the verdict as a heading, numbers in tables, each leak's path as a nested list, so a
+/// report reads well in a pull request comment or a CI job summary.
+/// </summary>
+internal sealed class MarkdownExporter : IReportExporter
+{
+    private const int MaxSignaturesShown = 10;
+    private const int MaxReferrersShown = 5;
+    private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
+
+    public string Name => "markdown";
+
+    public string FileExtension => "md";
+
+    public string Export(LeakReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(report.HasLeaks
+            ? $"## LeakHunter: leak, {report.GrowingTypes.Count} type(s) grew in every interval"
+            : "## LeakHunter: no leak").AppendLine();
+        md.AppendLine(string.Create(s_invariant,
+            $"{report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, {report.Duration.TotalSeconds:0.##} s.")).AppendLine();
+        md.AppendLine("| census | after iteration | phase | live objects | bytes | pause ms |").AppendLine("|---:|---:|---|---:|---:|---:|");
+        for (int i = 0; i < report.Censuses.Count; i++)
+        {
+            CensusSummary census = report.Censuses[i];
+            md.AppendLine(string.Create(s_invariant,
+                $"| {i + 1} | {census.Iteration} | {census.Phase.ToString().ToLowerInvariant()} | {census.Objects:N0} | {census.Bytes:N0} | {census.PauseMs:0.#} |"));
+        }
+
+        if (report.HasLeaks)
+        {
+            Heading(md, "### Growing types");
+            AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)), "iteration");
+        }
+        AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+        if (report.Ignored.Count > 0)
+        {
+            Heading(md, "### Ignored (known leaks, not part of the verdict)");
+            md.AppendLine("| type | reason | rule |").AppendLine("|---|---|---|");
+            foreach (IgnoredLeak ignored in report.Ignored)
+                md.AppendLine($"| {Code(ignored.Type)} | {Cell(ignored.Reason)} | {Code(ignored.Pattern)} |");
+        }
+        if (report.BackgroundTypes.Count > 0)
+        {
+            Heading(md, "### Also grew while the fragment was idle");
+            md.AppendLine("Another thread's work, not blamed on the fragment.").AppendLine();
+            AppendGrowth(md, report.BackgroundTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)), "iteration");
+        }
+        AppendWarnings(md, report.Warnings);
+        return md.ToString();
+    }
+
+    public string Export(WatchReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(report.HasLeaks
+            ? $"## LeakHunter: {Cell(report.Target)}, {report.GrowingTypes.Count} type(s) grew in every interval"
+            : $"## LeakHunter: {Cell(report.Target)}, no type grew in every interval").AppendLine();
+        md.AppendLine(string.Create(s_invariant, $"- {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart"));
+        md.AppendLine().AppendLine("| census | seconds | reachable objects | bytes | pause ms |").AppendLine("|---:|---:|---:|---:|---:|");
+        for (int i = 0; i < report.Samples.Count; i++)
+        {
+            WatchSample sample = report.Samples[i];
+            md.AppendLine(string.Create(s_invariant, $"| {i + 1} | {sample.ElapsedSeconds:0.#} | {sample.Objects:N0} | {sample.Bytes:N0} | {sample.PauseMs:0.#} |"));
+        }
+        if (report.HasLeaks)
+        {
+            Heading(md, "### Growing types");
+            AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)), "second");
+        }
+        AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendWarnings(md, report.Warnings);
+        return md.ToString();
+    }
+
+    public string Export(CensusReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(string.Create(s_invariant, $"**{Cell(report.Target)}**: {report.Objects:N0} objects, {report.Bytes:N0} bytes")).AppendLine();
+        md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
+        foreach (TypeCount type in report.Types)
+            md.AppendLine(string.Create(s_invariant, $"| {type.Count:N0} | {type.Bytes:N0} | {Code(type.Type)} |"));
+        AppendWarnings(md, report.Warnings);
+        return md.ToString();
+    }
+
+    public string Export(CensusDiffReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"- Before: {Cell(report.Before)}").AppendLine($"- After: {Cell(report.After)}").AppendLine();
+        md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
+        foreach (TypeChange change in report.Changes)
+            md.AppendLine(string.Create(s_invariant, $"| {change.CountChange:+#,0;-#,0;0} | {change.BytesChange:+#,0;-#,0;0} | {Code(change.Type)} |"));
+        return md.ToString();
+    }
+
+    public string Export(PathsReport report)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"## {Cell(report.Headline)}");
+        if (report.Instances > 0)
+            AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendWarnings(md, report.Warnings);
+        return md.ToString();
+    }
+
+    private static void AppendGrowth(StringBuilder md, IEnumerable<(string Type, double Instances, double Bytes, IReadOnlyList<long> Counts)> types, string per)
+    {
+        md.AppendLine($"| type | instances per {per} | bytes per {per} | live at each census |").AppendLine("|---|---:|---:|---|");
+        foreach ((string type, double instances, double bytes, IReadOnlyList<long> counts) in types)
+            md.AppendLine(string.Create(s_invariant, $"| {Code(type)} | {instances:0.##} | {bytes:0.#} | {string.Join(" ", counts)} |"));
+    }
+
+    /// <summary>Each signature as a nested list from its root to the instance, the accumulation point marked, then the fix.</summary>
+    private static void AppendLeaks(StringBuilder md, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial)
+    {
+        if (leaks.Count == 0 && referrers.All(r => r.From.Count == 0))
+            return;
+        Heading(md, "### What keeps them alive");
+        if (partial is not null)
+            md.AppendLine($"> Partial: {Cell(partial)}").AppendLine();
+        foreach (LeakSignature leak in leaks.Take(MaxSignaturesShown))
+        {
+            md.AppendLine(string.Create(s_invariant, $"#### {Cell(TypeNames.Short(leak.Type))}: {leak.Instances:N0} new instance(s)")).AppendLine();
+            md.AppendLine($"- {Cell(TextExporter.RootLabel(leak.Root))}");
+            for (int i = 0; i < leak.Path.Count; i++)
+            {
+                LeakStep step = leak.Path[i];
+                string via = step.Field is null ? "" : Code(step.Field.StartsWith('[') ? step.Field : "." + step.Field) + " ";
+                string note = step.Note is null ? "" : $" ({Cell(step.Note)})";
+                string mark = i == leak.AccumulationPoint ? " **← accumulates here**" : "";
+                md.AppendLine($"{new string(' ', 2 * (i + 1))}- {via}{Code(TypeNames.Short(step.Type))}{note}{mark}");
+            }
+            md.AppendLine().AppendLine($"**Fix:** {Cell(leak.Hint)}").AppendLine();
+        }
+        if (leaks.Count > MaxSignaturesShown)
+            md.AppendLine(string.Create(s_invariant, $"… and {leaks.Count - MaxSignaturesShown} more signature(s).")).AppendLine();
+
+        TypeReferrers[] referred = referrers.Where(r => r.From.Count > 0).ToArray();
+        if (referred.Length == 0)
+            return;
+        md.AppendLine("| referred to | by | through | count |").AppendLine("|---|---|---|---:|");
+        foreach (TypeReferrers type in referred)
+        {
+            foreach (Referrer from in type.From.Take(MaxReferrersShown))
+                md.AppendLine(string.Create(s_invariant, $"| {Code(TypeNames.Short(type.Type))} | {Code(TypeNames.Short(from.Type))} | {Code(from.Field)} | {from.Count:N0} |"));
+        }
+    }
+
+    /// <summary>A heading with exactly one blank line before and after it, as markdown linters want.</summary>
+    private static void Heading(StringBuilder md, string heading)
+    {
+        while (md.Length >= 2 && md[^1] == '\n' && md[^2] == '\n')
+            md.Length--;
+        md.AppendLine().AppendLine(heading).AppendLine();
+    }
+
+    private static void AppendWarnings(StringBuilder md, IReadOnlyList<string> warnings)
+    {
+        if (warnings.Count == 0)
+            return;
+        Heading(md, "### Warnings");
+        foreach (string warning in warnings)
+            md.AppendLine($"- {Cell(warning)}");
+    }
+
+    // Type names hold < > and + and sometimes backticks: a code span shows them as they are.
+    private static string Code(string text) =>
+        text.Contains('`', StringComparison.Ordinal) ? $"`` {text.Replace("|", "\\|", StringComparison.Ordinal)} ``" : $"`{text.Replace("|", "\\|", StringComparison.Ordinal)}`";
+
+    // Prose in a table cell or list item: a pipe would end the cell, a line break the row, and List<Order> would be
+    // read as an HTML tag, and Acme.* as the start of emphasis.
+    private static string Cell(string text) =>
+        text.Replace("|", "\\|", StringComparison.Ordinal).Replace("*", "\\*", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+            .ReplaceLineEndings(" ");
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text;
+
+namespace LeakHunter.Reports.Exporters;
+
+/// <summary>The readable reports: verdict first, then what grew and by how much, then what keeps it alive.</summary>
+internal sealed class TextExporter : IReportExporter
+{
+    private const int MaxTypesShown = 25;
+    private const int MaxSignaturesShown = 10;
+    private const int MaxReferrersShown = 5;
+    private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
+
+    public string Name => "text";
+
+    public string FileExtension => "txt";
+
+    public string Export(LeakReport report)
+    {
+        var text = new StringBuilder();
+        CensusSummary first = report.Censuses[0];
+        CensusSummary last = report.Censuses[^1];
+
+        text.Append(report.HasLeaks
+            ? $"LeakHunter: LEAK - {report.GrowingTypes.Count} type(s) grew in every interval"
+            : "LeakHunter: no leak - no type grew in every interval");
+        text.AppendLine();
+        text.AppendLine(string.Create(s_invariant,
+            $"  {report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, " +
+            $"{report.Duration.TotalSeconds:0.##} s; census pause {report.Censuses.Average(c => c.PauseMs):0.#} ms on average"));
+        text.AppendLine(string.Create(s_invariant,
+            $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
+
+        if (report.HasLeaks)
+        {
+            text.AppendLine();
+            text.AppendLine("  Growing types                                              per iteration         live at each census");
+            AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)).ToArray(), "obj", "B  ");
+        }
+
+        if (report.Leaks.Count > 0)
+            AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
+
+        if (report.Ignored.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("  Ignored by LeakOptions.Ignore (known leaks, not part of the verdict):");
+            foreach (IgnoredLeak ignored in report.Ignored)
+                text.AppendLine($"    {ignored.Type}: {ignored.Reason}");
+        }
+
+        if (report.BackgroundTypes.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("  Also grew while the fragment was idle (another thread's work, not blamed on the fragment):");
+            AppendTypes(text, report.BackgroundTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)).ToArray(), "obj", "B  ");
+        }
+
+        AppendWarnings(text, report.Warnings);
+        return text.ToString();
+    }
+
+    public string Export(WatchReport report)
+    {
+        var text = new StringBuilder();
+        WatchSample first = report.Samples[0];
+        WatchSample last = report.Samples[^1];
+        text.AppendLine(report.HasLeaks
+            ? $"LeakHunter: {report.Target}: {report.GrowingTypes.Count} type(s) grew in every interval"
+            : $"LeakHunter: {report.Target}: no type grew in every interval");
+        text.AppendLine(string.Create(s_invariant,
+            $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Average(s => s.PauseMs):0.#} ms on average"));
+        text.AppendLine(string.Create(s_invariant, $"  reachable objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0}"));
+        if (report.HasLeaks)
+        {
+            text.AppendLine();
+            text.AppendLine("  Growing types                                              per second            live at each census");
+            AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)).ToArray(), "obj", "B/s");
+        }
+        if (report.Leaks.Count > 0)
+            AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendWarnings(text, report.Warnings);
+        return text.ToString();
+    }
+
+    public string Export(CensusReport report)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(string.Create(s_invariant, $"{report.Target}: {report.Objects:N0} objects, {report.Bytes:N0} bytes"));
+        text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
+        foreach (TypeCount type in report.Types)
+            text.AppendLine(string.Create(s_invariant, $"{type.Count,12:N0} {type.Bytes,14:N0}  {type.Type}"));
+        AppendWarnings(text, report.Warnings);
+        return text.ToString();
+    }
+
+    public string Export(CensusDiffReport report)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"before: {report.Before}").AppendLine($"after:  {report.After}");
+        text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
+        foreach (TypeChange change in report.Changes)
+            text.AppendLine(string.Create(s_invariant, $"{change.CountChange,12:+#,0;-#,0;0} {change.BytesChange,14:+#,0;-#,0;0}  {change.Type}"));
+        return text.ToString();
+    }
+
+    public string Export(PathsReport report)
+    {
+        var text = new StringBuilder(report.Headline).AppendLine();
+        if (report.Instances > 0)
+            AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendWarnings(text, report.Warnings);
+        return text.ToString();
+    }
+
+    private static void AppendTypes(StringBuilder text, IReadOnlyList<(string Type, double Instances, double Bytes, IReadOnlyList<long> Counts)> types, string instancesUnit, string bytesUnit)
+    {
+        foreach ((string type, double instances, double bytes, IReadOnlyList<long> counts) in types.Take(MaxTypesShown))
+        {
+            string name = type.Length > 56 ? type[..53] + "..." : type;
+            text.AppendLine(string.Create(s_invariant,
+                $"    {name,-56} {instances,7:0.##} {instancesUnit} {bytes,9:0.#} {bytesUnit} {string.Join(" ", counts)}"));
+        }
+        if (types.Count > MaxTypesShown)
+            text.AppendLine(string.Create(s_invariant, $"  ... and {types.Count - MaxTypesShown} more (see the JSON report)"));
+    }
+
+    /// <summary>Each signature as a chain from its root, the accumulation point marked, then the usual fix.</summary>
+    private static void AppendLeaks(StringBuilder text, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial)
+    {
+        text.AppendLine();
+        text.AppendLine(partial is not null ? $"  What keeps them alive (partial: {partial})" : "  What keeps them alive");
+        foreach (LeakSignature leak in leaks.Take(MaxSignaturesShown))
+        {
+            text.AppendLine();
+            text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new instance(s) held by"));
+            text.AppendLine($"      {RootLabel(leak.Root)}");
+            for (int i = 0; i < leak.Path.Count; i++)
+            {
+                LeakStep step = leak.Path[i];
+                string via = step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
+                string mark = i == leak.AccumulationPoint ? "   <-- accumulates here" : "";
+                string note = step.Note is null ? "" : $"  ({step.Note})";
+                text.AppendLine($"        {new string(' ', Math.Min(i, 8))}{via}{TypeNames.Short(step.Type)}{note}{mark}");
+            }
+            text.AppendLine($"      Fix: {leak.Hint}");
+        }
+        if (leaks.Count > MaxSignaturesShown)
+            text.AppendLine(string.Create(s_invariant, $"    ... and {leaks.Count - MaxSignaturesShown} more signature(s)"));
+
+        if (referrers.Any(r => r.From.Count > 0))
+            text.AppendLine();
+        foreach (TypeReferrers type in referrers.Where(r => r.From.Count > 0))
+        {
+            string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(s_invariant, $"{TypeNames.Short(f.Type)}{(f.Field.StartsWith('[') ? "" : ".")}{f.Field} ({f.Count:N0})")));
+            text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
+        }
+    }
+
+    private static void AppendWarnings(StringBuilder text, IReadOnlyList<string> warnings)
+    {
+        foreach (string warning in warnings)
+        {
+            text.AppendLine();
+            text.Append("  Warning: ").AppendLine(warning);
+        }
+    }
+
+    internal static string RootLabel(LeakRoot root) => root.Kind switch
+    {
+        LeakRootKind.StaticField => $"static field {root.Name}",
+        LeakRootKind.ThreadStatic => $"[ThreadStatic] field {root.Name}",
+        _ => root.Name,
+    };
+}

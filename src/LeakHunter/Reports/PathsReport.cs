@@ -1,0 +1,59 @@
+namespace LeakHunter;
+
+/// <summary>
+/// What keeps the instances of some types alive: their shortest strong paths from the GC roots, grouped into
+/// signatures, and who refers to them. The answer of <see cref="HeapInspector.FindPaths"/>, and the body of a failed
+/// <see cref="LeakAssert.Collected(Func{object}, LeakOptions)"/> or <see cref="LeakAssert.AtMostInstances{T}"/>.
+/// </summary>
+public sealed class PathsReport
+{
+    internal PathsReport(string headline, string target, string typePattern, IReadOnlyList<string> types, int instances, LeakExplanation explanation)
+    {
+        Headline = headline;
+        Target = target;
+        TypePattern = typePattern;
+        Types = types;
+        Instances = instances;
+        Leaks = explanation.Leaks;
+        Referrers = explanation.Referrers;
+        ExplanationIsPartial = explanation.PartialReason is not null;
+        ExplanationNote = explanation.PartialReason;
+        Warnings = explanation.Warnings;
+    }
+
+    /// <summary>What was asked and found, in one line.</summary>
+    public string Headline { get; }
+
+    /// <summary>What was inspected: a process (id and name), a dump's path, or this process.</summary>
+    public string Target { get; }
+
+    /// <summary>The type name or pattern asked for.</summary>
+    public string TypePattern { get; }
+
+    /// <summary>The types the pattern matched.</summary>
+    public IReadOnlyList<string> Types { get; }
+
+    /// <summary>Live instances of those types that were traced.</summary>
+    public int Instances { get; }
+
+    /// <summary>The ways the instances are kept alive, most instances first.</summary>
+    public IReadOnlyList<LeakSignature> Leaks { get; }
+
+    /// <summary>For each type, the objects that refer to its instances, grouped by type and field.</summary>
+    public IReadOnlyList<TypeReferrers> Referrers { get; }
+
+    /// <summary>Whether the tracing stopped at its time limit and is incomplete.</summary>
+    public bool ExplanationIsPartial { get; }
+
+    /// <summary>Why the tracing is partial, or null.</summary>
+    public string? ExplanationNote { get; }
+
+    /// <summary>What could not be traced, each with its reason.</summary>
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>The paths as readable text.</summary>
+    public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>The paths as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "paths".</summary>
+    public string ToJson() => ReportExporters.Json.Export(this);
+}

@@ -1,0 +1,77 @@
+namespace LeakHunter;
+
+/// <summary>One census of a watch of a live process.</summary>
+/// <param name="ElapsedSeconds">Seconds since the watch's first census.</param>
+/// <param name="Objects">Live objects a GC root reaches.</param>
+/// <param name="Bytes">Bytes of those objects.</param>
+/// <param name="PauseMs">How long the process was paused for this census.</param>
+public sealed record WatchSample(double ElapsedSeconds, long Objects, long Bytes, double PauseMs);
+
+/// <summary>A type that grew in every interval of a watch.</summary>
+/// <param name="Type">The type's full name, spelled as ClrMD spells it.</param>
+/// <param name="Counts">Live instances at each sample of <see cref="WatchReport.Samples"/>.</param>
+/// <param name="Bytes">Bytes of those instances at each sample.</param>
+/// <param name="InstancesPerSecond">Instances added per second, from the first sample to the last.</param>
+/// <param name="BytesPerSecond">Bytes added per second, from the first sample to the last.</param>
+public sealed record TypeRate(string Type, IReadOnlyList<long> Counts, IReadOnlyList<long> Bytes, double InstancesPerSecond, double BytesPerSecond);
+
+/// <summary>
+/// A watch of a live process: censuses of what its roots reach, taken at an interval, the types that grew in every
+/// interval with their rates per second, and what holds their instances. The answer of <see cref="HeapInspector.Watch"/>.
+/// </summary>
+public sealed class WatchReport
+{
+    internal WatchReport(string target, TimeSpan interval, IReadOnlyList<WatchSample> samples, IReadOnlyList<TypeRate> growingTypes,
+        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration)
+    {
+        Target = target;
+        Interval = interval;
+        Samples = samples;
+        GrowingTypes = growingTypes;
+        Leaks = explanation?.Leaks ?? [];
+        Referrers = explanation?.Referrers ?? [];
+        ExplanationIsPartial = explanation?.PartialReason is not null;
+        ExplanationNote = explanation?.PartialReason;
+        Warnings = [.. warnings, .. explanation?.Warnings ?? []];
+        Duration = duration;
+    }
+
+    /// <summary>Whether any type grew in every interval.</summary>
+    public bool HasLeaks => GrowingTypes.Count > 0;
+
+    /// <summary>The process watched: its id and name.</summary>
+    public string Target { get; }
+
+    /// <summary>The pause between two censuses.</summary>
+    public TimeSpan Interval { get; }
+
+    /// <summary>The censuses, in the order taken.</summary>
+    public IReadOnlyList<WatchSample> Samples { get; }
+
+    /// <summary>The types whose reachable instances (or bytes) grew in every interval, most bytes per second first.</summary>
+    public IReadOnlyList<TypeRate> GrowingTypes { get; }
+
+    /// <summary>What keeps the growing types' instances alive, most instances first.</summary>
+    public IReadOnlyList<LeakSignature> Leaks { get; }
+
+    /// <summary>For each growing type, the objects that refer to its instances, grouped by type and field.</summary>
+    public IReadOnlyList<TypeReferrers> Referrers { get; }
+
+    /// <summary>Whether the explanation stopped at its time limit and is incomplete.</summary>
+    public bool ExplanationIsPartial { get; }
+
+    /// <summary>Why the explanation is partial, or null.</summary>
+    public string? ExplanationNote { get; }
+
+    /// <summary>Why the verdict or its explanation may be less reliable than usual.</summary>
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>How long the watch took.</summary>
+    public TimeSpan Duration { get; }
+
+    /// <summary>The watch as readable text.</summary>
+    public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>The watch as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "watch".</summary>
+    public string ToJson() => ReportExporters.Json.Export(this);
+}

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using LeakHunter.Analysis;
+using LeakHunter.Census;
+
+namespace LeakHunter.Running;
+
+/// <summary>
+/// The one engine behind every front door: censuses, growth, marks and paths of one heap, read through one
+/// inspector. A leak check, <see cref="LeakAssert"/>'s object and instance assertions, and
+/// <see cref="HeapInspector"/>'s census, paths and watch of another process or a dump all run here.
+/// </summary>
+internal sealed class InspectionSession : IDisposable
+{
+    private readonly CensusTaker _censuses;
+    private readonly InspectorClient? _ownInspector;
+    private readonly TimeSpan _explanationLimit;
+
+    private InspectionSession(CensusTaker censuses, InspectorClient? ownInspector, string target, TimeSpan explanationLimit)
+    {
+        _censuses = censuses;
+        _ownInspector = ownInspector;
+        _explanationLimit = explanationLimit;
+        Target = target;
+    }
+
+    /// <summary>What this session reads, as reports name it.</summary>
+    public string Target { get; }
+
+    public CensusRoute Route => _censuses.Route;
+
+    public CensusStrategy Strategy => _censuses.Strategy;
+
+    /// <summary>A session on this process, through the shared inspector, on the route <paramref name="options"/> asks for.</summary>
+    public static InspectionSession OfThisProcess(LeakOptions options)
+    {
+        Platform.HostPlatform.ThrowIfLiveProcessesUnsupported("A leak check");
+        return new InspectionSession(new CensusTaker(options), null, "this process", options.ExplanationTimeLimit);
+    }
+
+    /// <summary>A session on another process or a dump, through an inspector of its own that <see cref="Dispose"/> stops.</summary>
+    public static InspectionSession Of(InspectionTarget target, TimeSpan heapWalkTimeout)
+    {
+        InspectorClient inspector = InspectorClient.StartFor(target.IsDump ? 0 : target.ProcessId);
+        try
+        {
+            inspector.DumpFile = target.DumpPath;
+            var options = new LeakOptions { Strategy = CensusStrategy.Attach, CensusTimeout = heapWalkTimeout, ExplanationTimeLimit = heapWalkTimeout };
+            var censuses = new CensusTaker(options, inspector, target.IsDump ? CensusRoute.DumpFile : CensusRoute.Attach);
+            return new InspectionSession(censuses, inspector, target.Description, heapWalkTimeout);
+        }
+        catch
+        {
+            inspector.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Takes a census; in this process, the caller has just settled the GC.</summary>
+    public (int Id, CensusReply Reply) Take(bool reachableOnly = false) => _censuses.Take(reachableOnly);
+
+    /// <summary>Counts and bytes per type for the given censuses, in the order given.</summary>
+    public IReadOnlyList<TypeSeries> Histograms(IReadOnlyList<int> censusIds) => _censuses.GetHistograms(censusIds);
+
+    /// <summary>Notes where the instances of <paramref name="types"/> are now; <see cref="Explain"/> traces those that are new since.</summary>
+    public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false) => _censuses.Mark(types, everyInstanceIsNew);
+
+    /// <summary>Paths to the instances of the marked types that are new since <see cref="Mark"/>.</summary>
+    public LeakExplanation Explain(int maxInstancesPerType) =>
+        LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit));
+
+    /// <summary>Paths to the objects that the given weak GC handles of this process still point at.</summary>
+    public LeakExplanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles) =>
+        LeakExplanations.FromInspector(_censuses.ExplainWatched(weakHandles, _explanationLimit));
+
+    /// <summary>One census: every type with live instances, most bytes first.</summary>
+    public CensusReport Census(bool reachableOnly)
+    {
+        (int id, CensusReply reply) = Take(reachableOnly);
+        TypeCount[] types = CensusReport.Ordered(
+            Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => new TypeCount(s.Type, s.Counts[0], s.Bytes[0])),
+            CensusOrder.Bytes).ToArray();
+        return new CensusReport(Target, reply.Objects, reply.Bytes, types, UnreadableWarnings(reply, "The census"));
+    }
+
+    /// <summary>
+    /// Paths to every live instance of the types matching <paramref name="typePattern"/>.
+    /// </summary>
+    /// <exception cref="LeakHunterException">No live type matches (<see cref="LeakHunterFailure.TypeNotFound"/>); the message suggests close names.</exception>
+    public PathsReport Paths(string typePattern, int maxInstancesPerType)
+    {
+        (int id, _) = Take();
+        string[] present = Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => s.Type).ToArray();
+        var pattern = Wildcard.ToRegex(typePattern);
+        string[] matched = present.Where(t => pattern.IsMatch(t)).ToArray();
+        if (matched.Length == 0)
+            throw new LeakHunterException(LeakHunterFailure.TypeNotFound, TypeSuggestions.NoMatch(typePattern, present, Target));
+        return TraceEveryInstance(matched, typePattern, maxInstancesPerType, alive => $"{Target}: {alive:N0} live instance(s) of {typePattern}");
+    }
+
+    /// <summary>Paths to every live instance of <paramref name="types"/>, under <paramref name="headline"/> (given the instances traced).</summary>
+    public PathsReport TraceEveryInstance(IReadOnlyList<string> types, string typePattern, int maxInstancesPerType, Func<int, string> headline)
+    {
+        Mark(types.ToArray(), everyInstanceIsNew: true);
+        Explanation explanation = _censuses.Explain(maxInstancesPerType, _explanationLimit);
+        return new PathsReport(headline(explanation.NewInstances), Target, typePattern, types, explanation.NewInstances, LeakExplanations.FromInspector(explanation));
+    }
+
+    /// <summary>
+    /// Censuses of what the roots reach, <paramref name="interval"/> apart; the types that grew in every interval,
+    /// with their rates per second, and the paths to their instances.
+    /// </summary>
+    public WatchReport Watch(TimeSpan interval, int sampleCount, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        var ids = new List<int>(sampleCount);
+        var samples = new List<WatchSample>(sampleCount);
+        var warnings = new List<string>();
+        for (int sample = 0; sample < sampleCount; sample++)
+        {
+            if (sample > 0)
+            {
+                progress?.Report($"waiting {interval.TotalSeconds:0.#} s for census {sample + 1} of {sampleCount}...");
+                if (cancellationToken.WaitHandle.WaitOne(interval))
+                    cancellationToken.ThrowIfCancellationRequested();
+            }
+            progress?.Report($"census {sample + 1} of {sampleCount}: walking what the roots reach...");
+            double elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            (int id, CensusReply reply) = Take(reachableOnly: true);
+            ids.Add(id);
+            samples.Add(new WatchSample(elapsed, reply.Objects, reply.Bytes, reply.PauseMs));
+            warnings.AddRange(UnreadableWarnings(reply, $"Census {sample + 1}"));
+        }
+
+        IReadOnlyList<TypeSeries> series = Histograms(ids);
+        List<TypeSeries> growing = GrowthAnalyzer.FindSteadyGrowth(series, 0, ids.Count - 1);
+        LeakExplanation? explanation = null;
+        if (growing.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report($"{growing.Count} type(s) grew in every interval; finding what holds them...");
+            Mark(growing.Select(g => g.Type).ToArray(), everyInstanceIsNew: true);
+            explanation = Explain(maxInstancesPerType: 100);
+        }
+        double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
+        TypeRate[] rates = growing
+            .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
+            .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
+        return new WatchReport(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Stops the inspector now, whatever it is doing, so a request in flight ends at once: how a cancelled
+    /// inspection of another process stops. A session on this process shares its inspector and is not aborted.
+    /// </summary>
+    public void Abort() => _ownInspector?.Abort();
+
+    internal static IReadOnlyList<string> UnreadableWarnings(CensusReply reply, string census) =>
+        reply.UnreadableBytes > 0
+            ? [$"{census} could not parse {reply.UnreadableBytes:N0} bytes of the heap, so its counts may be low. " +
+               "If this repeats, report it with the runtime version: the heap's layout was not what LeakHunter expects."]
+            : [];
+
+    public void Dispose() => _ownInspector?.Dispose();
+}

@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Xunit;
+
+namespace LeakHunter.Tests;
+
+/// <summary>
+/// Every report kind in every format, rendered from a fixed model and compared with an approved file under
+/// tests/LeakHunter.Tests/Approved. A change in a renderer shows up as a failed test and a .received file beside the
+/// approved one: look at the difference, and if it is what you meant, copy the received file over the approved one.
+/// </summary>
+public sealed class ReportSnapshotTests
+{
+    public static TheoryData<string, string> Cases()
+    {
+        var cases = new TheoryData<string, string>();
+        foreach (string report in ReportModels.Keys)
+        {
+            foreach (IReportExporter exporter in ReportExporters.All)
+                cases.Add(report, exporter.Name);
+        }
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Report_MatchesItsApprovedFile(string report, string format)
+    {
+        IReportExporter exporter = ReportExporters.Named(format);
+
+        string rendered = ReportModels[report](exporter);
+
+        Approved.Verify($"{report}.{exporter.FileExtension}", rendered);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Json_IsSchemaVersionOne_AndMarkdownIsTablesNotAFencedTextReport(string report, string format)
+    {
+        string rendered = ReportModels[report](ReportExporters.Named(format));
+
+        if (format == "json")
+        {
+            using JsonDocument json = JsonDocument.Parse(rendered);
+            Assert.Equal(1, json.RootElement.GetProperty("schemaVersion").GetInt32());
+        }
+        if (format == "markdown")
+        {
+            Assert.DoesNotContain("```", rendered);
+            Assert.Contains("|---", rendered);
+        }
+    }
+
+    [Fact]
+    public void LeakReportJson_KeepsEveryFieldOfSchemaVersionOne()
+    {
+        using JsonDocument json = JsonDocument.Parse(ReportModels["leak-check"](ReportExporters.Json));
+
+        string[] fields = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+
+        Assert.Equal(
+            ["schemaVersion", "hasLeaks", "strategy", "warmupIterations", "iterations", "durationMs", "censuses", "growingTypes", "backgroundTypes",
+             "leaks", "referrers", "explanationPartial", "ignored", "warnings"],
+            fields);
+    }
+
+    [Fact]
+    public void SavedCensus_ReadsBackAsTheSameCensus()
+    {
+        CensusReport census = FixedReports.Census();
+
+        CensusReport read = CensusReport.FromJson(census.ToJson());
+
+        Assert.Equal(census.Target, read.Target);
+        Assert.Equal(census.Types, read.Types);
+        Assert.Equal(census.Warnings, read.Warnings);
+    }
+
+    [Fact]
+    public void TextThatIsNoCensus_FailsNamingWhereItCameFrom()
+    {
+        var failure = Assert.Throws<LeakHunterException>(() => CensusReport.FromJson(FixedReports.LeakCheck().ToJson(), "'report.json'"));
+
+        Assert.Equal(LeakHunterFailure.InvalidInput, failure.Failure);
+        Assert.Contains("'report.json' is not a census", failure.Message);
+    }
+
+    private static readonly Dictionary<string, Func<IReportExporter, string>> ReportModels = new()
+    {
+        ["leak-check"] = e => e.Export(FixedReports.LeakCheck()),
+        ["clean-check"] = e => e.Export(FixedReports.CleanCheck()),
+        ["watch"] = e => e.Export(FixedReports.Watch()),
+        ["census"] = e => e.Export(FixedReports.Census()),
+        ["diff"] = e => e.Export(CensusDiffReport.Compare(FixedReports.Census(), FixedReports.LaterCensus())),
+        ["paths"] = e => e.Export(FixedReports.Paths()),
+    };
+
+    private static class Approved
+    {
+        public static void Verify(string name, string received, [CallerFilePath] string testFile = "")
+        {
+            string folder = Path.Combine(Path.GetDirectoryName(testFile)!, "Approved");
+            string approvedPath = Path.Combine(folder, Path.GetFileNameWithoutExtension(name) + ".approved" + Path.GetExtension(name));
+            string receivedPath = Path.Combine(folder, Path.GetFileNameWithoutExtension(name) + ".received" + Path.GetExtension(name));
+            string? approved = File.Exists(approvedPath) ? File.ReadAllText(approvedPath) : null;
+            if (approved == received.ReplaceLineEndings("\n"))
+            {
+                File.Delete(receivedPath);
+                return;
+            }
+            File.WriteAllText(receivedPath, received.ReplaceLineEndings("\n"));
+            Assert.Fail(approved is null
+                ? $"No approved file {approvedPath}. Check {receivedPath} and, if it is right, rename it to approve it."
+                : $"{name} differs from {approvedPath}. Compare it with {receivedPath}; if the change is meant, copy the received file over the approved one.");
+        }
+    }
+}
+
+/// <summary>Reports with every part filled in, built the way the engine builds them, with fixed numbers.</summary>
+internal static class FixedReports
+{
+    private static readonly LeakSignature s_eventLeak = new(
+        "Acme.Orders.OrderView", 40,
+        new LeakRoot(LeakRootKind.StaticField, "Acme.Orders.OrderBus.s_instance"),
+        [
+            new LeakStep("Acme.Orders.OrderBus", null, null),
+            new LeakStep("System.EventHandler<Acme.Orders.OrderPlaced>", "OrderPlaced", "delegate with 40 handler(s)"),
+            new LeakStep("System.Object[]", "_invocationList", null),
+            new LeakStep("System.EventHandler<Acme.Orders.OrderPlaced>", "[]", "handler Acme.Orders.OrderView.OnPlaced"),
+            new LeakStep("Acme.Orders.OrderView", "_target", null),
+        ],
+        2, "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.");
+
+    private static readonly LeakSignature s_listLeak = new(
+        "Acme.Orders.Order", 40,
+        new LeakRoot(LeakRootKind.StaticField, "Acme.Orders.OrderArchive.s_orders"),
+        [
+            new LeakStep("System.Collections.Generic.List<Acme.Orders.Order>", null, null),
+            new LeakStep("Acme.Orders.Order[]", "_items", null),
+            new LeakStep("Acme.Orders.Order", "[]", null),
+        ],
+        1, "Remove the entries from the collection when they are done, or bound it (an eviction policy, a size limit).");
+
+    private static readonly TypeReferrers[] s_referrers =
+    [
+        new("Acme.Orders.Order", [new Referrer("Acme.Orders.Order[]", "[]", 40), new Referrer("Acme.Orders.Invoice", "_order", 3)]),
+    ];
+
+    private static LeakExplanation Explanation() =>
+        new([s_listLeak, s_eventLeak], s_referrers, null) { Warnings = ["2 roots could not be enumerated: the thread had exited"] };
+
+    public static LeakReport LeakCheck() => new(
+        CensusStrategy.Attach, 10, 70,
+        [
+            new CensusSummary(10, 12_000, 900_000, 11.5, CensusPhase.Counted),
+            new CensusSummary(20, 12_020, 901_600, 12.25, CensusPhase.Counted),
+            new CensusSummary(30, 12_040, 903_200, 10.75, CensusPhase.Counted),
+            new CensusSummary(30, 12_040, 903_200, 9.5, CensusPhase.Idle),
+            new CensusSummary(70, 12_120, 909_600, 12, CensusPhase.Confirmation),
+        ],
+        [
+            new TypeGrowth("Acme.Orders.Order", [100, 110, 120, 120, 160], [4_000, 4_400, 4_800, 4_800, 6_400], 1, 40),
+            new TypeGrowth("Acme.Orders.Order[]", [1, 1, 1, 1, 1], [1_056, 1_056, 2_080, 2_080, 4_128], 0, 51.2),
+        ],
+        [new TypeGrowth("Acme.Telemetry.Sample", [5, 6, 7, 9, 12], [120, 144, 168, 216, 288], 0.12, 2.8)],
+        ["Other threads allocated 40 MiB while this check ran, so its counts may be polluted by their objects."],
+        TimeSpan.FromMilliseconds(1234.5),
+        Explanation(),
+        [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")]);
+
+    public static LeakReport CleanCheck() => new(
+        CensusStrategy.Dump, 10, 50,
+        [
+            new CensusSummary(10, 12_000, 900_000, 210, CensusPhase.Counted),
+            new CensusSummary(20, 12_000, 900_000, 190, CensusPhase.Counted),
+            new CensusSummary(30, 11_990, 899_800, 200, CensusPhase.Counted),
+        ],
+        [], [], [], TimeSpan.FromSeconds(2.5));
+
+    public static WatchReport Watch() => new(
+        "process 4242 (OrderService)", TimeSpan.FromSeconds(5),
+        [
+            new WatchSample(0, 80_000, 6_000_000, 20),
+            new WatchSample(5.002, 80_500, 6_050_000, 21),
+            new WatchSample(10.004, 81_000, 6_100_000, 19.5),
+        ],
+        [new TypeRate("Acme.Orders.Order", [1_000, 1_500, 2_000], [40_000, 60_000, 80_000], 99.96, 3_998.4)],
+        new LeakExplanation([s_listLeak], [], "stopped at the 30 s time limit after 900 of 1,000 instances"),
+        ["Census 2 could not parse 48 bytes of the heap, so its counts may be low."],
+        TimeSpan.FromSeconds(11));
+
+    public static CensusReport Census() => new("dump /tmp/orders-1.dmp", 80_000, 6_000_000,
+    [
+        new TypeCount("System.String", 30_000, 2_000_000),
+        new TypeCount("System.Byte[]", 2_000, 1_500_000),
+        new TypeCount("Acme.Orders.Order", 1_000, 40_000),
+        new TypeCount("Acme.Gone", 5, 120),
+    ], []);
+
+    public static CensusReport LaterCensus() => new("dump /tmp/orders-2.dmp", 81_000, 6_100_000,
+    [
+        new TypeCount("System.String", 30_100, 2_004_000),
+        new TypeCount("System.Byte[]", 1_900, 1_450_000),
+        new TypeCount("Acme.Orders.Order", 2_000, 80_000),
+        new TypeCount("Acme.Orders.Invoice|Draft", 3, 96),
+    ], ["The census could not parse 48 bytes of the heap, so its counts may be low."]);
+
+    public static PathsReport Paths() => new(
+        "process 4242 (OrderService): 40 live instance(s) of Acme.Orders.*",
+        "process 4242 (OrderService)", "Acme.Orders.*", ["Acme.Orders.Order"], 40, Explanation());
+}
