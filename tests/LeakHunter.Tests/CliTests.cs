@@ -12,7 +12,7 @@ public sealed class CliTests
     [Fact]
     public void Watch_ReportsTheGrowingTypeWithItsPath_AndExitsOne()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
 
         (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "3", "--format", "json");
 
@@ -35,7 +35,7 @@ public sealed class CliTests
     [Fact]
     public void Watch_OnACleanProcess_FindsNoGrowth_AndExitsZero()
     {
-        using TargetProcess target = StartServer("clean");
+        using TargetProcess target = TargetProcess.StartServing("clean");
 
         (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "4");
 
@@ -48,7 +48,7 @@ public sealed class CliTests
     [Fact]
     public void CensusSavedTwice_ThenDiffed_ShowsTheGrowth()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         string before = Path.GetTempFileName(), after = Path.GetTempFileName();
         try
         {
@@ -72,7 +72,7 @@ public sealed class CliTests
     [Fact]
     public void Paths_NamesTheStaticThatHoldsTheType()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
 
         (int exit, string output, string errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrder", "--max", "20");
 
@@ -93,7 +93,7 @@ public sealed class CliTests
     [Fact]
     public void DumpsOfALeakingProcess_CensusAndDiff_ShowTheGrowth()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         string folder = Directory.CreateTempSubdirectory("leakhunter-cli-test-").FullName;
         try
         {
@@ -125,7 +125,7 @@ public sealed class CliTests
     [Fact]
     public void Ps_ListsTheDotnetProcesses()
     {
-        using TargetProcess target = StartServer("clean");
+        using TargetProcess target = TargetProcess.StartServing("clean");
 
         (int exit, string output, _) = RunCli("ps");
 
@@ -190,7 +190,7 @@ public sealed class CliTests
     [Fact]
     public void Paths_OfATypeThatMatchesNothing_ExitsTwo_SuggestingCloseNames_AndTakesWildcards()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
 
         (int exit, string output, string errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrdr");
         Assert.True(exit == 2, errors + output);
@@ -209,7 +209,7 @@ public sealed class CliTests
     [Fact]
     public void UnwritableOutput_ExitsTwo_BeforeAnyWork_AndLeavesNoFile()
     {
-        using TargetProcess target = StartServer("clean");
+        using TargetProcess target = TargetProcess.StartServing("clean");
         string missingFolder = Path.Combine(Path.GetTempPath(), "leakhunter-no-such-folder-" + Guid.NewGuid().ToString("N"), "census.json");
 
         (int exit, string output, string errors) = RunCli("census", target.Id.ToString(), "--output", missingFolder);
@@ -227,7 +227,7 @@ public sealed class CliTests
     [Fact]
     public void TruncatedDump_IsNamedAsTruncated_AndExitsTwo_WhileTheWholeDumpReads()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         string folder = Directory.CreateTempSubdirectory("leakhunter-cli-test-").FullName;
         try
         {
@@ -269,7 +269,7 @@ public sealed class CliTests
     [Fact]
     public void SavedCensus_HoldsEveryType_SoADiffIsExact()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         string saved = Path.GetTempFileName();
         try
         {
@@ -405,12 +405,6 @@ public sealed class CliTests
             .Where(t => t.GetProperty("type").GetString() == "ArchivedOrder").Select(t => t.GetProperty("count").GetInt64()).SingleOrDefault();
     }
 
-    private static TargetProcess StartServer(string mode)
-    {
-        TargetProcess target = TargetProcess.Start(["serve", mode]);
-        Assert.NotNull(target.ReadLineStartingWith("ready", s_generous));
-        return target;
-    }
 
     private static (int Exit, string Output, string Errors) RunCli(params string[] arguments)
     {

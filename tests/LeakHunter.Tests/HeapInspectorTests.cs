@@ -15,7 +15,7 @@ public sealed class HeapInspectorTests
     [Fact]
     public void Census_OfALiveProcess_CountsItsTypes_AndSelectsByPatternAndOrder()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         using HeapInspector inspector = HeapInspector.Open(InspectionTarget.Process(target.Id));
 
         CensusReport census = inspector.TakeCensus(reachableOnly: true);
@@ -31,7 +31,7 @@ public sealed class HeapInspectorTests
     [Fact]
     public void FindPaths_NamesTheStaticThatHoldsTheInstances_AndAPatternThatMatchesNothingSuggestsCloseNames()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         target.WaitForOrdersAbove(5, s_generous);
         using HeapInspector inspector = HeapInspector.Open(InspectionTarget.Process(target.Id));
 
@@ -49,8 +49,8 @@ public sealed class HeapInspectorTests
     [Fact]
     public void Watch_OfALeakingProcess_GivesRatesPerSecond_AndOfACleanOneFindsNothing()
     {
-        using TargetProcess leaking = StartServer("leak");
-        using TargetProcess clean = StartServer("clean");
+        using TargetProcess leaking = TargetProcess.StartServing("leak");
+        using TargetProcess clean = TargetProcess.StartServing("clean");
         var progress = new Lines();
 
         WatchReport leak;
@@ -74,7 +74,7 @@ public sealed class HeapInspectorTests
     [Fact]
     public void Watch_Cancelled_StopsWithOperationCanceled_AndLeavesTheProcessRunning()
     {
-        using TargetProcess target = StartServer("leak");
+        using TargetProcess target = TargetProcess.StartServing("leak");
         using HeapInspector inspector = HeapInspector.Open(InspectionTarget.Process(target.Id));
         using var cancellation = new CancellationTokenSource();
         var progress = new Lines(line =>
@@ -130,12 +130,6 @@ public sealed class HeapInspectorTests
         Assert.False(LeakDetector.Run(() => { }, new LeakOptions { ConfirmGrowth = false }).HasLeaks, "back on Linux, checks run again");
     }
 
-    private static TargetProcess StartServer(string mode)
-    {
-        TargetProcess target = TargetProcess.Start(["serve", mode]);
-        Assert.NotNull(target.ReadLineStartingWith("ready", s_generous));
-        return target;
-    }
 
     /// <summary>Progress lines as they come, on the watch's own thread (unlike <see cref="Progress{T}"/>, which posts them).</summary>
     private sealed class Lines(Action<string>? onLine = null) : IProgress<string>

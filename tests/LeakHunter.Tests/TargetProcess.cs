@@ -43,6 +43,18 @@ internal sealed class TargetProcess : IDisposable
     /// clone happens to live (a checkout under a 0700 folder), so the target runs from a world-readable copy of it,
     /// deleted on dispose.
     /// </summary>
+    /// <summary>A target serving orders ("leak" keeps every order in a static list, "clean" keeps none), once it says it is ready.</summary>
+    public static TargetProcess StartServing(string mode)
+    {
+        TargetProcess target = Start(["serve", mode]);
+        if (target.ReadLineStartingWith("ready", TimeSpan.FromMinutes(2)) is null)
+        {
+            target.Dispose();
+            throw new TimeoutException($"The target serving '{mode}' never said it was ready.");
+        }
+        return target;
+    }
+
     public static TargetProcess StartAsUnprivileged(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
         string[]? asUnprivileged = Environment.UserName == "root"
