@@ -184,4 +184,9 @@ public sealed record TypeReferrers(string Type, IReadOnlyList<Referrer> From);
 /// <param name="Pattern">The rule's pattern.</param>
 public sealed record IgnoredLeak(string Type, string Reason, string Pattern);
 
-internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason);
+/// <summary>What keeps the new instances alive, as the inspector found it.</summary>
+/// <param name="Leaks">The signatures, most instances first.</param>
+/// <param name="Referrers">Who refers to the new instances, per type.</param>
+/// <param name="PartialReason">Why the explanation stopped short, or null when it is complete.</param>
+/// <param name="Warnings">What the inspector could not read or cut short while explaining; the report's warnings carry them.</param>
+internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason, IReadOnlyList<string> Warnings);

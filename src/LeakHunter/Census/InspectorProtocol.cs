@@ -56,7 +56,8 @@ internal static class InspectorProtocol
     /// <summary>
     /// The version of the frames and messages both sides speak; raise it whenever a message's layout or meaning
     /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
-    /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more.
+    /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
+    /// an explanation ends with its warnings.
     /// </summary>
     public const int Version = 3;
 

@@ -70,6 +70,11 @@ internal static class TextReportWriter
     {
         var text = new StringBuilder(headline).AppendLine();
         AppendLeaks(text, explanation.Leaks, explanation.Referrers, explanation.PartialReason, CultureInfo.InvariantCulture);
+        foreach (string warning in explanation.Warnings)
+        {
+            text.AppendLine();
+            text.Append("  Warning: ").AppendLine(warning);
+        }
         return text.ToString();
     }
 

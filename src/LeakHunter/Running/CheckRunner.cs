@@ -301,6 +301,7 @@ internal sealed class CheckRunner
 
         List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
         (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(_options), allGrowing, explanation);
+        _warnings.AddRange(explanation?.Warnings ?? []);
         return new LeakReport(
             strategy,
             _options.WarmupIterations,
