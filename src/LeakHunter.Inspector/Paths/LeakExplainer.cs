@@ -24,6 +24,7 @@ internal static class LeakExplainer
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
+        // The census reply has no warnings yet, so roots that cannot be read here only lower the counts unannounced.
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, new FailureTally());
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
         (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
