@@ -96,21 +96,20 @@ internal sealed class InspectorServer
 
     private Reply Census(CensusRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
-        return UnderTimeLimit(timeout, () =>
+        return UnderTimeLimit(request.Target.Timeout, () =>
         {
             var histogram = new Histogram();
             CensusOutcome outcome = request.ReachableOnly
-                ? ReachableCensus(route, dumpPath, histogram)
-                : _reader.TakeCensus(route, dumpPath, histogram);
+                ? ReachableCensus(request.Target, histogram)
+                : _reader.TakeCensus(request.Target, histogram);
             _censuses[request.CensusId] = histogram;
             return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes);
         });
     }
 
-    private CensusOutcome ReachableCensus(CensusRoute route, string dumpPath, Histogram histogram)
+    private CensusOutcome ReachableCensus(HeapTarget target, Histogram histogram)
     {
-        (ScanTotals totals, double pauseMs) = _reader.Read(route, dumpPath, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram));
+        (ScanTotals totals, double pauseMs) = _reader.Read(target, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram));
         return new CensusOutcome(totals, pauseMs);
     }
 
@@ -123,20 +122,18 @@ internal sealed class InspectorServer
             _marked = typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>());
             return Reply.Ok(new MarkReply(0.0));
         }
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
-        return UnderTimeLimit(timeout, () =>
+        return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (_marked, double pauseMs) = _reader.Read(route, dumpPath, runtime => InstanceMarker.Mark(_scanner, runtime, typeIndices));
+            (_marked, double pauseMs) = _reader.Read(request.Target, runtime => InstanceMarker.Mark(_scanner, runtime, typeIndices));
             return new MarkReply(pauseMs);
         });
     }
 
     private Reply Explain(ExplainRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
-        return UnderTimeLimit(timeout, () =>
+        return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
+            (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
                 runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, request.MaxInstancesPerType, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
         });
@@ -144,10 +141,9 @@ internal sealed class InspectorServer
 
     private Reply ExplainWatched(ExplainWatchedRequest request)
     {
-        (CensusRoute route, string dumpPath, TimeSpan timeout) = request.Target;
-        return UnderTimeLimit(timeout, () =>
+        return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (Explanation explanation, double pauseMs) = _reader.Read(route, dumpPath,
+            (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
                 runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
         });
@@ -158,8 +154,13 @@ internal sealed class InspectorServer
     {
         try
         {
-            // Exiting detaches ptrace and resumes the process under test; work that hangs must not freeze it.
-            using (new Timer(_ => NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode), null, timeout, Timeout.InfiniteTimeSpan))
+            // Exiting detaches ptrace and resumes the process under test; work that hangs must not freeze it. A dump
+            // writer still running is stopped first, since it would outlive the inspector and hold the process.
+            using (new Timer(_ =>
+            {
+                DumpWriter.StopRunning();
+                NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode);
+            }, null, timeout, Timeout.InfiniteTimeSpan))
                 return Reply.Ok(work());
         }
         catch (InspectorException e)

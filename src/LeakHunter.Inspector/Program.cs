@@ -49,7 +49,10 @@ internal static class Program
             {
                 Thread.Sleep(250);
                 if (getppid() != parentPid)
+                {
+                    DumpWriter.StopRunning();
                     Environment.Exit(3);
+                }
             }
         })
         {
@@ -68,6 +71,14 @@ internal static class NativeMethods
     /// <summary>Ends the process at once, without waiting for threads that may be stuck reading the target.</summary>
     public static void ExitNow(int code) => _exit(code);
 
+    /// <summary>Sends SIGCONT to <paramref name="processId"/>: resumes it if stopped, and discards any stop signal still pending.</summary>
+    public static void Continue(int processId) => _ = kill(processId, SignalContinue);
+
+    private const int SignalContinue = 18;
+
     [DllImport("libc", SetLastError = false)]
     private static extern void _exit(int code);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 }

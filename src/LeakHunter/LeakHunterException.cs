@@ -3,7 +3,10 @@ namespace LeakHunter;
 /// <summary>What stopped a leak check, or an inspection of another process or a dump, from reaching an answer.</summary>
 public enum LeakHunterFailure
 {
-    /// <summary>The runtime's diagnostics are turned off (<c>DOTNET_EnableDiagnostics=0</c>).</summary>
+    /// <summary>
+    /// Not raised by checks any more: both routes to the heap work with the runtime's diagnostics turned off
+    /// (<c>DOTNET_EnableDiagnostics=0</c>). Kept so that code naming it still compiles.
+    /// </summary>
     DiagnosticsDisabled,
 
     /// <summary>ptrace was denied and no dump route was left.</summary>

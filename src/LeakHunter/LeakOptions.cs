@@ -97,6 +97,9 @@ public enum CensusStrategy
     /// <summary>Attach live with ptrace and suspend the process for the census: the fastest route.</summary>
     Attach = 1,
 
-    /// <summary>Have the runtime write a private dump of the process, read it, and delete it: works where ptrace is denied.</summary>
+    /// <summary>
+    /// Have the runtime's <c>createdump</c>, started by the inspector, write a private dump of the process, then read
+    /// and delete it. It traces the process too, so it needs the same ptrace permission as a live attach.
+    /// </summary>
     Dump = 2,
 }

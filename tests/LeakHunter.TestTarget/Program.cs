@@ -44,8 +44,26 @@ switch (mode)
     case "check":
         Run(() => LeakDetector.Run(Scenario.Leak, options));
         return 0;
+    case "check-while-writing":
+        // Another thread keeps writing numbered lines straight to file descriptor 1, the way native code and child
+        // processes do (Console.Out holds a descriptor of its own), for as long as the check runs. The test reads
+        // them all back: a gap means something pointed the process's output elsewhere meanwhile.
+        var writing = new NumberedLineWriter();
+        try
+        {
+            LeakReport report = LeakDetector.Run(Scenario.Leak, options);
+            writing.Stop();
+            Report(report);
+        }
+        catch (LeakHunterException e)
+        {
+            writing.Stop();
+            Console.WriteLine($"failed {e.Failure} {e.Message.ReplaceLineEndings(" ")}");
+        }
+        Console.WriteLine($"wrote {writing.Written}");
+        return 0;
     default:
-        Console.Error.WriteLine("usage: LeakHunter.TestTarget first-check|checks-on-big-heap N|check");
+        Console.Error.WriteLine("usage: LeakHunter.TestTarget first-check|checks-on-big-heap N|check|check-while-writing");
         return 2;
 }
 
@@ -95,10 +113,48 @@ internal sealed class ArchivedOrder
     public long Placed = Environment.TickCount64;
 }
 
+/// <summary>Writes "line N" to file descriptor 1, N counting up from 0, each line with one write call, until stopped.</summary>
+internal sealed class NumberedLineWriter
+{
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+
+    public NumberedLineWriter()
+    {
+        _thread = new Thread(WriteUntilStopped) { IsBackground = true, Name = "numbered lines" };
+        _thread.Start();
+    }
+
+    /// <summary>Lines written so far; read after <see cref="Stop"/>, the count of every line written.</summary>
+    public int Written { get; private set; }
+
+    public void Stop()
+    {
+        _stopping = true;
+        _thread.Join();
+    }
+
+    private void WriteUntilStopped()
+    {
+        while (!_stopping)
+        {
+            byte[] line = System.Text.Encoding.ASCII.GetBytes($"line {Written}\n");
+            if (Native.write(1, line, (nuint)line.Length) != line.Length)
+                throw new IOException($"write to fd 1 failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+            Written++;
+            // Paces the lines (about one per millisecond) so a whole check yields thousands, not millions.
+            Thread.Sleep(1);
+        }
+    }
+}
+
 internal static partial class Native
 {
     [System.Runtime.InteropServices.LibraryImport("libc")]
     internal static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial nint write(int fd, byte[] buffer, nuint count);
 }
 
 internal static class Scenario

@@ -38,6 +38,22 @@ public sealed class LeakAssertTests
     }
 
     [Fact]
+    public void NoInstances_OverTheReferrerLimit_SaysTheCountsAreASample()
+    {
+        ImportBatch.Fill(12_000);
+        try
+        {
+            var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoInstances<ImportBatch.Line>());
+
+            Assert.Contains($"Warning: Referrers of {Targets}ImportBatch+Line were counted for its first 10,000 references only, of its 12,000 new instances", failure.Message);
+        }
+        finally
+        {
+            ImportBatch.Clear();
+        }
+    }
+
+    [Fact]
     public void IgnoreByTypePattern_LeavesTheKnownLeakOutOfTheVerdict_AndTheReportSaysWhy()
     {
         var options = new LeakOptions { Ignore = [LeakIgnore.Type(Targets + "VendorTelemetry+*", "vendor SDK keeps samples until flushed; filed upstream")] };

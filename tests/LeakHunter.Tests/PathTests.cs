@@ -258,6 +258,25 @@ public sealed class PathTests
         Assert.Empty(report.Referrers);
     }
 
+    [Fact]
+    public void MoreNewInstancesThanTheReferrerLimit_TheReportSaysTheCountsAreASample()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(() => PathBulkImport.Handle());
+
+            Assert.True(report.HasLeaks, report.ToString());
+            string type = Targets + "PathBulkImport+Row";
+            Assert.Contains(report.Warnings, w => w.StartsWith($"Referrers of {type} were counted for its first 10,000 references only", StringComparison.Ordinal));
+            Assert.Equal(10_000, report.Referrers.Single(r => r.Type == type).From.Sum(f => f.Count));
+            Assert.Contains("counted for its first 10,000 references only", report.ToString());
+        }
+        finally
+        {
+            PathBulkImport.Clear();
+        }
+    }
+
     private static LeakSignature Explain(Func<object> fragment, string type)
     {
         LeakReport report = LeakDetector.Run(() => fragment());

@@ -44,7 +44,9 @@ public sealed class ProtocolTests
             [new LeakPath("Shop.Order", 100, RootKindCode.StaticField, "Shop.Cache.s_orders",
                 [new PathStep("System.Collections.Generic.List<Shop.Order>", "s_orders", "list"), new PathStep("Shop.Order[]", "_items", null)], AccumulationPoint: 1)],
             [new TypeReferrerCounts("Shop.Order", [new ReferrerCount("Shop.Order[]", "[]", 100)])],
-            NewInstances: 100, PartialReason: "the time limit ran out", GraphObjects: 5000, GraphBytes: 1 << 20)));
+            NewInstances: 100, PartialReason: "the time limit ran out", GraphObjects: 5000, GraphBytes: 1 << 20,
+            Warnings: ["2 thread stack(s) could not be walked (the first: InvalidOperationException: no frames)", "Referrers of Shop.Order were counted for its first 10,000 references only"])));
+        AssertRoundTrip(new ExplanationReply(0.5, new Explanation([], [], NewInstances: 0, PartialReason: null, GraphObjects: 0, GraphBytes: 0, Warnings: [])));
         AssertRoundTrip(new FailureReply("No census 5 was taken in this check."));
     }
 

@@ -20,6 +20,10 @@ internal sealed partial class ProcessFreezer : IDisposable
     private const int PtraceEventStop = 128;
     private const int NoSuchProcess = 3; // ESRCH
     private const int Interrupted = 4; // EINTR
+    private const int NoChild = 10; // ECHILD
+
+    // An exit code of its own, so the library's message can tell this exit from the others.
+    private const int CouldNotReleaseExitCode = 5;
 
     private readonly List<(int ThreadId, int PendingSignal)> _stopped = new();
 
@@ -57,12 +61,25 @@ internal sealed partial class ProcessFreezer : IDisposable
         }
     }
 
-    /// <summary>Lets every thread run again, handing back any signal that arrived while it was stopped.</summary>
+    /// <summary>
+    /// Lets every thread run again, handing back any signal that arrived while it was stopped. A thread that has
+    /// exited meanwhile needs nothing. A thread that cannot be let go any other way is let go by exiting: the kernel
+    /// detaches every tracee of a tracer that exits, and a process left frozen is worse than a lost inspector.
+    /// </summary>
     public void Dispose()
     {
+        var notReleased = new List<string>();
         foreach ((int threadId, int pendingSignal) in _stopped)
-            _ = ptrace(PtraceDetach, threadId, 0, pendingSignal);
+        {
+            if (ptrace(PtraceDetach, threadId, 0, pendingSignal) != 0 && Marshal.GetLastPInvokeError() is int error and not NoSuchProcess)
+                notReleased.Add($"thread {threadId} ({Describe(error)})");
+        }
         _stopped.Clear();
+        if (notReleased.Count > 0)
+        {
+            Console.Error.WriteLine($"leakhunter inspector: PTRACE_DETACH failed for {string.Join(", ", notReleased)}; exiting so the kernel lets the process under test run.");
+            NativeMethods.ExitNow(CouldNotReleaseExitCode);
+        }
     }
 
     private void Stop(int processId, int threadId)
@@ -78,18 +95,23 @@ internal sealed partial class ProcessFreezer : IDisposable
 
         if (ptrace(PtraceInterrupt, threadId, 0, 0) != 0)
         {
+            int error = Marshal.GetLastPInvokeError();
             _ = ptrace(PtraceDetach, threadId, 0, 0);
-            return;
+            if (error == NoSuchProcess)
+                return; // the thread exited between the seize and the interrupt
+            throw CouldNotStop(processId, threadId, "PTRACE_INTERRUPT", error);
         }
 
         int status;
         while (waitpid(threadId, out status, WaitAllChildren) < 0)
         {
-            if (Marshal.GetLastPInvokeError() != Interrupted)
-            {
-                _ = ptrace(PtraceDetach, threadId, 0, 0);
-                return; // the thread exited before it stopped
-            }
+            int error = Marshal.GetLastPInvokeError();
+            if (error == Interrupted)
+                continue;
+            _ = ptrace(PtraceDetach, threadId, 0, 0);
+            if (error is NoChild or NoSuchProcess)
+                return; // the thread exited before it stopped, and is already reaped
+            throw CouldNotStop(processId, threadId, "waiting for its stop (waitpid)", error);
         }
 
         const int ExitedOrKilled = 0x7f;
@@ -102,6 +124,17 @@ internal sealed partial class ProcessFreezer : IDisposable
         bool interruptStop = (status >> 16) == PtraceEventStop;
         _stopped.Add((threadId, interruptStop ? 0 : signal));
     }
+
+    /// <summary>
+    /// A thread that keeps running would change the heap under the scan, so the census fails; the caller lets go of
+    /// the threads already stopped.
+    /// </summary>
+    private static InspectorException CouldNotStop(int processId, int threadId, string step, int error) =>
+        new(InspectorStatus.Failed,
+            $"Thread {threadId} of process {processId} could not be stopped for the census: {step} failed with {Describe(error)}. " +
+            "A census with a thread still running would read a heap that changes under it, so none was taken; every thread already stopped was let go.");
+
+    private static string Describe(int error) => $"errno {error}, {Marshal.GetPInvokeErrorMessage(error)}";
 
     private static IEnumerable<int> ThreadsOf(int processId)
     {

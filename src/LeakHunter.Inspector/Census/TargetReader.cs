@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using LeakHunter.Census;
-using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Census;
@@ -13,15 +12,18 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     private static readonly Version? s_runtimeVersion =
         Version.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.RuntimeVersionVariable), out Version? version) ? version : null;
 
-    public CensusOutcome TakeCensus(CensusRoute route, string dumpPath, Histogram histogram)
+    private static readonly string? s_runtimeFolder = Environment.GetEnvironmentVariable(InspectorProtocol.RuntimeFolderVariable);
+
+    public CensusOutcome TakeCensus(HeapTarget target, Histogram histogram)
     {
-        (ScanTotals totals, double pauseMs) = Read(route, dumpPath, runtime => scanner.Scan(runtime, histogram));
+        (ScanTotals totals, double pauseMs) = Read(target, runtime => scanner.Scan(runtime, histogram));
         return new CensusOutcome(totals, pauseMs);
     }
 
     /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>
-    public (T Result, double PauseMs) Read<T>(CensusRoute route, string dumpPath, Func<ClrRuntime, T> work)
+    public (T Result, double PauseMs) Read<T>(HeapTarget target, Func<ClrRuntime, T> work)
     {
+        (CensusRoute route, string dumpPath, TimeSpan timeLimit) = target;
         for (int attempt = 1; ; attempt++)
         {
             try
@@ -29,7 +31,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                 return route switch
                 {
                     CensusRoute.Attach => ReadAttached(work),
-                    CensusRoute.Dump => ReadDump(dumpPath, work),
+                    CensusRoute.Dump => ReadDump(dumpPath, timeLimit, work),
                     CensusRoute.DumpFile => (ReadDumpFile(dumpPath, work), 0.0),
                     _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
                 };
@@ -66,7 +68,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         return (result, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    private (T, double) ReadDump<T>(string dumpPath, Func<ClrRuntime, T> work)
+    private (T, double) ReadDump<T>(string dumpPath, TimeSpan timeLimit, Func<ClrRuntime, T> work)
     {
         try
         {
@@ -81,21 +83,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             }
 
             long started = Stopwatch.GetTimestamp();
-            try
-            {
-                new DiagnosticsClient(targetPid).WriteDump(DumpType.WithHeap, dumpPath, logDumpGeneration: false);
-            }
-            catch (ServerNotAvailableException e)
-            {
-                throw new InspectorException(InspectorStatus.DiagnosticsDisabled,
-                    $"Process {targetPid} does not accept diagnostics requests, so it cannot write a dump of itself: {e.Message}", e);
-            }
-            catch (Exception e) when (e is DiagnosticsClientException or UnsupportedCommandException)
-            {
-                // The runtime's dump writer ptraces the process too; a refusal here is the same refusal as a live attach's.
-                InspectorStatus status = IsPermissionFailure(e) ? InspectorStatus.PtraceDenied : InspectorStatus.DumpFailed;
-                throw new InspectorException(status, $"Process {targetPid} failed to write a dump of itself: {e.Message.ReplaceLineEndings(" ").Trim()}", e);
-            }
+            DumpWriter.Write(targetPid, dumpPath, timeLimit, s_runtimeFolder);
             double pauseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             return (ReadDumpFile(dumpPath, work), pauseMs);
         }

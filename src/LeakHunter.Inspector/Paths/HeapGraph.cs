@@ -11,8 +11,9 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 internal sealed class HeapGraph
 {
-    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, int[] edgeStart, int[] edges)
+    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, int[] edgeStart, int[] edges, ulong unreadableBytes)
     {
+        UnreadableBytes = unreadableBytes;
         Addresses = addresses;
         Types = types;
         Sizes = sizes;
@@ -34,6 +35,9 @@ internal sealed class HeapGraph
 
     public int[] Edges { get; }
 
+    /// <summary>Bytes of the heap the walks could not parse: objects there are missing from the graph.</summary>
+    public ulong UnreadableBytes { get; }
+
     /// <summary>Edges from a dependent handle's key to its value (<c>ConditionalWeakTable</c>), which no field holds.</summary>
     public Dictionary<int, List<int>> DependentEdges { get; } = new();
 
@@ -50,15 +54,16 @@ internal sealed class HeapGraph
     public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
     {
         var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16), new GrowableArray<uint>(1 << 16));
-        scanner.Walk(runtime, ref nodes);
+        ulong unreadable = scanner.Walk(runtime, ref nodes);
         ulong[] addresses = nodes.Addresses.Items;
         int count = nodes.Addresses.Count;
 
         var edges = new EdgeCollector(new GcLayouts(runtime.DataTarget.DataReader), addresses, count);
-        scanner.Walk(runtime, ref edges);
+        // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
+        unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref edges));
         edges.Finish();
 
-        var graph = new HeapGraph(addresses, nodes.Types.Items, nodes.Sizes.Items, count, edges.EdgeStart, edges.Edges.Items);
+        var graph = new HeapGraph(addresses, nodes.Types.Items, nodes.Sizes.Items, count, edges.EdgeStart, edges.Edges.Items, unreadable);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
             if (handle.HandleKind != ClrHandleKind.Dependent)

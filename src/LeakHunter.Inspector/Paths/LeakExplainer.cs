@@ -14,6 +14,9 @@ internal static class LeakExplainer
 {
     private const int NoParent = -1;
 
+    // Naming a referrer's field reads the referrer; past this many, the counts stop and the report says so.
+    private const int MaxReferrersNamed = 10_000;
+
     /// <summary>
     /// Counts only the objects some root reaches: a census of a process whose garbage has not been collected, where
     /// LeakHunter cannot force a GC (the command-line tool's view of another process).
@@ -21,7 +24,8 @@ internal static class LeakExplainer
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
-        List<NamedRoot> roots = RootFinder.Find(runtime, graph);
+        // The census reply has no warnings yet, so roots that cannot be read here only lower the counts unannounced.
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph, new FailureTally());
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
         (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
         histogram.EnsureCapacity(scanner.TypeCount);
@@ -30,7 +34,7 @@ internal static class LeakExplainer
             if (parent[node] != NoParent)
                 histogram.Add(graph.Types[node], graph.Sizes[node]);
         }
-        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes };
+        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = graph.UnreadableBytes };
     }
 
     /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>
@@ -88,14 +92,17 @@ internal static class LeakExplainer
         int maxInstancesPerType, TimeSpan timeLimit)
     {
         var clock = Stopwatch.StartNew();
+        var failures = new FailureTally();
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
-        List<NamedRoot> roots = RootFinder.Find(runtime, graph);
+        if (graph.UnreadableBytes > 0)
+            failures.Note($"{graph.UnreadableBytes:N0} bytes of the heap could not be parsed, so the objects there are missing from the paths and referrer counts.");
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
         (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph));
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
-        var namer = new StepNamer(runtime, graph);
+        var namer = new StepNamer(runtime, graph, failures);
         var leaks = new List<LeakPath>();
         var referrers = new List<TypeReferrerCounts>();
         int newInstances = 0;
@@ -105,7 +112,10 @@ internal static class LeakExplainer
             newInstances += instances.Count;
             List<int> sample = Sample(instances, maxInstancesPerType);
             leaks.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
-            referrers.Add(new TypeReferrerCounts(types[type], CountReferrers(graph, namer, types, instances, complete ? parent : null)));
+            (List<ReferrerCount> from, bool capped) = CountReferrers(graph, namer, types, instances, complete ? parent : null);
+            referrers.Add(new TypeReferrerCounts(types[type], from));
+            if (capped)
+                failures.Note($"Referrers of {types[type]} were counted for its first {MaxReferrersNamed:N0} references only, of its {instances.Count:N0} new instances: the counts are a sample, not totals.");
             if (clock.Elapsed > timeLimit)
             {
                 partial ??= $"naming the paths stopped at the time limit ({timeLimit.TotalSeconds:0.#} s); some growing types are not explained";
@@ -114,7 +124,7 @@ internal static class LeakExplainer
         }
         // The search's two arrays (parents and queue) come on top of the graph itself.
         long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
-        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes);
+        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings());
     }
 
     private static Dictionary<int, List<int>> FindNewInstances(HeapGraph graph, IReadOnlyDictionary<int, ulong[]> markedByType)
@@ -310,13 +320,14 @@ internal static class LeakExplainer
     /// Who refers to the instances, by type and field. Only referrers some root reaches count, when the search
     /// finished: garbage not yet collected (an old array a list has outgrown) refers to them too, but holds nothing.
     /// </summary>
-    private static List<ReferrerCount> CountReferrers(HeapGraph graph, StepNamer namer, TypeTable types, List<int> instances, int[]? reached)
+    /// <returns>The counts, and whether they stopped at <see cref="MaxReferrersNamed"/> with references left uncounted.</returns>
+    private static (List<ReferrerCount> From, bool Capped) CountReferrers(HeapGraph graph, StepNamer namer, TypeTable types, List<int> instances, int[]? reached)
     {
         var wanted = new HashSet<int>(instances);
         var counts = new Dictionary<(string, string), int>();
-        const int MaxReferrersNamed = 10_000;
         int named = 0;
-        for (int node = 0; node < graph.Count && named < MaxReferrersNamed; node++)
+        bool capped = false;
+        for (int node = 0; node < graph.Count && !capped; node++)
         {
             if (reached is not null && reached[node] == NoParent)
                 continue;
@@ -324,11 +335,16 @@ internal static class LeakExplainer
             {
                 if (!wanted.Contains(graph.Edges[e]))
                     continue;
+                if (named == MaxReferrersNamed)
+                {
+                    capped = true;
+                    break;
+                }
                 var key = (types[graph.Types[node]], namer.FieldBetween(node, graph.Edges[e]));
                 counts[key] = counts.GetValueOrDefault(key) + 1;
                 named++;
             }
         }
-        return counts.OrderByDescending(c => c.Value).Select(c => new ReferrerCount(c.Key.Item1, c.Key.Item2, c.Value)).ToList();
+        return (counts.OrderByDescending(c => c.Value).Select(c => new ReferrerCount(c.Key.Item1, c.Key.Item2, c.Value)).ToList(), capped);
     }
 }

@@ -13,17 +13,22 @@ internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int No
 /// </summary>
 internal static partial class RootFinder
 {
-    public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph)
+    private const string UnreadableStatics = "static field(s) could not be read, so what they hold is missing from the roots";
+    private const string UnreadableThreadStatics = "thread-static field value(s) could not be read, so what they hold is missing from the roots";
+    private const string UnwalkableStacks = "thread stack(s) could not be walked, so their locals are missing from the roots";
+
+    /// <summary>The roots, in search order; each one that cannot be read is counted in <paramref name="failures"/>.</summary>
+    public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph, FailureTally failures)
     {
         var roots = new List<NamedRoot>();
-        AddStatics(runtime, graph, roots);
+        AddStatics(runtime, graph, roots, failures);
         AddHandles(runtime, graph, roots);
         AddFinalizerQueue(runtime, graph, roots);
-        AddStacks(runtime, graph, roots);
+        AddStacks(runtime, graph, roots, failures);
         return roots;
     }
 
-    private static void AddStatics(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots)
+    private static void AddStatics(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures)
     {
         ClrAppDomain? domain = runtime.AppDomains.FirstOrDefault();
         ClrThread[] threads = runtime.Threads.Where(t => t.IsAlive).ToArray();
@@ -44,7 +49,7 @@ internal static partial class RootFinder
                     {
                         if (!field.IsObjectReference)
                             continue;
-                        ulong address = Try(() => field.IsInitialized(domain) ? field.ReadObject(domain).Address : 0);
+                        ulong address = Try(() => field.IsInitialized(domain) ? field.ReadObject(domain).Address : 0, failures, UnreadableStatics);
                         Add(roots, graph, RootKindCode.StaticField, $"{type.Name}.{MemberName(field.Name)}", address);
                     }
                 }
@@ -54,7 +59,7 @@ internal static partial class RootFinder
                         continue;
                     foreach (ClrThread thread in threads)
                     {
-                        ulong address = Try(() => field.IsInitialized(thread) ? field.ReadObject(thread).Address : 0);
+                        ulong address = Try(() => field.IsInitialized(thread) ? field.ReadObject(thread).Address : 0, failures, UnreadableThreadStatics);
                         Add(threadStatics, graph, RootKindCode.ThreadStatic, $"{type.Name}.{MemberName(field.Name)} (thread {thread.ManagedThreadId})", address);
                     }
                 }
@@ -187,7 +192,7 @@ internal static partial class RootFinder
             Add(roots, graph, RootKindCode.FinalizerQueue, "finalizer queue (ready for finalization, or a finalizer that is blocked)", root.Object.Address);
     }
 
-    private static void AddStacks(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots)
+    private static void AddStacks(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures)
     {
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
         {
@@ -196,9 +201,11 @@ internal static partial class RootFinder
             {
                 stackRoots = thread.EnumerateStackRoots().OfType<ClrStackRoot>().ToArray();
             }
-            catch (Exception)
+            catch (Exception e)
             {
-                continue; // a thread whose stack cannot be walked contributes no roots; its objects show as unknown
+                // A thread whose stack cannot be walked contributes no roots; what only it holds shows as unknown.
+                failures.Add(UnwalkableStacks, e);
+                continue;
             }
             foreach (ClrStackRoot root in stackRoots)
             {
@@ -228,15 +235,17 @@ internal static partial class RootFinder
             : field;
     }
 
-    private static ulong Try(Func<ulong> read)
+    private static ulong Try(Func<ulong> read, FailureTally failures, string kind)
     {
         try
         {
             return read();
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            return 0; // an unreadable static (a type still being initialised) holds nothing we can follow
+            // An unreadable static (a type still being initialised) holds nothing we can follow; the report says how many.
+            failures.Add(kind, e);
+            return 0;
         }
     }
 }

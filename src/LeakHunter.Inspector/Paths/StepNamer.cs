@@ -9,8 +9,10 @@ namespace LeakHunter.Inspector.Paths;
 /// (a delegate and the method it calls, a closure and the method that made it, an async state machine, a timer).
 /// Only the objects on reported paths are ever looked at, so the costs here do not scale with the heap.
 /// </summary>
-internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
+internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, FailureTally failures)
 {
+    private const string UnresolvedDelegates = "delegate(s) on the paths could not be resolved to the method they call, so they are shown by type only";
+
     public const string ArrayElement = "[]";
     public const string DependentHandleValue = "(ConditionalWeakTable value)";
 
@@ -70,12 +72,12 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
     {
         if (_notes.TryGetValue(node, out string? note))
             return note;
-        note = Describe(runtime.Heap.GetObject(graph.Addresses[node]));
+        note = Describe(runtime.Heap.GetObject(graph.Addresses[node]), failures);
         _notes[node] = note;
         return note;
     }
 
-    private static string? Describe(ClrObject obj)
+    private static string? Describe(ClrObject obj, FailureTally failures)
     {
         string name = obj.Type?.Name ?? "";
         try
@@ -95,9 +97,10 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph)
                 }
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // A delegate whose target cannot be resolved is still shown by its type.
+            // A delegate whose target cannot be resolved is still shown by its type; the report says how many were.
+            failures.Add(UnresolvedDelegates, e);
         }
 
         if (ClosureName().Match(name) is { Success: true } closure)

@@ -67,7 +67,7 @@ internal static class IgnoreRules
         var remaining = new LeakExplanation(
             explanation.Leaks.Where(l => !ignoredTypes.Contains(l.Type)).ToArray(),
             explanation.Referrers.Where(r => !ignoredTypes.Contains(r.Type)).ToArray(),
-            explanation.PartialReason);
+            explanation.PartialReason) { Warnings = explanation.Warnings };
         return (kept, ignored, remaining);
     }
 

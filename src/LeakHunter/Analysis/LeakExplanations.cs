@@ -8,7 +8,7 @@ internal static class LeakExplanations
     public static LeakExplanation FromInspector(Explanation explanation) => new(
         explanation.Leaks.Select(ToSignature).ToArray(),
         explanation.Referrers.Select(t => new TypeReferrers(t.Type, t.From.Select(f => new Referrer(f.Type, f.Field, f.Count)).ToArray())).ToArray(),
-        explanation.PartialReason);
+        explanation.PartialReason) { Warnings = explanation.Warnings };
 
     private static LeakSignature ToSignature(LeakPath path)
     {

@@ -25,8 +25,6 @@ internal sealed class CensusTaker
     public CensusTaker(LeakOptions options)
     {
         _options = options;
-        if (options.Strategy == CensusStrategy.Dump && DiagnosticsSettings.AreDisabled)
-            throw DiagnosticsDisabled("The dump strategy was chosen");
         _inspector = InspectorClient.GetShared();
         _inspector.Reset();
         Route = options.Strategy switch
@@ -52,10 +50,6 @@ internal sealed class CensusTaker
         if (reply.Status == InspectorStatus.PtraceDenied && _options.Strategy == CensusStrategy.Auto && Route == CensusRoute.Attach)
         {
             s_attachDenied = true;
-            if (DiagnosticsSettings.AreDisabled)
-                throw new LeakHunterException(LeakHunterFailure.PtraceDenied,
-                    $"ptrace was denied ({reply.Message}) and the dump route is closed because the runtime's diagnostics are disabled ({DiagnosticsSettings.Describe()}). " +
-                    "Either allow ptrace (set kernel.yama.ptrace_scope=0, or run the container with CAP_SYS_PTRACE) or unset that variable so the dump route can be used.");
             Route = CensusRoute.Dump;
             reply = TakeBy(Route, id, reachableOnly);
         }
@@ -66,7 +60,7 @@ internal sealed class CensusTaker
     /// <summary>Notes where the instances of <paramref name="types"/> are now, on the route the censuses took.</summary>
     public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false)
     {
-        (InspectorStatus status, string? message, _) = Silenced(() => _inspector.Mark(types, everyInstanceIsNew, _nextCensusId++, Route, _options.CensusTimeout));
+        (InspectorStatus status, string? message, _) = _inspector.Mark(types, everyInstanceIsNew, _nextCensusId++, Route, _options.CensusTimeout);
         if (status != InspectorStatus.Ok)
             throw Failure(status, message!);
     }
@@ -75,7 +69,7 @@ internal sealed class CensusTaker
     public Explanation Explain(int maxInstancesPerType, TimeSpan timeLimit)
     {
         (InspectorStatus status, string? message, Explanation? explanation, _) =
-            Silenced(() => _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit));
+            _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit);
         return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
     }
 
@@ -83,20 +77,18 @@ internal sealed class CensusTaker
     public Explanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles, TimeSpan timeLimit)
     {
         (InspectorStatus status, string? message, Explanation? explanation) =
-            Silenced(() => _inspector.ExplainWatched(weakHandles, _nextCensusId++, Route, _options.CensusTimeout + timeLimit, timeLimit));
+            _inspector.ExplainWatched(weakHandles, _nextCensusId++, Route, _options.CensusTimeout + timeLimit, timeLimit);
         return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
     }
 
     private LeakHunterException Failure(InspectorStatus status, string message) => status switch
     {
         InspectorStatus.PtraceDenied when Route == CensusRoute.Dump => new LeakHunterException(LeakHunterFailure.PtraceDenied,
-            $"ptrace was denied, and the runtime's own dump writer was denied too, so no route to this process's heap is left: {message} " +
+            $"ptrace was denied, and the runtime's dump writer (createdump) was denied too, so no route to this process's heap is left: {message} " +
             "This happens when the process is not dumpable (PR_SET_DUMPABLE 0, or a setuid program), when a container lacks CAP_SYS_PTRACE, or under kernel.yama.ptrace_scope=2 or 3. " +
             "Run the check as an ordinary dumpable process, add CAP_SYS_PTRACE to the container, or lower ptrace_scope to 1 or 0."),
         InspectorStatus.PtraceDenied => new LeakHunterException(LeakHunterFailure.PtraceDenied,
             $"ptrace was denied: {message} Allow it (kernel.yama.ptrace_scope=0 or 1, or CAP_SYS_PTRACE in a container), or use CensusStrategy.Auto or Dump, which fall back to a dump of this process."),
-        InspectorStatus.DiagnosticsDisabled => DiagnosticsDisabled(message),
-        InspectorStatus.DumpFailed when DiagnosticsSettings.AreDisabled => DiagnosticsDisabled(message),
         InspectorStatus.DumpFailed => new LeakHunterException(LeakHunterFailure.CensusFailed,
             $"{message} Check that the temporary folder ({Path.GetTempPath()}) has room for a dump of this process, or use CensusStrategy.Attach where ptrace is allowed."),
         InspectorStatus.HeapNotWalkable => new LeakHunterException(LeakHunterFailure.CensusFailed,
@@ -104,36 +96,7 @@ internal sealed class CensusTaker
         _ => new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {message}"),
     };
 
-    private T Silenced<T>(Func<T> request)
-    {
-        if (Route != CensusRoute.Dump)
-            return request();
-        using (NativeMethods.SilenceConsole())
-            return request();
-    }
-
-    private CensusReply TakeBy(CensusRoute route, int id, bool reachableOnly) => Silenced(() => _inspector.TakeCensus(id, route, _options.CensusTimeout, reachableOnly));
+    private CensusReply TakeBy(CensusRoute route, int id, bool reachableOnly) => _inspector.TakeCensus(id, route, _options.CensusTimeout, reachableOnly);
 
     public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);
-
-    private static LeakHunterException DiagnosticsDisabled(string context) =>
-        new(LeakHunterFailure.DiagnosticsDisabled,
-            $"{context}, but the runtime's diagnostics are disabled in this process ({DiagnosticsSettings.Describe()}), so it cannot write a dump of itself. " +
-            "Unset DOTNET_EnableDiagnostics (or set it to 1) for the test run, or use CensusStrategy.Attach where ptrace is allowed.");
-}
-
-/// <summary>Reads the runtime's switches that close the dump route.</summary>
-internal static class DiagnosticsSettings
-{
-    private static readonly string[] s_variables =
-    [
-        "DOTNET_EnableDiagnostics", "COMPlus_EnableDiagnostics", "DOTNET_EnableDiagnostics_IPC", "COMPlus_EnableDiagnostics_IPC",
-    ];
-
-    public static bool AreDisabled => s_variables.Any(v => Environment.GetEnvironmentVariable(v) == "0");
-
-    public static string Describe() =>
-        string.Join(", ", s_variables.Where(v => Environment.GetEnvironmentVariable(v) == "0").Select(v => v + "=0")) is { Length: > 0 } set
-            ? set
-            : "the diagnostics server did not answer";
 }

@@ -20,7 +20,9 @@ internal sealed record TypeReferrerCounts(string Type, List<ReferrerCount> From)
 /// <param name="PartialReason">Why the explanation stopped short, or null when it is complete.</param>
 /// <param name="GraphObjects">Objects in the heap graph the paths were searched on.</param>
 /// <param name="GraphBytes">The inspector's memory for that graph and its search, in bytes.</param>
-internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason, long GraphObjects = 0, long GraphBytes = 0);
+/// <param name="Warnings">What could not be read or was cut short (roots, fields, delegates, referrer counts), each kind once with its count.</param>
+internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason, long GraphObjects, long GraphBytes,
+    List<string> Warnings);
 
 internal static class ExplanationWire
 {
@@ -58,6 +60,9 @@ internal static class ExplanationWire
                 writer.Write(from.Count);
             }
         }
+        writer.Write(explanation.Warnings.Count);
+        foreach (string warning in explanation.Warnings)
+            writer.Write(warning);
     }
 
     public static Explanation Read(BinaryReader reader)
@@ -88,7 +93,10 @@ internal static class ExplanationWire
                 from.Add(new ReferrerCount(reader.ReadString(), reader.ReadString(), reader.ReadInt32()));
             referrers.Add(new TypeReferrerCounts(type, from));
         }
-        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial), graphObjects, graphBytes);
+        var warnings = new List<string>();
+        for (int i = WireValues.ReadCount(reader, 1, "warnings"); i > 0; i--)
+            warnings.Add(reader.ReadString());
+        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial), graphObjects, graphBytes, warnings);
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;

@@ -96,7 +96,12 @@ internal sealed class InspectorClient : IDisposable
         if (targetPid is int target)
             startInfo.Environment[InspectorProtocol.TargetPidVariable] = target.ToString(System.Globalization.CultureInfo.InvariantCulture);
         else
+        {
             startInfo.Environment[InspectorProtocol.RuntimeVersionVariable] = Environment.Version.ToString();
+            // Empty in a single-file app, whose runtime has no folder of its own: the inspector then names the problem.
+            if (Path.GetDirectoryName(typeof(object).Assembly.Location) is { Length: > 0 } runtimeFolder)
+                startInfo.Environment[InspectorProtocol.RuntimeFolderVariable] = runtimeFolder;
+        }
         // The inspector's own diagnostics are irrelevant to the check and would show up as a second target in tools.
         startInfo.Environment["DOTNET_EnableDiagnostics"] = "0";
         startInfo.Environment["DOTNET_TieredPGO"] = "0";

@@ -43,7 +43,8 @@ internal enum InspectorStatus : byte
 {
     Ok = 0,
     PtraceDenied = 1,
-    DiagnosticsDisabled = 2,
+
+    // 2 was DiagnosticsDisabled, when the dump route went through the runtime's diagnostics server.
     TargetNotDotNet = 3,
     HeapNotWalkable = 4,
     Failed = 5,
@@ -55,8 +56,10 @@ internal static class InspectorProtocol
     /// <summary>
     /// The version of the frames and messages both sides speak; raise it whenever a message's layout or meaning
     /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
+    /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
+    /// an explanation ends with its warnings.
     /// </summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;
@@ -81,6 +84,12 @@ internal static class InspectorProtocol
     /// .NET 10 on Linux, and without it skips the roots of thread-static fields.
     /// </summary>
     public const string RuntimeVersionVariable = "LEAKHUNTER_RUNTIME_VERSION";
+
+    /// <summary>
+    /// Environment variable carrying the folder of the runtime of the process under test, where the runtime's own
+    /// dump writer, <c>createdump</c>, sits. The inspector runs it for the dump route.
+    /// </summary>
+    public const string RuntimeFolderVariable = "LEAKHUNTER_RUNTIME_FOLDER";
 
     /// <summary>
     /// Environment variable naming the process to inspect when it is not the inspector's parent: the command-line

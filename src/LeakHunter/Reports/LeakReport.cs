@@ -182,8 +182,12 @@ public sealed record TypeReferrers(string Type, IReadOnlyList<Referrer> From);
 /// <param name="Pattern">The rule's pattern.</param>
 public sealed record IgnoredLeak(string Type, string Reason, string Pattern);
 
+/// <summary>What keeps the new instances alive, as the inspector found it.</summary>
+/// <param name="Leaks">The signatures, most instances first.</param>
+/// <param name="Referrers">Who refers to the new instances, per type.</param>
+/// <param name="PartialReason">Why the explanation stopped short, or null when it is complete.</param>
 internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IReadOnlyList<TypeReferrers> Referrers, string? PartialReason)
 {
-    /// <summary>What could not be traced or named, each with its reason.</summary>
+    /// <summary>What the inspector could not read or cut short while explaining; the report's warnings carry them.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

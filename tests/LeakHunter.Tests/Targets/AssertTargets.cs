@@ -76,3 +76,22 @@ internal sealed class Widget
 {
     public int Size = 1;
 }
+
+// ImportBatch.s_lines (static) -> List<Line> -> Line[] -> Line, filled with more lines than the referrer counts name.
+internal static class ImportBatch
+{
+    private static readonly List<Line> s_lines = new();
+
+    public static void Fill(int count)
+    {
+        for (int i = 0; i < count; i++)
+            s_lines.Add(new Line());
+    }
+
+    public static void Clear() => s_lines.Clear();
+
+    public sealed class Line
+    {
+        public long Read = Environment.TickCount64;
+    }
+}

@@ -340,3 +340,27 @@ internal static class PathAsync
         public bool Done;
     }
 }
+
+// PathBulkImport.s_rows (static) -> List<Row> -> Row[] -> Row, over a thousand new rows per iteration: more new
+// instances in the explained interval than the referrer counts name.
+internal static class PathBulkImport
+{
+    public const int RowsPerIteration = 1_100;
+
+    private static readonly List<Row> s_rows = new();
+
+    public static object Handle()
+    {
+        Row last = new();
+        for (int i = 0; i < RowsPerIteration; i++)
+            s_rows.Add(last = new Row());
+        return last;
+    }
+
+    public static void Clear() => s_rows.Clear();
+
+    public sealed class Row
+    {
+        public long Imported = Environment.TickCount64;
+    }
+}
