@@ -1,6 +1,7 @@
 using LeakHunter.Census;
 using LeakHunter.Inspector.Census;
 using LeakHunter.Inspector.Paths;
+using LeakHunter.Inspector.Platform;
 
 namespace LeakHunter.Inspector;
 
@@ -103,7 +104,7 @@ internal sealed class InspectorServer
                 ? ReachableCensus(request.Target, histogram)
                 : _reader.TakeCensus(request.Target, histogram);
             _censuses[request.CensusId] = histogram;
-            return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes);
+            return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes, outcome.Totals.Warnings ?? []);
         });
     }
 
@@ -159,7 +160,7 @@ internal sealed class InspectorServer
             using (new Timer(_ =>
             {
                 DumpWriter.StopRunning();
-                NativeMethods.ExitNow(InspectorProtocol.CensusTimedOutExitCode);
+                InspectorPlatform.Current.ExitNow(InspectorProtocol.CensusTimedOutExitCode);
             }, null, timeout, Timeout.InfiniteTimeSpan))
                 return Reply.Ok(work());
         }

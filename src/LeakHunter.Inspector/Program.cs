@@ -1,8 +1,6 @@
-using System.Runtime.InteropServices;
 using LeakHunter.Census;
 using LeakHunter.Inspector.Census;
-
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+using LeakHunter.Inspector.Platform;
 
 namespace LeakHunter.Inspector;
 
@@ -43,12 +41,15 @@ internal static class Program
 
     private static void WatchParent(int parentPid)
     {
+        // Where the system cannot tell the parent, the closed pipe alone ends the inspector.
+        if (InspectorPlatform.Current.ParentProcessId() is null)
+            return;
         var watcher = new Thread(() =>
         {
             while (true)
             {
                 Thread.Sleep(250);
-                if (getppid() != parentPid)
+                if (InspectorPlatform.Current.ParentProcessId() != parentPid)
                 {
                     DumpWriter.StopRunning();
                     Environment.Exit(3);
@@ -61,24 +62,4 @@ internal static class Program
         };
         watcher.Start();
     }
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern int getppid();
-}
-
-internal static class NativeMethods
-{
-    /// <summary>Ends the process at once, without waiting for threads that may be stuck reading the target.</summary>
-    public static void ExitNow(int code) => _exit(code);
-
-    /// <summary>Sends SIGCONT to <paramref name="processId"/>: resumes it if stopped, and discards any stop signal still pending.</summary>
-    public static void Continue(int processId) => _ = kill(processId, SignalContinue);
-
-    private const int SignalContinue = 18;
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern void _exit(int code);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int signal);
 }

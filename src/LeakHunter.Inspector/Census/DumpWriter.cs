@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LeakHunter.Census;
+using LeakHunter.Inspector.Platform;
 
 namespace LeakHunter.Inspector.Census;
 
@@ -103,7 +104,7 @@ internal static class DumpWriter
             {
                 // It had already exited.
             }
-            NativeMethods.Continue(targetPid);
+            InspectorPlatform.Current.Continue(targetPid);
             s_running = null;
         }
     }

@@ -301,4 +301,7 @@ internal struct ScanTotals
     public long Objects;
     public long Bytes;
     public ulong UnreadableBytes;
+
+    /// <summary>What could not be read while counting, each kind once with its count; null when nothing failed.</summary>
+    public IReadOnlyList<string>? Warnings;
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LeakHunter.Census;
+using LeakHunter.Inspector.Platform;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Census;
@@ -48,7 +49,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     {
         long started = Stopwatch.GetTimestamp();
         T result;
-        using (ProcessFreezer.Freeze(targetPid))
+        using (InspectorPlatform.Current.HoldStill(targetPid))
         {
             DataTarget target;
             try
@@ -73,12 +74,10 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         try
         {
             // An empty file created with mode 0600 keeps that mode when the dump writer truncates and fills it.
-            using (new FileStream(dumpPath, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
+            var privateFile = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+                privateFile.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (new FileStream(dumpPath, privateFile))
             {
             }
 

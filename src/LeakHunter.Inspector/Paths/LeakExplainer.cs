@@ -24,8 +24,9 @@ internal static class LeakExplainer
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
-        // The census reply has no warnings yet, so roots that cannot be read here only lower the counts unannounced.
-        List<NamedRoot> roots = RootFinder.Find(runtime, graph, new FailureTally());
+        // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
+        var failures = new FailureTally();
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
         (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
         histogram.EnsureCapacity(scanner.TypeCount);
@@ -34,7 +35,7 @@ internal static class LeakExplainer
             if (parent[node] != NoParent)
                 histogram.Add(graph.Types[node], graph.Sizes[node]);
         }
-        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = graph.UnreadableBytes };
+        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = graph.UnreadableBytes, Warnings = failures.Warnings() };
     }
 
     /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>

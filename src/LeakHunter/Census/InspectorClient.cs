@@ -193,7 +193,7 @@ internal sealed class InspectorClient : IDisposable
         (InspectorStatus status, string? message, CensusReplyMessage? reply) =
             RequestOnTarget(target => new CensusRequest(censusId, target, reachableOnly), censusId, route, timeout);
         return reply is not null
-            ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes)
+            ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes, reply.Warnings)
             : CensusReply.Failed(status, message!);
     }
 
@@ -412,7 +412,8 @@ internal sealed class InspectorClient : IDisposable
 }
 
 /// <summary>The inspector's answer to one census request.</summary>
-internal readonly record struct CensusReply(InspectorStatus Status, string? Message, long Objects, long Bytes, double PauseMs, long UnreadableBytes)
+internal readonly record struct CensusReply(InspectorStatus Status, string? Message, long Objects, long Bytes, double PauseMs, long UnreadableBytes,
+    IReadOnlyList<string> Warnings)
 {
-    public static CensusReply Failed(InspectorStatus status, string message) => new(status, message, 0, 0, 0, 0);
+    public static CensusReply Failed(InspectorStatus status, string message) => new(status, message, 0, 0, 0, 0, []);
 }

@@ -81,8 +81,8 @@ internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool Reach
     public static CensusRequest Read(BinaryReader reader) => new(reader.ReadInt32(), HeapTarget.Read(reader), reader.ReadBoolean());
 }
 
-/// <summary>The totals of one census; its histogram stays in the inspector.</summary>
-internal sealed record CensusReplyMessage(long Objects, long Bytes, double PauseMs, long UnreadableBytes) : IWireMessage<CensusReplyMessage>
+/// <summary>The totals of one census, and what could not be read while counting; its histogram stays in the inspector.</summary>
+internal sealed record CensusReplyMessage(long Objects, long Bytes, double PauseMs, long UnreadableBytes, IReadOnlyList<string> Warnings) : IWireMessage<CensusReplyMessage>
 {
     public void Write(BinaryWriter writer)
     {
@@ -90,9 +90,19 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
         writer.Write(Bytes);
         writer.Write(PauseMs);
         writer.Write(UnreadableBytes);
+        writer.Write(Warnings.Count);
+        foreach (string warning in Warnings)
+            writer.Write(warning);
     }
 
-    public static CensusReplyMessage Read(BinaryReader reader) => new(reader.ReadInt64(), reader.ReadInt64(), reader.ReadDouble(), reader.ReadInt64());
+    public static CensusReplyMessage Read(BinaryReader reader)
+    {
+        (long objects, long bytes, double pauseMs, long unreadable) = (reader.ReadInt64(), reader.ReadInt64(), reader.ReadDouble(), reader.ReadInt64());
+        var warnings = new List<string>();
+        for (int i = WireValues.ReadCount(reader, 1, "warnings"); i > 0; i--)
+            warnings.Add(reader.ReadString());
+        return new CensusReplyMessage(objects, bytes, pauseMs, unreadable, warnings);
+    }
 }
 
 /// <summary>Asks for the histograms of some censuses of this check, in the order given.</summary>

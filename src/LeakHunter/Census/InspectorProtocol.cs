@@ -59,7 +59,7 @@ internal static class InspectorProtocol
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
     /// an explanation ends with its warnings.
     /// </summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;

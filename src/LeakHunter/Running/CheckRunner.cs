@@ -256,7 +256,7 @@ internal sealed class CheckRunner
         var window = AllocationWindow.Open();
         SettleHeap();
         (int id, CensusReply reply) = censuses.Take();
-        _warnings.AddRange(InspectionSession.UnreadableWarnings(reply, $"Census {_recordCount + 1}"));
+        _warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {_recordCount + 1}"));
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }

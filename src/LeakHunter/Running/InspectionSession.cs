@@ -79,7 +79,7 @@ internal sealed class InspectionSession : IDisposable
         TypeCount[] types = CensusReport.Ordered(
             Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => new TypeCount(s.Type, s.Counts[0], s.Bytes[0])),
             CensusOrder.Bytes).ToArray();
-        return new CensusReport(Target, reply.Objects, reply.Bytes, types, UnreadableWarnings(reply, "The census"));
+        return new CensusReport(Target, reply.Objects, reply.Bytes, types, CensusWarnings(reply, "The census"));
     }
 
     /// <summary>
@@ -128,7 +128,7 @@ internal sealed class InspectionSession : IDisposable
             (int id, CensusReply reply) = Take(reachableOnly: true);
             ids.Add(id);
             samples.Add(new WatchSample(elapsed, reply.Objects, reply.Bytes, reply.PauseMs));
-            warnings.AddRange(UnreadableWarnings(reply, $"Census {sample + 1}"));
+            warnings.AddRange(CensusWarnings(reply, $"Census {sample + 1}"));
         }
 
         IReadOnlyList<TypeSeries> series = Histograms(ids);
@@ -154,11 +154,16 @@ internal sealed class InspectionSession : IDisposable
     /// </summary>
     public void Abort() => _ownInspector?.Abort();
 
-    internal static IReadOnlyList<string> UnreadableWarnings(CensusReply reply, string census) =>
-        reply.UnreadableBytes > 0
-            ? [$"{census} could not parse {reply.UnreadableBytes:N0} bytes of the heap, so its counts may be low. " +
-               "If this repeats, report it with the runtime version: the heap's layout was not what LeakHunter expects."]
-            : [];
+    /// <summary>Why a census's counts may be low: heap it could not parse, roots it could not read.</summary>
+    internal static IReadOnlyList<string> CensusWarnings(CensusReply reply, string census)
+    {
+        var warnings = new List<string>();
+        if (reply.UnreadableBytes > 0)
+            warnings.Add($"{census} could not parse {reply.UnreadableBytes:N0} bytes of the heap, so its counts may be low. " +
+                "If this repeats, report it with the runtime version: the heap's layout was not what LeakHunter expects.");
+        warnings.AddRange(reply.Warnings.Select(w => $"{census}: {w}"));
+        return warnings;
+    }
 
     public void Dispose() => _ownInspector?.Dispose();
 }

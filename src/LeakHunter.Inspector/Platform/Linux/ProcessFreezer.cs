@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using LeakHunter.Census;
+using LeakHunter.Inspector.Census;
 
-namespace LeakHunter.Inspector.Census;
+namespace LeakHunter.Inspector.Platform.Linux;
 
 /// <summary>
 /// Stops every thread of the process under test for the length of a scan, with PTRACE_SEIZE and PTRACE_INTERRUPT.
@@ -11,6 +13,7 @@ namespace LeakHunter.Inspector.Census;
 /// the signal stays pending and later stops the whole process, with no one left to resume it. Seizing sends no
 /// signal at all, so whenever the inspector dies, the kernel detaches and the process under test runs on.
 /// </remarks>
+[SupportedOSPlatform("linux")]
 internal sealed partial class ProcessFreezer : IDisposable
 {
     private const int PtraceDetach = 17;
@@ -78,7 +81,7 @@ internal sealed partial class ProcessFreezer : IDisposable
         if (notReleased.Count > 0)
         {
             Console.Error.WriteLine($"leakhunter inspector: PTRACE_DETACH failed for {string.Join(", ", notReleased)}; exiting so the kernel lets the process under test run.");
-            NativeMethods.ExitNow(CouldNotReleaseExitCode);
+            InspectorPlatform.Current.ExitNow(CouldNotReleaseExitCode);
         }
     }
 

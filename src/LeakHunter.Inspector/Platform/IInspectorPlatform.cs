@@ -1,0 +1,29 @@
+namespace LeakHunter.Inspector.Platform;
+
+/// <summary>
+/// What the inspector needs from the operating system: holding a live process still while its heap is read,
+/// knowing its parent, and exiting at once. Each supported system is a folder beside this file; a dump file is
+/// read the same way everywhere and needs none of this.
+/// </summary>
+internal interface IInspectorPlatform
+{
+    /// <summary>Stops every thread of <paramref name="processId"/> until the result is disposed.</summary>
+    /// <exception cref="Census.InspectorException">A thread could not be stopped; the census must not go on.</exception>
+    IDisposable HoldStill(int processId);
+
+    /// <summary>The inspector's parent now, or null where the system cannot tell; a change means the parent has exited.</summary>
+    int? ParentProcessId();
+
+    /// <summary>Ends the inspector at once, without waiting for threads that may be stuck reading the target.</summary>
+    void ExitNow(int exitCode);
+
+    /// <summary>Resumes <paramref name="processId"/> if a stop is pending or in force (after a dump writer was killed mid-dump).</summary>
+    void Continue(int processId);
+}
+
+/// <summary>The platform the inspector runs on.</summary>
+internal static class InspectorPlatform
+{
+    public static IInspectorPlatform Current { get; } =
+        OperatingSystem.IsLinux() ? new Linux.LinuxInspectorPlatform() : new Unsupported.UnsupportedInspectorPlatform();
+}

@@ -1,0 +1,28 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace LeakHunter.Inspector.Platform.Linux;
+
+/// <summary>Linux: ptrace holds the process still, getppid watches the parent, SIGCONT undoes a stop a killed dump writer left.</summary>
+[SupportedOSPlatform("linux")]
+internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
+{
+    private const int SignalContinue = 18;
+
+    public IDisposable HoldStill(int processId) => ProcessFreezer.Freeze(processId);
+
+    public int? ParentProcessId() => getppid();
+
+    public void ExitNow(int exitCode) => _exit(exitCode);
+
+    public void Continue(int processId) => _ = kill(processId, SignalContinue);
+
+    [LibraryImport("libc")]
+    private static partial int getppid();
+
+    [LibraryImport("libc")]
+    private static partial void _exit(int code);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+}

@@ -1,0 +1,23 @@
+using LeakHunter.Census;
+using LeakHunter.Inspector.Census;
+
+namespace LeakHunter.Inspector.Platform.Unsupported;
+
+/// <summary>
+/// A system where live processes cannot be read yet: dump files still are. The library refuses live routes there
+/// before it asks, so reaching <see cref="HoldStill"/> is a mismatch between the two, said as such.
+/// </summary>
+internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
+{
+    public IDisposable HoldStill(int processId) =>
+        throw new InspectorException(InspectorStatus.Failed,
+            $"Reading live process {processId} is supported on Linux only; this inspector runs on {System.Runtime.InteropServices.RuntimeInformation.OSDescription}. Read a dump file instead.");
+
+    public int? ParentProcessId() => null;
+
+    public void ExitNow(int exitCode) => Environment.Exit(exitCode);
+
+    public void Continue(int processId)
+    {
+    }
+}
