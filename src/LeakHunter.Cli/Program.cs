@@ -149,7 +149,7 @@ static bool StartsLikeJson(string path)
     return c == '{';
 }
 
-static void Progress(string line) => Console.Error.WriteLine($"leakhunter: {line}");
+static void Progress(string line) => LeakHunter.Cli.Progress.Line(line);
 
 // Runs a command: its result to --output or standard output; every failure to stderr, with its fix, and exit code 2.
 static Task<int> Run(ParseResult result, CancellationToken cancellation, Func<CancellationToken, (string Output, int ExitCode)> command)
@@ -186,6 +186,8 @@ namespace LeakHunter.Cli
     /// <summary>A watch's progress, a line at a time on standard error, where it never mixes with the report.</summary>
     internal sealed class Progress : IProgress<string>
     {
-        public void Report(string value) => Console.Error.WriteLine($"leakhunter: {value}");
+        public static void Line(string line) => Console.Error.WriteLine($"leakhunter: {line}");
+
+        public void Report(string value) => Line(value);
     }
 }

@@ -51,8 +51,6 @@ public sealed class HeapInspector : IDisposable
         ArgumentNullException.ThrowIfNull(target);
         options ??= InspectionOptions.Default;
         options.Validate();
-        if (!target.IsDump)
-            Platform.HostPlatform.ThrowIfLiveProcessesUnsupported($"Inspecting {target.Description}");
         if (!target.IsDump && target.ProcessId == Environment.ProcessId)
             throw new LeakHunterException(LeakHunterFailure.InvalidTarget,
                 "A HeapInspector reads another process or a dump, not the process it runs in: check this process with LeakDetector or LeakAssert.");

@@ -83,14 +83,11 @@ public sealed class InspectionTarget
 
     /// <summary>The .NET processes of this user that accept diagnostics, this one left out.</summary>
     /// <exception cref="LeakHunterException">Live processes cannot be read on this system (<see cref="LeakHunterFailure.PlatformNotSupported"/>).</exception>
-    public static IReadOnlyList<DotnetProcess> DotnetProcesses()
-    {
-        HostPlatform.ThrowIfLiveProcessesUnsupported("Listing .NET processes");
-        return HostPlatform.Current.DotnetProcesses()
+    public static IReadOnlyList<DotnetProcess> DotnetProcesses() =>
+        HostPlatform.Current.DotnetProcesses()
             .Where(pid => pid != Environment.ProcessId && ProcessExists(pid))
             .Select(pid => new DotnetProcess(pid, ProcessName(pid), HostPlatform.Current.CommandLine(pid)))
             .ToArray();
-    }
 
     private static string ProcessName(int pid)
     {
