@@ -137,6 +137,7 @@ public sealed class IgnoreRulesTests
         IReadOnlyList<LeakIgnore> without = IgnoreRules.For(new LeakOptions { Ignore = [mine], IgnoreRuntimeCaches = false });
 
         Assert.Contains(withCaches, r => r.Pattern == "System.Runtime.CompilerServices.CastHelpers.s_table");
+        Assert.Contains(withCaches, r => r.Pattern == "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues");
         Assert.Contains(mine, withCaches);
         Assert.Equal([mine], without);
     }

@@ -20,6 +20,8 @@ internal static class IgnoreRules
     [
         LeakIgnore.Path("System.Runtime.CompilerServices.CastHelpers.s_table",
             "the runtime's cast cache: bounded, it grows while new casts are first seen (LeakOptions.IgnoreRuntimeCaches)"),
+        LeakIgnore.Path("System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList.s_queues",
+            "the thread pool's list of per-thread queues: one per pool thread, so bounded by the pool's size; it grows when the pool adds a thread (LeakOptions.IgnoreRuntimeCaches)"),
     ];
 
     public static IReadOnlyList<LeakIgnore> For(LeakOptions options) =>

@@ -46,6 +46,8 @@ internal sealed class InspectorClient : IDisposable
     /// <summary>The running inspector, started now if there is none or the last one died.</summary>
     public static InspectorClient GetShared()
     {
+        // Checked on every call, not only at a start: an inspector already running must not hide the platform's answer.
+        HostPlatform.ThrowIfLiveProcessesUnsupported("A leak check");
         lock (s_sharedGate)
         {
             if (s_shared is { IsAlive: true })
