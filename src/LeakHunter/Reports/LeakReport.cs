@@ -1,3 +1,5 @@
+using LeakHunter.Analysis;
+
 namespace LeakHunter;
 
 /// <summary>
@@ -16,7 +18,8 @@ public sealed class LeakReport
         IReadOnlyList<string> warnings,
         TimeSpan duration,
         LeakExplanation? explanation = null,
-        IReadOnlyList<IgnoredLeak>? ignored = null)
+        IReadOnlyList<IgnoredLeak>? ignored = null,
+        int? explainedIterations = null)
     {
         Strategy = strategy;
         WarmupIterations = warmupIterations;
@@ -26,7 +29,11 @@ public sealed class LeakReport
         BackgroundTypes = backgroundTypes;
         Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
         Duration = duration;
-        Leaks = explanation?.Leaks ?? [];
+        LeakCauses.Result causes = LeakCauses.Build(explanation,
+            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations);
+        Causes = causes.Causes;
+        Leaks = causes.Signatures;
+        Unexplained = causes.Unexplained;
         Referrers = explanation?.Referrers ?? [];
         ExplanationIsPartial = explanation?.PartialReason is not null;
         ExplanationNote = explanation?.PartialReason;
@@ -56,6 +63,15 @@ public sealed class LeakReport
 
     /// <summary>Why the verdict may be less reliable than usual, each with what to do about it.</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>
+    /// The root causes of the growth, most bytes per iteration first: each an owner that outlives the call, the path
+    /// to where the new instances pile up, every growing type it keeps, and the fix. One missing <c>-=</c> is one cause.
+    /// </summary>
+    public IReadOnlyList<LeakCause> Causes { get; }
+
+    /// <summary>Growing types no cause explains, each with the reason; LeakHunter never guesses a story for them.</summary>
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; }
 
     /// <summary>
     /// What keeps the new instances of the growing types alive: their shortest strong paths from a GC root, grouped
@@ -183,8 +199,8 @@ public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IR
 /// <param name="Path">The objects from the root to the accumulation point, which is the last step (or the whole path when there is none).</param>
 /// <param name="AccumulationPoint">Index in <paramref name="Path"/> of the object the new instances pile up in, or null.</param>
 /// <param name="Types">The growing types this cause keeps, most bytes first.</param>
-/// <param name="InstancesPerIteration">Instances this cause adds per iteration (per interval for a watch), all its types together.</param>
-/// <param name="BytesPerIteration">Bytes this cause adds per iteration (per interval for a watch).</param>
+/// <param name="InstancesPerIteration">Instances this cause adds per iteration (per second for a watch), all its types together.</param>
+/// <param name="BytesPerIteration">Bytes this cause adds per iteration (per second for a watch).</param>
 /// <param name="Hint">The fix, in one line.</param>
 /// <param name="Idiom">The .NET idiom the path is ("event handler", "timer"), or null when none was recognised.</param>
 public sealed record LeakCause(
@@ -229,4 +245,7 @@ internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IRead
 {
     /// <summary>What the inspector could not read or cut short while explaining; the report's warnings carry them.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Types some of whose new instances came in another thread's burst, left out of <see cref="Leaks"/>.</summary>
+    public IReadOnlySet<string> BurstTypes { get; init; } = new HashSet<string>();
 }
