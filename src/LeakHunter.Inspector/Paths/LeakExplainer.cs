@@ -84,7 +84,9 @@ internal static class LeakExplainer
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
         bool[]? existed = mark.ExistedIn(graph);
-        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), existed);
+        // Paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's path
+        // the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
+        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), existed: null);
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
         var namer = new StepNamer(runtime, graph, failures);

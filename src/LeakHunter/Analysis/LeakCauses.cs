@@ -75,7 +75,9 @@ internal static class LeakCauses
         {
             types.Sort((a, b) => b.BytesPerIteration.CompareTo(a.BytesPerIteration));
             LeakSignature owner = Owner(members);
-            LeakIdiom idiom = members.Select(s => LeakIdioms.Decode(s.Root, s.Path)).FirstOrDefault(i => i.Name is not null)
+            // The longest path carries the most context: a System.Timers.Timer's own path names it, its cookie's does not.
+            LeakIdiom idiom = members.OrderByDescending(s => s.Path.Count).ThenByDescending(s => s.Instances)
+                .Select(s => LeakIdioms.Decode(s.Root, s.Path)).FirstOrDefault(i => i.Name is not null)
                 ?? LeakIdioms.Decode(owner.Root, owner.Path);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             built.Add((new LeakCause(owner.Root, owner.Path.Take(ownerLength).ToArray(), owner.AccumulationPoint, types,

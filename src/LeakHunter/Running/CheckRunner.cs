@@ -177,8 +177,11 @@ internal sealed class CheckRunner
             int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
             int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
             await RunIterationsAsync(firstHalf).ConfigureAwait(false);
-            SettleWithoutCompacting();
-            censuses.MarkMidpoint();
+            if (_options.MarkMidpoint)
+            {
+                SettleWithoutCompacting();
+                censuses.MarkMidpoint();
+            }
             await RunIterationsAsync(secondHalf).ConfigureAwait(false);
             _explainedIterations = firstHalf + secondHalf;
             SettleWithoutCompacting();
