@@ -30,8 +30,6 @@ internal sealed class CheckRunner
     private bool _watchOtherThreads;
     private long _otherThreadsBytes;
     private int _iterations;
-    // Iterations run between the mark and the explanation: the calls whose new instances the explanation traces.
-    private int _explainedIterations;
 
     private CheckRunner(Fragment fragment, LeakOptions options, CancellationToken cancellationToken)
     {
@@ -173,18 +171,13 @@ internal sealed class CheckRunner
         try
         {
             censuses.Mark(growingTypes);
-            // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
-            int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
-            int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
-            await RunIterationsAsync(firstHalf).ConfigureAwait(false);
-            if (_options.MarkMidpoint)
+            await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
+            _cancellationToken.ThrowIfCancellationRequested();
+            for (int i = 0; i < 2; i++)
             {
-                SettleWithoutCompacting();
-                censuses.MarkMidpoint();
+                GC.WaitForPendingFinalizers();
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
             }
-            await RunIterationsAsync(secondHalf).ConfigureAwait(false);
-            _explainedIterations = firstHalf + secondHalf;
-            SettleWithoutCompacting();
             return censuses.Explain(_options.MaxPathsPerType);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
@@ -257,17 +250,6 @@ internal sealed class CheckRunner
         _iterations += count;
     }
 
-    /// <summary>Collects what the last iterations left, keeping every survivor where it is, so marked addresses stay true.</summary>
-    private void SettleWithoutCompacting()
-    {
-        _cancellationToken.ThrowIfCancellationRequested();
-        for (int i = 0; i < 2; i++)
-        {
-            GC.WaitForPendingFinalizers();
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
-        }
-    }
-
     private void SettleAndTake(InspectionSession censuses, CensusPhase phase)
     {
         _cancellationToken.ThrowIfCancellationRequested();
@@ -327,8 +309,7 @@ internal sealed class CheckRunner
             _warnings.ToArray(),
             duration,
             explanation,
-            ignored,
-            explanation is null ? null : _explainedIterations);
+            ignored);
     }
 
     /// <summary>
