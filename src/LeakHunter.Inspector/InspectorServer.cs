@@ -12,7 +12,7 @@ internal sealed class InspectorServer
     private readonly Dictionary<int, Histogram> _censuses = new();
     private readonly HeapScanner _scanner;
     private readonly TargetReader _reader;
-    private Dictionary<int, ulong[]> _marked = new();
+    private HeapMark _marked = HeapMark.None;
 
     public InspectorServer(int targetPid)
     {
@@ -91,7 +91,7 @@ internal sealed class InspectorServer
     private Reply Reset(ResetRequest _)
     {
         _censuses.Clear();
-        _marked = new();
+        _marked = HeapMark.None;
         return Reply.Ok(new Acknowledgement());
     }
 
@@ -117,10 +117,19 @@ internal sealed class InspectorServer
     private Reply Mark(MarkRequest request)
     {
         var typeIndices = request.Types.Select(_types.GetIndex).ToList();
+        if (request.Midpoint)
+        {
+            return UnderTimeLimit(request.Target.Timeout, () =>
+            {
+                (HeapMark now, double pauseMs) = _reader.Read(request.Target, runtime => InstanceMarker.Mark(_scanner, runtime, []));
+                _marked = _marked with { Midpoint = now.Everything };
+                return new MarkReply(pauseMs);
+            });
+        }
         if (request.EveryInstanceIsNew)
         {
             // Nothing to look at: the explanation that follows counts every instance of these types.
-            _marked = typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>());
+            _marked = new HeapMark(typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>()), null);
             return Reply.Ok(new MarkReply(0.0));
         }
         return UnderTimeLimit(request.Target.Timeout, () =>

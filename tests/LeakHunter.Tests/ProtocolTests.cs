@@ -43,7 +43,8 @@ public sealed class ProtocolTests
         AssertRoundTrip(new MarkReply(3.25));
         AssertRoundTrip(new ExplanationReply(41.0, new Explanation(
             [new LeakPath("Shop.Order", 100, RootKindCode.StaticField, "Shop.Cache.s_orders",
-                [new PathStep("System.Collections.Generic.List<Shop.Order>", "s_orders", "list"), new PathStep("Shop.Order[]", "_items", null)], AccumulationPoint: 1)],
+                [new PathStep("System.Collections.Generic.List<Shop.Order>", "s_orders", "list"), new PathStep("Shop.Order[]", "_items", null)], AccumulationPoint: 1, Cause: 0),
+             new LeakPath("System.Byte[]", 1, RootKindCode.Unknown, "unknown", [new PathStep("System.Byte[]", null, null)], AccumulationPoint: -1, Cause: -1)],
             [new TypeReferrerCounts("Shop.Order", [new ReferrerCount("Shop.Order[]", "[]", 100)])],
             NewInstances: 100, PartialReason: "the time limit ran out", GraphObjects: 5000, GraphBytes: 1 << 20,
             Warnings: ["2 thread stack(s) could not be walked (the first: InvalidOperationException: no frames)", "Referrers of Shop.Order were counted for its first 10,000 references only"])));

@@ -4,28 +4,77 @@ using Microsoft.Diagnostics.Runtime;
 namespace LeakHunter.Inspector.Paths;
 
 /// <summary>
-/// Where the instances of some types are now. The process under test settles its heap without compacting before it
-/// asks for the explanation, so an instance that was here at the mark is at the same address then, and an address
-/// not marked is a new instance.
+/// Where the heap's objects are at the mark: the growing types' instances by type, and every object's address. The
+/// process under test settles its heap without compacting before it asks for the explanation, so an object that was
+/// here at the mark is at the same address then, and an address not marked is a new object.
 /// </summary>
+/// <param name="ByType">The marked types' instances, sorted by address.</param>
+/// <param name="Everything">Every object's address, sorted; null when the mark only names types (every instance counts as new).</param>
+/// <param name="Midpoint">Every object's address halfway through the explained interval, sorted; null when not taken.</param>
+internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everything, ulong[]? Midpoint = null)
+{
+    public static HeapMark None { get; } = new(new Dictionary<int, ulong[]>(), null);
+
+    /// <summary>For each node of <paramref name="graph"/>, whether its object existed at the mark; null when that is not known.</summary>
+    public bool[]? ExistedIn(HeapGraph graph) => Existed(graph, Everything);
+
+    /// <summary>For each node, whether its object existed halfway through the explained interval; null when that is not known.</summary>
+    public bool[]? ExistedAtMidpoint(HeapGraph graph) => Existed(graph, Midpoint);
+
+    private static bool[]? Existed(HeapGraph graph, ulong[]? everything)
+    {
+        if (everything is null)
+            return null;
+        // Both lists are in address order, so one merge pass answers for every node.
+        var existed = new bool[graph.Count];
+        int m = 0;
+        for (int node = 0; node < graph.Count; node++)
+        {
+            ulong address = graph.Addresses[node];
+            while (m < everything.Length && everything[m] < address)
+                m++;
+            existed[node] = m < everything.Length && everything[m] == address;
+        }
+        return existed;
+    }
+}
+
 internal static class InstanceMarker
 {
-    public static Dictionary<int, ulong[]> Mark(HeapScanner scanner, ClrRuntime runtime, IReadOnlyCollection<int> typeIndices)
+    public static HeapMark Mark(HeapScanner scanner, ClrRuntime runtime, IReadOnlyCollection<int> typeIndices)
     {
-        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)));
+        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)), new GrowableArray<ulong>(1 << 16));
         scanner.Walk(runtime, ref visitor);
-        // The walk visits addresses in ascending order, so each list is already sorted for binary search.
-        return visitor.ByType.ToDictionary(p => p.Key, p => p.Value.Items.AsSpan(0, p.Value.Count).ToArray());
+        return new HeapMark(
+            visitor.ByType.ToDictionary(p => p.Key, p => Sorted(p.Value)),
+            Sorted(visitor.Everything));
     }
 
-    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType) : IObjectVisitor
+    // The walk visits each segment in ascending order; segments themselves need not be, and the lookups search.
+    private static ulong[] Sorted(GrowableArray<ulong> addresses)
+    {
+        ulong[] sorted = addresses.Items.AsSpan(0, addresses.Count).ToArray();
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            if (sorted[i] < sorted[i - 1])
+            {
+                Array.Sort(sorted);
+                break;
+            }
+        }
+        return sorted;
+    }
+
+    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType, GrowableArray<ulong> everything) : IObjectVisitor
     {
         public readonly Dictionary<int, GrowableArray<ulong>> ByType = byType;
+        public readonly GrowableArray<ulong> Everything = everything;
 
         public static bool NeedsWholeObject => false;
 
         public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
         {
+            Everything.Add(address);
             if (ByType.TryGetValue(typeIndex, out GrowableArray<ulong>? addresses))
                 addresses.Add(address);
         }

@@ -28,7 +28,7 @@ internal static class LeakExplainer
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
-        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph));
+        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph), existed: null);
         histogram.EnsureCapacity(scanner.TypeCount);
         for (int node = 0; node < graph.Count; node++)
         {
@@ -38,38 +38,21 @@ internal static class LeakExplainer
         return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = graph.UnreadableBytes, Warnings = failures.Warnings() };
     }
 
-    /// <summary>Explains the instances of the marked types that are not at a marked address: the new ones.</summary>
-    public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyDictionary<int, ulong[]> markedByType,
-        int maxInstancesPerType, TimeSpan timeLimit) =>
-        Explain(runtime, scanner, types, graph => WithLargestWhenNoneAreNew(runtime, graph, FindNewInstances(graph, markedByType)), maxInstancesPerType, timeLimit);
-
     /// <summary>
-    /// A type that grows in bytes only (a collection's array) may get no new instance in the extra interval: its
-    /// array is replaced only when it doubles. Its largest instance stands in, as the one that grew.
+    /// Explains the instances of the marked types that are not at a marked address: the new ones. A type that grows
+    /// in bytes only (a collection's array, replaced only when it doubles) may have none; it is then told by the cause
+    /// whose path it lies on, never by a guess such as its largest instance.
     /// </summary>
-    private static Dictionary<int, List<int>> WithLargestWhenNoneAreNew(ClrRuntime runtime, HeapGraph graph, Dictionary<int, List<int>> newByType)
-    {
-        const int Largest = 1;
-        int[] withoutNew = newByType.Where(p => p.Value.Count == 0).Select(p => p.Key).ToArray();
-        if (withoutNew.Length == 0)
-            return newByType;
-        var candidates = withoutNew.ToDictionary(t => t, _ => new List<(int Node, ulong Size)>());
-        for (int node = 0; node < graph.Count; node++)
-        {
-            if (candidates.TryGetValue(graph.Types[node], out List<(int Node, ulong Size)>? list))
-                list.Add((node, runtime.Heap.GetObject(graph.Addresses[node]).Size));
-        }
-        foreach ((int type, List<(int Node, ulong Size)> list) in candidates)
-            newByType[type] = list.OrderByDescending(c => c.Size).Take(Largest).Select(c => c.Node).ToList();
-        return newByType;
-    }
+    public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, HeapMark mark,
+        int maxInstancesPerType, TimeSpan timeLimit) =>
+        Explain(runtime, scanner, types, graph => FindNewInstances(graph, mark.ByType), mark, maxInstancesPerType, timeLimit);
 
     /// <summary>
     /// Explains the objects that weak GC handles still point at: objects a test expected to be collected. A weak
     /// handle is never followed as a root, so it does not hold what it watches.
     /// </summary>
     public static Explanation ExplainWatched(ClrRuntime runtime, HeapScanner scanner, TypeTable types, IReadOnlyList<ulong> weakHandles, TimeSpan timeLimit) =>
-        Explain(runtime, scanner, types, graph => WatchedObjects(runtime, graph, weakHandles), weakHandles.Count, timeLimit);
+        Explain(runtime, scanner, types, graph => WatchedObjects(runtime, graph, weakHandles), HeapMark.None, weakHandles.Count, timeLimit);
 
     private static Dictionary<int, List<int>> WatchedObjects(ClrRuntime runtime, HeapGraph graph, IReadOnlyList<ulong> weakHandles)
     {
@@ -90,7 +73,7 @@ internal static class LeakExplainer
     }
 
     private static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, Func<HeapGraph, Dictionary<int, List<int>>> selectTargets,
-        int maxInstancesPerType, TimeSpan timeLimit)
+        HeapMark mark, int maxInstancesPerType, TimeSpan timeLimit)
     {
         var clock = Stopwatch.StartNew();
         var failures = new FailureTally();
@@ -100,11 +83,14 @@ internal static class LeakExplainer
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
-        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph));
+        bool[]? existed = mark.ExistedIn(graph);
+        // Paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's path
+        // the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
+        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), existed: null);
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
         var namer = new StepNamer(runtime, graph, failures);
-        var leaks = new List<LeakPath>();
+        var signatures = new List<(LeakPath Leak, List<int[]> Paths)>();
         var referrers = new List<TypeReferrerCounts>();
         int newInstances = 0;
         Dictionary<int, List<int>> newByType = selectTargets(graph);
@@ -112,7 +98,7 @@ internal static class LeakExplainer
         {
             newInstances += instances.Count;
             List<int> sample = Sample(instances, maxInstancesPerType);
-            leaks.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
+            signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
             (List<ReferrerCount> from, bool capped) = CountReferrers(graph, namer, types, instances, complete ? parent : null);
             referrers.Add(new TypeReferrerCounts(types[type], from));
             if (capped)
@@ -125,6 +111,7 @@ internal static class LeakExplainer
         }
         // The search's two arrays (parents and queue) come on top of the graph itself.
         long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
+        List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed, mark.ExistedAtMidpoint(graph));
         return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings());
     }
 
@@ -150,7 +137,6 @@ internal static class LeakExplainer
         return sample;
     }
 
-    /// <summary>Breadth-first from every root at once, in the roots' order; a root's own node gets parent -2 - rootIndex.</summary>
     /// <summary>
     /// Objects registered for finalization. One that no root reaches is still kept: the next GC queues it for its
     /// finalizer, so the finalizer queue is what holds it (a finalizer that resurrects its object holds it forever).
@@ -167,12 +153,23 @@ internal static class LeakExplainer
         return nodes;
     }
 
-    private static (int[] Parent, bool Complete) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit, List<int> finalizable)
+    /// <summary>
+    /// Searches from every root at once, in the roots' order; a root's own node gets parent -2 - rootIndex. When it is
+    /// known which objects existed at the mark, a path runs through as few objects made since as it can, and is the
+    /// shortest among those: the owner a user can act on is the long-lived one, not an in-flight request or socket
+    /// that happens to lead to it sooner. Otherwise it is a plain breadth-first search.
+    /// </summary>
+    private static (int[] Parent, bool Complete) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit, List<int> finalizable,
+        bool[]? existed)
     {
         var parent = new int[graph.Count];
         Array.Fill(parent, NoParent);
-        var queue = new int[graph.Count];
-        int head = 0, tail = 0;
+        // Objects made since the mark on the best path found so far; a node is settled when taken from its level's queue.
+        var madeSince = new int[graph.Count];
+        var settled = new bool[graph.Count];
+        var level = new Queue<int>();
+        var nextLevel = new Queue<int>();
+        int visited = 0;
 
         // Waves, each searched to the end before the next is seeded: what statics, handles and the finalizer queue
         // reach is theirs even when a stack local (a test's own variable) also holds it; then what only stacks
@@ -186,44 +183,57 @@ internal static class LeakExplainer
         };
         foreach (IEnumerable<(int Node, int Root)> wave in waves)
         {
+            var seeded = new List<(int Node, int Root)>();
             foreach ((int node, int root) in wave)
             {
                 if (parent[node] != NoParent)
                     continue;
                 parent[node] = -2 - root;
-                queue[tail++] = node;
+                madeSince[node] = IsNew(node) ? 1 : 0;
+                seeded.Add((node, root));
             }
-            while (head < tail)
+            // Roots whose object existed at the mark are searched first, in the roots' order.
+            foreach ((int node, _) in seeded.Where(s => madeSince[s.Node] == 0))
+                level.Enqueue(node);
+            foreach ((int node, _) in seeded.Where(s => madeSince[s.Node] != 0))
+                nextLevel.Enqueue(node);
+            while (level.Count > 0 || nextLevel.Count > 0)
             {
-                if ((head & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
+                if (level.Count == 0)
+                    (level, nextLevel) = (nextLevel, level);
+                int node = level.Dequeue();
+                if (settled[node])
+                    continue;
+                settled[node] = true;
+                if ((++visited & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
                     return (parent, false);
-                int node = queue[head++];
                 for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
-                {
-                    int target = graph.Edges[e];
-                    if (parent[target] == NoParent)
-                    {
-                        parent[target] = node;
-                        queue[tail++] = target;
-                    }
-                }
+                    Reach(node, graph.Edges[e]);
                 if (graph.DependentEdges.TryGetValue(node, out List<int>? values))
                 {
                     foreach (int value in values)
-                    {
-                        if (parent[value] == NoParent)
-                        {
-                            parent[value] = node;
-                            queue[tail++] = value;
-                        }
-                    }
+                        Reach(node, value);
                 }
             }
         }
         return (parent, true);
+
+        bool IsNew(int node) => existed is not null && !existed[node];
+
+        void Reach(int from, int target)
+        {
+            if (settled[target])
+                return;
+            int cost = madeSince[from] + (IsNew(target) ? 1 : 0);
+            if (parent[target] != NoParent && cost >= madeSince[target])
+                return;
+            parent[target] = from;
+            madeSince[target] = cost;
+            (cost == madeSince[from] ? level : nextLevel).Enqueue(target);
+        }
     }
 
-    private static IEnumerable<LeakPath> Signatures(HeapGraph graph, TypeTable types, List<NamedRoot> roots, int[] parent, StepNamer namer, string typeName,
+    private static IEnumerable<(LeakPath Leak, List<int[]> Paths)> Signatures(HeapGraph graph, TypeTable types, List<NamedRoot> roots, int[] parent, StepNamer namer, string typeName,
         List<int> sample, int totalInstances)
     {
         var groups = new Dictionary<string, (RootKindCode Kind, string Root, List<PathStep> Steps, List<int[]> Paths)>();
@@ -257,7 +267,7 @@ internal static class LeakExplainer
         foreach ((RootKindCode kind, string root, List<PathStep> steps, List<int[]> paths) in groups.Values)
         {
             int instances = (int)Math.Round((double)paths.Count * totalInstances / sample.Count);
-            yield return new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths));
+            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)), paths);
         }
     }
 

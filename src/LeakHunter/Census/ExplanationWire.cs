@@ -6,8 +6,22 @@ namespace LeakHunter.Census;
 /// <summary>One step of a path: the object's type, the field of the previous object that holds it, and its idiom.</summary>
 internal sealed record PathStep(string Type, string? Field, string? Note);
 
-/// <summary>Paths that differ only in array indices and addresses, and how many new instances they hold.</summary>
-internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint);
+/// <summary>
+/// Paths that differ only in array indices and addresses, and how many new instances they hold. <paramref name="Cause"/>
+/// numbers the cause the path is part of (signatures of one owner share it), or is -1 when no root holds the path
+/// (garbage, or objects only waiting for finalization).
+/// </summary>
+internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint, int Cause = -1);
+
+/// <summary>The numbers a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
+internal static class CauseNumber
+{
+    /// <summary>No root holds the path, or only the finalizer queue or work in flight on a thread.</summary>
+    public const int None = -1;
+
+    /// <summary>Its cause gained all its new instances in one half of the explained interval: another thread's burst.</summary>
+    public const int Burst = -2;
+}
 
 internal sealed record ReferrerCount(string Type, string Field, int Count);
 
@@ -40,6 +54,7 @@ internal static class ExplanationWire
             writer.Write((byte)leak.RootKind);
             writer.Write(leak.RootName);
             writer.Write(leak.AccumulationPoint);
+            writer.Write(leak.Cause);
             writer.Write(leak.Steps.Count);
             foreach (PathStep step in leak.Steps)
             {
@@ -79,10 +94,11 @@ internal static class ExplanationWire
             var kind = (RootKindCode)reader.ReadByte();
             string root = reader.ReadString();
             int accumulationPoint = reader.ReadInt32();
+            int cause = reader.ReadInt32();
             var steps = new List<PathStep>();
             for (int s = WireValues.ReadCount(reader, 3, "path steps"); s > 0; s--)
                 steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
-            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint));
+            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause));
         }
         var referrers = new List<TypeReferrerCounts>();
         for (int i = WireValues.ReadCount(reader, 1, "referred types"); i > 0; i--)

@@ -200,10 +200,10 @@ internal sealed class InspectorClient : IDisposable
     }
 
     /// <summary>Has the inspector note where the instances of <paramref name="types"/> are now.</summary>
-    public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew, int requestId, CensusRoute route, TimeSpan timeout)
+    public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew, int requestId, CensusRoute route, TimeSpan timeout, bool midpoint = false)
     {
         (InspectorStatus status, string? message, MarkReply? reply) =
-            RequestOnTarget(target => new MarkRequest(target, types.ToArray(), everyInstanceIsNew), requestId, route, timeout);
+            RequestOnTarget(target => new MarkRequest(target, types.ToArray(), everyInstanceIsNew, midpoint), requestId, route, timeout);
         return (status, message, reply?.PauseMs ?? 0);
     }
 

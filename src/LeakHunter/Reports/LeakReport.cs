@@ -1,3 +1,5 @@
+using LeakHunter.Analysis;
+
 namespace LeakHunter;
 
 /// <summary>
@@ -16,7 +18,8 @@ public sealed class LeakReport
         IReadOnlyList<string> warnings,
         TimeSpan duration,
         LeakExplanation? explanation = null,
-        IReadOnlyList<IgnoredLeak>? ignored = null)
+        IReadOnlyList<IgnoredLeak>? ignored = null,
+        int? explainedIterations = null)
     {
         Strategy = strategy;
         WarmupIterations = warmupIterations;
@@ -26,7 +29,11 @@ public sealed class LeakReport
         BackgroundTypes = backgroundTypes;
         Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
         Duration = duration;
-        Leaks = explanation?.Leaks ?? [];
+        LeakCauses.Result causes = LeakCauses.Build(explanation,
+            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations);
+        Causes = causes.Causes;
+        Leaks = causes.Signatures;
+        Unexplained = causes.Unexplained;
         Referrers = explanation?.Referrers ?? [];
         ExplanationIsPartial = explanation?.PartialReason is not null;
         ExplanationNote = explanation?.PartialReason;
@@ -56,6 +63,15 @@ public sealed class LeakReport
 
     /// <summary>Why the verdict may be less reliable than usual, each with what to do about it.</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>
+    /// The root causes of the growth, most bytes per iteration first: each an owner that outlives the call, the path
+    /// to where the new instances pile up, every growing type it keeps, and the fix. One missing <c>-=</c> is one cause.
+    /// </summary>
+    public IReadOnlyList<LeakCause> Causes { get; }
+
+    /// <summary>Growing types no cause explains, each with the reason; LeakHunter never guesses a story for them.</summary>
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; }
 
     /// <summary>
     /// What keeps the new instances of the growing types alive: their shortest strong paths from a GC root, grouped
@@ -168,7 +184,46 @@ public sealed record LeakStep(string Type, string? Field, string? Note);
 /// <param name="Path">The objects from the root to an instance of <paramref name="Type"/>, which is the last step.</param>
 /// <param name="AccumulationPoint">Index in <paramref name="Path"/> of the object the new instances pile up in (a list's array), or null.</param>
 /// <param name="Hint">The usual fix, in one line.</param>
-public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IReadOnlyList<LeakStep> Path, int? AccumulationPoint, string Hint);
+public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IReadOnlyList<LeakStep> Path, int? AccumulationPoint, string Hint)
+{
+    /// <summary>Index in the report's <c>Causes</c> of the cause this signature is part of, or null when it is part of none.</summary>
+    public int? Cause { get; init; }
+}
+
+/// <summary>
+/// One root cause of a leak: the owner that outlives the call, the path from it to the accumulation point, and every
+/// growing type that hangs there. A single missing <c>-=</c>, <c>Dispose</c> or <c>Remove</c> is one cause, however
+/// many types it keeps alive.
+/// </summary>
+/// <param name="Root">The root that holds the owner.</param>
+/// <param name="Path">The objects from the root to the accumulation point, which is the last step (or the whole path when there is none).</param>
+/// <param name="AccumulationPoint">Index in <paramref name="Path"/> of the object the new instances pile up in, or null.</param>
+/// <param name="Types">The growing types this cause keeps, most bytes first.</param>
+/// <param name="InstancesPerIteration">Instances this cause adds per iteration (per second for a watch), all its types together.</param>
+/// <param name="BytesPerIteration">Bytes this cause adds per iteration (per second for a watch).</param>
+/// <param name="Hint">The fix, in one line.</param>
+/// <param name="Idiom">The .NET idiom the path is ("event handler", "timer"), or null when none was recognised.</param>
+public sealed record LeakCause(
+    LeakRoot Root,
+    IReadOnlyList<LeakStep> Path,
+    int? AccumulationPoint,
+    IReadOnlyList<CausedGrowth> Types,
+    double InstancesPerIteration,
+    double BytesPerIteration,
+    string Hint,
+    string? Idiom);
+
+/// <summary>A growing type's share of one cause.</summary>
+/// <param name="Type">The type's full name, as in the report's growing types.</param>
+/// <param name="NewInstances">Its new instances that the cause's paths hold (0 for a type that grew in bytes only, such as the accumulation point's array).</param>
+/// <param name="InstancesPerIteration">Its instances the cause adds per iteration.</param>
+/// <param name="BytesPerIteration">Its bytes the cause adds per iteration.</param>
+public sealed record CausedGrowth(string Type, int NewInstances, double InstancesPerIteration, double BytesPerIteration);
+
+/// <summary>A growing type LeakHunter could not tie to a cause, and why: never a guessed story.</summary>
+/// <param name="Type">The growing type.</param>
+/// <param name="Reason">Why no cause explains it.</param>
+public sealed record UnexplainedGrowth(string Type, string Reason);
 
 /// <summary>Objects of one type referring to new instances of a growing type through one field.</summary>
 public sealed record Referrer(string Type, string Field, int Count);
@@ -190,4 +245,7 @@ internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IRead
 {
     /// <summary>What the inspector could not read or cut short while explaining; the report's warnings carry them.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Types some of whose new instances came in another thread's burst, left out of <see cref="Leaks"/>.</summary>
+    public IReadOnlySet<string> BurstTypes { get; init; } = new HashSet<string>();
 }

@@ -1,3 +1,5 @@
+using LeakHunter.Analysis;
+
 namespace LeakHunter;
 
 /// <summary>One census of a watch of a live process.</summary>
@@ -28,7 +30,11 @@ public sealed class WatchReport
         Interval = interval;
         Samples = samples;
         GrowingTypes = growingTypes;
-        Leaks = explanation?.Leaks ?? [];
+        LeakCauses.Result causes = LeakCauses.Build(explanation,
+            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerSecond, t.BytesPerSecond)).ToArray());
+        Causes = causes.Causes;
+        Leaks = causes.Signatures;
+        Unexplained = causes.Unexplained;
         Referrers = explanation?.Referrers ?? [];
         ExplanationIsPartial = explanation?.PartialReason is not null;
         ExplanationNote = explanation?.PartialReason;
@@ -50,6 +56,15 @@ public sealed class WatchReport
 
     /// <summary>The types whose reachable instances (or bytes) grew in every interval, most bytes per second first.</summary>
     public IReadOnlyList<TypeRate> GrowingTypes { get; }
+
+    /// <summary>
+    /// The root causes of the growth, most bytes per second first. A cause's <see cref="LeakCause.InstancesPerIteration"/>
+    /// and <see cref="LeakCause.BytesPerIteration"/> are per second here.
+    /// </summary>
+    public IReadOnlyList<LeakCause> Causes { get; }
+
+    /// <summary>Growing types no cause explains, each with the reason.</summary>
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; }
 
     /// <summary>What keeps the growing types' instances alive, most instances first.</summary>
     public IReadOnlyList<LeakSignature> Leaks { get; }

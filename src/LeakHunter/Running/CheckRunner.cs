@@ -30,6 +30,8 @@ internal sealed class CheckRunner
     private bool _watchOtherThreads;
     private long _otherThreadsBytes;
     private int _iterations;
+    // Iterations run between the mark and the explanation: the calls whose new instances the explanation traces.
+    private int _explainedIterations;
 
     private CheckRunner(Fragment fragment, LeakOptions options, CancellationToken cancellationToken)
     {
@@ -171,13 +173,18 @@ internal sealed class CheckRunner
         try
         {
             censuses.Mark(growingTypes);
-            await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
-            _cancellationToken.ThrowIfCancellationRequested();
-            for (int i = 0; i < 2; i++)
+            // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
+            int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
+            int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
+            await RunIterationsAsync(firstHalf).ConfigureAwait(false);
+            if (_options.MarkMidpoint)
             {
-                GC.WaitForPendingFinalizers();
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+                SettleWithoutCompacting();
+                censuses.MarkMidpoint();
             }
+            await RunIterationsAsync(secondHalf).ConfigureAwait(false);
+            _explainedIterations = firstHalf + secondHalf;
+            SettleWithoutCompacting();
             return censuses.Explain(_options.MaxPathsPerType);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
@@ -250,6 +257,17 @@ internal sealed class CheckRunner
         _iterations += count;
     }
 
+    /// <summary>Collects what the last iterations left, keeping every survivor where it is, so marked addresses stay true.</summary>
+    private void SettleWithoutCompacting()
+    {
+        _cancellationToken.ThrowIfCancellationRequested();
+        for (int i = 0; i < 2; i++)
+        {
+            GC.WaitForPendingFinalizers();
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+        }
+    }
+
     private void SettleAndTake(InspectionSession censuses, CensusPhase phase)
     {
         _cancellationToken.ThrowIfCancellationRequested();
@@ -309,7 +327,8 @@ internal sealed class CheckRunner
             _warnings.ToArray(),
             duration,
             explanation,
-            ignored);
+            ignored,
+            explanation is null ? null : _explainedIterations);
     }
 
     /// <summary>

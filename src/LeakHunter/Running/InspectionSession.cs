@@ -62,6 +62,9 @@ internal sealed class InspectionSession : IDisposable
     /// <summary>Notes where the instances of <paramref name="types"/> are now; <see cref="Explain"/> traces those that are new since.</summary>
     public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false) => _censuses.Mark(types, everyInstanceIsNew);
 
+    /// <summary>Records which objects exist halfway through the explained interval, keeping the first mark.</summary>
+    public void MarkMidpoint() => _censuses.Mark([], midpoint: true);
+
     /// <summary>Paths to the instances of the marked types that are new since <see cref="Mark"/>.</summary>
     public LeakExplanation Explain(int maxInstancesPerType) =>
         LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit));

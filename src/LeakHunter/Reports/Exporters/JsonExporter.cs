@@ -41,6 +41,8 @@ internal sealed class JsonExporter : IReportExporter
         WriteGrowth(json, "growingTypes", report.GrowingTypes);
         WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
 
+        WriteCauses(json, report.Causes, "Iteration");
+        WriteUnexplained(json, report.Unexplained);
         WriteLeaks(json, report.Leaks);
         WriteReferrers(json, report.Referrers);
         json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
@@ -106,6 +108,8 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteEndArray();
         json.WriteStartArray("backgroundTypes");
         json.WriteEndArray();
+        WriteCauses(json, report.Causes, "Second");
+        WriteUnexplained(json, report.Unexplained);
         WriteLeaks(json, report.Leaks);
         WriteReferrers(json, report.Referrers);
         json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
@@ -207,26 +211,96 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteStartObject();
             json.WriteString("type", leak.Type);
             json.WriteNumber("instances", leak.Instances);
-            json.WriteStartObject("root");
-            json.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(leak.Root.Kind.ToString()));
-            json.WriteString("name", leak.Root.Name);
-            json.WriteEndObject();
-            json.WriteStartArray("path");
-            foreach (LeakStep step in leak.Path)
-            {
-                json.WriteStartObject();
-                json.WriteString("type", step.Type);
-                json.WriteString("field", step.Field);
-                if (step.Note is not null)
-                    json.WriteString("note", step.Note);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
+            WriteRoot(json, leak.Root);
+            WritePath(json, leak.Path);
             if (leak.AccumulationPoint is int point)
                 json.WriteNumber("accumulationPoint", point);
             else
                 json.WriteNull("accumulationPoint");
             json.WriteString("hint", leak.Hint);
+            if (leak.Cause is int cause)
+                json.WriteNumber("cause", cause);
+            else
+                json.WriteNull("cause");
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    /// <summary>The causes, each with its rates per <paramref name="unit"/> (a check's iteration, a watch's second).</summary>
+    private static void WriteCauses(Utf8JsonWriter json, IReadOnlyList<LeakCause> causes, string unit)
+    {
+        json.WriteStartArray("causes");
+        foreach (LeakCause cause in causes)
+        {
+            json.WriteStartObject();
+            WriteRoot(json, cause.Root);
+            WritePath(json, cause.Path);
+            if (cause.AccumulationPoint is int point)
+            {
+                json.WriteStartObject("accumulationPoint");
+                json.WriteNumber("index", point);
+                json.WriteString("type", cause.Path[point].Type);
+                json.WriteString("field", cause.Path[point].Field);
+                json.WriteEndObject();
+            }
+            else
+            {
+                json.WriteNull("accumulationPoint");
+            }
+            WriteStrings(json, "types", cause.Types.Select(t => t.Type));
+            json.WriteStartArray("growth");
+            foreach (CausedGrowth type in cause.Types)
+            {
+                json.WriteStartObject();
+                json.WriteString("type", type.Type);
+                json.WriteNumber("newInstances", type.NewInstances);
+                json.WriteNumber($"instancesPer{unit}", Math.Round(type.InstancesPerIteration, 4));
+                json.WriteNumber($"bytesPer{unit}", Math.Round(type.BytesPerIteration, 2));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteNumber($"instancesPer{unit}", Math.Round(cause.InstancesPerIteration, 4));
+            json.WriteNumber($"bytesPer{unit}", Math.Round(cause.BytesPerIteration, 2));
+            json.WriteString("hint", cause.Hint);
+            if (cause.Idiom is not null)
+                json.WriteString("idiom", cause.Idiom);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteUnexplained(Utf8JsonWriter json, IReadOnlyList<UnexplainedGrowth> unexplained)
+    {
+        json.WriteStartArray("unexplained");
+        foreach (UnexplainedGrowth type in unexplained)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type.Type);
+            json.WriteString("reason", type.Reason);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static void WriteRoot(Utf8JsonWriter json, LeakRoot root)
+    {
+        json.WriteStartObject("root");
+        json.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(root.Kind.ToString()));
+        json.WriteString("name", root.Name);
+        json.WriteEndObject();
+    }
+
+    private static void WritePath(Utf8JsonWriter json, IReadOnlyList<LeakStep> path)
+    {
+        json.WriteStartArray("path");
+        foreach (LeakStep step in path)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", step.Type);
+            json.WriteString("field", step.Field);
+            if (step.Note is not null)
+                json.WriteString("note", step.Note);
             json.WriteEndObject();
         }
         json.WriteEndArray();

@@ -21,7 +21,7 @@ internal sealed class MarkdownExporter : IReportExporter
     {
         var md = new StringBuilder();
         md.AppendLine(report.HasLeaks
-            ? $"## LeakHunter: leak, {report.GrowingTypes.Count} type(s) grew in every interval"
+            ? $"## LeakHunter: leak, {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
             : "## LeakHunter: no leak").AppendLine();
         md.AppendLine(string.Create(s_invariant,
             $"{report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, {report.Duration.TotalSeconds:0.##} s.")).AppendLine();
@@ -38,7 +38,8 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Growing types");
             AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)), "iteration");
         }
-        AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "iteration");
+        AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
         if (report.Ignored.Count > 0)
         {
             Heading(md, "### Ignored (known leaks, not part of the verdict)");
@@ -60,7 +61,7 @@ internal sealed class MarkdownExporter : IReportExporter
     {
         var md = new StringBuilder();
         md.AppendLine(report.HasLeaks
-            ? $"## LeakHunter: {Cell(report.Target)}, {report.GrowingTypes.Count} type(s) grew in every interval"
+            ? $"## LeakHunter: {Cell(report.Target)}, {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
             : $"## LeakHunter: {Cell(report.Target)}, no type grew in every interval").AppendLine();
         md.AppendLine(string.Create(s_invariant, $"- {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart"));
         md.AppendLine().AppendLine("| census | seconds | reachable objects | bytes | pause ms |").AppendLine("|---:|---:|---:|---:|---:|");
@@ -74,7 +75,8 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Growing types");
             AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)), "second");
         }
-        AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "second");
+        AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
         AppendWarnings(md, report.Warnings);
         return md.ToString();
     }
@@ -105,7 +107,7 @@ internal sealed class MarkdownExporter : IReportExporter
         var md = new StringBuilder();
         md.AppendLine($"## {Cell(report.Headline)}");
         if (report.Instances > 0)
-            AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote);
+            AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote, "### What keeps them alive");
         AppendWarnings(md, report.Warnings);
         return md.ToString();
     }
@@ -117,26 +119,66 @@ internal sealed class MarkdownExporter : IReportExporter
             md.AppendLine(string.Create(s_invariant, $"| {Code(type)} | {instances:0.##} | {bytes:0.#} | {string.Join(" ", counts)} |"));
     }
 
-    /// <summary>Each signature as a nested list from its root to the instance, the accumulation point marked, then the fix.</summary>
-    private static void AppendLeaks(StringBuilder md, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial)
+    private static string CauseCount(int causes) => causes switch
     {
-        if (leaks.Count == 0 && referrers.All(r => r.From.Count == 0))
+        0 => "",
+        1 => "1 cause, ",
+        _ => string.Create(s_invariant, $"{causes} causes, "),
+    };
+
+    /// <summary>One section per cause: the owner's path with the accumulation point marked, the types it keeps, the fix.</summary>
+    private static void AppendCauses(StringBuilder md, IReadOnlyList<LeakCause> causes, IReadOnlyList<UnexplainedGrowth> unexplained, string? partial, string per)
+    {
+        if (causes.Count == 0 && unexplained.Count == 0)
             return;
         Heading(md, "### What keeps them alive");
         if (partial is not null)
             md.AppendLine($"> Partial: {Cell(partial)}").AppendLine();
+        for (int c = 0; c < causes.Count; c++)
+        {
+            LeakCause cause = causes[c];
+            string idiom = cause.Idiom is null ? "" : $" ({Cell(cause.Idiom)})";
+            md.AppendLine(string.Create(s_invariant, $"#### Cause {c + 1}{idiom}: {cause.InstancesPerIteration:0.##} instances, {cause.BytesPerIteration:0.#} bytes per {per}")).AppendLine();
+            AppendPath(md, cause.Root, cause.Path, cause.AccumulationPoint);
+            md.AppendLine().AppendLine($"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
+            foreach (CausedGrowth type in cause.Types)
+                md.AppendLine(string.Create(s_invariant, $"| {Code(TypeNames.Short(type.Type))} | {type.InstancesPerIteration:0.##} | {type.BytesPerIteration:0.#} |"));
+            md.AppendLine().AppendLine($"**Fix:** {Cell(cause.Hint)}").AppendLine();
+        }
+        if (unexplained.Count > 0)
+        {
+            md.AppendLine("#### Not explained").AppendLine();
+            foreach (UnexplainedGrowth type in unexplained)
+                md.AppendLine($"- {Code(TypeNames.Short(type.Type))}: {Cell(type.Reason)}");
+        }
+    }
+
+    private static void AppendPath(StringBuilder md, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint)
+    {
+        md.AppendLine($"- {Cell(TextExporter.RootLabel(root))}");
+        for (int i = 0; i < path.Count; i++)
+        {
+            LeakStep step = path[i];
+            string via = step.Field is null ? "" : Code(step.Field.StartsWith('[') ? step.Field : "." + step.Field) + " ";
+            string note = step.Note is null ? "" : $" ({Cell(step.Note)})";
+            string mark = i == accumulationPoint ? " **← accumulates here**" : "";
+            md.AppendLine($"{new string(' ', 2 * (i + 1))}- {via}{Code(TypeNames.Short(step.Type))}{note}{mark}");
+        }
+    }
+
+    /// <summary>Each signature as a nested list from its root to the instance, the accumulation point marked, then the fix.</summary>
+    private static void AppendLeaks(StringBuilder md, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial, string heading)
+    {
+        if (leaks.Count == 0 && referrers.All(r => r.From.Count == 0))
+            return;
+        Heading(md, heading);
+        if (partial is not null)
+            md.AppendLine($"> Partial: {Cell(partial)}").AppendLine();
         foreach (LeakSignature leak in leaks.Take(MaxSignaturesShown))
         {
-            md.AppendLine(string.Create(s_invariant, $"#### {Cell(TypeNames.Short(leak.Type))}: {leak.Instances:N0} new instance(s)")).AppendLine();
-            md.AppendLine($"- {Cell(TextExporter.RootLabel(leak.Root))}");
-            for (int i = 0; i < leak.Path.Count; i++)
-            {
-                LeakStep step = leak.Path[i];
-                string via = step.Field is null ? "" : Code(step.Field.StartsWith('[') ? step.Field : "." + step.Field) + " ";
-                string note = step.Note is null ? "" : $" ({Cell(step.Note)})";
-                string mark = i == leak.AccumulationPoint ? " **← accumulates here**" : "";
-                md.AppendLine($"{new string(' ', 2 * (i + 1))}- {via}{Code(TypeNames.Short(step.Type))}{note}{mark}");
-            }
+            string cause = leak.Cause is int number ? string.Create(s_invariant, $", cause {number + 1}") : "";
+            md.AppendLine(string.Create(s_invariant, $"#### {Cell(TypeNames.Short(leak.Type))}: {leak.Instances:N0} new instance(s){cause}")).AppendLine();
+            AppendPath(md, leak.Root, leak.Path, leak.AccumulationPoint);
             md.AppendLine().AppendLine($"**Fix:** {Cell(leak.Hint)}").AppendLine();
         }
         if (leaks.Count > MaxSignaturesShown)

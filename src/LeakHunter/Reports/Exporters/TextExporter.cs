@@ -22,7 +22,7 @@ internal sealed class TextExporter : IReportExporter
         CensusSummary last = report.Censuses[^1];
 
         text.Append(report.HasLeaks
-            ? $"LeakHunter: LEAK - {report.GrowingTypes.Count} type(s) grew in every interval"
+            ? $"LeakHunter: LEAK - {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
             : "LeakHunter: no leak - no type grew in every interval");
         text.AppendLine();
         text.AppendLine(string.Create(s_invariant,
@@ -38,8 +38,7 @@ internal sealed class TextExporter : IReportExporter
             AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)).ToArray(), "obj", "B  ");
         }
 
-        if (report.Leaks.Count > 0)
-            AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per iteration");
 
         if (report.Ignored.Count > 0)
         {
@@ -66,7 +65,7 @@ internal sealed class TextExporter : IReportExporter
         WatchSample first = report.Samples[0];
         WatchSample last = report.Samples[^1];
         text.AppendLine(report.HasLeaks
-            ? $"LeakHunter: {report.Target}: {report.GrowingTypes.Count} type(s) grew in every interval"
+            ? $"LeakHunter: {report.Target}: {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
             : $"LeakHunter: {report.Target}: no type grew in every interval");
         text.AppendLine(string.Create(s_invariant,
             $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Average(s => s.PauseMs):0.#} ms on average"));
@@ -77,8 +76,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine("  Growing types                                              per second            live at each census");
             AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)).ToArray(), "obj", "B/s");
         }
-        if (report.Leaks.Count > 0)
-            AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
+        AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per second");
         AppendWarnings(text, report.Warnings);
         return text.ToString();
     }
@@ -125,6 +123,78 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine(string.Create(s_invariant, $"  ... and {types.Count - MaxTypesShown} more (see the JSON report)"));
     }
 
+    private static string CauseCount(int causes) => causes switch
+    {
+        0 => "",
+        1 => "1 cause: ",
+        _ => string.Create(s_invariant, $"{causes} causes: "),
+    };
+
+    /// <summary>
+    /// One block per cause: the owner, the path to the accumulation point (marked), the types it keeps, the fix. Then
+    /// what no cause explains, with the reason, and a short line per signature.
+    /// </summary>
+    private static void AppendCauses(StringBuilder text, IReadOnlyList<LeakCause> causes, IReadOnlyList<UnexplainedGrowth> unexplained,
+        IReadOnlyList<LeakSignature> signatures, IReadOnlyList<TypeReferrers> referrers, string? partial, string rate)
+    {
+        if (causes.Count == 0 && unexplained.Count == 0)
+            return;
+        text.AppendLine();
+        text.AppendLine(partial is not null ? $"  What keeps them alive (partial: {partial})" : "  What keeps them alive");
+        for (int c = 0; c < causes.Count; c++)
+        {
+            LeakCause cause = causes[c];
+            text.AppendLine();
+            string idiom = cause.Idiom is null ? "" : $" ({cause.Idiom})";
+            text.AppendLine(string.Create(s_invariant,
+                $"    Cause {c + 1}{idiom}: {cause.InstancesPerIteration:0.##} obj, {cause.BytesPerIteration:0.#} B {rate}, held by"));
+            AppendPath(text, cause.Root, cause.Path, cause.AccumulationPoint);
+            text.AppendLine("      It keeps:");
+            foreach (CausedGrowth type in cause.Types)
+                text.AppendLine(string.Create(s_invariant,
+                    $"        {TypeNames.Short(type.Type),-44} {type.InstancesPerIteration,7:0.##} obj {type.BytesPerIteration,9:0.#} B {rate}"));
+            text.AppendLine($"      Fix: {cause.Hint}");
+        }
+
+        if (unexplained.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("    Not explained (no cause is guessed for these):");
+            foreach (UnexplainedGrowth type in unexplained)
+                text.AppendLine($"      {TypeNames.Short(type.Type)}: {type.Reason}");
+        }
+
+        LeakSignature[] detailed = signatures.Where(s => s.Cause is not null).ToArray();
+        if (detailed.Length > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("    Per type (how each new instance hangs from its cause's accumulation point):");
+            foreach (LeakSignature leak in detailed.Take(MaxSignaturesShown))
+            {
+                int from = leak.AccumulationPoint ?? 0;
+                string tail = string.Join(" ", leak.Path.Skip(from).Select((step, i) => i == 0 ? TypeNames.Short(step.Type) : Via(step) + TypeNames.Short(step.Type)));
+                text.AppendLine(string.Create(s_invariant, $"      {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new, cause {leak.Cause + 1}: {tail}"));
+            }
+            if (detailed.Length > MaxSignaturesShown)
+                text.AppendLine(string.Create(s_invariant, $"      ... and {detailed.Length - MaxSignaturesShown} more signature(s) (see the JSON report)"));
+        }
+        AppendReferrers(text, referrers);
+    }
+
+    private static string Via(LeakStep step) => step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
+
+    private static void AppendPath(StringBuilder text, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint)
+    {
+        text.AppendLine($"      {RootLabel(root)}");
+        for (int i = 0; i < path.Count; i++)
+        {
+            LeakStep step = path[i];
+            string mark = i == accumulationPoint ? "   <-- accumulates here" : "";
+            string note = step.Note is null ? "" : $"  ({step.Note})";
+            text.AppendLine($"        {new string(' ', Math.Min(i, 8))}{Via(step)}{TypeNames.Short(step.Type)}{note}{mark}");
+        }
+    }
+
     /// <summary>Each signature as a chain from its root, the accumulation point marked, then the usual fix.</summary>
     private static void AppendLeaks(StringBuilder text, IReadOnlyList<LeakSignature> leaks, IReadOnlyList<TypeReferrers> referrers, string? partial)
     {
@@ -134,20 +204,16 @@ internal sealed class TextExporter : IReportExporter
         {
             text.AppendLine();
             text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new instance(s) held by"));
-            text.AppendLine($"      {RootLabel(leak.Root)}");
-            for (int i = 0; i < leak.Path.Count; i++)
-            {
-                LeakStep step = leak.Path[i];
-                string via = step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
-                string mark = i == leak.AccumulationPoint ? "   <-- accumulates here" : "";
-                string note = step.Note is null ? "" : $"  ({step.Note})";
-                text.AppendLine($"        {new string(' ', Math.Min(i, 8))}{via}{TypeNames.Short(step.Type)}{note}{mark}");
-            }
+            AppendPath(text, leak.Root, leak.Path, leak.AccumulationPoint);
             text.AppendLine($"      Fix: {leak.Hint}");
         }
         if (leaks.Count > MaxSignaturesShown)
             text.AppendLine(string.Create(s_invariant, $"    ... and {leaks.Count - MaxSignaturesShown} more signature(s)"));
+        AppendReferrers(text, referrers);
+    }
 
+    private static void AppendReferrers(StringBuilder text, IReadOnlyList<TypeReferrers> referrers)
+    {
         if (referrers.Any(r => r.From.Count > 0))
             text.AppendLine();
         foreach (TypeReferrers type in referrers.Where(r => r.From.Count > 0))

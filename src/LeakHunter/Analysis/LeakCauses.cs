@@ -1,0 +1,146 @@
+namespace LeakHunter.Analysis;
+
+/// <summary>
+/// Builds the report's causes from the signatures the inspector grouped (each signature's <see cref="LeakSignature.Cause"/>
+/// is its group's number when it arrives), and ties every growing type to a cause or says why none explains it.
+/// </summary>
+internal static class LeakCauses
+{
+    /// <summary>A growing type's rate, per iteration for a check and per second for a watch.</summary>
+    internal readonly record struct Growth(string Type, double Instances, double Bytes);
+
+    internal sealed record Result(IReadOnlyList<LeakCause> Causes, IReadOnlyList<LeakSignature> Signatures, IReadOnlyList<UnexplainedGrowth> Unexplained);
+
+    /// <param name="explanation">The signatures, numbered by the inspector's groups.</param>
+    /// <param name="growth">The growing types' rates.</param>
+    /// <param name="explainedIterations">
+    /// Iterations run between the mark and the explanation, when the new instances come from a known number of calls:
+    /// a cause's share of a type is then what it held per call (at most the measured rate), and a cause that holds under
+    /// a quarter of every type's measured rate is another thread's work, not the fragment's. Null for a watch, where
+    /// shares follow the traced instances.
+    /// </param>
+    public static Result Build(LeakExplanation? explanation, IReadOnlyList<Growth> growth, int? explainedIterations = null)
+    {
+        if (explanation is null)
+            return new Result([], [], []);
+        IReadOnlyList<LeakSignature> signatures = explanation.Leaks;
+        LeakSignature[][] groups = signatures.Where(s => s.Cause is not null)
+            .GroupBy(s => s.Cause!.Value)
+            .Select(g => g.OrderByDescending(s => s.Instances).ToArray())
+            .ToArray();
+
+        var instancesByType = groups.SelectMany(g => g).GroupBy(s => s.Type, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Sum(s => (double)s.Instances), StringComparer.Ordinal);
+        var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
+        foreach (LeakSignature[] members in groups)
+        {
+            var memberTypes = members.Select(s => s.Type).ToHashSet(StringComparer.Ordinal);
+            var types = new List<CausedGrowth>();
+            bool holdsItsShare = explainedIterations is null;
+            foreach (Growth type in growth)
+            {
+                int held = members.Where(s => s.Type == type.Type).Sum(s => s.Instances);
+                // Every new instance is counted by who refers to it, not only the traced sample: a buffer whose
+                // referrers are this cause's objects is kept by it, however many other new buffers other threads made.
+                int referred = explanation.Referrers.Where(r => r.Type == type.Type)
+                    .SelectMany(r => r.From).Where(f => f.Type != type.Type && memberTypes.Contains(f.Type)).Sum(f => f.Count);
+                held = Math.Max(held, referred);
+                if (held == 0)
+                    continue;
+                double instances = explainedIterations is int calls
+                    ? Math.Min(type.Instances, (double)held / calls)
+                    : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
+                double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
+                holdsItsShare |= type.Instances > 0 && instances >= MinShareOfGrowth * type.Instances;
+                types.Add(new CausedGrowth(type.Type, held, instances, bytes));
+            }
+            if (holdsItsShare)
+                kept.Add((members, types));
+        }
+
+        // A type that grew in bytes only and got no new instance (its array was not replaced while traced) is told by
+        // the cause whose path it lies on: the accumulation point first, then anywhere on the way.
+        var keptTypes = kept.SelectMany(k => k.Types).Select(t => t.Type).ToHashSet(StringComparer.Ordinal);
+        foreach (Growth type in growth.Where(t => !keptTypes.Contains(t.Type)))
+        {
+            int carrier = kept.FindIndex(k => k.Members.Any(s => s.AccumulationPoint is int p && s.Path[p].Type == type.Type));
+            if (carrier < 0)
+                carrier = kept.FindIndex(k => k.Members.Any(s => s.Path.Take(s.Path.Count - 1).Any(step => step.Type == type.Type)));
+            if (carrier >= 0)
+                kept[carrier].Types.Add(new CausedGrowth(type.Type, 0, type.Instances, type.Bytes));
+        }
+
+        var built = new List<(LeakCause Cause, LeakSignature[] Members)>();
+        foreach ((LeakSignature[] members, List<CausedGrowth> types) in kept)
+        {
+            types.Sort((a, b) => b.BytesPerIteration.CompareTo(a.BytesPerIteration));
+            LeakSignature owner = Owner(members);
+            // The longest path carries the most context: a System.Timers.Timer's own path names it, its cookie's does not.
+            LeakIdiom idiom = members.OrderByDescending(s => s.Path.Count).ThenByDescending(s => s.Instances)
+                .Select(s => LeakIdioms.Decode(s.Root, s.Path)).FirstOrDefault(i => i.Name is not null)
+                ?? LeakIdioms.Decode(owner.Root, owner.Path);
+            int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
+            built.Add((new LeakCause(owner.Root, owner.Path.Take(ownerLength).ToArray(), owner.AccumulationPoint, types,
+                types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name), members));
+        }
+        built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+
+        var numberOf = new Dictionary<LeakSignature, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < built.Count; i++)
+        {
+            foreach (LeakSignature member in built[i].Members)
+                numberOf[member] = i;
+        }
+        LeakSignature[] numbered = signatures.Select(s => s with { Cause = numberOf.TryGetValue(s, out int n) ? n : null }).ToArray();
+
+        var causedTypes = built.SelectMany(b => b.Cause.Types).Select(t => t.Type).ToHashSet(StringComparer.Ordinal);
+        UnexplainedGrowth[] unexplained = growth.Where(t => !causedTypes.Contains(t.Type))
+            .Select(t => new UnexplainedGrowth(t.Type, WhyUnexplained(t, signatures, explanation)))
+            .ToArray();
+        return new Result(built.Select(b => b.Cause).ToArray(), numbered, unexplained);
+    }
+
+    /// <summary>
+    /// The signature whose path stands for the cause: held by the longest-lived kind of root, with an accumulation
+    /// point, and the shortest way from the root to it.
+    /// </summary>
+    // A cause that keeps less than this share of every type's measured growth did not make the growth.
+    private const double MinShareOfGrowth = 0.25;
+
+    private static LeakSignature Owner(LeakSignature[] members) => members
+        .OrderBy(s => RootRank(s.Root.Kind))
+        .ThenBy(s => s.AccumulationPoint is null ? 1 : 0)
+        .ThenBy(s => s.AccumulationPoint ?? s.Path.Count)
+        .ThenByDescending(s => s.Instances)
+        .First();
+
+    private static int RootRank(LeakRootKind kind) => kind switch
+    {
+        LeakRootKind.StaticField => 0,
+        LeakRootKind.ThreadStatic => 1,
+        LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle => 2,
+        LeakRootKind.Stack => 3,
+        _ => 4,
+    };
+
+    private static string WhyUnexplained(Growth type, IReadOnlyList<LeakSignature> signatures, LeakExplanation explanation)
+    {
+        LeakSignature[] own = signatures.Where(s => s.Type == type.Type).ToArray();
+        if (own.Length == 0 && explanation.BurstTypes.Contains(type.Type))
+            return "the new instances found while LeakHunter traced it all came in one half of the traced interval: another thread's burst, " +
+                "not the steady growth the censuses measured, so they are not told as its cause.";
+        if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue))
+            return "its new instances were only waiting for finalization: garbage whose finalizers had not run yet, which holds nothing.";
+        if (own.Length > 0 && own.All(s => s.Root.Kind is LeakRootKind.Unknown or LeakRootKind.FinalizerQueue))
+            return "no root LeakHunter enumerates reaches its new instances: they were garbage the last GC had not collected yet, or only native code holds them.";
+        if (own.Length > 0 && own.All(s => s.Root.Kind is LeakRootKind.Stack or LeakRootKind.Unknown or LeakRootKind.FinalizerQueue))
+            return $"only a local of a method still running holds its new instances ({own.First(s => s.Root.Kind == LeakRootKind.Stack).Root.Name}), " +
+                "through objects made since the growth was measured: work in flight, which lets go when the method returns.";
+        if (explanation.PartialReason is not null)
+            return $"the explanation stopped before reaching it ({explanation.PartialReason}).";
+        if (type.Instances == 0)
+            return "it grew in bytes only, and none of its instances was replaced while LeakHunter traced it (a collection's array is replaced only when it " +
+                "outgrows itself), so which instance grows could not be seen. Run more iterations, or look with HeapInspector.FindPaths.";
+        return "no new instance of it was found while LeakHunter traced the growing types.";
+    }
+}
