@@ -144,7 +144,7 @@ internal sealed class InspectorServer
         return UnderTimeLimit(request.Target.Timeout, () =>
         {
             (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
-                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked, request.MaxInstancesPerType, request.TimeLimit));
+                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked.Only(request.Types.Select(_types.GetIndex)), request.MaxInstancesPerType, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
         });
     }

@@ -144,7 +144,7 @@ internal static class PathsBenchmark
             AddLeaked(leaked);
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
             var clock = Stopwatch.StartNew();
-            explanation = taker.Explain(leaked, TimeSpan.FromMinutes(1));
+            explanation = taker.Explain(leaked, TimeSpan.FromMinutes(1), []);
             explainMs.Add(clock.Elapsed.TotalMilliseconds);
         }
         double explain = Measure.MedianOf(explainMs);

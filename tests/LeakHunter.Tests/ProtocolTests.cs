@@ -27,7 +27,7 @@ public sealed class ProtocolTests
         AssertRoundTrip(new ResetRequest());
         AssertRoundTrip(new QuitRequest());
         AssertRoundTrip(new MarkRequest(s_target with { Route = CensusRoute.Attach, DumpPath = "" }, ["Shop.Order", "System.Collections.Generic.List<Shop.Order>"], EveryInstanceIsNew: false));
-        AssertRoundTrip(new ExplainRequest(s_target with { Route = CensusRoute.DumpFile }, 25, TimeSpan.FromMilliseconds(1500)));
+        AssertRoundTrip(new ExplainRequest(s_target with { Route = CensusRoute.DumpFile }, 25, TimeSpan.FromMilliseconds(1500), ["System.Byte[]", "Shop.Order"]));
         AssertRoundTrip(new ExplainWatchedRequest(s_target, TimeSpan.FromSeconds(2), [0x7f00_1000UL, ulong.MaxValue]));
     }
 
@@ -62,7 +62,7 @@ public sealed class ProtocolTests
         // A count no body could hold must not be allocated.
         Assert.Contains("census ids", Assert.Throws<InvalidDataException>(() => Parse<HistogramsRequest>([0xFF, 0xFF, 0xFF, 0x7F])).Message);
         Assert.Contains("census route", Assert.Throws<InvalidDataException>(() => Parse<CensusRequest>(WithRoute(census, 9))).Message);
-        Assert.Contains("not positive", Assert.Throws<InvalidDataException>(() => Parse<ExplainRequest>(Body(new ExplainRequest(s_target, 1, TimeSpan.Zero)))).Message);
+        Assert.Contains("not positive", Assert.Throws<InvalidDataException>(() => Parse<ExplainRequest>(Body(new ExplainRequest(s_target, 1, TimeSpan.Zero, [])))).Message);
         // A string whose 7-bit length prefix never ends.
         Assert.Contains("malformed string", Assert.Throws<InvalidDataException>(() => Parse<FailureReply>([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])).Message);
     }
@@ -276,7 +276,7 @@ public sealed class ProtocolTests
                 _ = client.Mark(["Shop.Order"], everyInstanceIsNew: false, 2, CensusRoute.DumpFile, timeout);
                 break;
             case Command.Explain:
-                _ = client.Explain(3, CensusRoute.DumpFile, timeout, 10, timeout);
+                _ = client.Explain(3, CensusRoute.DumpFile, timeout, 10, timeout, []);
                 break;
             case Command.ExplainWatched:
                 _ = client.ExplainWatched([0x1000], 4, CensusRoute.DumpFile, timeout, timeout);

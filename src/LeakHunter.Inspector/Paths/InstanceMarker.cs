@@ -15,6 +15,13 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everyt
 {
     public static HeapMark None { get; } = new(new Dictionary<int, ulong[]>(), null);
 
+    /// <summary>This mark narrowed to <paramref name="typeIndices"/>, the marked types to explain; all of them when none are given.</summary>
+    public HeapMark Only(IEnumerable<int> typeIndices)
+    {
+        var wanted = typeIndices.ToHashSet();
+        return wanted.Count == 0 ? this : this with { ByType = ByType.Where(p => wanted.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value) };
+    }
+
     /// <summary>For each node of <paramref name="graph"/>, whether its object existed at the mark; null when that is not known.</summary>
     public bool[]? ExistedIn(HeapGraph graph) => Existed(graph, Everything);
 

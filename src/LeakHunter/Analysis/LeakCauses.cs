@@ -51,7 +51,8 @@ internal static class LeakCauses
                     ? Math.Min(type.Instances, (double)held / calls)
                     : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
                 double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
-                holdsItsShare |= type.Instances > 0 && instances >= MinShareOfGrowth * type.Instances;
+                // A type that grows in bytes only grows by replacing an instance: the new one is the whole growth.
+                holdsItsShare |= type.Instances > 0 ? instances >= MinShareOfGrowth * type.Instances : type.Bytes > 0;
                 types.Add(new CausedGrowth(type.Type, held, instances, bytes));
             }
             if (holdsItsShare)
@@ -100,16 +101,18 @@ internal static class LeakCauses
         return new Result(built.Select(b => b.Cause).ToArray(), numbered, unexplained);
     }
 
-    /// <summary>
-    /// The signature whose path stands for the cause: held by the longest-lived kind of root, with an accumulation
-    /// point, and the shortest way from the root to it.
-    /// </summary>
     // A cause that keeps less than this share of every type's measured growth did not make the growth.
     private const double MinShareOfGrowth = 0.25;
 
+    /// <summary>
+    /// The signature whose path stands for the cause: held by the longest-lived kind of root, with an accumulation
+    /// point where many instances' paths part, and the shortest way from the root to it.
+    /// </summary>
     private static LeakSignature Owner(LeakSignature[] members) => members
         .OrderBy(s => RootRank(s.Root.Kind))
         .ThenBy(s => s.AccumulationPoint is null ? 1 : 0)
+        // Where many paths part is seen; a lone instance's point (a replaced array's holder) is only its last collection.
+        .ThenBy(s => s.Instances > 1 ? 0 : 1)
         .ThenBy(s => s.AccumulationPoint ?? s.Path.Count)
         .ThenByDescending(s => s.Instances)
         .First();

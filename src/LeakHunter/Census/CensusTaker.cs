@@ -65,11 +65,11 @@ internal sealed class CensusTaker
             throw Failure(status, message!);
     }
 
-    /// <summary>Paths to the instances of the marked types that are new since <see cref="Mark"/>.</summary>
-    public Explanation Explain(int maxInstancesPerType, TimeSpan timeLimit)
+    /// <summary>Paths to the instances of <paramref name="types"/> (every marked type when empty) that are new since <see cref="Mark"/>.</summary>
+    public Explanation Explain(int maxInstancesPerType, TimeSpan timeLimit, IReadOnlyCollection<string> types)
     {
         (InspectorStatus status, string? message, Explanation? explanation, _) =
-            _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit);
+            _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit, types);
         return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
     }
 

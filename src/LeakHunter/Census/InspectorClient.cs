@@ -23,11 +23,15 @@ internal sealed class InspectorClient : IDisposable
     private readonly Stream _replies;
     private readonly StderrTail _stderr = new();
     private readonly PrivateDumpFolder _dumps = new();
+    // One timer for the client's whole life, re-armed per request: a timer made per request would be new objects in
+    // the very heap a leak check explains, hanging from the runtime's timer queue like a leaked timer.
+    private readonly Watchdog _watchdog;
     private bool _disposed;
 
     private InspectorClient(Process process)
     {
         _process = process;
+        _watchdog = new Watchdog(process);
         _requests = process.StandardInput.BaseStream;
         _replies = process.StandardOutput.BaseStream;
     }
@@ -126,7 +130,7 @@ internal sealed class InspectorClient : IDisposable
         if (targetPid is null)
             HostPlatform.Current.DeclareTracer(process.Id);
 
-        using var watchdog = new Watchdog(process, s_startTimeout);
+        using Watchdog.Armed watchdog = client._watchdog.Arm(s_startTimeout);
         try
         {
             ReadHandshake(client._replies, inspector);
@@ -209,10 +213,10 @@ internal sealed class InspectorClient : IDisposable
 
     /// <summary>Paths from the roots to the instances of the marked types that are new since the mark.</summary>
     public (InspectorStatus Status, string? Message, Explanation? Explanation, double PauseMs) Explain(int requestId, CensusRoute route, TimeSpan timeout,
-        int maxInstancesPerType, TimeSpan timeLimit)
+        int maxInstancesPerType, TimeSpan timeLimit, IReadOnlyCollection<string> types)
     {
         (InspectorStatus status, string? message, ExplanationReply? reply) =
-            RequestOnTarget(target => new ExplainRequest(target, maxInstancesPerType, timeLimit), requestId, route, timeout);
+            RequestOnTarget(target => new ExplainRequest(target, maxInstancesPerType, timeLimit, types.ToArray()), requestId, route, timeout);
         return (status, message, reply?.Explanation, reply?.PauseMs ?? 0);
     }
 
@@ -275,7 +279,7 @@ internal sealed class InspectorClient : IDisposable
             throw new LeakHunterException(LeakHunterFailure.InspectorExited,
                 $"The LeakHunter inspector had already stopped when a {request.Command} request was made.{_stderr.Describe()} The next check starts a new inspector.");
 
-        using var watchdog = new Watchdog(_process, limit);
+        using Watchdog.Armed watchdog = _watchdog.Arm(limit);
         try
         {
             Frame.Write(_requests, (byte)request.Command, request);
@@ -358,6 +362,7 @@ internal sealed class InspectorClient : IDisposable
         {
             _process.Dispose();
             _dumps.Dispose();
+            _watchdog.Dispose();
         }
     }
 
@@ -366,8 +371,9 @@ internal sealed class InspectorClient : IDisposable
     {
         private readonly Timer _timer;
         private int _fired;
+        private volatile bool _disposed;
 
-        public Watchdog(Process process, TimeSpan timeout)
+        public Watchdog(Process process)
         {
             _timer = new Timer(_ =>
             {
@@ -380,12 +386,37 @@ internal sealed class InspectorClient : IDisposable
                 {
                     // Already gone; the pending read ends either way.
                 }
-            }, null, timeout, Timeout.InfiniteTimeSpan);
+            }, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
+        /// <summary>Whether the inspector was killed since the last <see cref="Arm"/>.</summary>
         public bool Fired => Volatile.Read(ref _fired) == 1;
 
-        public void Dispose() => _timer.Dispose();
+        /// <summary>Starts the countdown for one request; disposing what it returns stops it.</summary>
+        public Armed Arm(TimeSpan limit)
+        {
+            Volatile.Write(ref _fired, 0);
+            _timer.Change(limit, Timeout.InfiniteTimeSpan);
+            return new Armed(this);
+        }
+
+        public void Dispose()
+        {
+            _disposed = true;
+            _timer.Dispose();
+        }
+
+        /// <summary>One request's countdown; the request's failure may have ended the client, and its watchdog, first.</summary>
+        public readonly struct Armed(Watchdog watchdog) : IDisposable
+        {
+            public bool Fired => watchdog.Fired;
+
+            public void Dispose()
+            {
+                if (!watchdog._disposed)
+                    watchdog._timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
+        }
     }
 
     /// <summary>The last lines the inspector wrote to stderr, for error messages.</summary>

@@ -248,7 +248,11 @@ internal sealed record MarkReply(double PauseMs) : IWireMessage<MarkReply>
 }
 
 /// <summary>Paths from the roots to the instances of the marked types that are new since the mark.</summary>
-internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType, TimeSpan TimeLimit)
+/// <param name="Target">Where the heap is read.</param>
+/// <param name="MaxInstancesPerType">How many new instances of each type are traced; the rest are counted.</param>
+/// <param name="TimeLimit">How long the search and the naming may take before the explanation is partial.</param>
+/// <param name="Types">The marked types to explain (those whose growth was confirmed); empty explains every marked type.</param>
+internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType, TimeSpan TimeLimit, IReadOnlyList<string> Types)
     : IInspectorRequest<ExplanationReply>, IWireMessage<ExplainRequest>
 {
     public InspectorCommand Command => InspectorCommand.Explain;
@@ -258,10 +262,21 @@ internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType
         Target.Write(writer);
         writer.Write(MaxInstancesPerType);
         WireValues.WriteDuration(writer, TimeLimit);
+        writer.Write(Types.Count);
+        foreach (string type in Types)
+            writer.Write(type);
     }
 
-    public static ExplainRequest Read(BinaryReader reader) =>
-        new(HeapTarget.Read(reader), reader.ReadInt32(), WireValues.ReadDuration(reader, "explanation time limit"));
+    public static ExplainRequest Read(BinaryReader reader)
+    {
+        HeapTarget target = HeapTarget.Read(reader);
+        int maxInstances = reader.ReadInt32();
+        TimeSpan timeLimit = WireValues.ReadDuration(reader, "explanation time limit");
+        var types = new string[WireValues.ReadCount(reader, 1, "types")];
+        for (int i = 0; i < types.Length; i++)
+            types[i] = reader.ReadString();
+        return new ExplainRequest(target, maxInstances, timeLimit, types);
+    }
 }
 
 /// <summary>Paths from the roots to the objects that the given weak GC handles still point at.</summary>

@@ -57,9 +57,10 @@ internal static class InspectorProtocol
     /// The version of the frames and messages both sides speak; raise it whenever a message's layout or meaning
     /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
-    /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause.
+    /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
+    /// explanation names the marked types it explains.
     /// </summary>
-    public const int Version = 5;
+    public const int Version = 6;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;

@@ -25,6 +25,8 @@ internal sealed class CheckRunner
     private readonly LeakOptions _options;
     private readonly CancellationToken _cancellationToken;
     private readonly CensusRecord[] _records;
+    // The confirmation censuses' ids: allocated with the check, since a list made during confirmation would be counted by it.
+    private readonly int[] _confirmations = new int[2];
     private readonly List<string> _warnings = new();
     private int _recordCount;
     private bool _watchOtherThreads;
@@ -139,17 +141,20 @@ internal sealed class CheckRunner
         int countedLast = _recordCount - 1;
 
         int? idle = null;
-        int[] confirmations = [];
+        int confirmed = 0;
+        int? markedAt = null;
         if (_options.ConfirmGrowth && HasCandidates(censuses, countedLast))
         {
             TimeSpan interval = countedTime / (_options.Censuses - 1);
             idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
-            confirmations = await TakeConfirmationCensusesAsync(censuses, countedTime).ConfigureAwait(false);
+            // Fetched only now: the idle census must not count the list of names.
+            markedAt = _options.ExplainLeaks ? TryMark(censuses, Candidates(censuses, countedLast)) : null;
+            confirmed = await TakeConfirmationCensusesAsync(censuses, countedTime, compacting: markedAt is null).ConfigureAwait(false);
         }
         IReadOnlyList<TypeSeries> series = censuses.Histograms(CensusIds());
-        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, _records.Take(_recordCount).Select(r => r.Iteration).ToArray(), countedLast, idle, confirmations);
+        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, _records.Take(_recordCount).Select(r => r.Iteration).ToArray(), countedLast, idle, _confirmations[..confirmed]);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
-            ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
+            ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray(), markedAt).ConfigureAwait(false)
             : null;
 
         if (_otherThreadsBytes > _options.ParallelAllocationWarningBytes)
@@ -160,32 +165,61 @@ internal sealed class CheckRunner
     }
 
     /// <summary>
-    /// Marks where the growing types' instances are, runs one more interval, and asks what holds the instances
-    /// that are new. The heap is settled without compacting in between, so the old instances stay where they were
-    /// marked and only the new ones have addresses the mark has not seen.
+    /// Marks where the instances of <paramref name="candidates"/> are before the confirmation runs, so the
+    /// explanation traces the very growth that confirmation sees: a collection's array, replaced only when it doubles,
+    /// is replaced in those runs (they double what ran before), and its new array is the instance that grew.
     /// </summary>
-    private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes)
+    /// <returns>The iteration the mark was taken at; null when it could not be taken (the explanation then marks on its own).</returns>
+    private int? TryMark(InspectionSession censuses, IReadOnlyCollection<string> candidates)
     {
         _cancellationToken.ThrowIfCancellationRequested();
-        // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
-        SettleHeap();
+        // The idle census has just settled the heap; one more full GC puts every survivor in gen2, where no
+        // young-generation GC moves it, and the settles after the mark never compact.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
         try
         {
-            censuses.Mark(growingTypes);
-            // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
-            int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
-            int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
-            await RunIterationsAsync(firstHalf).ConfigureAwait(false);
-            if (_options.MarkMidpoint)
+            censuses.Mark(candidates);
+            return _iterations;
+        }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        {
+            _warnings.Add($"The leaks could not be explained: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Asks what holds the instances of the growing types that are new since the mark. When no mark was taken before
+    /// confirmation, or no iteration ran since, it marks now and runs one more interval. The heap is settled without
+    /// compacting after the mark, so the old instances stay where they were marked and only the new ones have
+    /// addresses the mark has not seen.
+    /// </summary>
+    private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes, int? markedAt)
+    {
+        _cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            if (markedAt is null || markedAt == _iterations)
             {
+                // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
+                SettleHeap();
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+                censuses.Mark(growingTypes);
+                markedAt = _iterations;
+                // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
+                int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
+                int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
+                await RunIterationsAsync(firstHalf).ConfigureAwait(false);
+                if (_options.MarkMidpoint)
+                {
+                    SettleWithoutCompacting();
+                    censuses.MarkMidpoint();
+                }
+                await RunIterationsAsync(secondHalf).ConfigureAwait(false);
                 SettleWithoutCompacting();
-                censuses.MarkMidpoint();
             }
-            await RunIterationsAsync(secondHalf).ConfigureAwait(false);
-            _explainedIterations = firstHalf + secondHalf;
-            SettleWithoutCompacting();
-            return censuses.Explain(_options.MaxPathsPerType);
+            _explainedIterations = _iterations - markedAt.Value;
+            return censuses.Explain(_options.MaxPathsPerType, growingTypes);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
         {
@@ -200,8 +234,10 @@ internal sealed class CheckRunner
     /// must see the heap as the last counted census left it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool HasCandidates(InspectionSession censuses, int countedLast) =>
-        GrowthAnalyzer.FindCandidates(censuses.Histograms(CensusIds()), 0, countedLast).Count > 0;
+    private bool HasCandidates(InspectionSession censuses, int countedLast) => Candidates(censuses, countedLast).Length > 0;
+
+    private string[] Candidates(InspectionSession censuses, int countedLast) =>
+        GrowthAnalyzer.FindCandidates(censuses.Histograms(CensusIds()), 0, countedLast).Select(s => s.Type).ToArray();
 
     private async ValueTask<int?> TakeIdleCensusAsync(InspectionSession censuses, TimeSpan countedInterval)
     {
@@ -214,14 +250,17 @@ internal sealed class CheckRunner
     /// <summary>
     /// Two runs, each as long as everything run before it, so the total doubles twice: a cache still filling
     /// fills up and stops, while a list's array, which grows in doubling steps, must grow in each.
+    /// Once instances are marked, the runs are the explained interval and their settles do not compact
+    /// (<paramref name="compacting"/> false): a compacting GC would move the marked instances so that they look new.
     /// </summary>
-    private async ValueTask<int[]> TakeConfirmationCensusesAsync(InspectionSession censuses, TimeSpan countedTime)
+    /// <returns>How many confirmation censuses were taken; their indices are in <see cref="_confirmations"/>.</returns>
+    private async ValueTask<int> TakeConfirmationCensusesAsync(InspectionSession censuses, TimeSpan countedTime, bool compacting)
     {
         int countedIterations = (_options.Censuses - 1) * _options.IterationsPerCensus;
         double secondsPerIteration = countedTime.TotalSeconds / countedIterations;
-        var taken = new List<int>(2);
+        int taken = 0;
         long started = Stopwatch.GetTimestamp();
-        for (int run = 0; run < 2; run++)
+        for (int run = 0; run < _confirmations.Length; run++)
         {
             int wanted = _iterations;
             TimeSpan left = _options.ConfirmationBudget - Stopwatch.GetElapsedTime(started);
@@ -235,10 +274,10 @@ internal sealed class CheckRunner
             if (affordable < wanted)
                 _warnings.Add($"The confirmation run was shortened to {affordable} of {wanted} iterations to stay within LeakOptions.ConfirmationBudget.");
             await RunIterationsAsync(affordable).ConfigureAwait(false);
-            SettleAndTake(censuses, CensusPhase.Confirmation);
-            taken.Add(_recordCount - 1);
+            SettleAndTake(censuses, CensusPhase.Confirmation, compacting);
+            _confirmations[taken++] = _recordCount - 1;
         }
-        return taken.ToArray();
+        return taken;
     }
 
     private async ValueTask RunIterationsAsync(int count)
@@ -268,11 +307,14 @@ internal sealed class CheckRunner
         }
     }
 
-    private void SettleAndTake(InspectionSession censuses, CensusPhase phase)
+    private void SettleAndTake(InspectionSession censuses, CensusPhase phase, bool compacting = true)
     {
         _cancellationToken.ThrowIfCancellationRequested();
         var window = AllocationWindow.Open();
-        SettleHeap();
+        if (compacting)
+            SettleHeap();
+        else
+            SettleWithoutCompacting();
         (int id, CensusReply reply) = censuses.Take();
         _warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {_recordCount + 1}"));
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);

@@ -65,9 +65,9 @@ internal sealed class InspectionSession : IDisposable
     /// <summary>Records which objects exist halfway through the explained interval, keeping the first mark.</summary>
     public void MarkMidpoint() => _censuses.Mark([], midpoint: true);
 
-    /// <summary>Paths to the instances of the marked types that are new since <see cref="Mark"/>.</summary>
-    public LeakExplanation Explain(int maxInstancesPerType) =>
-        LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit));
+    /// <summary>Paths to the instances of <paramref name="types"/> (every marked type when empty) that are new since <see cref="Mark"/>.</summary>
+    public LeakExplanation Explain(int maxInstancesPerType, IReadOnlyCollection<string> types) =>
+        LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit, types));
 
     /// <summary>Paths to the objects that the given weak GC handles of this process still point at.</summary>
     public LeakExplanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles) =>
@@ -102,7 +102,7 @@ internal sealed class InspectionSession : IDisposable
     public PathsReport TraceEveryInstance(IReadOnlyList<string> types, string typePattern, int maxInstancesPerType, Func<int, string> headline)
     {
         Mark(types.ToArray(), everyInstanceIsNew: true);
-        Explanation explanation = _censuses.Explain(maxInstancesPerType, _explanationLimit);
+        Explanation explanation = _censuses.Explain(maxInstancesPerType, _explanationLimit, []);
         return new PathsReport(headline(explanation.NewInstances), Target, typePattern, types, explanation.NewInstances, LeakExplanations.FromInspector(explanation));
     }
 
@@ -140,7 +140,7 @@ internal sealed class InspectionSession : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report($"{growing.Count} type(s) grew in every interval; finding what holds them...");
             Mark(growing.Select(g => g.Type).ToArray(), everyInstanceIsNew: true);
-            explanation = Explain(maxInstancesPerType: 100);
+            explanation = Explain(maxInstancesPerType: 100, []);
         }
         double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
         TypeRate[] rates = growing
