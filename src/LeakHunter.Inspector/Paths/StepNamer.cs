@@ -11,6 +11,7 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, FailureTally failures)
 {
+    private const string UnresolvedReflection = "reflection object(s) on the paths could not be resolved to the type or assembly they stand for, so they are shown by type only";
     private const string UnresolvedDelegates = "delegate(s) on the paths could not be resolved to the method they call, so they are shown by type only";
 
     public const string ArrayElement = "[]";
@@ -18,6 +19,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
 
     private readonly Dictionary<int, Dictionary<ulong, string>> _fieldsByReferrer = new();
     private readonly Dictionary<int, string?> _notes = new();
+    private ClrModule[]? _modules;
 
     /// <summary>The field of <paramref name="from"/> that holds <paramref name="to"/>: <c>_items</c>, <c>[]</c>, <c>[].value</c>.</summary>
     public string FieldBetween(int from, int to)
@@ -72,7 +74,8 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     {
         if (_notes.TryGetValue(node, out string? note))
             return note;
-        note = Describe(runtime.Heap.GetObject(graph.Addresses[node]), failures);
+        ClrObject obj = runtime.Heap.GetObject(graph.Addresses[node]);
+        note = Describe(obj, failures) ?? DescribeReflection(obj);
         _notes[node] = note;
         return note;
     }
@@ -112,12 +115,62 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
             return $"async state machine of {TypeNames.Short(stateMachine.Groups[1].Value)}.{stateMachine.Groups[2].Value}";
         return name switch
         {
-            "System.Threading.CancellationTokenSource+CallbackNode" => "CancellationToken registration (Register's result never disposed)",
-            "System.Threading.TimerQueueTimer" => "timer callback (a Timer never disposed)",
+            "System.Threading.CancellationTokenSource+CallbackNode" => TypeOfField(obj, "CallbackState")?.StartsWith("System.Threading.CancellationTokenSource+Linked", StringComparison.Ordinal) == true
+                ? "registration of a linked CancellationTokenSource (CreateLinkedTokenSource's result never disposed)"
+                : "CancellationToken registration (Register's result never disposed)",
+            "System.Threading.TimerQueueTimer" => TimerNote(obj),
             "System.Threading.TimerQueue" => "the runtime's timer queue",
             _ => null,
         };
     }
+
+    /// <summary>
+    /// The type or assembly a reflection object stands for. Generated code (an XmlSerializer's assembly, a dynamic
+    /// proxy) is held by the runtime itself, so its name is all that tells who made it.
+    /// </summary>
+    private string? DescribeReflection(ClrObject obj)
+    {
+        try
+        {
+            switch (obj.Type?.Name)
+            {
+                case "System.RuntimeType":
+                    return runtime.GetTypeByMethodTable(obj.ReadField<ulong>("m_handle"))?.Name is { } type ? $"the Type object of {type}" : null;
+                case "System.Reflection.RuntimeAssembly":
+                    return DescribeAssembly(obj.ReadField<ulong>("m_assembly"), m => m.AssemblyAddress);
+                case "System.Reflection.RuntimeModule":
+                    return DescribeAssembly(obj.ReadField<ulong>("m_pData"), m => m.Address);
+            }
+        }
+        catch (Exception e)
+        {
+            failures.Add(UnresolvedReflection, e);
+        }
+        return null;
+    }
+
+    private string? DescribeAssembly(ulong address, Func<ClrModule, ulong> addressOf)
+    {
+        _modules ??= runtime.EnumerateModules().ToArray();
+        ClrModule? module = _modules.FirstOrDefault(m => address != 0 && addressOf(m) == address);
+        string? name = module?.AssemblyName is { Length: > 0 } assembly ? Path.GetFileNameWithoutExtension(assembly) : module?.Name;
+        if (module is null || string.IsNullOrEmpty(name))
+            return null;
+        return module.IsDynamic ? $"dynamic assembly {name}" : $"assembly {name}";
+    }
+
+    // The runtime's timer queue holds the timers of Task.Delay and System.Timers.Timer too, and each has its own fix.
+    private static string TimerNote(ClrObject timer)
+    {
+        if (TypeOfField(timer, "_state")?.StartsWith("System.Threading.Tasks.Task+DelayPromise", StringComparison.Ordinal) == true)
+            return "timer of a Task.Delay (a delay never cancelled)";
+        if (timer.TryReadObjectField("_timerCallback", out ClrObject callback) && callback.IsValid && TypeOfField(callback, "_target") == "System.Timers.Timer")
+            return "timer of a System.Timers.Timer (started, never stopped or disposed)";
+        return "timer callback (a Timer never disposed)";
+    }
+
+    private static string? TypeOfField(ClrObject obj, string field) =>
+        obj.TryReadObjectField(field, out ClrObject value) && value.IsValid && !value.IsNull ? value.Type?.Name : null;
 
     [GeneratedRegex(@"^(.+)\+<>c__DisplayClass\d+_\d+$")]
     private static partial Regex ClosureName();

@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using LeakHunter.Reports;
+
 namespace LeakHunter.Analysis;
 
 /// <summary>A .NET idiom recognised on a leak's path, and the fix that is right for it.</summary>
@@ -6,25 +9,59 @@ namespace LeakHunter.Analysis;
 internal sealed record LeakIdiom(string? Name, string Hint);
 
 /// <summary>
-/// Decodes the idiom a path is, from its objects' types, fields and notes: the most specific idiom on the path wins;
-/// the root's kind decides when nothing on the path does.
+/// Decodes the idiom a path is, from its root, and its objects' types, fields and notes: the most specific idiom on the
+/// path wins; the root's kind decides when nothing on the path does.
 /// </summary>
-internal static class LeakIdioms
+/// <remarks>
+/// Order matters. Many idioms are built of others: a Task.Delay and a System.Timers.Timer are timers in the runtime's
+/// timer queue, a linked token source and a change token's callback are cancellation registrations, and almost all of
+/// them hold a delegate through a field, which on its own reads as an event's handler. So each idiom is tested before
+/// the ones it is built of.
+/// </remarks>
+internal static partial class LeakIdioms
 {
+    private const string TimerQueueTimer = "System.Threading.TimerQueueTimer";
+    private const string CallbackNode = "System.Threading.CancellationTokenSource+CallbackNode";
+
     /// <summary>The idiom of one path, from its root to a growing instance.</summary>
     public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
-        if (path.Any(s => s.Type == "System.Threading.TimerQueueTimer"))
-            return new("timer", "Dispose the Timer when its owner is done: the runtime's timer queue holds the callback, and the callback holds the owner.");
-        if (path.Any(s => s.Type == "System.Threading.CancellationTokenSource+CallbackNode"))
-            return new("cancellation token registration", "Dispose the CancellationTokenRegistration that Register returns: the token source holds the callback until then.");
+        if (TimerKind(path) is { } timer)
+            return timer;
+        if (Has(path, "System.Threading.RegisteredWaitHandle"))
+            return new("RegisterWaitForSingleObject", "Call Unregister on the RegisteredWaitHandle that ThreadPool.RegisterWaitForSingleObject returns once the wait is no longer needed: the thread pool's wait thread holds the callback and its state until then.");
+        if (path.Any(s => IsOptionsMonitor(s.Type)) && path.Any(s => s.Field == "_onChange" || s.Type.EndsWith("+ChangeTrackerDisposable", StringComparison.Ordinal)))
+            return new("IOptionsMonitor.OnChange", "Dispose the IDisposable that IOptionsMonitor.OnChange returns when the listener is done: the monitor, a singleton, holds every listener until then.");
+        if (path.Any(s => IsChangeToken(s.Type)))
+            return new("change token callback", "Dispose the IDisposable that IChangeToken.RegisterChangeCallback (or ChangeToken.OnChange) returns when the listener is done: until the token fires, it holds every callback registered on it, and a token that never fires holds them forever.");
+        if (CancellationKind(path) is { } cancellation)
+            return cancellation;
+        if (path.Any(s => s.Type == "Microsoft.Extensions.DependencyInjection.ServiceLookup.ServiceProviderEngineScope") && path.Any(s => s.Field == "_disposables"))
+            return new("DI root scope", "Resolve disposable transient and scoped services from a scope (IServiceScopeFactory.CreateScope) and dispose the scope when the work is done: the root ServiceProvider keeps every IDisposable it creates until the provider itself is disposed.");
+        if (RegistryKind(root, path) is { } registry)
+            return registry;
+        if (path.Any(s => s.Type == "Microsoft.Extensions.Logging.LoggerFactory") && path.Any(s => s.Field == "_loggers"))
+            return new("logger category", "Use a fixed set of logger category names (a type's name or a constant) and put the per-call value in the message or a scope: the LoggerFactory caches one logger per category name for as long as it lives.");
+        if (Has(path, "Microsoft.Extensions.Caching.Memory.MemoryCache"))
+            return new("MemoryCache without limits", "Bound the MemoryCache: set MemoryCacheOptions.SizeLimit (and each entry's Size), or give entries an expiration (AbsoluteExpirationRelativeToNow, SlidingExpiration); without either, an entry stays until it is removed.");
+        if (path.Any(s => UnboundedChannel().IsMatch(s.Type)))
+            return new("unread channel", "Nothing reads the channel: read it (a consumer loop over Reader.ReadAllAsync), or create it with Channel.CreateBounded so writers wait, or drop, when it is full.");
+        if (Has(path, "System.Xml.Linq.XNamespace") && path.Any(s => s.Type == "System.Xml.Linq.XName"))
+            return new("XName table", "Do not make element or attribute names from data (ids, keys): every XName is kept in its XNamespace's table for as long as the namespace lives; put the data in an element's or attribute's value instead.");
+        // The assembly XmlSerializer generates is never unloaded; the runtime holds it, and its types, by handles of its own.
+        if (path.Any(s => s.Note is { } note && (note.Contains(" of Microsoft.Xml.Serialization.GeneratedAssembly.", StringComparison.Ordinal) || note == "dynamic assembly Microsoft.GeneratedCode")))
+            return new("XmlSerializer assembly", "Create the XmlSerializer once and keep it (a static field per type and root): this constructor generates a new assembly every time, and an assembly is never unloaded; only XmlSerializer(Type) and XmlSerializer(Type, string) reuse theirs.");
         if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
             return new("ConditionalWeakTable entry", "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.");
+        if (AsyncKind(path) is { } asyncMethod)
+            return asyncMethod;
         // A delegate held by a field, not by a collection's slot, is an event's handler.
         bool eventHoldsOneHandler = path.Select((s, i) => (s, i)).Any(p =>
             (p.s.Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false) && (p.i == 0 || p.s.Field?.StartsWith('[') == false));
         if (eventHoldsOneHandler || path.Any(s => s.Field == "_invocationList" || (s.Note?.StartsWith("delegate with", StringComparison.Ordinal) ?? false)))
             return new("event handler", "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.");
+        if (path.Select(s => s.Note).FirstOrDefault(n => n?.StartsWith(ClosureNote, StringComparison.Ordinal) == true) is { } closure)
+            return new("closure", $"The lambda made in {closure[ClosureNote.Length..]} captures per-call objects, and something long-lived keeps the delegate: remove the delegate when its work is done, or capture only the values it needs.");
         return root.Kind switch
         {
             LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle =>
@@ -43,6 +80,122 @@ internal static class LeakIdioms
         };
     }
 
+    private const string ClosureNote = "closure created in ";
+
+    /// <summary>
+    /// The kind of timer the path's last timer-queue entry is. The queue's timers are a chain, and the chain's head may
+    /// be anyone's timer: only the last entry on the path is the one that holds the instance.
+    /// </summary>
+    private static LeakIdiom? TimerKind(IReadOnlyList<LeakStep> path)
+    {
+        int last = LastIndexOf(path, TimerQueueTimer);
+        if (last < 0 && !path.Any(s => IsDelayPromise(s.Type)))
+            return null;
+        IEnumerable<LeakStep> timer = path.Skip(Math.Max(last, 0));
+        if (timer.Any(s => IsDelayPromise(s.Type) || (s.Type == TimerQueueTimer && s.Note?.Contains("Task.Delay", StringComparison.Ordinal) == true)))
+            return new("Task.Delay", "Cancel the Task.Delay when it loses the race: pass it a CancellationToken and cancel that token once the other task wins (Task.WhenAny); until its time is up, the runtime's timer queue keeps the delay and all that waits on it.");
+        // A System.Timers.Timer's entry calls its MyTimerCallback; the note names the method's type by its short name only.
+        if (timer.Any(s => s.Type == "System.Timers.Timer"
+            || (s.Type == TimerQueueTimer && s.Note?.Contains("System.Timers.Timer", StringComparison.Ordinal) == true)
+            || (s.Type == "System.Threading.TimerCallback" && s.Note?.StartsWith("handler Timer.MyTimerCallback,", StringComparison.Ordinal) == true)))
+            return new("System.Timers.Timer", "Stop and Dispose the System.Timers.Timer when its owner is done: a started System.Timers.Timer stays in the runtime's timer queue, with its Elapsed handlers and their targets, until then.");
+        return new("timer", "Dispose the Timer when its owner is done: the runtime's timer queue holds the callback, and the callback holds the owner.");
+    }
+
+    private static LeakIdiom? CancellationKind(IReadOnlyList<LeakStep> path)
+    {
+        int last = LastIndexOf(path, CallbackNode);
+        bool linked = path.Any(s => s.Type.StartsWith("System.Threading.CancellationTokenSource+Linked", StringComparison.Ordinal))
+            || (last >= 0 && path[last].Note?.Contains("linked CancellationTokenSource", StringComparison.Ordinal) == true);
+        if (linked)
+            return new("linked CancellationTokenSource", "Dispose the CancellationTokenSource that CreateLinkedTokenSource returns when the operation ends: until then the parent token's source holds it, and every callback registered on its token.");
+        if (last >= 0)
+            return new("cancellation token registration", "Dispose the CancellationTokenRegistration that Register returns: the token source holds the callback until then.");
+        return null;
+    }
+
+    /// <summary>The process-wide registries the runtime keeps: each holds what is added to it until it is removed or disposed.</summary>
+    private static LeakIdiom? RegistryKind(LeakRoot root, IReadOnlyList<LeakStep> path)
+    {
+        string owner = root.Kind == LeakRootKind.StaticField ? root.Name : "";
+        if (owner == "System.Diagnostics.Metrics.Meter.s_allMeters")
+            return new("Meter registry", "Dispose the Meter when its owner is done, or create it once and keep it (IMeterFactory, or a static field): every Meter stays registered with the process until it is disposed.");
+        if (owner == "System.Diagnostics.ActivitySource.s_activeSources")
+            return new("ActivitySource registry", "Dispose the ActivitySource when its owner is done, or create one per library and keep it in a static field: every ActivitySource stays registered with the process until it is disposed.");
+        if (owner == "System.Diagnostics.DiagnosticListener.s_allListeners")
+            return new("DiagnosticListener registry", "Dispose the DiagnosticListener when its owner is done, or create one per component and keep it in a static field: every DiagnosticListener stays in the process-wide list until it is disposed.");
+        if (owner == "System.Diagnostics.Tracing.EventListener.s_Listeners" || Has(path, "System.Diagnostics.Tracing.EventDispatcher"))
+            return new("EventListener registry", "Dispose the EventListener when it is done: every EventListener stays registered with the process and with each of its EventSources until it is disposed.");
+        if (owner == "System.AppContext.s_dataStore")
+            return new("AppContext data", "Use a fixed set of AppContext.SetData keys and keep per-call data in your own objects: AppContext keeps every key, and its value, for the life of the process, and has no way to remove one.");
+        if (owner == "System.ComponentModel.TypeDescriptor.s_providerTable" || Has(path, "System.ComponentModel.TypeDescriptor+TypeDescriptionNode"))
+            return new("TypeDescriptor provider", "Call TypeDescriptor.RemoveProvider with the provider that AddProvider was given (or that AddAttributes returned) once it is done, or add it only once: TypeDescriptor keeps every provider added to a type for the life of the process.");
+        return null;
+    }
+
+    /// <summary>An await that never completes: the awaited task holds the method's continuation, and so its state machine.</summary>
+    private static LeakIdiom? AsyncKind(IReadOnlyList<LeakStep> path)
+    {
+        int continuation = path.Select((s, i) => (s, i)).FirstOrDefault(p => p.s.Field == "m_continuationObject", (null!, -1)).Item2;
+        string? method = path.Select(s => s.Note).Select(StateMachineMethod).FirstOrDefault(m => m is not null)
+            ?? path.Select(s => StateMachineMethod(s.Type)).FirstOrDefault(m => m is not null);
+        if (continuation < 0 && method is null)
+            return null;
+        string awaited = continuation switch
+        {
+            < 1 => "a task",
+            > 1 when path[continuation - 2].Type.StartsWith("System.Threading.Tasks.TaskCompletionSource", StringComparison.Ordinal) => "a TaskCompletionSource's task",
+            _ => $"a {TypeNames.Short(path[continuation - 1].Type)}",
+        };
+        string who = method is null ? "An async method" : $"The async method {method}";
+        return new("async method", $"{who} awaits {awaited} that never completes, so its state machine and all it holds stay alive: complete or cancel what it awaits (TrySetResult, TrySetCanceled), or stop waiting with a CancellationToken or a timeout (Task.WaitAsync).");
+    }
+
+    /// <summary>The method an async state machine runs, from a note ("async state machine of Acme.Orders.SendAsync") or a type name.</summary>
+    private static string? StateMachineMethod(string? text)
+    {
+        if (text is null)
+            return null;
+        if (text.StartsWith(StateMachineNote, StringComparison.Ordinal))
+            return text[StateMachineNote.Length..];
+        if (StateMachineName().Match(text) is not { Success: true } match)
+            return null;
+        string type = match.Groups[1].Value;
+        return $"{type[(type.LastIndexOf('.') + 1)..]}.{match.Groups[2].Value}";
+    }
+
+    private const string StateMachineNote = "async state machine of ";
+
+    private static bool IsDelayPromise(string type) => type.StartsWith("System.Threading.Tasks.Task+DelayPromise", StringComparison.Ordinal);
+
+    private static bool IsOptionsMonitor(string type) => type.StartsWith("Microsoft.Extensions.Options.OptionsMonitor<", StringComparison.Ordinal);
+
+    // CancellationChangeToken, ConfigurationReloadToken, CompositeChangeToken, the file providers' tokens, and the
+    // registration ChangeToken.OnChange makes.
+    private static bool IsChangeToken(string type) =>
+        type.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal)
+        && (type.EndsWith("ChangeToken", StringComparison.Ordinal) || type.EndsWith("ReloadToken", StringComparison.Ordinal)
+            || type.StartsWith("Microsoft.Extensions.Primitives.ChangeToken+ChangeTokenRegistration<", StringComparison.Ordinal));
+
+    private static bool Has(IReadOnlyList<LeakStep> path, string type) => path.Any(s => s.Type == type);
+
+    private static int LastIndexOf(IReadOnlyList<LeakStep> path, string type)
+    {
+        for (int i = path.Count - 1; i >= 0; i--)
+        {
+            if (path[i].Type == type)
+                return i;
+        }
+        return -1;
+    }
+
     private static bool IsCollection(string type) =>
         type.EndsWith(']') || type.StartsWith("System.Collections.", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"^System\.Threading\.Channels\.(SingleConsumer)?Unbounded(Prioritized)?Channel<")]
+    private static partial Regex UnboundedChannel();
+
+    // Anywhere in the name: a Release build boxes the state machine (AsyncStateMachineBox<Outer+<Method>d__3>).
+    [GeneratedRegex(@"([A-Za-z0-9_.+]+)\+<([A-Za-z0-9_]+)>d__\d+")]
+    private static partial Regex StateMachineName();
 }

@@ -1,0 +1,346 @@
+using LeakHunter.Analysis;
+using LeakHunter.Tests.Targets;
+using Xunit;
+
+namespace LeakHunter.Tests;
+
+/// <summary>
+/// Each .NET leak idiom, written against the real library as a user writes it: the report must name the owner, the
+/// idiom and the fix that is right for it, and the same code with that fix applied must not leak.
+/// </summary>
+public sealed class IdiomStoryTests
+{
+    private const string Targets = "LeakHunter.Tests.Targets.";
+
+    [Fact]
+    public void EventNeverUnsubscribed_IsAnEventHandler_FixedByUnsubscribing()
+    {
+        LeakStory story = Story(IdiomEvent.Leak, Targets + "IdiomEvent+Subscriber");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomEvent.Changed");
+        story.AssertIdiom("event handler", "Unsubscribe", "-=");
+    }
+
+    [Fact]
+    public void EventUnsubscribed_IsClean() => AssertClean(IdiomEvent.Fixed);
+
+    [Fact]
+    public void TokenRegistrationNeverDisposed_IsARegistration_FixedByDisposingIt()
+    {
+        LeakStory story = Story(IdiomTokenRegistration.Leak, Targets + "IdiomTokenRegistration+Worker");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomTokenRegistration.s_shutdown");
+        story.AssertIdiom("cancellation token registration", "Dispose the CancellationTokenRegistration");
+    }
+
+    [Fact]
+    public void TokenRegistrationDisposed_IsClean() => AssertClean(IdiomTokenRegistration.Fixed);
+
+    [Fact]
+    public void LinkedSourceNeverDisposed_IsALinkedSource_FixedByDisposingIt()
+    {
+        LeakStory story = Story(IdiomLinkedSource.Leak, Targets + "IdiomLinkedSource+Job");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomLinkedSource.s_shutdown");
+        story.AssertIdiom("linked CancellationTokenSource", "Dispose the CancellationTokenSource that CreateLinkedTokenSource returns");
+        // The parent's registrations of the linked sources are the same cause, whichever of them a report shows first.
+        LeakStory registrations = story.Of("System.Threading.CancellationTokenSource+Linked1CancellationTokenSource");
+        registrations.AssertIdiom("linked CancellationTokenSource", "CreateLinkedTokenSource");
+    }
+
+    [Fact]
+    public void LinkedSourceDisposed_IsClean() => AssertClean(IdiomLinkedSource.Fixed);
+
+    [Fact]
+    public void DelayThatLostTheRace_IsATaskDelay_FixedByCancellingIt_NotByDisposingATimer()
+    {
+        LeakStory story = Story(IdiomTaskDelay.Leak, "System.Threading.Tasks.Task+DelayPromise");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+        story.AssertIdiom("Task.Delay", "Cancel the Task.Delay", "CancellationToken", "Task.WhenAny");
+        Assert.DoesNotContain("Dispose the Timer", story.Leak.Hint);
+        // The queue's entries themselves are the delays' timers: the same story, not a Timer's.
+        story.Of("System.Threading.TimerQueueTimer").AssertIdiom("Task.Delay", "Cancel the Task.Delay");
+    }
+
+    [Fact]
+    public void DelayCancelledWhenTheOtherTaskWins_IsClean() => AssertClean(IdiomTaskDelay.Fixed);
+
+    [Fact]
+    public void ThreadingTimerNeverDisposed_IsATimer_FixedByDisposingIt()
+    {
+        LeakStory story = Story(IdiomThreadingTimer.Leak, Targets + "IdiomThreadingTimer+Poller");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+        story.AssertIdiom("timer", "Dispose the Timer");
+    }
+
+    [Fact]
+    public void ThreadingTimerDisposed_IsClean() => AssertClean(IdiomThreadingTimer.Fixed);
+
+    [Fact]
+    public void TimersTimerNeverStopped_IsNamedAsSystemTimersTimer_FixedByStopAndDispose()
+    {
+        LeakStory story = Story(IdiomTimersTimer.Leak, Targets + "IdiomTimersTimer+Monitor");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+        story.AssertIdiom("System.Timers.Timer", "Stop and Dispose the System.Timers.Timer");
+        story.Of("System.Timers.Timer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
+        story.Of("System.Threading.TimerQueueTimer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
+    }
+
+    [Fact]
+    public void TimersTimerStoppedAndDisposed_IsClean() => AssertClean(IdiomTimersTimer.Fixed);
+
+    [Fact]
+    public void WaitNeverUnregistered_IsRegisterWaitForSingleObject_FixedByUnregister()
+    {
+        LeakStory story = Story(IdiomRegisteredWait.Leak, Targets + "IdiomRegisteredWait+Listener");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.PortableThreadPool.ThreadPoolInstance");
+        story.AssertIdiom("RegisterWaitForSingleObject", "Unregister", "RegisteredWaitHandle");
+        Assert.DoesNotContain("-=", story.Leak.Hint);
+    }
+
+    [Fact]
+    public void WaitUnregistered_IsClean() => AssertClean(IdiomRegisteredWait.Fixed);
+
+    [Fact]
+    public void CancellationChangeTokenCallbackNeverDisposed_IsAChangeTokenCallback()
+    {
+        LeakStory story = Story(IdiomCancellationChangeToken.Leak, Targets + "IdiomCancellationChangeToken+Reloader");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomCancellationChangeToken.s_token");
+        story.AssertIdiom("change token callback", "Dispose the IDisposable that IChangeToken.RegisterChangeCallback");
+    }
+
+    [Fact]
+    public void CancellationChangeTokenCallbackDisposed_IsClean() => AssertClean(IdiomCancellationChangeToken.Fixed);
+
+    [Fact]
+    public void ConfigurationReloadTokenCallbackNeverDisposed_IsAChangeTokenCallback()
+    {
+        LeakStory story = Story(IdiomReloadToken.Leak, Targets + "IdiomReloadToken+Reader");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomReloadToken.s_configuration");
+        Assert.Contains(story.Leak.Path, s => s.Type == "Microsoft.Extensions.Configuration.ConfigurationReloadToken");
+        story.AssertIdiom("change token callback", "RegisterChangeCallback");
+    }
+
+    [Fact]
+    public void OptionsMonitorListenerNeverDisposed_IsOnChange_FixedByDisposingItsResult()
+    {
+        LeakStory story = Story(IdiomOptionsMonitor.Leak, Targets + "IdiomOptionsMonitor+Consumer");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomOptionsMonitor.s_monitor");
+        story.AssertIdiom("IOptionsMonitor.OnChange", "Dispose the IDisposable that IOptionsMonitor.OnChange returns");
+        // Every part of the listener's chain tells the same story, the monitor's own event included.
+        foreach (LeakSignature leak in story.Report.Leaks.Where(l => l.Root.Name == Targets + "IdiomOptionsMonitor.s_monitor" && l.Instances >= 10))
+            Assert.Equal("IOptionsMonitor.OnChange", LeakIdioms.Decode(leak.Root, leak.Path).Name);
+    }
+
+    [Fact]
+    public void OptionsMonitorListenerDisposed_IsClean() => AssertClean(IdiomOptionsMonitor.Fixed);
+
+    [Fact]
+    public void DisposableTransientFromTheRootProvider_IsTheDiRootScope_FixedByAScope()
+    {
+        LeakStory story = Story(IdiomDiRoot.Leak, Targets + "IdiomDiRoot+Connection");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomDiRoot.s_services");
+        Assert.Equal("_disposables", story.Leak.Path[story.Leak.AccumulationPoint!.Value - 1].Field);
+        story.AssertIdiom("DI root scope", "CreateScope", "dispose the scope");
+    }
+
+    [Fact]
+    public void DisposableTransientFromADisposedScope_IsClean() => AssertClean(IdiomDiRoot.Fixed);
+
+    [Fact]
+    public void MeterPerCall_IsTheMeterRegistry_FixedByDisposingIt()
+    {
+        LeakStory story = Story(IdiomMeter.Leak, "System.Diagnostics.Metrics.Meter");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Diagnostics.Metrics.Meter.s_allMeters");
+        story.AssertIdiom("Meter registry", "Dispose the Meter");
+        story.Of("System.Diagnostics.Metrics.Counter<System.Int32>").AssertIdiom("Meter registry", "Dispose the Meter");
+    }
+
+    [Fact]
+    public void MeterDisposed_IsClean() => AssertClean(IdiomMeter.Fixed);
+
+    [Fact]
+    public void ActivitySourcePerCall_IsTheActivitySourceRegistry()
+    {
+        LeakStory story = Story(IdiomActivitySource.Leak, "System.Diagnostics.ActivitySource");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Diagnostics.ActivitySource.s_activeSources");
+        story.AssertIdiom("ActivitySource registry", "Dispose the ActivitySource");
+    }
+
+    [Fact]
+    public void DiagnosticListenerPerCall_IsTheDiagnosticListenerRegistry()
+    {
+        LeakStory story = Story(IdiomDiagnosticListener.Leak, "System.Diagnostics.DiagnosticListener");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Diagnostics.DiagnosticListener.s_allListeners");
+        story.AssertIdiom("DiagnosticListener registry", "Dispose the DiagnosticListener");
+    }
+
+    [Fact]
+    public void EventListenerPerCall_IsTheEventListenerRegistry_InEveryEventSourceToo()
+    {
+        LeakStory story = Story(IdiomEventListener.Leak, Targets + "IdiomEventListener+OrderEventListener");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.Diagnostics.Tracing.EventListener.s_Listeners");
+        story.AssertIdiom("EventListener registry", "Dispose the EventListener");
+        // Each EventSource keeps a dispatcher per listener: those are the same cause.
+        story.Of("System.Diagnostics.Tracing.EventDispatcher").AssertIdiom("EventListener registry", "Dispose the EventListener");
+    }
+
+    [Fact]
+    public void AppContextDataPerKey_IsAppContextData_FixedByAFixedSetOfKeys()
+    {
+        LeakStory story = Story(IdiomAppContext.Leak, Targets + "IdiomAppContext+Setting");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.AppContext.s_dataStore");
+        story.AssertIdiom("AppContext data", "fixed set of AppContext.SetData keys");
+    }
+
+    [Fact]
+    public void TypeDescriptorAttributesPerCall_IsATypeDescriptorProvider_FixedByRemoveProvider()
+    {
+        LeakStory story = Story(IdiomTypeDescriptor.LeakAttributes, Targets + "IdiomTypeDescriptor+TagAttribute");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.ComponentModel.TypeDescriptor.s_providerTable");
+        story.AssertIdiom("TypeDescriptor provider", "TypeDescriptor.RemoveProvider", "AddAttributes");
+    }
+
+    [Fact]
+    public void TypeDescriptorProviderPerCall_IsATypeDescriptorProvider_FixedByRemoveProvider()
+    {
+        LeakStory story = Story(IdiomTypeDescriptor.LeakProvider, Targets + "IdiomTypeDescriptor+WidgetProvider");
+
+        story.AssertOwner(LeakRootKind.StaticField, "System.ComponentModel.TypeDescriptor.s_providerTable");
+        story.AssertIdiom("TypeDescriptor provider", "TypeDescriptor.RemoveProvider", "AddProvider");
+    }
+
+    [Fact]
+    public void LoggerCategoryPerCall_IsALoggerCategory_FixedByAFixedSetOfNames()
+    {
+        LeakStory story = Story(IdiomLoggerFactory.Leak, "Microsoft.Extensions.Logging.Logger");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomLoggerFactory.s_loggers");
+        story.AssertIdiom("logger category", "fixed set of logger category names");
+    }
+
+    [Fact]
+    public void MemoryCacheWithoutLimits_IsNamed_FixedBySizeLimitOrExpiration()
+    {
+        LeakStory story = Story(IdiomMemoryCache.Leak, Targets + "IdiomMemoryCache+Quote");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomMemoryCache.s_cache");
+        story.AssertIdiom("MemoryCache without limits", "SizeLimit", "expiration");
+    }
+
+    [Fact]
+    public void MemoryCacheWithASizeLimit_IsClean() => AssertClean(IdiomMemoryCache.Fixed);
+
+    [Fact]
+    public void ChannelNobodyReads_IsAnUnreadChannel_FixedByReadingOrBounding()
+    {
+        LeakStory story = Story(IdiomChannel.Leak, Targets + "IdiomChannel+Message");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomChannel.s_outbox");
+        story.AssertIdiom("unread channel", "read it", "Channel.CreateBounded");
+    }
+
+    [Fact]
+    public void ChannelThatIsRead_IsClean() => AssertClean(IdiomChannel.Fixed);
+
+    [Fact]
+    public void XNamesMadeFromData_AreTheXNameTable()
+    {
+        LeakStory story = Story(IdiomXName.Leak, "System.Xml.Linq.XName");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomXName.s_root");
+        Assert.Contains(story.Leak.Path, s => s.Type == "System.Xml.Linq.XNamespace");
+        story.AssertIdiom("XName table", "Do not make element or attribute names from data");
+    }
+
+    [Fact]
+    public void XmlSerializerWithARootPerCall_IsTheAssemblyItGenerates()
+    {
+        LeakReport report = LeakDetector.Run(IdiomXmlSerializer.Leak);
+
+        Assert.True(report.HasLeaks, report.ToString());
+        // The generated assemblies and their types are held by the runtime itself, not by a root a path can name; the
+        // generated types' names are what tells whose they are.
+        LeakSignature? leak = report.Leaks.FirstOrDefault(l => LeakIdioms.Decode(l.Root, l.Path).Name == "XmlSerializer assembly");
+        Assert.True(leak is not null, report.ToString());
+        Assert.Contains("Create the XmlSerializer once", leak.Hint);
+        Assert.Contains("XmlSerializer(Type, string)", leak.Hint);
+    }
+
+    [Fact]
+    public void LambdaKeptInAStaticList_IsAClosure_NamingTheMethodThatMadeIt()
+    {
+        LeakStory story = Story(IdiomClosure.Leak, Targets + "IdiomClosure+Payload");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomClosure.s_callbacks");
+        story.AssertIdiom("closure", "The lambda made in IdiomClosure.Leak", "remove the delegate");
+    }
+
+    [Fact]
+    public void LambdaRemovedWhenDone_IsClean() => AssertClean(IdiomClosure.Fixed);
+
+    [Fact]
+    public void AsyncMethodAwaitingForever_NamesTheMethodAndWhatItAwaits()
+    {
+        LeakStory story = Story(IdiomAsync.Leak, Targets + "IdiomAsync+Envelope");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomAsync.s_ready");
+        story.AssertIdiom("async method", "IdiomAsync.SendWhenReadyAsync", "awaits a TaskCompletionSource's task that never completes");
+        Assert.DoesNotContain("-=", story.Leak.Hint);
+        // The continuation's delegate is the same await, not an event's handler.
+        story.Of("System.Action").AssertIdiom("async method", "IdiomAsync.SendWhenReadyAsync");
+    }
+
+    private static LeakStory Story(Action fragment, string type)
+    {
+        LeakReport report = LeakDetector.Run(fragment);
+        Assert.True(report.HasLeaks, report.ToString());
+        Assert.False(report.ExplanationIsPartial, report.ExplanationNote);
+        return new LeakStory(report, Signature(report, type));
+    }
+
+    private static LeakSignature Signature(LeakReport report, string type)
+    {
+        LeakSignature? leak = report.Leaks.Where(l => l.Type == type).MaxBy(l => l.Instances);
+        Assert.True(leak is not null, $"no path for {type}:\n{report}");
+        return leak;
+    }
+
+    private static void AssertClean(Action fragment)
+    {
+        LeakReport report = LeakDetector.Run(fragment);
+        Assert.False(report.HasLeaks, report.ToString());
+    }
+
+    private sealed record LeakStory(LeakReport Report, LeakSignature Leak)
+    {
+        public LeakStory Of(string type) => this with { Leak = Signature(Report, type) };
+
+        public void AssertOwner(LeakRootKind kind, string name) => Assert.Equal(new LeakRoot(kind, name), Leak.Root);
+
+        public void AssertIdiom(string name, params string[] hintWords)
+        {
+            LeakIdiom idiom = LeakIdioms.Decode(Leak.Root, Leak.Path);
+            Assert.True(name == idiom.Name, $"{Leak.Type} is told as '{idiom.Name}', not '{name}':\n{Report}");
+            // The hint the report prints is the idiom's.
+            Assert.Equal(idiom.Hint, Leak.Hint);
+            Assert.Contains(idiom.Hint, Report.ToString());
+            foreach (string word in hintWords)
+                Assert.Contains(word, idiom.Hint);
+        }
+    }
+}

@@ -1,0 +1,483 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Diagnostics.Tracing;
+using System.Threading.Channels;
+using System.Xml.Linq;
+using System.Xml.Serialization;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace LeakHunter.Tests.Targets;
+
+// Leaks written against the real libraries, one .NET idiom each, as a user would write them. Leak() is the leaky
+// fragment; Fixed(), where there is one, applies the fix the report must name, and must not leak. Every class keeps
+// its long-lived state in static fields of its own, so no test's leftovers reach another's paths. Per-call keys count
+// from 1,000: the runtime caches the strings of numbers under 300 for itself, which would show as a second owner.
+
+// IdiomEvent.Changed (static event) -> EventHandler (combined) -> Object[] -> EventHandler -> Subscriber
+internal static class IdiomEvent
+{
+    public static event EventHandler? Changed;
+
+    public static void Leak() => Changed += new Subscriber().OnChanged;
+
+    public static void Fixed()
+    {
+        var subscriber = new Subscriber();
+        Changed += subscriber.OnChanged;
+        Changed?.Invoke(null, EventArgs.Empty);
+        Changed -= subscriber.OnChanged;
+    }
+
+    public sealed class Subscriber
+    {
+        public int Seen;
+
+        public void OnChanged(object? sender, EventArgs e) => Seen++;
+    }
+}
+
+// IdiomTokenRegistration.s_shutdown (static) -> CancellationTokenSource -> CallbackNode chain -> Action -> closure -> Worker
+internal static class IdiomTokenRegistration
+{
+    private static readonly CancellationTokenSource s_shutdown = new();
+
+    public static void Leak()
+    {
+        var worker = new Worker();
+        s_shutdown.Token.Register(() => worker.Stop());
+    }
+
+    public static void Fixed()
+    {
+        var worker = new Worker();
+        using CancellationTokenRegistration registration = s_shutdown.Token.Register(() => worker.Stop());
+    }
+
+    public sealed class Worker
+    {
+        public bool Stopped;
+
+        public void Stop() => Stopped = true;
+    }
+}
+
+// IdiomLinkedSource.s_shutdown (static) -> CancellationTokenSource -> CallbackNode -> Linked1CancellationTokenSource
+//   -> CallbackNode -> Action -> closure -> Job. The linked source is never disposed, so the parent keeps it.
+internal static class IdiomLinkedSource
+{
+    private static readonly CancellationTokenSource s_shutdown = new();
+
+    public static void Leak()
+    {
+        var job = new Job();
+        CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(s_shutdown.Token);
+        job.Run(linked.Token);
+    }
+
+    public static void Fixed()
+    {
+        var job = new Job();
+        using CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(s_shutdown.Token);
+        job.Run(linked.Token);
+    }
+
+    public sealed class Job
+    {
+        public bool Cancelled;
+
+        public void Run(CancellationToken token) => token.UnsafeRegister(static j => ((Job)j!).Cancelled = true, this);
+    }
+}
+
+// TimerQueue (runtime) -> TimerQueueTimer -> DelayPromise: an hour-long delay that lost the race, never cancelled.
+internal static class IdiomTaskDelay
+{
+    public static void Leak()
+    {
+        Task work = Task.CompletedTask;
+        Task.WhenAny(work, Task.Delay(TimeSpan.FromHours(1))).GetAwaiter().GetResult();
+    }
+
+    public static void Fixed()
+    {
+        Task work = Task.CompletedTask;
+        using var lostRace = new CancellationTokenSource();
+        Task.WhenAny(work, Task.Delay(TimeSpan.FromHours(1), lostRace.Token)).GetAwaiter().GetResult();
+        lostRace.Cancel();
+    }
+}
+
+// TimerQueue (runtime) -> TimerQueueTimer -> TimerCallback -> closure -> Poller: a Timer never disposed.
+internal static class IdiomThreadingTimer
+{
+    public static void Leak() => _ = new Poller();
+
+    public static void Fixed() => new Poller().Dispose();
+
+    public sealed class Poller : IDisposable
+    {
+        private readonly Timer _timer;
+        public int Polls;
+
+        public Poller() => _timer = new Timer(_ => Polls++, null, TimeSpan.FromHours(1), Timeout.InfiniteTimeSpan);
+
+        public void Dispose() => _timer.Dispose();
+    }
+}
+
+// TimerQueue (runtime) -> TimerQueueTimer -> TimerCallback -> System.Timers.Timer -> ElapsedEventHandler -> Monitor
+internal static class IdiomTimersTimer
+{
+    public static void Leak()
+    {
+        var monitor = new Monitor();
+        var timer = new System.Timers.Timer(TimeSpan.FromHours(1));
+        timer.Elapsed += monitor.OnElapsed;
+        timer.Start();
+    }
+
+    public static void Fixed()
+    {
+        var monitor = new Monitor();
+        using var timer = new System.Timers.Timer(TimeSpan.FromHours(1));
+        timer.Elapsed += monitor.OnElapsed;
+        timer.Start();
+        timer.Stop();
+    }
+
+    public sealed class Monitor
+    {
+        public int Ticks;
+
+        public void OnElapsed(object? sender, System.Timers.ElapsedEventArgs e) => Ticks++;
+    }
+}
+
+// The thread pool's wait thread -> RegisteredWaitHandle -> callback -> Listener: a wait never unregistered.
+internal static class IdiomRegisteredWait
+{
+    private static readonly ManualResetEvent s_signal = new(false);
+
+    public static void Leak()
+    {
+        var listener = new Listener();
+        ThreadPool.RegisterWaitForSingleObject(s_signal, (state, _) => ((Listener)state!).OnSignal(), listener, Timeout.Infinite, executeOnlyOnce: true);
+    }
+
+    public static void Fixed()
+    {
+        var listener = new Listener();
+        RegisteredWaitHandle wait = ThreadPool.RegisterWaitForSingleObject(s_signal, (state, _) => ((Listener)state!).OnSignal(), listener, Timeout.Infinite, executeOnlyOnce: true);
+        wait.Unregister(null);
+    }
+
+    public sealed class Listener
+    {
+        public int Signals;
+
+        public void OnSignal() => Signals++;
+    }
+}
+
+// IdiomCancellationChangeToken.s_token (static) -> CancellationChangeToken -> CancellationTokenSource -> CallbackNode -> Reloader
+internal static class IdiomCancellationChangeToken
+{
+    private static readonly CancellationChangeToken s_token = new(new CancellationTokenSource().Token);
+
+    public static void Leak()
+    {
+        var reloader = new Reloader();
+        s_token.RegisterChangeCallback(static r => ((Reloader)r!).Reload(), reloader);
+    }
+
+    public static void Fixed()
+    {
+        var reloader = new Reloader();
+        using IDisposable registration = s_token.RegisterChangeCallback(static r => ((Reloader)r!).Reload(), reloader);
+    }
+
+    public sealed class Reloader
+    {
+        public int Reloads;
+
+        public void Reload() => Reloads++;
+    }
+}
+
+// IdiomReloadToken.s_configuration (static) -> ConfigurationRoot -> ConfigurationReloadToken -> CancellationTokenSource
+//   -> CallbackNode -> Action<object> -> closure -> Reader
+internal static class IdiomReloadToken
+{
+    private static readonly IConfigurationRoot s_configuration = new ConfigurationBuilder().AddInMemoryCollection().Build();
+
+    public static void Leak()
+    {
+        var reader = new Reader();
+        s_configuration.GetReloadToken().RegisterChangeCallback(_ => reader.Read(), null);
+    }
+
+    public sealed class Reader
+    {
+        public int Reads;
+
+        public void Read() => Reads++;
+    }
+}
+
+// IdiomOptionsMonitor.s_monitor (static) -> OptionsMonitor<Settings> -> _onChange -> ChangeTrackerDisposable -> listener -> Consumer
+internal static class IdiomOptionsMonitor
+{
+    private static readonly IOptionsMonitor<Settings> s_monitor = new ServiceCollection()
+        .Configure<Settings>(new ConfigurationBuilder().AddInMemoryCollection().Build())
+        .BuildServiceProvider()
+        .GetRequiredService<IOptionsMonitor<Settings>>();
+
+    public static void Leak()
+    {
+        var consumer = new Consumer();
+        s_monitor.OnChange(settings => consumer.Apply(settings));
+    }
+
+    public static void Fixed()
+    {
+        var consumer = new Consumer();
+        using IDisposable? subscription = s_monitor.OnChange(settings => consumer.Apply(settings));
+    }
+
+    public sealed class Settings
+    {
+        public int Limit { get; set; }
+    }
+
+    public sealed class Consumer
+    {
+        public int Limit;
+
+        public void Apply(Settings settings) => Limit = settings.Limit;
+    }
+}
+
+// IdiomDiRoot.s_services (static) -> ServiceProvider -> root ServiceProviderEngineScope -> _disposables -> Connection
+// A disposable transient resolved from the root provider is kept until the provider is disposed.
+internal static class IdiomDiRoot
+{
+    private static readonly ServiceProvider s_services = new ServiceCollection().AddTransient<Connection>().BuildServiceProvider();
+
+    public static void Leak() => s_services.GetRequiredService<Connection>().Send();
+
+    public static void Fixed()
+    {
+        using IServiceScope scope = s_services.CreateScope();
+        scope.ServiceProvider.GetRequiredService<Connection>().Send();
+    }
+
+    public sealed class Connection : IDisposable
+    {
+        public int Sent;
+
+        public void Send() => Sent++;
+
+        public void Dispose() => Sent = -1;
+    }
+}
+
+// Meter.s_allMeters (runtime static) -> List<Meter> -> Meter[] -> Meter
+internal static class IdiomMeter
+{
+    public static void Leak() => new Meter("LeakHunter.Idioms.Orders").CreateCounter<int>("orders").Add(1);
+
+    public static void Fixed()
+    {
+        using var meter = new Meter("LeakHunter.Idioms.Orders");
+        meter.CreateCounter<int>("orders").Add(1);
+    }
+}
+
+// ActivitySource.s_activeSources (runtime static) -> ActivitySource
+internal static class IdiomActivitySource
+{
+    public static void Leak() => new ActivitySource("LeakHunter.Idioms.Orders").StartActivity("order")?.Dispose();
+}
+
+// DiagnosticListener.s_allListeners (runtime static) -> DiagnosticListener (-> _next ...)
+internal static class IdiomDiagnosticListener
+{
+    public static void Leak()
+    {
+        var listener = new DiagnosticListener("LeakHunter.Idioms.Orders");
+        if (listener.IsEnabled("order"))
+            listener.Write("order", null);
+    }
+}
+
+// EventListener.s_Listeners (runtime static) -> OrderEventListener (-> m_Next ...)
+internal static class IdiomEventListener
+{
+    public static void Leak() => _ = new OrderEventListener();
+
+    public sealed class OrderEventListener : EventListener
+    {
+        public int Written;
+
+        protected override void OnEventWritten(EventWrittenEventArgs eventData) => Written++;
+    }
+}
+
+// AppContext.s_dataStore (runtime static) -> Dictionary<string, object> -> Entry[] -> Setting, one key per call
+internal static class IdiomAppContext
+{
+    private static int s_next = 1_000;
+
+    public static void Leak() => AppContext.SetData("LeakHunter.Idioms.Setting." + s_next++, new Setting());
+
+    public sealed class Setting
+    {
+        public int Value = 1;
+    }
+}
+
+// TypeDescriptor's provider table (runtime static) -> the node of Widget's providers (-> Next ...) -> a provider per call
+internal static class IdiomTypeDescriptor
+{
+    public static void LeakAttributes() => TypeDescriptor.AddAttributes(typeof(Widget), new TagAttribute());
+
+    public static void LeakProvider() => TypeDescriptor.AddProvider(new WidgetProvider(), typeof(Widget));
+
+    public sealed class Widget
+    {
+        public int Size { get; set; }
+    }
+
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class TagAttribute : Attribute
+    {
+        public int Id = Environment.TickCount;
+    }
+
+    public sealed class WidgetProvider() : TypeDescriptionProvider(TypeDescriptor.GetProvider(typeof(Widget)));
+}
+
+// IdiomLoggerFactory.s_loggers (static) -> LoggerFactory -> _loggers Dictionary<string, Logger> -> Entry[] -> Logger
+internal static class IdiomLoggerFactory
+{
+    private static readonly ILoggerFactory s_loggers = LoggerFactory.Create(_ => { });
+    private static int s_next = 1_000;
+
+    public static void Leak() => s_loggers.CreateLogger("LeakHunter.Idioms.Order-" + s_next++).LogInformation("placed");
+}
+
+// IdiomMemoryCache.s_cache (static) -> MemoryCache -> its entries -> CacheEntry -> Quote: no size limit, no expiration
+internal static class IdiomMemoryCache
+{
+    private static readonly MemoryCache s_cache = new(new MemoryCacheOptions());
+    private static readonly MemoryCache s_boundedCache = new(new MemoryCacheOptions { SizeLimit = 4 });
+    private static int s_next = 1_000;
+
+    public static void Leak() => s_cache.Set("quote-" + s_next++, new Quote());
+
+    public static void Fixed() => s_boundedCache.Set("quote-" + s_next++, new Quote(), new MemoryCacheEntryOptions { Size = 1 });
+
+    public sealed class Quote
+    {
+        public decimal Price = 1m;
+    }
+}
+
+// IdiomChannel.s_outbox (static) -> UnboundedChannel<Message> -> ConcurrentQueue -> segment -> slots -> Message
+internal static class IdiomChannel
+{
+    private static readonly Channel<Message> s_outbox = Channel.CreateUnbounded<Message>();
+    private static readonly Channel<Message> s_readOutbox = Channel.CreateUnbounded<Message>();
+
+    public static void Leak() => s_outbox.Writer.TryWrite(new Message());
+
+    public static void Fixed()
+    {
+        s_readOutbox.Writer.TryWrite(new Message());
+        while (s_readOutbox.Reader.TryRead(out Message? message))
+            message.Sent = true;
+    }
+
+    public sealed class Message
+    {
+        public bool Sent;
+    }
+}
+
+// XNamespace.None (kept by the document's root name) -> its name table -> XName, one per call
+internal static class IdiomXName
+{
+    private static readonly XName s_root = XName.Get("orders");
+    private static int s_next = 1_000;
+
+    public static void Leak() => _ = new XElement(s_root, new XElement(XName.Get("order" + s_next++), 1)).ToString();
+}
+
+// A dynamic assembly generated per call: only XmlSerializer(Type) and (Type, string) reuse theirs.
+internal static class IdiomXmlSerializer
+{
+    public static void Leak()
+    {
+        var serializer = new XmlSerializer(typeof(IdiomXmlOrder), new XmlRootAttribute("order"));
+        using var writer = new StringWriter();
+        serializer.Serialize(writer, new IdiomXmlOrder());
+    }
+}
+
+// Public, as XmlSerializer requires.
+public sealed class IdiomXmlOrder
+{
+    /// <summary>The order's number.</summary>
+    public int Id { get; set; }
+}
+
+// IdiomClosure.s_callbacks (static) -> List<Func<int>> -> Func<int>[] -> Func<int> -> closure made in Leak -> Payload
+internal static class IdiomClosure
+{
+    private static readonly List<Func<int>> s_callbacks = new();
+
+    public static void Leak()
+    {
+        var payload = new Payload();
+        s_callbacks.Add(() => payload.Size);
+    }
+
+    public static void Fixed()
+    {
+        var payload = new Payload();
+        Func<int> callback = () => payload.Size;
+        s_callbacks.Add(callback);
+        _ = callback();
+        s_callbacks.Remove(callback);
+    }
+
+    public sealed class Payload
+    {
+        public int Size = 16;
+    }
+}
+
+// IdiomAsync.s_ready (static) -> TaskCompletionSource -> Task -> state machine of IdiomAsync.SendWhenReadyAsync -> Envelope
+internal static class IdiomAsync
+{
+    private static readonly TaskCompletionSource s_ready = new();
+
+    public static void Leak() => _ = SendWhenReadyAsync(new Envelope());
+
+    private static async Task SendWhenReadyAsync(Envelope envelope)
+    {
+        await s_ready.Task;
+        envelope.Sent = true;
+    }
+
+    public sealed class Envelope
+    {
+        public bool Sent;
+    }
+}
