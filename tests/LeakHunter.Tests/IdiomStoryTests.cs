@@ -330,14 +330,30 @@ public sealed class IdiomStoryTests
     {
         public LeakStory Of(string type) => this with { Leak = Signature(Report, type) };
 
-        public void AssertOwner(LeakRootKind kind, string name) => Assert.Equal(new LeakRoot(kind, name), Leak.Root);
+        /// <summary>The cause the report tells this signature under: every growing type's story is a cause's.</summary>
+        private LeakCause Cause
+        {
+            get
+            {
+                Assert.True(Leak.Cause is not null, $"{Leak.Type} under {Leak.Root.Name} is in no cause:\n{Report}");
+                return Report.Causes[Leak.Cause!.Value];
+            }
+        }
+
+        public void AssertOwner(LeakRootKind kind, string name)
+        {
+            Assert.Equal(new LeakRoot(kind, name), Leak.Root);
+            Assert.True(new LeakRoot(kind, name) == Cause.Root, $"the cause of {Leak.Type} is held by {Cause.Root.Name}, not {name}:\n{Report}");
+        }
 
         public void AssertIdiom(string name, params string[] hintWords)
         {
             LeakIdiom idiom = LeakIdioms.Decode(Leak.Root, Leak.Path);
             Assert.True(name == idiom.Name, $"{Leak.Type} is told as '{idiom.Name}', not '{name}':\n{Report}");
-            // The hint the report prints is the idiom's.
+            // The hint the report prints is the idiom's, on the signature and on its cause.
             Assert.Equal(idiom.Hint, Leak.Hint);
+            Assert.True(name == Cause.Idiom, $"the cause of {Leak.Type} is told as '{Cause.Idiom}', not '{name}':\n{Report}");
+            Assert.Equal(idiom.Hint, Cause.Hint);
             Assert.Contains(idiom.Hint, Report.ToString());
             foreach (string word in hintWords)
                 Assert.Contains(word, idiom.Hint);
