@@ -22,6 +22,16 @@ public sealed class LeakOptions
     /// </summary>
     public bool ConfirmGrowth { get; init; } = true;
 
+    /// <summary>
+    /// How many times in all the fragment runs before growth counts as confirmed: confirmation rounds, each as long
+    /// as everything run before it, go on until then, so a cache that fills within about this many calls is seen to
+    /// stop. They stop sooner when nothing grows any more, when the growing types have taken 256 MiB more or one of
+    /// them a million more instances, or when
+    /// <see cref="ConfirmationBudget"/> runs out; a type that grows in steps may take up to four times as many.
+    /// Default 5,000.
+    /// </summary>
+    public int ConfirmationIterations { get; init; } = 5_000;
+
     /// <summary>How the heap of this process is read. Default <see cref="CensusStrategy.Auto"/>.</summary>
     public CensusStrategy Strategy { get; init; } = CensusStrategy.Auto;
 
@@ -80,6 +90,8 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(Censuses), Censuses, "Take at least 3 censuses: growth must show in at least two intervals to be told apart from a one-off.");
         if (IterationsPerCensus < 1)
             throw new ArgumentOutOfRangeException(nameof(IterationsPerCensus), IterationsPerCensus, "Run at least one iteration between censuses.");
+        if (ConfirmationIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(ConfirmationIterations), ConfirmationIterations, "Confirm over at least one iteration, or set ConfirmGrowth to false.");
         if (CensusTimeout <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(CensusTimeout), CensusTimeout, "The census timeout must be positive.");
         if (ConfirmationBudget < TimeSpan.Zero)

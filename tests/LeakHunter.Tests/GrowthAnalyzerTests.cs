@@ -151,6 +151,35 @@ public sealed class GrowthAnalyzerTests
         Assert.Single(growing);
     }
 
+    [Fact]
+    public void GrowthInSteps_ThatMissedOnlyItsLastStep_IsUndecided_AndTheNextRoundDecides()
+    {
+        // Counted 10..40, idle at 40, rounds ending at 80, 160, 320: a doubling array steps in rounds 1 and 2, not 3.
+        int[] iterations = [10, 20, 30, 40, 40, 80, 160, 320, 640];
+        var stepped = new TypeSeries("Acme.Item[]", [1, 1, 1, 1, 1, 1, 1, 1, 1], [64, 128, 256, 512, 512, 1024, 2048, 2048, 4096]);
+        var full = new TypeSeries("Acme.Entry[]", [1, 1, 1, 1, 1, 1, 1, 1, 1], [64, 128, 256, 512, 512, 1024, 2048, 2048, 2048]);
+
+        Assert.Equal(GrowthVerdict.Undecided, Verdict(stepped, iterations, [5, 6, 7]));
+        Assert.Equal(GrowthVerdict.Growing, Verdict(stepped, iterations, [5, 6, 7, 8]));
+        Assert.Equal(GrowthVerdict.Stopped, Verdict(full, iterations, [5, 6, 7, 8]));
+        Assert.Empty(GrowthAnalyzer.Confirm([stepped], iterations, countedLast: 3, idle: 4, confirmations: [5, 6, 7]).Growing);
+    }
+
+    [Fact]
+    public void ACacheOfThousandsOfEntries_GrowsThroughEarlyRounds_AndStopsInTheRoundThatPassesItsBound()
+    {
+        // One entry per call to a bound of 3,000: rounds end at 80, 160, ..., 5,120 calls.
+        int[] iterations = [10, 20, 30, 40, 40, 80, 160, 320, 640, 1280, 2560, 5120];
+        long[] counts = iterations.Select(i => (long)Math.Min(i, 3000)).ToArray();
+        var entries = new TypeSeries("Acme.Entry", counts, counts.Select(c => c * 24).ToArray());
+
+        Assert.Equal(GrowthVerdict.Growing, Verdict(entries, iterations, [5, 6, 7, 8, 9, 10]));
+        Assert.Equal(GrowthVerdict.Stopped, Verdict(entries, iterations, [5, 6, 7, 8, 9, 10, 11]));
+    }
+
+    private static GrowthVerdict Verdict(TypeSeries series, int[] iterations, int[] confirmations) =>
+        GrowthAnalyzer.Judge([series], iterations, countedLast: 3, idle: 4, confirmations).Single().Verdict;
+
     private static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(TypeSeries series) =>
         GrowthAnalyzer.Confirm([series], s_iterations, countedLast: 3, idle: 4, confirmations: [5, 6]);
 

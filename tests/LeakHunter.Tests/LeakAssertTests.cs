@@ -40,12 +40,12 @@ public sealed class LeakAssertTests
     [Fact]
     public void NoInstances_OverTheReferrerLimit_SaysTheCountsAreASample()
     {
-        ImportBatch.Fill(12_000);
+        ImportBatch.Fill(120_000);
         try
         {
             var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoInstances<ImportBatch.Line>());
 
-            Assert.Contains($"Warning: Referrers of {Targets}ImportBatch+Line were counted for its first 10,000 references only, of its 12,000 new instances", failure.Message);
+            Assert.Contains($"Warning: Referrers of {Targets}ImportBatch+Line were counted for its first 100,000 references only, of its 120,000 new instances", failure.Message);
         }
         finally
         {

@@ -75,6 +75,40 @@ public sealed class LeakDetectionTests
         Assert.Contains(report.Censuses, c => c.Phase == CensusPhase.Confirmation);
     }
 
+    [Theory]
+    [InlineData(400)]
+    [InlineData(1024)]
+    [InlineData(3000)]
+    public void BoundedCacheOfThousandsOfEntries_FillsAndStops_IsNotALeak(int capacity)
+    {
+        BoundedEntryCache cache = capacity switch { 400 => BoundedEntryCache.Of400, 1024 => BoundedEntryCache.Of1024, _ => BoundedEntryCache.Of3000 };
+
+        LeakReport report = LeakDetector.Run(cache.Handle);
+
+        AssertClean(report);
+        // It grew in every counted interval: the confirmation rounds ran past its bound and saw it stop.
+        Assert.Contains("nothing kept growing", report.Confirmation.Decision);
+        Assert.True(report.Iterations > capacity, report.ToString());
+        Assert.Contains("\"decision\": \"nothing kept growing", report.ToJson());
+    }
+
+    [Fact]
+    public void TheSameCacheWithNoBound_IsALeak_ConfirmedToTheDefaultIterations()
+    {
+        LeakReport report = LeakDetector.Run(BoundedEntryCache.Unbounded.Handle);
+
+        AssertGrows(report, "LeakHunter.Tests.Targets.BoundedEntryCache+Entry", perIteration: 1);
+        Assert.Contains("kept growing at their counted rate", report.Confirmation.Decision);
+        Assert.True(report.Iterations >= new LeakOptions().ConfirmationIterations, report.ToString());
+        Assert.Contains("confirmation: ", report.ToString());
+    }
+
+    [Fact]
+    public void ServiceProviderBuiltAndDisposedPerCall_IsNotALeak() => AssertClean(LeakDetector.Run(ProviderPerCall.Handle));
+
+    [Fact]
+    public void EventSourceMadeAndDisposedPerCall_IsNotALeak() => AssertClean(LeakDetector.Run(EventSourcePerCall.Handle));
+
     [Fact]
     public void LazySingleton_IsNotALeak() => AssertClean(LeakDetector.Run(() => LazySingleton.Handle()));
 

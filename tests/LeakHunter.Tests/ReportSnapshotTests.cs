@@ -59,7 +59,7 @@ public sealed class ReportSnapshotTests
         string[] fields = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
 
         Assert.Equal(
-            ["schemaVersion", "hasLeaks", "strategy", "warmupIterations", "iterations", "durationMs", "censuses", "growingTypes", "backgroundTypes",
+            ["schemaVersion", "hasLeaks", "strategy", "warmupIterations", "iterations", "durationMs", "censuses", "confirmation", "growingTypes", "backgroundTypes",
              "causes", "unexplained", "leaks", "referrers", "explanationPartial", "ignored", "warnings"],
             fields);
     }
@@ -175,7 +175,8 @@ internal static class FixedReports
         ["Other threads allocated 40 MiB while this check ran, so its counts may be polluted by their objects."],
         TimeSpan.FromMilliseconds(1234.5),
         Explanation(),
-        [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")]);
+        [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")],
+        confirmation: new GrowthConfirmation(1, 40, "3 type(s) kept growing at their counted rate through 1 round(s), to 70 iterations in all"));
 
     public static LeakReport CleanCheck() => new(
         CensusStrategy.Dump, 10, 50,

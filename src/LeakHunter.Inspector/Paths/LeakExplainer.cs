@@ -15,7 +15,7 @@ internal static class LeakExplainer
     private const int NoParent = -1;
 
     // Naming a referrer's field reads the referrer; past this many, the counts stop and the report says so.
-    private const int MaxReferrersNamed = 10_000;
+    private const int MaxReferrersNamed = 100_000;
 
     /// <summary>
     /// Counts only the objects some root reaches: a census of a process whose garbage has not been collected, where
@@ -266,8 +266,10 @@ internal static class LeakExplainer
         // The sample stands for all the new instances: scale each signature's share up to the whole.
         foreach ((RootKindCode kind, string root, List<PathStep> steps, List<int[]> paths) in groups.Values)
         {
-            int instances = (int)Math.Round((double)paths.Count * totalInstances / sample.Count);
-            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)), paths);
+            double scale = (double)totalInstances / sample.Count;
+            int instances = (int)Math.Round(paths.Count * scale);
+            long bytes = (long)Math.Round(paths.Sum(p => (double)graph.Sizes[p[^1]]) * scale);
+            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)) { Bytes = bytes }, paths);
         }
     }
 
@@ -298,7 +300,9 @@ internal static class LeakExplainer
 
     /// <summary>
     /// The deepest object every path of a signature passes through: where the paths part, the references grow.
-    /// A lone path has nothing to compare with; its last collection on the way (an array) stands in.
+    /// A lone path has nothing to compare with; its last collection on the way (an array) stands in. When the paths
+    /// part into a few shards that each gather many of them (the runtime's per-processor timer queues), the point is
+    /// where each shard's paths part, if that is the same step in every shard that holds more than a few.
     /// </summary>
     private static int AccumulationPoint(HeapGraph graph, TypeTable types, List<int[]> paths)
     {
@@ -313,6 +317,29 @@ internal static class LeakExplainer
             return first.Length >= 2 ? first.Length - 2 : -1;
         }
 
+        int deepest = CommonPrefixEnd(graph, paths);
+        int next = deepest + 1;
+        if (deepest >= 0 && paths.All(p => p.Length > next + 1))
+        {
+            List<List<int[]>> groups = paths.GroupBy(p => p[next]).Select(g => g.ToList()).ToList();
+            // A shard is many paths through one object; one group per path is plain parting, not sharding. A few
+            // paths on their own (a timer made while the thread ran on another processor) do not outvote the shards.
+            const int minPathsPerShard = 4;
+            List<List<int[]>> shards = groups.Where(g => g.Count >= minPathsPerShard).ToList();
+            if (groups.Count > 1 && shards.Count > 0 && 2 * shards.Sum(g => g.Count) >= paths.Count)
+            {
+                int[] points = shards.Select(g => CommonPrefixEnd(graph, g)).Distinct().ToArray();
+                if (points.Length == 1 && points[0] > next)
+                    return points[0];
+            }
+        }
+        return deepest;
+    }
+
+    /// <summary>The deepest index every path shares, moved back to the first object of a chain of one type it lies in.</summary>
+    private static int CommonPrefixEnd(HeapGraph graph, List<int[]> paths)
+    {
+        int[] first = paths[0];
         int deepest = -1;
         for (int i = 0; i < first.Length - 1; i++)
         {

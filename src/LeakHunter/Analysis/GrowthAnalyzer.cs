@@ -41,51 +41,77 @@ internal static class GrowthAnalyzer
         RisesEveryInterval(s.Counts, first, last) || GrowsInBytesOnly(s, first, last);
 
     /// <summary>
-    /// Keeps the candidates that went on growing through the confirmation censuses and did not grow while the
+    /// Keeps the candidates that went on growing through the confirmation rounds and did not grow while the
     /// fragment was idle.
     /// </summary>
     /// <param name="series">Counts and bytes per type, one entry per census.</param>
     /// <param name="iterations">The fragment's iteration count at each census, in the same order.</param>
     /// <param name="countedLast">The last counted census; the counted ones start at 0.</param>
     /// <param name="idle">The census taken after a pause in which the fragment did not run, if one was taken.</param>
-    /// <param name="confirmations">The censuses after each longer confirmation run.</param>
-    /// <remarks>
-    /// A type that grows in count must keep pace in every confirmation run: at least half of what its slowest counted
-    /// interval would add over that run's iterations (LeakCanary's rule: a node grows only when it grew by at least
-    /// the loops per dump). A bounded cache that was still filling adds nothing once full, and a stray object from
-    /// another thread is one object, not a rate. A type that grows in bytes only (a list's array, which doubles) must
-    /// gain bytes without losing instances in every run.
-    /// </remarks>
+    /// <param name="confirmations">The censuses after each confirmation round.</param>
     public static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(
-        IReadOnlyList<TypeSeries> series, IReadOnlyList<int> iterations, int countedLast, int? idle, int[] confirmations)
+        IReadOnlyList<TypeSeries> series, IReadOnlyList<int> iterations, int countedLast, int? idle, IReadOnlyList<int> confirmations)
     {
         var growing = new List<TypeSeries>();
         var background = new List<TypeSeries>();
+        foreach ((TypeSeries s, GrowthVerdict verdict) in Judge(series, iterations, countedLast, idle, confirmations))
+        {
+            if (verdict == GrowthVerdict.Growing)
+                growing.Add(s);
+            else if (verdict == GrowthVerdict.Background)
+                background.Add(s);
+        }
+        return (growing, background);
+    }
+
+    /// <summary>
+    /// Where each candidate stands after the confirmation rounds so far. A type that grows in count must keep pace in
+    /// every round: at least half of what its slowest counted interval would add over that round's iterations
+    /// (LeakCanary's rule: a node grows only when it grew by at least the loops per dump), so a bounded cache stops as
+    /// soon as it is full, and a stray object from another thread is one object, not a rate. A type that grows in bytes
+    /// only grows in steps (a collection's array, replaced when it doubles), so it is judged on the trend: growing
+    /// when the last round added bytes, stopped when the last two added none, undecided in between. It must keep its
+    /// instance count in every round: when other threads add or drop instances of it (a test host's serializer making
+    /// Int32[]s), its bytes no longer tell one collection's growth.
+    /// </summary>
+    public static IEnumerable<(TypeSeries Series, GrowthVerdict Verdict)> Judge(
+        IReadOnlyList<TypeSeries> series, IReadOnlyList<int> iterations, int countedLast, int? idle, IReadOnlyList<int> confirmations)
+    {
         foreach (TypeSeries s in series)
         {
             if (!IsCandidate(s, 0, countedLast))
                 continue;
-
             if (idle is int i && GrewWhileIdle(s, countedLast, i))
             {
-                background.Add(s);
+                yield return (s, GrowthVerdict.Background);
                 continue;
             }
-
-            double slowestRate = SlowestCountedRate(s, iterations, countedLast);
-            int from = idle ?? countedLast;
-            bool stillGrowing = confirmations.All(c =>
-            {
-                bool kept = slowestRate > 0
-                    ? s.Counts[c] - s.Counts[from] >= Math.Max(1.0, slowestRate * (iterations[c] - iterations[from]) / 2)
-                    : s.Bytes[c] > s.Bytes[from] && s.Counts[c] >= s.Counts[from];
-                from = c;
-                return kept;
-            });
-            if (stillGrowing)
-                growing.Add(s);
+            yield return (s, Verdict(s, iterations, countedLast, idle ?? countedLast, confirmations));
         }
-        return (growing, background);
+    }
+
+    private static GrowthVerdict Verdict(TypeSeries s, IReadOnlyList<int> iterations, int countedLast, int start, IReadOnlyList<int> confirmations)
+    {
+        double slowestRate = SlowestCountedRate(s, iterations, countedLast);
+        int from = start;
+        foreach (int c in confirmations)
+        {
+            bool kept = slowestRate > 0
+                ? s.Counts[c] - s.Counts[from] >= Math.Max(1.0, slowestRate * (iterations[c] - iterations[from]) / 2)
+                : s.Bytes[c] >= s.Bytes[from] && s.Counts[c] == s.Counts[start];
+            if (!kept)
+                return GrowthVerdict.Stopped;
+            from = c;
+        }
+        if (slowestRate > 0 || confirmations.Count == 0)
+            return GrowthVerdict.Growing;
+
+        int last = confirmations[^1];
+        int beforeLast = confirmations.Count > 1 ? confirmations[^2] : start;
+        if (s.Bytes[last] > s.Bytes[beforeLast])
+            return GrowthVerdict.Growing;
+        int twoBefore = confirmations.Count > 2 ? confirmations[^3] : start;
+        return confirmations.Count > 1 && s.Bytes[last] > s.Bytes[twoBefore] ? GrowthVerdict.Undecided : GrowthVerdict.Stopped;
     }
 
     /// <summary>Instances per iteration in the counted interval that added the fewest, or 0 when some interval added none.</summary>
@@ -145,4 +171,20 @@ internal static class GrowthAnalyzer
         }
         return s.Bytes[last] > s.Bytes[first];
     }
+}
+
+/// <summary>A candidate's standing after the confirmation rounds so far.</summary>
+internal enum GrowthVerdict
+{
+    /// <summary>It kept growing at its rate: a leak.</summary>
+    Growing,
+
+    /// <summary>It grows in steps and missed the last one: the next round decides.</summary>
+    Undecided,
+
+    /// <summary>It stopped: bounded growth, a cache that filled, or a one-off step.</summary>
+    Stopped,
+
+    /// <summary>It grew while the fragment was idle: another thread's work.</summary>
+    Background,
 }

@@ -31,17 +31,21 @@ internal static class LeakCauses
 
         var instancesByType = groups.SelectMany(g => g).GroupBy(s => s.Type, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(s => (double)s.Instances), StringComparer.Ordinal);
+        // A referrer type speaks for one cause only when its new instances are that cause's alone: an Object[] may be one
+        // cause's invocation list and another's unrelated array.
+        var causesPerType = groups.SelectMany(g => g.Select(s => s.Type).Distinct()).GroupBy(t => t, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
         foreach (LeakSignature[] members in groups)
         {
-            var memberTypes = members.Select(s => s.Type).ToHashSet(StringComparer.Ordinal);
+            var memberTypes = members.Select(s => s.Type).Where(t => causesPerType[t] == 1).ToHashSet(StringComparer.Ordinal);
             var types = new List<CausedGrowth>();
             bool holdsItsShare = explainedIterations is null;
             foreach (Growth type in growth)
             {
                 int held = members.Where(s => s.Type == type.Type).Sum(s => s.Instances);
                 // Every new instance is counted by who refers to it, not only the traced sample: a buffer whose
-                // referrers are this cause's objects is kept by it, however many other new buffers other threads made.
+                // referrers are this cause's own objects is kept by it, however many other new buffers other threads made.
                 int referred = explanation.Referrers.Where(r => r.Type == type.Type)
                     .SelectMany(r => r.From).Where(f => f.Type != type.Type && memberTypes.Contains(f.Type)).Sum(f => f.Count);
                 held = Math.Max(held, referred);
@@ -51,8 +55,12 @@ internal static class LeakCauses
                     ? Math.Min(type.Instances, (double)held / calls)
                     : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
                 double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
-                // A type that grows in bytes only grows by replacing an instance: the new one is the whole growth.
-                holdsItsShare |= type.Instances > 0 ? instances >= MinShareOfGrowth * type.Instances : type.Bytes > 0;
+                // A type that grows in bytes only grows by replacing an instance: the cause holds its share when the new
+                // instances it holds are as big as a share of the bytes the type gained over the same calls.
+                long heldBytes = members.Where(s => s.Type == type.Type).Sum(s => s.Bytes);
+                holdsItsShare |= type.Instances > 0
+                    ? instances >= MinShareOfGrowth * type.Instances
+                    : explainedIterations is int traced && type.Bytes > 0 && heldBytes >= MinShareOfGrowth * type.Bytes * traced;
                 types.Add(new CausedGrowth(type.Type, held, instances, bytes));
             }
             if (holdsItsShare)

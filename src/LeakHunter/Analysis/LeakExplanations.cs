@@ -26,6 +26,7 @@ internal static class LeakExplanations
         return new LeakSignature(path.Type, path.Instances, root, steps, accumulationPoint, LeakIdioms.Decode(root, steps).Hint)
         {
             Cause = path.Cause >= 0 ? path.Cause : null,
+            Bytes = path.Bytes,
         };
     }
 }

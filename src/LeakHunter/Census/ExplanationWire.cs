@@ -7,11 +7,15 @@ namespace LeakHunter.Census;
 internal sealed record PathStep(string Type, string? Field, string? Note);
 
 /// <summary>
-/// Paths that differ only in array indices and addresses, and how many new instances they hold. <paramref name="Cause"/>
+/// Paths that differ only in array indices and addresses, and how many new instances they hold, and their bytes
+/// (scaled up from the traced sample, as the instances are). <paramref name="Cause"/>
 /// numbers the cause the path is part of (signatures of one owner share it), or is -1 when no root holds the path
 /// (garbage, or objects only waiting for finalization).
 /// </summary>
-internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint, int Cause = -1);
+internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint, int Cause = -1)
+{
+    public long Bytes { get; init; }
+}
 
 /// <summary>The numbers a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
 internal static class CauseNumber
@@ -51,6 +55,7 @@ internal static class ExplanationWire
         {
             writer.Write(leak.Type);
             writer.Write(leak.Instances);
+            writer.Write(leak.Bytes);
             writer.Write((byte)leak.RootKind);
             writer.Write(leak.RootName);
             writer.Write(leak.AccumulationPoint);
@@ -91,6 +96,7 @@ internal static class ExplanationWire
         {
             string type = reader.ReadString();
             int instances = reader.ReadInt32();
+            long bytes = reader.ReadInt64();
             var kind = (RootKindCode)reader.ReadByte();
             string root = reader.ReadString();
             int accumulationPoint = reader.ReadInt32();
@@ -98,7 +104,7 @@ internal static class ExplanationWire
             var steps = new List<PathStep>();
             for (int s = WireValues.ReadCount(reader, 3, "path steps"); s > 0; s--)
                 steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
-            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause));
+            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes });
         }
         var referrers = new List<TypeReferrerCounts>();
         for (int i = WireValues.ReadCount(reader, 1, "referred types"); i > 0; i--)

@@ -58,9 +58,9 @@ internal static class InspectorProtocol
     /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
     /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
-    /// explanation names the marked types it explains.
+    /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes.
     /// </summary>
-    public const int Version = 6;
+    public const int Version = 7;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;

@@ -19,8 +19,10 @@ public sealed class LeakReport
         TimeSpan duration,
         LeakExplanation? explanation = null,
         IReadOnlyList<IgnoredLeak>? ignored = null,
-        int? explainedIterations = null)
+        int? explainedIterations = null,
+        GrowthConfirmation? confirmation = null)
     {
+        Confirmation = confirmation ?? GrowthConfirmation.NotRun;
         Strategy = strategy;
         WarmupIterations = warmupIterations;
         Iterations = iterations;
@@ -54,6 +56,9 @@ public sealed class LeakReport
 
     /// <summary>The censuses the verdict was made on, in the order taken.</summary>
     public IReadOnlyList<CensusSummary> Censuses { get; }
+
+    /// <summary>How confirmation decided: its rounds, the iterations they ran, and why it stopped.</summary>
+    public GrowthConfirmation Confirmation { get; }
 
     /// <summary>The types whose live instances (or bytes) grew in every interval, most bytes per iteration first.</summary>
     public IReadOnlyList<TypeGrowth> GrowingTypes { get; }
@@ -112,6 +117,17 @@ public enum CensusPhase
 
     /// <summary>Taken after running longer, to confirm that growth goes on.</summary>
     Confirmation,
+}
+
+/// <summary>How a check confirmed (or dismissed) what grew while it counted.</summary>
+/// <param name="Rounds">Confirmation rounds run, each as long as everything run before it.</param>
+/// <param name="Iterations">Iterations those rounds ran in all.</param>
+/// <param name="Decision">Why confirmation stopped, and what it concluded.</param>
+public sealed record GrowthConfirmation(int Rounds, int Iterations, string Decision)
+{
+    internal static GrowthConfirmation NotRun { get; } = new(0, 0, "nothing grew in every counted interval, so there was nothing to confirm");
+
+    internal static GrowthConfirmation Off { get; } = new(0, 0, "confirmation is off (LeakOptions.ConfirmGrowth): the counted censuses decided");
 }
 
 /// <summary>Live objects after a settled full GC.</summary>
@@ -188,6 +204,9 @@ public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IR
 {
     /// <summary>Index in the report's <c>Causes</c> of the cause this signature is part of, or null when it is part of none.</summary>
     public int? Cause { get; init; }
+
+    /// <summary>Bytes of the new instances held this way, scaled up from the traced sample as the instances are.</summary>
+    internal long Bytes { get; init; }
 }
 
 /// <summary>

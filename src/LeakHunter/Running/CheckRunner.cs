@@ -25,8 +25,15 @@ internal sealed class CheckRunner
     private readonly LeakOptions _options;
     private readonly CancellationToken _cancellationToken;
     private readonly CensusRecord[] _records;
-    // The confirmation censuses' ids: allocated with the check, since a list made during confirmation would be counted by it.
-    private readonly int[] _confirmations = new int[2];
+    // The confirmation censuses' indices: allocated with the check, since a list made during confirmation would be counted by it.
+    private readonly int[] _confirmations;
+    private GrowthConfirmation? _confirmation;
+    // The iteration the growing types' instances were marked at, when they were.
+    private int? _markedAt;
+    // The last full blocking GC LeakHunter itself made after the mark, and whether another one (the runtime's own, which
+    // may compact) ran since: then marked objects may have moved and look new, and the mark is taken again.
+    private long _ownFullGc;
+    private bool _markMayHaveMoved;
     private readonly List<string> _warnings = new();
     private int _recordCount;
     private bool _watchOtherThreads;
@@ -40,7 +47,8 @@ internal sealed class CheckRunner
         _fragment = fragment;
         _options = options;
         _cancellationToken = cancellationToken;
-        _records = new CensusRecord[options.Censuses + 3];
+        _confirmations = new int[MaxConfirmationRounds(options)];
+        _records = new CensusRecord[options.Censuses + 1 + _confirmations.Length];
     }
 
     /// <summary>Runs <paramref name="work"/> with no check running alongside: the two would count each other's objects.</summary>
@@ -142,19 +150,20 @@ internal sealed class CheckRunner
 
         int? idle = null;
         int confirmed = 0;
-        int? markedAt = null;
         if (_options.ConfirmGrowth && HasCandidates(censuses, countedLast))
         {
             TimeSpan interval = countedTime / (_options.Censuses - 1);
-            idle = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
+            int idleCensus = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
+            idle = idleCensus;
             // Fetched only now: the idle census must not count the list of names.
-            markedAt = _options.ExplainLeaks ? TryMark(censuses, Candidates(censuses, countedLast)) : null;
-            confirmed = await TakeConfirmationCensusesAsync(censuses, countedTime, compacting: markedAt is null).ConfigureAwait(false);
+            if (_options.ExplainLeaks)
+                TryMark(censuses, Candidates(censuses, countedLast));
+            confirmed = await ConfirmAsync(censuses, countedTime, countedLast, idleCensus, compacting: _markedAt is null).ConfigureAwait(false);
         }
         IReadOnlyList<TypeSeries> series = censuses.Histograms(CensusIds());
-        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, _records.Take(_recordCount).Select(r => r.Iteration).ToArray(), countedLast, idle, _confirmations[..confirmed]);
+        (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, Iterations(), countedLast, idle, _confirmations[..confirmed]);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
-            ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray(), markedAt).ConfigureAwait(false)
+            ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
             : null;
 
         if (_otherThreadsBytes > _options.ParallelAllocationWarningBytes)
@@ -167,26 +176,37 @@ internal sealed class CheckRunner
     /// <summary>
     /// Marks where the instances of <paramref name="candidates"/> are before the confirmation runs, so the
     /// explanation traces the very growth that confirmation sees: a collection's array, replaced only when it doubles,
-    /// is replaced in those runs (they double what ran before), and its new array is the instance that grew.
+    /// is replaced in those runs (they double what ran before), and its new array is the instance that grew. It is
+    /// taken again after a round in which the runtime ran a full blocking GC of its own, which may have moved marked
+    /// objects so that they would look new.
     /// </summary>
-    /// <returns>The iteration the mark was taken at; null when it could not be taken (the explanation then marks on its own).</returns>
-    private int? TryMark(InspectionSession censuses, IReadOnlyCollection<string> candidates)
+    /// <remarks>Sets <see cref="_markedAt"/>; it stays null when the mark could not be taken (the explanation then marks on its own).</remarks>
+    private void TryMark(InspectionSession censuses, IReadOnlyCollection<string> candidates)
     {
         _cancellationToken.ThrowIfCancellationRequested();
-        // The idle census has just settled the heap; one more full GC puts every survivor in gen2, where no
-        // young-generation GC moves it, and the settles after the mark never compact.
+        // The heap was just settled; one more full GC puts every survivor in gen2, where no young-generation GC moves
+        // it, and the settles after the mark never compact.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
         try
         {
             censuses.Mark(candidates);
-            return _iterations;
+            MarkTaken();
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
         {
             _warnings.Add($"The leaks could not be explained: {e.Message}");
-            return null;
+            _markedAt = null;
         }
     }
+
+    private void MarkTaken()
+    {
+        _markedAt = _iterations;
+        _ownFullGc = LastFullBlockingGc();
+        _markMayHaveMoved = false;
+    }
+
+    private static long LastFullBlockingGc() => GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
 
     /// <summary>
     /// Asks what holds the instances of the growing types that are new since the mark. When no mark was taken before
@@ -194,18 +214,18 @@ internal sealed class CheckRunner
     /// compacting after the mark, so the old instances stay where they were marked and only the new ones have
     /// addresses the mark has not seen.
     /// </summary>
-    private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes, int? markedAt)
+    private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes)
     {
         _cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            if (markedAt is null || markedAt == _iterations)
+            if (_markedAt is null || _markedAt == _iterations)
             {
                 // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
                 SettleHeap();
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
                 censuses.Mark(growingTypes);
-                markedAt = _iterations;
+                MarkTaken();
                 // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
                 int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
                 int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
@@ -218,7 +238,7 @@ internal sealed class CheckRunner
                 await RunIterationsAsync(secondHalf).ConfigureAwait(false);
                 SettleWithoutCompacting();
             }
-            _explainedIterations = _iterations - markedAt.Value;
+            _explainedIterations = _iterations - _markedAt!.Value;
             return censuses.Explain(_options.MaxPathsPerType, growingTypes);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
@@ -239,7 +259,7 @@ internal sealed class CheckRunner
     private string[] Candidates(InspectionSession censuses, int countedLast) =>
         GrowthAnalyzer.FindCandidates(censuses.Histograms(CensusIds()), 0, countedLast).Select(s => s.Type).ToArray();
 
-    private async ValueTask<int?> TakeIdleCensusAsync(InspectionSession censuses, TimeSpan countedInterval)
+    private async ValueTask<int> TakeIdleCensusAsync(InspectionSession censuses, TimeSpan countedInterval)
     {
         TimeSpan pause = TimeSpan.FromTicks(Math.Clamp(countedInterval.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
         await _fragment.IdleAsync(pause, _cancellationToken).ConfigureAwait(false);
@@ -247,38 +267,148 @@ internal sealed class CheckRunner
         return _recordCount - 1;
     }
 
+    // Growth this large is a leak by any measure: confirmation stops rather than let the process under test grow on.
+    private const long ConfirmationMemoryCap = 256L << 20;
+    private const long ConfirmationInstanceCap = 1_000_000;
+
+    // At least this many rounds: a type that grows in steps is judged on two of them.
+    private const int MinConfirmationRounds = 2;
+
+    /// <summary>The most rounds confirmation may take: to four times <see cref="LeakOptions.ConfirmationIterations"/>, doubling from the counted run.</summary>
+    private static int MaxConfirmationRounds(LeakOptions options)
+    {
+        long total = options.WarmupIterations + (long)(options.Censuses - 1) * options.IterationsPerCensus;
+        int rounds = 0;
+        while (total < 4L * options.ConfirmationIterations || rounds < MinConfirmationRounds)
+        {
+            total *= 2;
+            rounds++;
+        }
+        return rounds;
+    }
+
     /// <summary>
-    /// Two runs, each as long as everything run before it, so the total doubles twice: a cache still filling
-    /// fills up and stops, while a list's array, which grows in doubling steps, must grow in each.
-    /// Once instances are marked, the runs are the explained interval and their settles do not compact
-    /// (<paramref name="compacting"/> false): a compacting GC would move the marked instances so that they look new.
+    /// Rounds, each as long as everything run before it, so the total doubles each time: a cache still filling fills
+    /// up and stops, while a collection's array, which grows in doubling steps, takes a step in nearly every round.
+    /// Rounds go on until the fragment has run <see cref="LeakOptions.ConfirmationIterations"/> times in all, while a
+    /// step-wise type is still undecided, and stop early once nothing grows. Each round is settled by full GCs inside
+    /// it, so a runtime list that prunes its dead weak references on a GC gets to prune. Once instances are marked,
+    /// the rounds are the explained interval and their settles do not compact (<paramref name="compacting"/> false):
+    /// a compacting GC would move the marked instances so that they look new.
     /// </summary>
     /// <returns>How many confirmation censuses were taken; their indices are in <see cref="_confirmations"/>.</returns>
-    private async ValueTask<int> TakeConfirmationCensusesAsync(InspectionSession censuses, TimeSpan countedTime, bool compacting)
+    private async ValueTask<int> ConfirmAsync(InspectionSession censuses, TimeSpan countedTime, int countedLast, int idle, bool compacting)
     {
         int countedIterations = (_options.Censuses - 1) * _options.IterationsPerCensus;
+        // The counted run's time per iteration includes its censuses; once a round has run, the two are measured apart.
         double secondsPerIteration = countedTime.TotalSeconds / countedIterations;
+        double censusSeconds = 0;
         int taken = 0;
+        int shortened = 0;
+        int startIterations = _iterations;
         long started = Stopwatch.GetTimestamp();
-        for (int run = 0; run < _confirmations.Length; run++)
+        string decision;
+        while (true)
         {
             int wanted = _iterations;
-            TimeSpan left = _options.ConfirmationBudget - Stopwatch.GetElapsedTime(started);
-            int affordable = secondsPerIteration <= 0 ? wanted : (int)Math.Min(wanted, left.TotalSeconds / secondsPerIteration);
+            double left = (_options.ConfirmationBudget - Stopwatch.GetElapsedTime(started)).TotalSeconds - censusSeconds;
+            int affordable = secondsPerIteration <= 0 ? wanted : (int)Math.Clamp(left / secondsPerIteration, 0, wanted);
             if (affordable < _options.IterationsPerCensus)
             {
-                _warnings.Add($"Growth was confirmed on {run} of 2 longer runs: the confirmation budget ({_options.ConfirmationBudget.TotalSeconds:0.#} s) ran out. " +
+                decision = $"the confirmation budget ({_options.ConfirmationBudget.TotalSeconds:0.#} s) ran out after {taken} round(s); what had kept growing by then is reported";
+                _warnings.Add($"Growth was confirmed in {taken} round(s) only: the confirmation budget ({_options.ConfirmationBudget.TotalSeconds:0.#} s) ran out. " +
                     "A cache that is still filling may be reported as a leak; raise LeakOptions.ConfirmationBudget to be sure.");
                 break;
             }
             if (affordable < wanted)
-                _warnings.Add($"The confirmation run was shortened to {affordable} of {wanted} iterations to stay within LeakOptions.ConfirmationBudget.");
-            await RunIterationsAsync(affordable).ConfigureAwait(false);
+                shortened++;
+
+            long roundStarted = Stopwatch.GetTimestamp();
+            await RunRoundAsync(affordable, compacting).ConfigureAwait(false);
+            secondsPerIteration = Stopwatch.GetElapsedTime(roundStarted).TotalSeconds / affordable;
+            long censusStarted = Stopwatch.GetTimestamp();
             SettleAndTake(censuses, CensusPhase.Confirmation, compacting);
+            censusSeconds = Stopwatch.GetElapsedTime(censusStarted).TotalSeconds;
             _confirmations[taken++] = _recordCount - 1;
+            if (_markedAt is not null && _markMayHaveMoved)
+                TryMark(censuses, Candidates(censuses, countedLast));
+
+            (int growing, int undecided, long bytesAdded, long instancesAdded) = Standing(censuses, countedLast, idle, taken);
+            if (growing + undecided == 0)
+            {
+                decision = $"nothing kept growing at its counted rate in round {taken}: growth that stops (a cache filling to its bound, a list the runtime prunes) is not a leak";
+                break;
+            }
+            if (taken < MinConfirmationRounds)
+                continue;
+            if (bytesAdded >= ConfirmationMemoryCap || instancesAdded >= ConfirmationInstanceCap)
+            {
+                decision = $"the growing types gained {instancesAdded:N0} instances and {bytesAdded / (1024.0 * 1024.0):0} MiB in {taken} round(s), " +
+                    $"past the {ConfirmationInstanceCap:N0} instances or {ConfirmationMemoryCap >> 20} MiB at which growth is a leak by any measure";
+                break;
+            }
+            if (_iterations >= _options.ConfirmationIterations && undecided == 0)
+            {
+                decision = $"{growing} type(s) kept growing at their counted rate through {taken} round(s), to {_iterations:N0} iterations in all";
+                break;
+            }
+            if (taken == _confirmations.Length)
+            {
+                decision = $"{growing} type(s) kept growing through {taken} round(s), to {_iterations:N0} iterations in all; {undecided} that grow in steps missed their last step and are not reported";
+                break;
+            }
         }
+        if (shortened > 0)
+            _warnings.Add($"{shortened} confirmation round(s) were shortened to stay within LeakOptions.ConfirmationBudget ({_options.ConfirmationBudget.TotalSeconds:0.#} s).");
+        _confirmation = new GrowthConfirmation(taken, _iterations - startIterations, decision);
         return taken;
     }
+
+    /// <summary>Runs one confirmation round in a few parts, with the heap settled between them.</summary>
+    private async ValueTask RunRoundAsync(int iterations, bool compacting)
+    {
+        int parts = Math.Clamp(iterations / _options.IterationsPerCensus, 1, 4);
+        for (int part = 0; part < parts; part++)
+        {
+            if (part > 0)
+            {
+                if (compacting)
+                    SettleHeap();
+                else
+                    SettleWithoutCompacting();
+            }
+            int done = iterations * part / parts;
+            await RunIterationsAsync(iterations * (part + 1) / parts - done).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// How many candidates still grow, how many are undecided, the bytes the growing ones added since the idle
+    /// census, and the most instances one of them added. It keeps nothing it fetched: the next round's census must not count it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private (int Growing, int Undecided, long BytesAdded, long InstancesAdded) Standing(InspectionSession censuses, int countedLast, int idle, int taken)
+    {
+        int growing = 0, undecided = 0;
+        long bytesAdded = 0, instancesAdded = 0;
+        int last = _confirmations[taken - 1];
+        foreach ((TypeSeries series, GrowthVerdict verdict) in GrowthAnalyzer.Judge(censuses.Histograms(CensusIds()), Iterations(), countedLast, idle, _confirmations[..taken]))
+        {
+            if (verdict == GrowthVerdict.Growing)
+            {
+                growing++;
+                bytesAdded += series.Bytes[last] - series.Bytes[idle];
+                instancesAdded = Math.Max(instancesAdded, series.Counts[last] - series.Counts[idle]);
+            }
+            else if (verdict == GrowthVerdict.Undecided)
+            {
+                undecided++;
+            }
+        }
+        return (growing, undecided, bytesAdded, instancesAdded);
+    }
+
+    private int[] Iterations() => _records.Take(_recordCount).Select(r => r.Iteration).ToArray();
 
     private async ValueTask RunIterationsAsync(int count)
     {
@@ -300,11 +430,14 @@ internal sealed class CheckRunner
     private void SettleWithoutCompacting()
     {
         _cancellationToken.ThrowIfCancellationRequested();
+        if (LastFullBlockingGc() != _ownFullGc)
+            _markMayHaveMoved = true;
         for (int i = 0; i < 2; i++)
         {
             GC.WaitForPendingFinalizers();
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
         }
+        _ownFullGc = LastFullBlockingGc();
     }
 
     private void SettleAndTake(InspectionSession censuses, CensusPhase phase, bool compacting = true)
@@ -370,7 +503,8 @@ internal sealed class CheckRunner
             duration,
             explanation,
             ignored,
-            explanation is null ? null : _explainedIterations);
+            explanation is null ? null : _explainedIterations,
+            _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off));
     }
 
     /// <summary>

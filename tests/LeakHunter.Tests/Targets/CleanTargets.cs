@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LeakHunter.Tests.Targets;
 
@@ -93,5 +94,68 @@ internal static class PoolWork
     {
         int result = await Task.Run(() => Enumerable.Range(0, 100).Sum());
         GC.KeepAlive(result);
+    }
+}
+
+// BoundedEntryCache.s_entries -> Dictionary -> Entry, at most Capacity of them: the oldest goes when a new one would
+// pass the bound. Filling takes Capacity calls, far longer than the counted run.
+internal sealed class BoundedEntryCache(int capacity)
+{
+    private readonly Dictionary<int, Entry> _entries = new();
+    private readonly Queue<int> _order = new();
+    private int _nextKey;
+
+    public static BoundedEntryCache Of400 { get; } = new(400);
+
+    public static BoundedEntryCache Of1024 { get; } = new(1024);
+
+    public static BoundedEntryCache Of3000 { get; } = new(3000);
+
+    public static BoundedEntryCache Unbounded { get; } = new(int.MaxValue);
+
+    public void Handle()
+    {
+        int key = _nextKey++;
+        if (_entries.Count == capacity)
+            _entries.Remove(_order.Dequeue());
+        _entries[key] = new Entry(key);
+        _order.Enqueue(key);
+    }
+
+    public sealed record Entry(int Key);
+}
+
+// A service provider built and disposed per call: the runtime's own lists of providers (weak references, pruned as
+// they die) come and go with it.
+internal static class ProviderPerCall
+{
+    public static void Handle()
+    {
+        using ServiceProvider provider = new ServiceCollection().AddSingleton<Clock>().BuildServiceProvider();
+        provider.GetRequiredService<Clock>().Tick();
+    }
+
+    public sealed class Clock
+    {
+        public int Ticks { get; private set; }
+
+        public void Tick() => Ticks++;
+    }
+}
+
+// An EventSource made and disposed per call: the runtime keeps every source in a list of weak references that prunes
+// the dead ones as it grows.
+internal static class EventSourcePerCall
+{
+    public static void Handle()
+    {
+        using var source = new ProbeEventSource();
+        source.Probe(1);
+    }
+
+    [System.Diagnostics.Tracing.EventSource(Name = "LeakHunter-Tests-Probe")]
+    private sealed class ProbeEventSource : System.Diagnostics.Tracing.EventSource
+    {
+        public void Probe(int value) => WriteEvent(1, value);
     }
 }

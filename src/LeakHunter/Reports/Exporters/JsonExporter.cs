@@ -38,6 +38,12 @@ internal sealed class JsonExporter : IReportExporter
         }
         json.WriteEndArray();
 
+        json.WriteStartObject("confirmation");
+        json.WriteNumber("rounds", report.Confirmation.Rounds);
+        json.WriteNumber("iterations", report.Confirmation.Iterations);
+        json.WriteString("decision", report.Confirmation.Decision);
+        json.WriteEndObject();
+
         WriteGrowth(json, "growingTypes", report.GrowingTypes);
         WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
 

@@ -25,6 +25,7 @@ internal sealed class MarkdownExporter : IReportExporter
             : "## LeakHunter: no leak").AppendLine();
         md.AppendLine(string.Create(s_invariant,
             $"{report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, {report.Duration.TotalSeconds:0.##} s.")).AppendLine();
+        md.AppendLine($"Confirmation: {report.Confirmation.Decision}.").AppendLine();
         md.AppendLine("| census | after iteration | phase | live objects | bytes | pause ms |").AppendLine("|---:|---:|---|---:|---:|---:|");
         for (int i = 0; i < report.Censuses.Count; i++)
         {

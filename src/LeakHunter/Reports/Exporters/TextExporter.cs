@@ -30,6 +30,7 @@ internal sealed class TextExporter : IReportExporter
             $"{report.Duration.TotalSeconds:0.##} s; census pause {report.Censuses.Average(c => c.PauseMs):0.#} ms on average"));
         text.AppendLine(string.Create(s_invariant,
             $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
+        text.AppendLine($"  confirmation: {report.Confirmation.Decision}");
 
         if (report.HasLeaks)
         {
