@@ -4,7 +4,7 @@ namespace LeakHunter.Analysis;
 
 /// <summary>
 /// Applies <see cref="LeakOptions.Ignore"/>: a growing type is ignored when a type rule matches it, or when a path
-/// rule matches every signature that explains it. Ignored types leave the verdict but stay in the report.
+/// rule matches every signature that explains it (every one that is part of a cause, when some are). Ignored types leave the verdict but stay in the report.
 /// </summary>
 /// <summary>Name patterns where <c>*</c> matches any run of characters, and everything else matches itself.</summary>
 internal static class Wildcard
@@ -41,6 +41,9 @@ internal static class IgnoreRules
             if (rule is null && explanation is not null)
             {
                 LeakSignature[] signatures = explanation.Leaks.Where(l => l.Type == type.Type).ToArray();
+                // Garbage and objects waiting for finalization are no cause: they neither need a rule nor block one.
+                if (signatures.Any(l => l.Cause is not null))
+                    signatures = signatures.Where(l => l.Cause is not null).ToArray();
                 LeakIgnore?[] pathRules = signatures.Select(s => rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Path && MatchesPath(r.Pattern, s))).ToArray();
                 if (signatures.Length > 0 && pathRules.All(r => r is not null))
                     rule = pathRules[0];
