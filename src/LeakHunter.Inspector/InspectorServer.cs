@@ -129,7 +129,10 @@ internal sealed class InspectorServer
         if (request.EveryInstanceIsNew)
         {
             // Nothing to look at: the explanation that follows counts every instance of these types.
-            _marked = new HeapMark(typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>()), null);
+            _marked = new HeapMark(typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>()), request.KeepAddresses ? _marked.Everything : null)
+            {
+                RoutesThroughExisting = request.KeepAddresses,
+            };
             return Reply.Ok(new MarkReply(0.0));
         }
         return UnderTimeLimit(request.Target.Timeout, () =>

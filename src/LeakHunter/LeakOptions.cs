@@ -25,8 +25,8 @@ public sealed class LeakOptions
     /// <summary>
     /// How many times in all the fragment runs before growth counts as confirmed: confirmation rounds, each as long
     /// as everything run before it, go on until then, so a cache that fills within about this many calls is seen to
-    /// stop. They stop sooner when nothing grows any more, when the growing types have taken 256 MiB more or one of
-    /// them a million more instances, or when
+    /// stop. They stop sooner when nothing grows any more, when the growing types (or the process) have taken 256 MiB
+    /// more or one of them a million more instances, or when
     /// <see cref="ConfirmationBudget"/> runs out; a type that grows in steps may take up to four times as many.
     /// Default 5,000.
     /// </summary>

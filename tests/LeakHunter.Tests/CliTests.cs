@@ -316,12 +316,42 @@ public sealed class CliTests
             Assert.Empty(report.RootElement.GetProperty("growingTypes").EnumerateArray());
     }
 
+    [Fact]
+    public async Task WebServer_EventLeakThroughASingleton_WatchTellsOneCause_HeldByTheSingletonsEvent()
+    {
+        using ServerProcess server = ServerProcess.Start();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        for (int i = 0; i < 50; i++)
+            await http.GetStringAsync("/health");
+
+        // A new connection per request: every request leaves a socket behind for the GC, which must not be the story.
+        (int exit, string output, string errors) = await WatchWhileDriving(server, http, "/quotes/", newConnectionPerRequest: true);
+
+        Assert.True(exit == 1, errors + output);
+        using JsonDocument report = JsonDocument.Parse(output);
+        JsonElement[] causes = report.RootElement.GetProperty("causes").EnumerateArray().ToArray();
+        JsonElement cause = Assert.Single(causes, c => c.GetProperty("types").EnumerateArray().Any(t => t.GetString() == "LeakyServer.QuoteWatcher"));
+        string story = cause.ToString();
+        Assert.Equal("event handler", cause.GetProperty("idiom").GetString());
+        Assert.Contains("Unsubscribe", cause.GetProperty("hint").GetString());
+        // The owner a user can act on: the singleton's event, reached without passing through a connection in flight.
+        Assert.Contains(cause.GetProperty("path").EnumerateArray(), s => s.GetProperty("type").GetString() == "LeakyServer.PriceTicker");
+        Assert.Equal("_invocationList", cause.GetProperty("accumulationPoint").GetProperty("field").GetString());
+        Assert.DoesNotContain("Socket", cause.GetProperty("root").GetProperty("name").GetString());
+        Assert.DoesNotContain(cause.GetProperty("path").EnumerateArray(), s => s.GetProperty("type").GetString()!.Contains("Socket", StringComparison.Ordinal));
+        // One cause per leak: no other cause keeps the watcher or its handler.
+        Assert.DoesNotContain(causes.Where(c => !c.Equals(cause)).SelectMany(c => c.GetProperty("types").EnumerateArray()),
+            t => t.GetString() is "LeakyServer.QuoteWatcher" or "System.EventHandler<System.Decimal>");
+        Assert.DoesNotContain("finalizer is blocked", output);
+    }
+
     /// <summary>
     /// Runs <c>leakhunter watch</c> on the server while real requests hit <paramref name="endpoint"/> until it is done.
     /// Intervals of 2 s leave room for requests between censuses even on a loaded machine, where each census holds the
     /// server still for up to a second.
     /// </summary>
-    private static async Task<(int Exit, string Output, string Errors)> WatchWhileDriving(ServerProcess server, HttpClient http, string endpoint)
+    private static async Task<(int Exit, string Output, string Errors)> WatchWhileDriving(ServerProcess server, HttpClient http, string endpoint,
+        bool newConnectionPerRequest = false)
     {
         // Requests come from a thread of their own: a busy thread pool must not leave an interval without any.
         using var done = new ManualResetEventSlim();
@@ -329,7 +359,9 @@ public sealed class CliTests
         {
             for (int request = 1000; !done.Wait(5); request++)
             {
-                using HttpResponseMessage response = http.Send(new HttpRequestMessage(HttpMethod.Get, endpoint.EndsWith('/') ? endpoint + request : endpoint));
+                var message = new HttpRequestMessage(HttpMethod.Get, endpoint.EndsWith('/') ? endpoint + request : endpoint);
+                message.Headers.ConnectionClose = newConnectionPerRequest;
+                using HttpResponseMessage response = http.Send(message);
                 response.EnsureSuccessStatusCode();
             }
         }) { IsBackground = true, Name = "request driver" };

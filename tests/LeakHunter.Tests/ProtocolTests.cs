@@ -27,6 +27,7 @@ public sealed class ProtocolTests
         AssertRoundTrip(new ResetRequest());
         AssertRoundTrip(new QuitRequest());
         AssertRoundTrip(new MarkRequest(s_target with { Route = CensusRoute.Attach, DumpPath = "" }, ["Shop.Order", "System.Collections.Generic.List<Shop.Order>"], EveryInstanceIsNew: false));
+        AssertRoundTrip(new MarkRequest(s_target, ["Shop.Order"], EveryInstanceIsNew: true, KeepAddresses: true));
         AssertRoundTrip(new ExplainRequest(s_target with { Route = CensusRoute.DumpFile }, 25, TimeSpan.FromMilliseconds(1500), ["System.Byte[]", "Shop.Order"]));
         AssertRoundTrip(new ExplainWatchedRequest(s_target, TimeSpan.FromSeconds(2), [0x7f00_1000UL, ulong.MaxValue]));
     }

@@ -13,6 +13,12 @@ namespace LeakHunter.Inspector.Paths;
 /// <param name="Midpoint">Every object's address halfway through the explained interval, sorted; null when not taken.</param>
 internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everything, ulong[]? Midpoint = null)
 {
+    /// <summary>
+    /// Whether paths go through objects that existed at the mark where they can (a watch of a live server, whose
+    /// in-flight requests and sockets also lead to long-lived owners). A leak check takes the plain shortest route.
+    /// </summary>
+    public bool RoutesThroughExisting { get; init; }
+
     public static HeapMark None { get; } = new(new Dictionary<int, ulong[]>(), null);
 
     /// <summary>This mark narrowed to <paramref name="typeIndices"/>, the marked types to explain; all of them when none are given.</summary>

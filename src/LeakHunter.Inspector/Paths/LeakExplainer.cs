@@ -45,7 +45,20 @@ internal static class LeakExplainer
     /// </summary>
     public static Explanation Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, HeapMark mark,
         int maxInstancesPerType, TimeSpan timeLimit) =>
-        Explain(runtime, scanner, types, graph => FindNewInstances(graph, mark.ByType), mark, maxInstancesPerType, timeLimit);
+        Explain(runtime, scanner, types, graph => mark.RoutesThroughExisting ? NotAtMarkedAddresses(graph, mark) : FindNewInstances(graph, mark.ByType), mark, maxInstancesPerType, timeLimit);
+
+    /// <summary>The instances of the marked types at an address no object had at the mark: made since, or moved since.</summary>
+    private static Dictionary<int, List<int>> NotAtMarkedAddresses(HeapGraph graph, HeapMark mark)
+    {
+        bool[]? existed = mark.ExistedIn(graph);
+        var result = mark.ByType.Keys.ToDictionary(t => t, _ => new List<int>());
+        for (int node = 0; node < graph.Count; node++)
+        {
+            if (result.TryGetValue(graph.Types[node], out List<int>? nodes) && existed?[node] != true)
+                nodes.Add(node);
+        }
+        return result;
+    }
 
     /// <summary>
     /// Explains the objects that weak GC handles still point at: objects a test expected to be collected. A weak
@@ -84,9 +97,10 @@ internal static class LeakExplainer
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
         bool[]? existed = mark.ExistedIn(graph);
-        // Paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's path
-        // the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
-        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), existed: null);
+        // A check's paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's
+        // path the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
+        // A watch's paths prefer them: a live server's in-flight connections lead to its singletons too.
+        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), mark.RoutesThroughExisting ? existed : null);
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
         var namer = new StepNamer(runtime, graph, failures);
@@ -174,13 +188,15 @@ internal static class LeakExplainer
         // Waves, each searched to the end before the next is seeded: what statics, handles and the finalizer queue
         // reach is theirs even when a stack local (a test's own variable) also holds it; then what only stacks
         // reach; then what nothing reaches but the finalization list.
+        // When it is known which objects existed at the mark, statics and stacks are one wave: a server's long-lived
+        // owner may be reachable only from its main thread's stack, and a static's way to it through a request in
+        // flight must not win just for being a static.
         int finalizerRoot = roots.Count - 1;
-        var waves = new List<IEnumerable<(int Node, int Root)>>
-        {
-            roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind != RootKindCode.Stack),
-            roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind == RootKindCode.Stack),
-            finalizable.Select(node => (node, finalizerRoot)),
-        };
+        IEnumerable<(int Node, int Root)> statics = roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind != RootKindCode.Stack);
+        IEnumerable<(int Node, int Root)> stacks = roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind == RootKindCode.Stack);
+        var waves = existed is null
+            ? new List<IEnumerable<(int Node, int Root)>> { statics, stacks, finalizable.Select(node => (node, finalizerRoot)) }
+            : new List<IEnumerable<(int Node, int Root)>> { statics.Concat(stacks), finalizable.Select(node => (node, finalizerRoot)) };
         foreach (IEnumerable<(int Node, int Root)> wave in waves)
         {
             var seeded = new List<(int Node, int Root)>();

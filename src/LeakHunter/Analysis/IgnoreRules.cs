@@ -4,7 +4,8 @@ namespace LeakHunter.Analysis;
 
 /// <summary>
 /// Applies <see cref="LeakOptions.Ignore"/>: a growing type is ignored when a type rule matches it, or when a path
-/// rule matches every signature that explains it (every one that is part of a cause, when some are). Ignored types leave the verdict but stay in the report.
+/// rule matches the signatures that explain it (every one that is part of a cause, or those holding three quarters of
+/// its new instances). Ignored types leave the verdict but stay in the report.
 /// </summary>
 /// <summary>Name patterns where <c>*</c> matches any run of characters, and everything else matches itself.</summary>
 internal static class Wildcard
@@ -15,6 +16,9 @@ internal static class Wildcard
 
 internal static class IgnoreRules
 {
+    // A path rule ignores a type when the signatures it matches hold at least this share of the type's new instances.
+    private const double MinMatchedShare = 0.75;
+
     /// <summary>Caches of the runtime itself: bounded, and filled by first use, so never a leak of the code under test.</summary>
     public static IReadOnlyList<LeakIgnore> RuntimeCaches { get; } =
     [
@@ -45,8 +49,12 @@ internal static class IgnoreRules
                 if (signatures.Any(l => l.Cause is not null))
                     signatures = signatures.Where(l => l.Cause is not null).ToArray();
                 LeakIgnore?[] pathRules = signatures.Select(s => rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Path && MatchesPath(r.Pattern, s))).ToArray();
-                if (signatures.Length > 0 && pathRules.All(r => r is not null))
-                    rule = pathRules[0];
+                // What the rule matches must be the growth: a type that grows in bytes only is weighed by the bytes of its
+                // new instances, so another thread's small array of the same type does not keep a known leak in the verdict.
+                double Weight(LeakSignature s) => type.InstancesPerIteration > 0 ? s.Instances : s.Bytes;
+                double matched = signatures.Where((_, i) => pathRules[i] is not null).Sum(Weight);
+                if (signatures.Length > 0 && (pathRules.All(r => r is not null) || (matched > 0 && matched >= MinMatchedShare * signatures.Sum(Weight))))
+                    rule = pathRules.First(r => r is not null);
             }
             if (rule is null)
                 kept.Add(type);

@@ -214,7 +214,11 @@ internal sealed record Acknowledgement : IWireMessage<Acknowledgement>
 /// A second mark halfway through the explained interval: it keeps the first mark and records which objects exist now,
 /// so the explanation can tell growth that goes on in both halves from a burst in one.
 /// </param>
-internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Types, bool EveryInstanceIsNew, bool Midpoint = false)
+/// <param name="KeepAddresses">
+/// With <paramref name="EveryInstanceIsNew"/>: the addresses the previous mark noted stay, so the explanation knows which
+/// objects existed then and routes paths through them (a watch, whose first census is marked).
+/// </param>
+internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Types, bool EveryInstanceIsNew, bool Midpoint = false, bool KeepAddresses = false)
     : IInspectorRequest<MarkReply>, IWireMessage<MarkRequest>
 {
     public InspectorCommand Command => InspectorCommand.Mark;
@@ -227,6 +231,7 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
             writer.Write(type);
         writer.Write(EveryInstanceIsNew);
         writer.Write(Midpoint);
+        writer.Write(KeepAddresses);
     }
 
     public static MarkRequest Read(BinaryReader reader)
@@ -235,7 +240,7 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
         var types = new string[WireValues.ReadCount(reader, 1, "types")];
         for (int i = 0; i < types.Length; i++)
             types[i] = reader.ReadString();
-        return new MarkRequest(target, types, reader.ReadBoolean(), reader.ReadBoolean());
+        return new MarkRequest(target, types, reader.ReadBoolean(), reader.ReadBoolean(), reader.ReadBoolean());
     }
 }
 

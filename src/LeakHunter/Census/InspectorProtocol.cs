@@ -58,7 +58,8 @@ internal static class InspectorProtocol
     /// changes. Version 1 was the protocol before frames, whose inspector announced itself with <see cref="LegacyReadyMarker"/>.
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
     /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
-    /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes.
+    /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes, and a mark can keep
+    /// the previous mark's addresses.
     /// </summary>
     public const int Version = 7;
 

@@ -306,6 +306,7 @@ internal sealed class CheckRunner
         int taken = 0;
         int shortened = 0;
         int startIterations = _iterations;
+        long startWorkingSet = Environment.WorkingSet;
         long started = Stopwatch.GetTimestamp();
         string decision;
         while (true)
@@ -341,10 +342,13 @@ internal sealed class CheckRunner
             }
             if (taken < MinConfirmationRounds)
                 continue;
-            if (bytesAdded >= ConfirmationMemoryCap || instancesAdded >= ConfirmationInstanceCap)
+            // The process's own memory counts too: a generated assembly per call costs far more native memory than heap.
+            long processAdded = Environment.WorkingSet - startWorkingSet;
+            if (bytesAdded >= ConfirmationMemoryCap || instancesAdded >= ConfirmationInstanceCap || processAdded >= ConfirmationMemoryCap)
             {
-                decision = $"the growing types gained {instancesAdded:N0} instances and {bytesAdded / (1024.0 * 1024.0):0} MiB in {taken} round(s), " +
-                    $"past the {ConfirmationInstanceCap:N0} instances or {ConfirmationMemoryCap >> 20} MiB at which growth is a leak by any measure";
+                decision = $"the growing types gained {instancesAdded:N0} instances and {bytesAdded / (1024.0 * 1024.0):0} MiB of heap in {taken} round(s), " +
+                    $"and the process {processAdded / (1024.0 * 1024.0):0} MiB of memory, past the {ConfirmationInstanceCap:N0} instances or {ConfirmationMemoryCap >> 20} MiB " +
+                    "at which growth is a leak by any measure";
                 break;
             }
             if (_iterations >= _options.ConfirmationIterations && undecided == 0)

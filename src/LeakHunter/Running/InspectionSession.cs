@@ -62,6 +62,12 @@ internal sealed class InspectionSession : IDisposable
     /// <summary>Notes where the instances of <paramref name="types"/> are now; <see cref="Explain"/> traces those that are new since.</summary>
     public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false) => _censuses.Mark(types, everyInstanceIsNew);
 
+    /// <summary>
+    /// Traces every instance of <paramref name="types"/>, keeping the addresses of the last <see cref="Mark"/>: paths then
+    /// run through the objects that existed at that mark where they can, not through what is in flight.
+    /// </summary>
+    private void MarkEveryInstanceSinceMark(IReadOnlyCollection<string> types) => _censuses.Mark(types, everyInstanceIsNew: true, keepAddresses: true);
+
     /// <summary>Records which objects exist halfway through the explained interval, keeping the first mark.</summary>
     public void MarkMidpoint() => _censuses.Mark([], midpoint: true);
 
@@ -127,6 +133,11 @@ internal sealed class InspectionSession : IDisposable
             progress?.Report($"census {sample + 1} of {sampleCount}: walking what the roots reach...");
             double elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             (int id, CensusReply reply) = Take(reachableOnly: true);
+            // The objects alive one interval before the end are the long-lived ones: the paths are routed through them,
+            // not through requests in flight. Not the first census: a server that just started still moves its young
+            // singletons as the GC promotes them, and a moved object looks new.
+            if (sample == Math.Max(0, sampleCount - 2))
+                Mark([]);
             ids.Add(id);
             samples.Add(new WatchSample(elapsed, reply.Objects, reply.Bytes, reply.PauseMs));
             warnings.AddRange(CensusWarnings(reply, $"Census {sample + 1}"));
@@ -139,7 +150,7 @@ internal sealed class InspectionSession : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report($"{growing.Count} type(s) grew in every interval; finding what holds them...");
-            Mark(growing.Select(g => g.Type).ToArray(), everyInstanceIsNew: true);
+            MarkEveryInstanceSinceMark(growing.Select(g => g.Type).ToArray());
             explanation = Explain(maxInstancesPerType: 100, []);
         }
         double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
