@@ -185,18 +185,22 @@ internal static class LeakExplainer
         var nextLevel = new Queue<int>();
         int visited = 0;
 
-        // Waves, each searched to the end before the next is seeded: what statics, handles and the finalizer queue
-        // reach is theirs even when a stack local (a test's own variable) also holds it; then what only stacks
-        // reach; then what nothing reaches but the finalization list.
+        // Waves, each searched to the end before the next is seeded: what statics reach is theirs; then what thread
+        // statics and handles reach, even when a stack local (a test's own variable) also holds it; then what only
+        // stacks reach; then what nothing reaches but the finalization list.
         // When it is known which objects existed at the mark, statics and stacks are one wave: a server's long-lived
         // owner may be reachable only from its main thread's stack, and a static's way to it through a request in
         // flight must not win just for being a static.
+        // A static outlives every thread: what it reaches is its own even when a thread's current task reaches it
+        // sooner (a running task's timer sits in the same doubly linked timer chain as every leaked timer).
         int finalizerRoot = roots.Count - 1;
-        IEnumerable<(int Node, int Root)> statics = roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind != RootKindCode.Stack);
-        IEnumerable<(int Node, int Root)> stacks = roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && roots[s.i].Kind == RootKindCode.Stack);
+        IEnumerable<(int Node, int Root)> Seeds(Func<RootKindCode, bool> kind) => roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && kind(roots[s.i].Kind));
+        IEnumerable<(int Node, int Root)> statics = Seeds(k => k == RootKindCode.StaticField);
+        IEnumerable<(int Node, int Root)> threadsAndHandles = Seeds(k => k is not (RootKindCode.StaticField or RootKindCode.Stack));
+        IEnumerable<(int Node, int Root)> stacks = Seeds(k => k == RootKindCode.Stack);
         var waves = existed is null
-            ? new List<IEnumerable<(int Node, int Root)>> { statics, stacks, finalizable.Select(node => (node, finalizerRoot)) }
-            : new List<IEnumerable<(int Node, int Root)>> { statics.Concat(stacks), finalizable.Select(node => (node, finalizerRoot)) };
+            ? new List<IEnumerable<(int Node, int Root)>> { statics, threadsAndHandles, stacks, finalizable.Select(node => (node, finalizerRoot)) }
+            : new List<IEnumerable<(int Node, int Root)>> { statics.Concat(threadsAndHandles).Concat(stacks), finalizable.Select(node => (node, finalizerRoot)) };
         foreach (IEnumerable<(int Node, int Root)> wave in waves)
         {
             var seeded = new List<(int Node, int Root)>();
