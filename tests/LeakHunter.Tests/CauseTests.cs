@@ -1,3 +1,4 @@
+using LeakHunter.Analysis;
 using LeakHunter.Tests.Targets;
 using Xunit;
 
@@ -69,6 +70,16 @@ public sealed class CauseTests
         Assert.Equal("event handler", cause.GetProperty("idiom").GetString());
         Assert.Contains(json.RootElement.GetProperty("leaks").EnumerateArray(), l => l.GetProperty("cause").ValueKind == System.Text.Json.JsonValueKind.Number);
     }
+
+    [Theory]
+    [InlineData("System.Timers.Timer", "timer")]
+    [InlineData("Task.Delay", "timer")]
+    [InlineData("linked CancellationTokenSource", "cancellation token registration")]
+    [InlineData("IOptionsMonitor.OnChange", "event handler")]
+    [InlineData("async method", "event handler")]
+    [InlineData("event handler", "collection")]
+    public void ACauseIsToldByItsMostSpecificIdiom(string specific, string general) =>
+        Assert.True(LeakIdioms.Specificity(specific) < LeakIdioms.Specificity(general), $"{specific} must win over {general}");
 
     private static void AssertNoCause(LeakReport report)
     {

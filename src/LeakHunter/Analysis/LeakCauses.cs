@@ -84,9 +84,12 @@ internal static class LeakCauses
         {
             types.Sort((a, b) => b.BytesPerIteration.CompareTo(a.BytesPerIteration));
             LeakSignature owner = Owner(members);
-            // The longest path carries the most context: a System.Timers.Timer's own path names it, its cookie's does not.
-            LeakIdiom idiom = members.OrderByDescending(s => s.Path.Count).ThenByDescending(s => s.Instances)
-                .Select(s => LeakIdioms.Decode(s.Root, s.Path)).FirstOrDefault(i => i.Name is not null)
+            // The most specific idiom any of its main signatures shows: a System.Timers.Timer's own path names it, its
+            // cookie's only reads as a timer. A stray signature (another test's Task.Delay in the same timer chain) has no say.
+            int most = members.Max(s => s.Instances);
+            LeakIdiom idiom = members.Where(s => s.Instances >= MinShareOfGrowth * most)
+                .Select(s => LeakIdioms.Decode(s.Root, s.Path)).Where(i => i.Name is not null)
+                .OrderBy(i => LeakIdioms.Specificity(i.Name!)).FirstOrDefault()
                 ?? LeakIdioms.Decode(owner.Root, owner.Path);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             built.Add((new LeakCause(owner.Root, owner.Path.Take(ownerLength).ToArray(), owner.AccumulationPoint, types,

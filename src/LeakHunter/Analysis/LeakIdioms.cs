@@ -23,6 +23,23 @@ internal static partial class LeakIdioms
     private const string TimerQueueTimer = "System.Threading.TimerQueueTimer";
     private const string CallbackNode = "System.Threading.CancellationTokenSource+CallbackNode";
 
+    // Every idiom's name, most specific first: the order Decode tests them in.
+    private static readonly string[] s_bySpecificity =
+    [
+        "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
+        "linked CancellationTokenSource", "cancellation token registration", "DI root scope", "Meter registry", "ActivitySource registry",
+        "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
+        "MemoryCache without limits", "unread channel", "XName table", "XmlSerializer assembly", "ConditionalWeakTable entry",
+        "async method", "event handler", "closure", "collection",
+    ];
+
+    /// <summary>Where an idiom stands among the others: lower is more specific (a System.Timers.Timer is a timer, not the other way).</summary>
+    public static int Specificity(string idiomName)
+    {
+        int index = Array.IndexOf(s_bySpecificity, idiomName);
+        return index < 0 ? s_bySpecificity.Length : index;
+    }
+
     /// <summary>The idiom of one path, from its root to a growing instance.</summary>
     public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
