@@ -103,7 +103,10 @@ internal static class LeakCauses
             foreach (LeakSignature member in built[i].Members)
                 numberOf[member] = i;
         }
-        LeakSignature[] numbered = signatures.Select(s => s with { Cause = numberOf.TryGetValue(s, out int n) ? n : null }).ToArray();
+        // One story per leak: every signature of a cause carries the cause's fix, not the one its own path alone suggests.
+        LeakSignature[] numbered = signatures
+            .Select(s => numberOf.TryGetValue(s, out int n) ? s with { Cause = n, Hint = built[n].Cause.Hint } : s with { Cause = null })
+            .ToArray();
 
         var causedTypes = built.SelectMany(b => b.Cause.Types).Select(t => t.Type).ToHashSet(StringComparer.Ordinal);
         UnexplainedGrowth[] unexplained = growth.Where(t => !causedTypes.Contains(t.Type))
