@@ -306,9 +306,10 @@ internal static class LeakExplainer
             bool continuesChain = kept.Count > 0 && i < steps.Count - 1 && steps[i].Type == kept[^1].Type;
             if (continuesChain)
             {
+                // The next step hangs off the chain's last object, so that object's own note is the one that tells
+                // what it is (a timer queue's entry for this timer, not for whichever timer heads the queue).
                 string chain = $"a chain of these, linked by {steps[i].Field}";
-                if (kept[^1].Note?.Contains(chain, StringComparison.Ordinal) != true)
-                    kept[^1] = kept[^1] with { Note = kept[^1].Note is null ? chain : $"{kept[^1].Note}; {chain}" };
+                kept[^1] = kept[^1] with { Note = steps[i].Note is null ? chain : $"{steps[i].Note}; {chain}" };
                 continue;
             }
             kept.Add(steps[i]);

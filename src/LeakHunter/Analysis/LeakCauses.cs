@@ -84,12 +84,14 @@ internal static class LeakCauses
         {
             types.Sort((a, b) => b.BytesPerIteration.CompareTo(a.BytesPerIteration));
             LeakSignature owner = Owner(members);
-            // The most specific idiom any of its main signatures shows: a System.Timers.Timer's own path names it, its
-            // cookie's only reads as a timer. A stray signature (another test's Task.Delay in the same timer chain) has no say.
-            int most = members.Max(s => s.Instances);
-            LeakIdiom idiom = members.Where(s => s.Instances >= MinShareOfGrowth * most)
-                .Select(s => LeakIdioms.Decode(s.Root, s.Path)).Where(i => i.Name is not null)
-                .OrderBy(i => LeakIdioms.Specificity(i.Name!)).FirstOrDefault()
+            // The idiom most of its new instances show, the more specific one on a tie: a System.Timers.Timer's own
+            // objects name it where its cookie only reads as a timer, and a chain of timers whose traced sample began at
+            // another test's Task.Delay does not outvote the timers, callbacks and owners that say what they are.
+            // Within the idiom, the longest path words the fix best: it names the async method its state machine runs.
+            LeakIdiom idiom = members.Select(s => (Idiom: LeakIdioms.Decode(s.Root, s.Path), s.Instances, Length: s.Path.Count)).Where(d => d.Idiom.Name is not null)
+                .GroupBy(d => d.Idiom.Name!, StringComparer.Ordinal)
+                .OrderByDescending(g => g.Sum(d => (long)d.Instances)).ThenBy(g => LeakIdioms.Specificity(g.Key))
+                .Select(g => g.OrderByDescending(d => d.Length).ThenByDescending(d => d.Instances).First().Idiom).FirstOrDefault()
                 ?? LeakIdioms.Decode(owner.Root, owner.Path);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             built.Add((new LeakCause(owner.Root, owner.Path.Take(ownerLength).ToArray(), owner.AccumulationPoint, types,
