@@ -117,15 +117,6 @@ internal sealed class InspectorServer
     private Reply Mark(MarkRequest request)
     {
         var typeIndices = request.Types.Select(_types.GetIndex).ToList();
-        if (request.Midpoint)
-        {
-            return UnderTimeLimit(request.Target.Timeout, () =>
-            {
-                (HeapMark now, double pauseMs) = _reader.Read(request.Target, runtime => InstanceMarker.Mark(_scanner, runtime, []));
-                _marked = _marked with { Midpoint = now.Everything };
-                return new MarkReply(pauseMs);
-            });
-        }
         if (request.EveryInstanceIsNew)
         {
             // Nothing to look at: the explanation that follows counts every instance of these types.

@@ -60,13 +60,6 @@ public sealed class LeakOptions
     /// </summary>
     public bool ExplainLeaks { get; init; } = true;
 
-    /// <summary>
-    /// Whether the explained interval is split in two by a mark, so a cause whose new instances all came in one half
-    /// (another thread's burst) is not told as the fragment's. Off until the pause between the halves stops changing
-    /// what the fragment does (it moved a timer fragment's thread to another CPU's timer queue).
-    /// </summary>
-    internal bool MarkMidpoint { get; init; }
-
     /// <summary>New instances per growing type whose paths are traced; more are counted but not traced. Default 1,000.</summary>
     public int MaxPathsPerType { get; init; } = 1000;
 

@@ -8,31 +8,23 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 internal static class CauseGroups
 {
-    // Fewer instances than this may all fall in one half by chance (a leak of one object every few calls).
-    private const int MinInstancesToJudgeHalves = 4;
-
     /// <summary>
     /// Two signatures are one cause when one's owner path (root to accumulation point) is where the other's path
     /// runs, when one's path passes through the other's new instances, or when one's new instance refers to the
     /// other's (an event source's dispatcher holding a listener that registered it). Paths no root holds, or only the
     /// finalizer queue, are part of no cause; nor are those a stack local holds through an object made since the mark
     /// (<paramref name="existed"/>): work in flight on some thread, which lets go when its method returns.
-    /// <para>
-    /// When a midpoint was marked, a cause must have gained new instances in both halves of the interval: another
-    /// thread's burst (a cache it filled once) lands in one half, while the fragment's leak goes on in both.
-    /// </para>
     /// </summary>
     /// <returns>
-    /// The signatures, each with its cause's number (0 for the cause holding the most instances); -1 for none, and
-    /// <see cref="CauseNumber.Burst"/> for a cause whose instances all came in one half.
+    /// The signatures, each with its cause's number (0 for the cause holding the most instances), or
+    /// <see cref="CauseNumber.None"/>.
     /// </returns>
-    public static List<LeakPath> Assign(HeapGraph graph, List<(LeakPath Leak, List<int[]> Paths)> signatures, bool[]? existed, bool[]? existedAtMidpoint)
+    public static List<LeakPath> Assign(HeapGraph graph, List<(LeakPath Leak, List<int[]> Paths)> signatures, bool[]? existed)
     {
         int count = signatures.Count;
         var set = new int[count];
         for (int i = 0; i < count; i++)
             set[i] = i;
-        var burst = new HashSet<int>();
         bool[] explainable = signatures.Select(s => s.Leak.RootKind switch
         {
             RootKindCode.Unknown or RootKindCode.FinalizerQueue => false,
@@ -76,29 +68,13 @@ internal static class CauseGroups
             }
         }
 
-        if (existedAtMidpoint is not null)
-        {
-            foreach (IGrouping<int, int> cause in Enumerable.Range(0, count).Where(i => explainable[i]).GroupBy(i => Find(set, i)).ToArray())
-            {
-                int[] instances = cause.SelectMany(i => signatures[i].Paths.Select(p => p[^1])).Distinct().ToArray();
-                int firstHalf = instances.Count(node => existedAtMidpoint[node]);
-                if (instances.Length >= MinInstancesToJudgeHalves && (firstHalf == 0 || firstHalf == instances.Length))
-                {
-                    foreach (int i in cause)
-                        explainable[i] = false;
-                    foreach (int i in cause)
-                        burst.Add(i);
-                }
-            }
-        }
-
         // Numbered by the instances each cause holds, most first, so the numbers read in the report's order.
         var numbers = Enumerable.Range(0, count).Where(i => explainable[i])
             .GroupBy(i => Find(set, i))
             .OrderByDescending(g => g.Sum(i => signatures[i].Leak.Instances)).ThenBy(g => g.Key)
             .Select((g, number) => (g.Key, number))
             .ToDictionary(p => p.Key, p => p.number);
-        return signatures.Select((s, i) => s.Leak with { Cause = explainable[i] ? numbers[Find(set, i)] : burst.Contains(i) ? CauseNumber.Burst : CauseNumber.None }).ToList();
+        return signatures.Select((s, i) => s.Leak with { Cause = explainable[i] ? numbers[Find(set, i)] : CauseNumber.None }).ToList();
     }
 
     /// <summary>The nodes from the root to the accumulation point, or the whole path when there is none.</summary>

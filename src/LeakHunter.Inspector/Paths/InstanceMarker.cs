@@ -10,8 +10,7 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 /// <param name="ByType">The marked types' instances, sorted by address.</param>
 /// <param name="Everything">Every object's address, sorted; null when the mark only names types (every instance counts as new).</param>
-/// <param name="Midpoint">Every object's address halfway through the explained interval, sorted; null when not taken.</param>
-internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everything, ulong[]? Midpoint = null)
+internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everything)
 {
     /// <summary>
     /// Whether paths go through objects that existed at the mark where they can (a watch of a live server, whose
@@ -29,14 +28,9 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everyt
     }
 
     /// <summary>For each node of <paramref name="graph"/>, whether its object existed at the mark; null when that is not known.</summary>
-    public bool[]? ExistedIn(HeapGraph graph) => Existed(graph, Everything);
-
-    /// <summary>For each node, whether its object existed halfway through the explained interval; null when that is not known.</summary>
-    public bool[]? ExistedAtMidpoint(HeapGraph graph) => Existed(graph, Midpoint);
-
-    private static bool[]? Existed(HeapGraph graph, ulong[]? everything)
+    public bool[]? ExistedIn(HeapGraph graph)
     {
-        if (everything is null)
+        if (Everything is not { } everything)
             return null;
         // Both lists are in address order, so one merge pass answers for every node.
         var existed = new bool[graph.Count];

@@ -125,7 +125,7 @@ internal static class LeakExplainer
         }
         // The search's two arrays (parents and queue) come on top of the graph itself.
         long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
-        List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed, mark.ExistedAtMidpoint(graph));
+        List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed);
         return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings());
     }
 

@@ -145,9 +145,6 @@ internal static class LeakCauses
     private static string WhyUnexplained(Growth type, IReadOnlyList<LeakSignature> signatures, LeakExplanation explanation)
     {
         LeakSignature[] own = signatures.Where(s => s.Type == type.Type).ToArray();
-        if (own.Length == 0 && explanation.BurstTypes.Contains(type.Type))
-            return "the new instances found while LeakHunter traced it all came in one half of the traced interval: another thread's burst, " +
-                "not the steady growth the censuses measured, so they are not told as its cause.";
         if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue))
             return "its new instances were only waiting for finalization: garbage whose finalizers had not run yet, which holds nothing.";
         if (own.Length > 0 && own.All(s => s.Root.Kind is LeakRootKind.Unknown or LeakRootKind.FinalizerQueue))

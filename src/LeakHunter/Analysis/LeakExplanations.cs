@@ -5,17 +5,13 @@ namespace LeakHunter.Analysis;
 /// <summary>Turns the inspector's paths into the report's signatures, each with the usual fix for its shape.</summary>
 internal static class LeakExplanations
 {
-    /// <summary>
-    /// The report's view of the inspector's explanation. Paths of another thread's burst are left out: they are not
-    /// the fragment's, and only the types they leave unexplained are remembered, for the reason.
-    /// </summary>
+    /// <summary>The report's view of the inspector's explanation.</summary>
     public static LeakExplanation FromInspector(Explanation explanation) => new(
-        explanation.Leaks.Where(l => l.Cause != CauseNumber.Burst).Select(ToSignature).ToArray(),
+        explanation.Leaks.Select(ToSignature).ToArray(),
         explanation.Referrers.Select(t => new TypeReferrers(t.Type, t.From.Select(f => new Referrer(f.Type, f.Field, f.Count)).ToArray())).ToArray(),
         explanation.PartialReason)
     {
         Warnings = explanation.Warnings,
-        BurstTypes = explanation.Leaks.Where(l => l.Cause == CauseNumber.Burst).Select(l => l.Type).ToHashSet(StringComparer.Ordinal),
     };
 
     private static LeakSignature ToSignature(LeakPath path)

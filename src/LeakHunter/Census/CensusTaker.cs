@@ -58,9 +58,9 @@ internal sealed class CensusTaker
     }
 
     /// <summary>Notes where the instances of <paramref name="types"/> are now, on the route the censuses took.</summary>
-    public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false, bool midpoint = false, bool keepAddresses = false)
+    public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false, bool keepAddresses = false)
     {
-        (InspectorStatus status, string? message, _) = _inspector.Mark(types, everyInstanceIsNew, _nextCensusId++, Route, _options.CensusTimeout, midpoint, keepAddresses);
+        (InspectorStatus status, string? message, _) = _inspector.Mark(types, everyInstanceIsNew, _nextCensusId++, Route, _options.CensusTimeout, keepAddresses);
         if (status != InspectorStatus.Ok)
             throw Failure(status, message!);
     }

@@ -17,14 +17,11 @@ internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKin
     public long Bytes { get; init; }
 }
 
-/// <summary>The numbers a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
+/// <summary>The number a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
 internal static class CauseNumber
 {
     /// <summary>No root holds the path, or only the finalizer queue or work in flight on a thread.</summary>
     public const int None = -1;
-
-    /// <summary>Its cause gained all its new instances in one half of the explained interval: another thread's burst.</summary>
-    public const int Burst = -2;
 }
 
 internal sealed record ReferrerCount(string Type, string Field, int Count);

@@ -205,10 +205,10 @@ internal sealed class InspectorClient : IDisposable
 
     /// <summary>Has the inspector note where the instances of <paramref name="types"/> are now.</summary>
     public (InspectorStatus Status, string? Message, double PauseMs) Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew, int requestId, CensusRoute route, TimeSpan timeout,
-        bool midpoint = false, bool keepAddresses = false)
+        bool keepAddresses = false)
     {
         (InspectorStatus status, string? message, MarkReply? reply) =
-            RequestOnTarget(target => new MarkRequest(target, types.ToArray(), everyInstanceIsNew, midpoint, keepAddresses), requestId, route, timeout);
+            RequestOnTarget(target => new MarkRequest(target, types.ToArray(), everyInstanceIsNew, keepAddresses), requestId, route, timeout);
         return (status, message, reply?.PauseMs ?? 0);
     }
 

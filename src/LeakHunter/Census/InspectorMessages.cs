@@ -210,15 +210,11 @@ internal sealed record Acknowledgement : IWireMessage<Acknowledgement>
 /// <param name="Target">Where the heap is read.</param>
 /// <param name="Types">The types whose instances are noted.</param>
 /// <param name="EveryInstanceIsNew">Whether every instance counts as new, so the heap need not be read now.</param>
-/// <param name="Midpoint">
-/// A second mark halfway through the explained interval: it keeps the first mark and records which objects exist now,
-/// so the explanation can tell growth that goes on in both halves from a burst in one.
-/// </param>
 /// <param name="KeepAddresses">
 /// With <paramref name="EveryInstanceIsNew"/>: the addresses the previous mark noted stay, so the explanation knows which
 /// objects existed then and routes paths through them (a watch, whose first census is marked).
 /// </param>
-internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Types, bool EveryInstanceIsNew, bool Midpoint = false, bool KeepAddresses = false)
+internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Types, bool EveryInstanceIsNew, bool KeepAddresses = false)
     : IInspectorRequest<MarkReply>, IWireMessage<MarkRequest>
 {
     public InspectorCommand Command => InspectorCommand.Mark;
@@ -230,7 +226,6 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
         foreach (string type in Types)
             writer.Write(type);
         writer.Write(EveryInstanceIsNew);
-        writer.Write(Midpoint);
         writer.Write(KeepAddresses);
     }
 
@@ -240,7 +235,7 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
         var types = new string[WireValues.ReadCount(reader, 1, "types")];
         for (int i = 0; i < types.Length; i++)
             types[i] = reader.ReadString();
-        return new MarkRequest(target, types, reader.ReadBoolean(), reader.ReadBoolean(), reader.ReadBoolean());
+        return new MarkRequest(target, types, reader.ReadBoolean(), reader.ReadBoolean());
     }
 }
 

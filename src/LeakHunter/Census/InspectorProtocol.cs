@@ -59,9 +59,9 @@ internal static class InspectorProtocol
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
     /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
     /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes, and a mark can keep
-    /// the previous mark's addresses.
+    /// the previous mark's addresses. Version 8: a mark no longer takes a midpoint.
     /// </summary>
-    public const int Version = 7;
+    public const int Version = 8;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;

@@ -264,7 +264,4 @@ internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IRead
 {
     /// <summary>What the inspector could not read or cut short while explaining; the report's warnings carry them.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
-
-    /// <summary>Types some of whose new instances came in another thread's burst, left out of <see cref="Leaks"/>.</summary>
-    public IReadOnlySet<string> BurstTypes { get; init; } = new HashSet<string>();
 }

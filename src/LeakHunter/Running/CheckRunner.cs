@@ -184,13 +184,9 @@ internal sealed class CheckRunner
     private void TryMark(InspectionSession censuses, IReadOnlyCollection<string> candidates)
     {
         _cancellationToken.ThrowIfCancellationRequested();
-        // The heap was just settled; one more full GC puts every survivor in gen2, where no young-generation GC moves
-        // it, and the settles after the mark never compact.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
         try
         {
-            censuses.Mark(candidates);
-            MarkTaken();
+            MarkSettledHeap(censuses, candidates);
         }
         catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
         {
@@ -199,8 +195,13 @@ internal sealed class CheckRunner
         }
     }
 
-    private void MarkTaken()
+    /// <summary>Marks a heap that was just settled, and notes when.</summary>
+    private void MarkSettledHeap(InspectionSession censuses, IReadOnlyCollection<string> types)
     {
+        // One more full GC puts every survivor in gen2, where no young-generation GC moves it, and the settles after
+        // the mark never compact.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        censuses.Mark(types);
         _markedAt = _iterations;
         _ownFullGc = LastFullBlockingGc();
         _markMayHaveMoved = false;
@@ -221,21 +222,9 @@ internal sealed class CheckRunner
         {
             if (_markedAt is null || _markedAt == _iterations)
             {
-                // Two full GCs first, so every survivor is in gen2, where no later young-generation GC moves it.
                 SettleHeap();
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
-                censuses.Mark(growingTypes);
-                MarkTaken();
-                // Two halves, with a mark between them: the fragment's leak goes on in both, another thread's burst does not.
-                int firstHalf = Math.Max(1, _options.IterationsPerCensus / 2);
-                int secondHalf = Math.Max(1, _options.IterationsPerCensus - firstHalf);
-                await RunIterationsAsync(firstHalf).ConfigureAwait(false);
-                if (_options.MarkMidpoint)
-                {
-                    SettleWithoutCompacting();
-                    censuses.MarkMidpoint();
-                }
-                await RunIterationsAsync(secondHalf).ConfigureAwait(false);
+                MarkSettledHeap(censuses, growingTypes);
+                await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
                 SettleWithoutCompacting();
             }
             _explainedIterations = _iterations - _markedAt!.Value;

@@ -68,9 +68,6 @@ internal sealed class InspectionSession : IDisposable
     /// </summary>
     private void MarkEveryInstanceSinceMark(IReadOnlyCollection<string> types) => _censuses.Mark(types, everyInstanceIsNew: true, keepAddresses: true);
 
-    /// <summary>Records which objects exist halfway through the explained interval, keeping the first mark.</summary>
-    public void MarkMidpoint() => _censuses.Mark([], midpoint: true);
-
     /// <summary>Paths to the instances of <paramref name="types"/> (every marked type when empty) that are new since <see cref="Mark"/>.</summary>
     public LeakExplanation Explain(int maxInstancesPerType, IReadOnlyCollection<string> types) =>
         LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit, types));
