@@ -102,20 +102,44 @@ internal sealed class GcLayout
     }
 }
 
-/// <summary>The layouts of the types met so far; types without references have none.</summary>
-internal sealed class GcLayouts(IDataReader reader)
+/// <summary>
+/// The layouts of the types met so far (types without references have none), and which types are collectible: the
+/// two flags the GC itself reads from a MethodTable.
+/// </summary>
+internal sealed class GcLayouts(ClrRuntime runtime)
 {
     private const uint ContainsPointersFlag = 0x01000000;
-    private readonly Dictionary<ulong, GcLayout?> _byMethodTable = new();
+    private const uint CollectibleFlag = 0x00200000;
+    private readonly IDataReader _reader = runtime.DataTarget.DataReader;
+    private readonly Dictionary<ulong, (GcLayout? Layout, bool Collectible)> _byMethodTable = new();
 
-    public GcLayout? Get(ulong methodTable)
+    /// <param name="methodTable">The type's MethodTable.</param>
+    /// <param name="collectible">Whether the type comes from a collectible assembly, whose loader allocator its objects keep alive.</param>
+    public GcLayout? Get(ulong methodTable, out bool collectible)
     {
-        if (_byMethodTable.TryGetValue(methodTable, out GcLayout? layout))
-            return layout;
-        Span<byte> flags = stackalloc byte[4];
-        bool hasReferences = reader.Read(methodTable, flags) == 4 && (BinaryPrimitives.ReadUInt32LittleEndian(flags) & ContainsPointersFlag) != 0;
-        layout = hasReferences ? GcLayout.Read(reader, methodTable) : null;
-        _byMethodTable[methodTable] = layout;
-        return layout;
+        if (!_byMethodTable.TryGetValue(methodTable, out (GcLayout? Layout, bool Collectible) known))
+        {
+            Span<byte> flags = stackalloc byte[4];
+            uint read = _reader.Read(methodTable, flags) == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(flags) : 0;
+            known = ((read & ContainsPointersFlag) != 0 ? GcLayout.Read(_reader, methodTable) : null, (read & CollectibleFlag) != 0);
+            _byMethodTable[methodTable] = known;
+        }
+        collectible = known.Collectible;
+        return known.Layout;
+    }
+
+    /// <summary>The loader allocator and the AssemblyLoadContext of a collectible type; zeros when the runtime does not say.</summary>
+    public CollectibleOwner OwnerOf(ulong methodTable)
+    {
+        ClrType? type = runtime.Heap.GetTypeByMethodTable(methodTable);
+        if (type is null || type.LoaderAllocatorHandle == 0)
+            return default;
+        return new CollectibleOwner(_reader.ReadPointer(type.LoaderAllocatorHandle), type.AssemblyLoadContextAddress);
     }
 }
+
+/// <summary>What a collectible type's objects keep alive: its assembly's loader allocator, and through it the AssemblyLoadContext.</summary>
+internal readonly record struct CollectibleOwner(ulong LoaderAllocator, ulong Context);
+
+/// <summary>A reference the GC follows that no field holds, and the label it is shown by.</summary>
+internal readonly record struct HiddenEdge(int Target, string Field);

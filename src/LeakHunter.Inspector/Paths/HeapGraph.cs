@@ -38,8 +38,27 @@ internal sealed class HeapGraph
     /// <summary>Bytes of the heap the walks could not parse: objects there are missing from the graph.</summary>
     public ulong UnreadableBytes { get; }
 
-    /// <summary>Edges from a dependent handle's key to its value (<c>ConditionalWeakTable</c>), which no field holds.</summary>
-    public Dictionary<int, List<int>> DependentEdges { get; } = new();
+    /// <summary>
+    /// References the GC follows that no field holds, each with what it is: a dependent handle's key to its value
+    /// (<c>ConditionalWeakTable</c>), an object of a collectible type to its type's <c>LoaderAllocator</c>, and a
+    /// <c>LoaderAllocator</c> to the <c>AssemblyLoadContext</c> the runtime keeps alive with it.
+    /// </summary>
+    public Dictionary<int, List<HiddenEdge>> HiddenEdges { get; } = new();
+
+    /// <summary>Adds a reference no field holds; the first label given for a pair is kept.</summary>
+    public void AddHiddenEdge(int from, int to, string field)
+    {
+        if (from < 0 || to < 0)
+            return;
+        if (!HiddenEdges.TryGetValue(from, out List<HiddenEdge>? edges))
+            HiddenEdges[from] = edges = new List<HiddenEdge>();
+        if (!edges.Exists(e => e.Target == to))
+            edges.Add(new HiddenEdge(to, field));
+    }
+
+    /// <summary>The label of the hidden reference from <paramref name="from"/> to <paramref name="to"/>, or null when there is none.</summary>
+    public string? HiddenField(int from, int to) =>
+        HiddenEdges.TryGetValue(from, out List<HiddenEdge>? edges) ? edges.Find(e => e.Target == to).Field : null;
 
     public long MemoryBytes => Addresses.Length * 8L + Types.Length * 4L + Sizes.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
 
@@ -58,7 +77,8 @@ internal sealed class HeapGraph
         ulong[] addresses = nodes.Addresses.Items;
         int count = nodes.Addresses.Count;
 
-        var edges = new EdgeCollector(new GcLayouts(runtime.DataTarget.DataReader), addresses, count);
+        var layouts = new GcLayouts(runtime);
+        var edges = new EdgeCollector(layouts, addresses, count);
         // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
         unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref edges));
         edges.Finish();
@@ -66,18 +86,27 @@ internal sealed class HeapGraph
         var graph = new HeapGraph(addresses, nodes.Types.Items, nodes.Sizes.Items, count, edges.EdgeStart, edges.Edges.Items, unreadable);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
-            if (handle.HandleKind != ClrHandleKind.Dependent)
-                continue;
-            int key = graph.IndexOf(handle.Object.Address);
-            int value = graph.IndexOf(handle.Dependent.Address);
-            if (key < 0 || value < 0)
-                continue;
-            if (!graph.DependentEdges.TryGetValue(key, out List<int>? values))
-                graph.DependentEdges[key] = values = new List<int>();
-            values.Add(value);
+            if (handle.HandleKind == ClrHandleKind.Dependent)
+                graph.AddHiddenEdge(graph.IndexOf(handle.Object.Address), graph.IndexOf(handle.Dependent.Address), DependentHandleValue);
+        }
+        foreach ((int node, ulong methodTable) in edges.CollectibleObjects)
+        {
+            CollectibleOwner owner = layouts.OwnerOf(methodTable);
+            int loaderAllocator = graph.IndexOf(owner.LoaderAllocator);
+            graph.AddHiddenEdge(node, loaderAllocator, TypesLoaderAllocator);
+            graph.AddHiddenEdge(loaderAllocator, graph.IndexOf(owner.Context), LoaderAllocatorsContext);
         }
         return graph;
     }
+
+    /// <summary>The label of a reference a dependent handle holds.</summary>
+    public const string DependentHandleValue = "(ConditionalWeakTable value)";
+
+    /// <summary>The label of the reference an object of a collectible type holds to the loader allocator of its assembly.</summary>
+    public const string TypesLoaderAllocator = "(its type's loader allocator)";
+
+    /// <summary>The label of the reference a loader allocator holds to its AssemblyLoadContext, which cannot unload while it lives.</summary>
+    public const string LoaderAllocatorsContext = "(its AssemblyLoadContext)";
 
     private struct NodeCollector(GrowableArray<ulong> addresses, GrowableArray<int> types, GrowableArray<uint> sizes) : IObjectVisitor
     {
@@ -99,14 +128,20 @@ internal sealed class HeapGraph
     {
         public readonly GrowableArray<int> Edges = new(1 << 16);
         public readonly int[] EdgeStart = new int[count + 1];
+
+        /// <summary>The objects of collectible types, which also keep their type's loader allocator alive.</summary>
+        public readonly List<(int Node, ulong MethodTable)> CollectibleObjects = new();
         private int _node;
 
         public static bool NeedsWholeObject => true;
 
         public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
         {
-            EdgeStart[_node++] = Edges.Count;
-            GcLayout? layout = layouts.Get(methodTable);
+            EdgeStart[_node] = Edges.Count;
+            GcLayout? layout = layouts.Get(methodTable, out bool collectible);
+            if (collectible)
+                CollectibleObjects.Add((_node, methodTable));
+            _node++;
             if (layout is null)
                 return;
             var references = new ReferenceSink(Edges, addresses, count);

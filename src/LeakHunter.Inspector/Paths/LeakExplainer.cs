@@ -96,6 +96,8 @@ internal static class LeakExplainer
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
+        Dictionary<int, List<int>> newByType = selectTargets(graph);
+        LoadedAssemblies.AddRoots(runtime, graph, types, roots, newByType.Values.SelectMany(nodes => nodes));
         bool[]? existed = mark.ExistedIn(graph);
         // A check's paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's
         // path the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
@@ -107,7 +109,6 @@ internal static class LeakExplainer
         var signatures = new List<(LeakPath Leak, List<int[]> Paths)>();
         var referrers = new List<TypeReferrerCounts>();
         int newInstances = 0;
-        Dictionary<int, List<int>> newByType = selectTargets(graph);
         foreach ((int type, List<int> instances) in newByType)
         {
             newInstances += instances.Count;
@@ -229,10 +230,10 @@ internal static class LeakExplainer
                     return (parent, false);
                 for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
                     Reach(node, graph.Edges[e]);
-                if (graph.DependentEdges.TryGetValue(node, out List<int>? values))
+                if (graph.HiddenEdges.TryGetValue(node, out List<HiddenEdge>? hidden))
                 {
-                    foreach (int value in values)
-                        Reach(node, value);
+                    foreach (HiddenEdge edge in hidden)
+                        Reach(node, edge.Target);
                 }
             }
         }

@@ -15,6 +15,9 @@ internal static partial class RootFinder
 {
     private const string UnreadableStatics = "static field(s) could not be read, so what they hold is missing from the roots";
     private const string UnreadableThreadStatics = "thread-static field value(s) could not be read, so what they hold is missing from the roots";
+    // Dynamic assemblies whose statics are read; past this many, one is being generated per call.
+    private const int MaxDynamicModulesWithStatics = 64;
+
     private const string UnwalkableStacks = "thread stack(s) could not be walked, so their locals are missing from the roots";
 
     /// <summary>The roots, in search order; each one that cannot be read is counted in <paramref name="failures"/>.</summary>
@@ -34,8 +37,18 @@ internal static partial class RootFinder
         ClrThread[] threads = runtime.Threads.Where(t => t.IsAlive).ToArray();
         var threadStatics = new List<NamedRoot>();
         var openGenericStatics = new List<(ClrType Type, ClrStaticField Field)>();
+        ulong sharedAllocator = LoadedAssemblies.SharedAllocator(runtime);
+        int dynamicModules = 0;
         foreach (ClrModule module in runtime.EnumerateModules())
         {
+            // A collectible type's statics are no root: its loader allocator holds them, and lives only while
+            // something outside refers to the context. Listing a module's statics takes the runtime's debugging
+            // interface tens of milliseconds, so a process that generated thousands of assemblies (one per call)
+            // has the statics of the first few read, and the report says so.
+            if (LoadedAssemblies.IsCollectible(module, sharedAllocator))
+                continue;
+            if (module.IsDynamic && ++dynamicModules > MaxDynamicModulesWithStatics)
+                continue;
             foreach (ClrType type in module.EnumerateTypesWithStaticFields())
             {
                 if (OpenGenericParameters().IsMatch(type.Name ?? ""))
@@ -65,6 +78,11 @@ internal static partial class RootFinder
                 }
             }
         }
+        if (dynamicModules > MaxDynamicModulesWithStatics)
+        {
+            failures.Note($"The statics of {dynamicModules - MaxDynamicModulesWithStatics:N0} of {dynamicModules:N0} dynamic assemblies were not read, " +
+                "so what only those statics hold is told by the runtime's handle that keeps them.");
+        }
         AddClosedGenericStatics(runtime, graph, roots, openGenericStatics);
         roots.AddRange(threadStatics);
     }
@@ -84,16 +102,16 @@ internal static partial class RootFinder
             .Select(s => (s.Type, s.Field, Pattern: FieldTypePattern(s.Type.Name!, s.Field.Type?.Name)))
             .Where(s => s.Pattern is not null)
             .ToList();
-        foreach (ClrRoot bucket in runtime.Heap.EnumerateAdditionalRoots().Where(r => r.RootKind == ClrRootKind.StaticVar))
+        foreach (ClrObject bucket in StaticsBuckets(runtime))
         {
-            if (!bucket.Object.IsArray)
+            if (!bucket.IsArray)
                 continue;
-            ClrArray slots = bucket.Object.AsArray();
+            ClrArray slots = bucket.AsArray();
             for (int i = 0; i < slots.Length; i++)
             {
                 ClrObject value = slots.GetObjectValue(i);
                 int node = value.IsValid ? graph.IndexOf(value.Address) : -1;
-                if (node < 0 || named.Contains(node) || value.Type?.Name is not { } valueType)
+                if (node < 0 || named.Contains(node) || value.Type?.Name is not { } valueType || s_runtimesOwnSlots.Contains(valueType))
                     continue;
                 // The most specific declared type wins (List<T> over a bare T); when two fit equally, the name says so.
                 var fits = patterns
@@ -109,6 +127,31 @@ internal static partial class RootFinder
                 named.Add(node);
             }
         }
+    }
+
+    // The same buckets hold the objects the runtime exposes for its loaded assemblies: they are no generic static's,
+    // whatever a static typed by a bare type parameter (CallSite<T>.s_value) would match.
+    private static readonly HashSet<string> s_runtimesOwnSlots = new(StringComparer.Ordinal)
+    {
+        "System.Reflection.RuntimeAssembly", "System.Reflection.RuntimeModule", "System.Reflection.LoaderAllocator",
+    };
+
+    /// <summary>
+    /// The pinned <c>Object[]</c> buckets that hold the statics' slots, each kept by one handle of the runtime's. Only
+    /// when no handle holds one (the debugging interface's handle walk can miss it) are they found from the modules,
+    /// which resolves each module's statics base by walking its segment: with thousands of collectible assemblies
+    /// loaded, each with a bucket of its own, that takes minutes.
+    /// </summary>
+    private static IEnumerable<ClrObject> StaticsBuckets(ClrRuntime runtime)
+    {
+        List<ClrObject> held = runtime.EnumerateHandles()
+            .Where(h => h.HandleKind is ClrHandleKind.Strong or ClrHandleKind.Pinned && h.Object.IsValid && h.Object.Type?.Name == "System.Object[]")
+            .Select(h => h.Object)
+            .DistinctBy(o => o.Address)
+            .ToList();
+        return held.Count > 0
+            ? held
+            : runtime.Heap.EnumerateAdditionalRoots().Where(r => r.RootKind == ClrRootKind.StaticVar).Select(r => r.Object);
     }
 
     /// <summary>

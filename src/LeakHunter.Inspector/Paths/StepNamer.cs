@@ -15,20 +15,22 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     private const string UnresolvedDelegates = "delegate(s) on the paths could not be resolved to the method they call, so they are shown by type only";
 
     public const string ArrayElement = "[]";
-    public const string DependentHandleValue = "(ConditionalWeakTable value)";
 
     private readonly Dictionary<int, Dictionary<ulong, string>> _fieldsByReferrer = new();
     private readonly Dictionary<int, string?> _notes = new();
     private ClrModule[]? _modules;
+    private ulong? _sharedAllocator;
 
     /// <summary>The field of <paramref name="from"/> that holds <paramref name="to"/>: <c>_items</c>, <c>[]</c>, <c>[].value</c>.</summary>
     public string FieldBetween(int from, int to)
     {
+        if (graph.HiddenField(from, to) is { } hidden)
+            return hidden;
         if (!_fieldsByReferrer.TryGetValue(from, out Dictionary<ulong, string>? fields))
         {
             ClrObject referrer = runtime.Heap.GetObject(graph.Addresses[from]);
             // Every reference an array of references holds is an element: no need to walk a million of them.
-            if (referrer.Type is { IsArray: true, ComponentType.IsObjectReference: true } && !IsDependentValue(from, to))
+            if (referrer.Type is { IsArray: true, ComponentType.IsObjectReference: true })
                 return ArrayElement;
             fields = new Dictionary<ulong, string>();
             StructElement? element = StructElement.Of(referrer.Type);
@@ -36,12 +38,8 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
                 fields.TryAdd(reference.Object.Address, Describe(reference, element));
             _fieldsByReferrer[from] = fields;
         }
-        if (fields.TryGetValue(graph.Addresses[to], out string? field))
-            return field;
-        return IsDependentValue(from, to) ? DependentHandleValue : "?";
+        return fields.GetValueOrDefault(graph.Addresses[to], "?");
     }
-
-    private bool IsDependentValue(int from, int to) => graph.DependentEdges.TryGetValue(from, out List<int>? values) && values.Contains(to);
 
     private static string Describe(ClrReference reference, StructElement? element)
     {
@@ -140,6 +138,8 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
                     return DescribeAssembly(obj.ReadField<ulong>("m_assembly"), m => m.AssemblyAddress);
                 case "System.Reflection.RuntimeModule":
                     return DescribeAssembly(obj.ReadField<ulong>("m_pData"), m => m.Address);
+                default:
+                    return DescribeLoader(obj);
             }
         }
         catch (Exception e)
@@ -151,12 +151,55 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
 
     private string? DescribeAssembly(ulong address, Func<ClrModule, ulong> addressOf)
     {
-        _modules ??= runtime.EnumerateModules().ToArray();
-        ClrModule? module = _modules.FirstOrDefault(m => address != 0 && addressOf(m) == address);
-        string? name = module?.AssemblyName is { Length: > 0 } assembly ? Path.GetFileNameWithoutExtension(assembly) : module?.Name;
-        if (module is null || string.IsNullOrEmpty(name))
+        ClrModule? module = Modules.FirstOrDefault(m => address != 0 && addressOf(m) == address);
+        if (module is null || LoadedAssemblies.Name(module) is not { } name)
             return null;
-        return module.IsDynamic ? $"dynamic assembly {name}" : $"assembly {name}";
+        _sharedAllocator ??= LoadedAssemblies.SharedAllocator(runtime);
+        return LoadedAssemblies.IsCollectible(module, _sharedAllocator.Value) ? $"collectible {name}" : name;
+    }
+
+    private ClrModule[] Modules => _modules ??= runtime.EnumerateModules().ToArray();
+
+    /// <summary>The assemblies a loader allocator keeps, found through its scout's native loader allocator: <c>assembly Plugin</c>.</summary>
+    private string? AssembliesOf(ClrObject loaderAllocator)
+    {
+        if (!loaderAllocator.TryReadObjectField("m_scout", out ClrObject scout) || !scout.IsValid || scout.IsNull)
+            return null;
+        ulong native = scout.ReadField<ulong>("m_nativeLoaderAllocator");
+        string[] names = Modules.Where(m => native != 0 && m.LoaderAllocator == native).Select(LoadedAssemblies.Name).OfType<string>().Distinct().ToArray();
+        return names.Length == 0 ? null : string.Join(", ", names);
+    }
+
+    /// <summary>
+    /// What a loader allocator or an AssemblyLoadContext stands for, by the assemblies it holds and whether it is
+    /// unloading. The context's name is a string the program chose, so it is not shown; its type and assemblies are.
+    /// </summary>
+    private string? DescribeLoader(ClrObject obj)
+    {
+        if (obj.Type?.Name == "System.Reflection.LoaderAllocator")
+            return AssembliesOf(obj) is { } assemblies ? $"loader allocator of collectible {assemblies}" : "loader allocator of a collectible assembly";
+        if (!IsAssemblyLoadContext(obj.Type))
+            return null;
+        int node = graph.IndexOf(obj.Address);
+        string? assembliesIn = graph.HiddenEdges
+            .Where(p => p.Value.Exists(e => e.Target == node && e.Field == HeapGraph.LoaderAllocatorsContext))
+            .Select(p => AssembliesOf(runtime.Heap.GetObject(graph.Addresses[p.Key])))
+            .FirstOrDefault(a => a is not null);
+        bool collectible = obj.Type!.Fields.Any(f => f.Name == "_isCollectible") && obj.ReadField<bool>("_isCollectible");
+        bool unloading = obj.Type.Fields.Any(f => f.Name == "_state") && obj.ReadField<int>("_state") != 0;
+        string what = collectible ? "collectible AssemblyLoadContext" : "AssemblyLoadContext";
+        string state = unloading ? "Unload called, but it cannot unload" : "not unloaded";
+        return assembliesIn is null ? $"{what} ({state})" : $"{what} of {assembliesIn} ({state})";
+    }
+
+    private static bool IsAssemblyLoadContext(ClrType? type)
+    {
+        for (; type is not null; type = type.BaseType)
+        {
+            if (type.Name == "System.Runtime.Loader.AssemblyLoadContext")
+                return true;
+        }
+        return false;
     }
 
     // The runtime's timer queue holds the timers of Task.Delay and System.Timers.Timer too, and each has its own fix.

@@ -88,7 +88,11 @@ internal static class LeakCauses
             // objects name it where its cookie only reads as a timer, and a chain of timers whose traced sample began at
             // another test's Task.Delay does not outvote the timers, callbacks and owners that say what they are.
             // Within the idiom, the longest path words the fix best: it names the async method its state machine runs.
-            LeakIdiom idiom = members.Select(s => (Idiom: LeakIdioms.Decode(s.Root, s.Path), s.Instances, Length: s.Path.Count)).Where(d => d.Idiom.Name is not null)
+            // A context that cannot unload is the story whenever a path shows it, however few objects it has next to the
+            // plugin's own: what the user must release is the reference into the context, and the fix names it.
+            var decoded = members.Select(s => (Idiom: LeakIdioms.Decode(s.Root, s.Path), s.Instances, Length: s.Path.Count)).Where(d => d.Idiom.Name is not null).ToArray();
+            LeakIdiom idiom = decoded.Where(d => d.Idiom.Name == LeakIdioms.UnloadableContext).OrderByDescending(d => d.Instances).Select(d => d.Idiom).FirstOrDefault()
+                ?? decoded
                 .GroupBy(d => d.Idiom.Name!, StringComparer.Ordinal)
                 .OrderByDescending(g => g.Sum(d => (long)d.Instances)).ThenBy(g => LeakIdioms.Specificity(g.Key))
                 .Select(g => g.OrderByDescending(d => d.Length).ThenByDescending(d => d.Instances).First().Idiom).FirstOrDefault()
@@ -137,7 +141,7 @@ internal static class LeakCauses
     {
         LeakRootKind.StaticField => 0,
         LeakRootKind.ThreadStatic => 1,
-        LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle => 2,
+        LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle or LeakRootKind.LoadedAssembly => 2,
         LeakRootKind.Stack => 3,
         _ => 4,
     };

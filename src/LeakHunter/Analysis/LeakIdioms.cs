@@ -23,13 +23,20 @@ internal static partial class LeakIdioms
     private const string TimerQueueTimer = "System.Threading.TimerQueueTimer";
     private const string CallbackNode = "System.Threading.CancellationTokenSource+CallbackNode";
 
+    /// <summary>The idiom of a collectible AssemblyLoadContext that something outside it keeps from unloading.</summary>
+    public const string UnloadableContext = "AssemblyLoadContext that cannot unload";
+
+    // The inspector's label for the reference an object of a collectible type holds to its assembly's loader allocator.
+    private const string TypesLoaderAllocator = "(its type's loader allocator)";
+
     // Every idiom's name, most specific first: the order Decode tests them in.
     private static readonly string[] s_bySpecificity =
     [
-        "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
+        UnloadableContext, "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
         "linked CancellationTokenSource", "cancellation token registration", "DI root scope", "Meter registry", "ActivitySource registry",
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
-        "MemoryCache without limits", "unread channel", "XName table", "XmlSerializer assembly", "ConditionalWeakTable entry",
+        "MemoryCache without limits", "unread channel", "XName table", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
+        "ConditionalWeakTable entry",
         "async method", "event handler", "closure", "collection",
     ];
 
@@ -43,6 +50,8 @@ internal static partial class LeakIdioms
     /// <summary>The idiom of one path, from its root to a growing instance.</summary>
     public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
+        if (UnloadableContextKind(root, path) is { } context)
+            return context;
         if (TimerKind(path) is { } timer)
             return timer;
         if (Has(path, "System.Threading.RegisteredWaitHandle"))
@@ -66,8 +75,15 @@ internal static partial class LeakIdioms
         if (Has(path, "System.Xml.Linq.XNamespace") && path.Any(s => s.Type == "System.Xml.Linq.XName"))
             return new("XName table", "Do not make element or attribute names from data (ids, keys): every XName is kept in its XNamespace's table for as long as the namespace lives; put the data in an element's or attribute's value instead.");
         // The assembly XmlSerializer generates is never unloaded; the runtime holds it, and its types, by handles of its own.
-        if (path.Any(s => s.Note is { } note && (note.Contains(" of Microsoft.Xml.Serialization.GeneratedAssembly.", StringComparison.Ordinal) || note == "dynamic assembly Microsoft.GeneratedCode")))
+        if (path.Any(s => s.Note?.Contains(XmlSerializerTypes, StringComparison.Ordinal) == true)
+            || (root.Kind == LeakRootKind.LoadedAssembly && root.Name.Contains(XmlSerializerTypes, StringComparison.Ordinal)))
             return new("XmlSerializer assembly", "Create the XmlSerializer once and keep it (a static field per type and root): this constructor generates a new assembly every time, and an assembly is never unloaded; only XmlSerializer(Type) and XmlSerializer(Type, string) reuse theirs.");
+        if (root.Kind == LeakRootKind.LoadedAssembly)
+        {
+            return root.Name.StartsWith("dynamic assembly", StringComparison.Ordinal)
+                ? new("dynamic assembly", "Generate the assembly once and reuse it: an assembly made with AssemblyBuilderAccess.Run is never unloaded. Define it with AssemblyBuilderAccess.RunAndCollect, or in a collectible AssemblyLoadContext, when it must come and go.")
+                : new("assembly loaded per call", "Load the assembly once and keep the Assembly: Assembly.Load(byte[]) and a load from a new path add a copy every time, and an assembly outside a collectible AssemblyLoadContext is never unloaded. Load plugins into a collectible AssemblyLoadContext, and Unload it when done.");
+        }
         if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
             return new("ConditionalWeakTable entry", "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.");
         if (AsyncKind(path) is { } asyncMethod)
@@ -98,6 +114,36 @@ internal static partial class LeakIdioms
     }
 
     private const string ClosureNote = "closure created in ";
+    // The namespace of the types XmlSerializer generates, which names their assembly too.
+    private const string XmlSerializerTypes = " Microsoft.Xml.Serialization.GeneratedAssembly.";
+
+    /// <summary>
+    /// A path that runs from outside a collectible AssemblyLoadContext into an object of one of its types, and on
+    /// through that type's loader allocator: the reference that keeps the whole context from unloading. The fix names
+    /// the object and what holds it (an event's handler, a static, a thread's local).
+    /// </summary>
+    private static LeakIdiom? UnloadableContextKind(LeakRoot root, IReadOnlyList<LeakStep> path)
+    {
+        int edge = -1;
+        for (int i = 1; i < path.Count && edge < 0; i++)
+        {
+            if (path[i].Field == TypesLoaderAllocator)
+                edge = i;
+        }
+        if (edge < 0)
+            return null;
+        string inside = TypeNames.Short(path[edge - 1].Type);
+        string assembly = path[edge].Note is { } note && note.StartsWith("loader allocator of ", StringComparison.Ordinal) ? note["loader allocator of ".Length..] : "a collectible assembly";
+        int handler = Enumerable.Range(1, edge - 1).FirstOrDefault(i => path[i].Note?.StartsWith("delegate with", StringComparison.Ordinal) == true
+            || (path[i].Note?.StartsWith("handler ", StringComparison.Ordinal) == true && path[i].Field?.StartsWith('[') == false && path[i].Field != "_invocationList"));
+        string release = handler > 0
+            ? $"remove its handler from {TypeNames.Short(path[handler - 1].Type)}.{path[handler].Field} (-=)"
+            : root.Kind == LeakRootKind.StaticField
+                ? $"clear what static field {root.Name} holds of it"
+                : $"drop what {root.Name} holds of it";
+        return new(UnloadableContext,
+            $"The {inside} held from outside comes from {assembly}: while anything outside its collectible AssemblyLoadContext refers to one of its objects, the context, its assemblies and all their types stay loaded. Before calling Unload, {release}.");
+    }
 
     /// <summary>
     /// The kind of timer the path's last timer-queue entry is. The queue's timers are a chain, and the chain's head may

@@ -229,4 +229,5 @@ internal enum RootKindCode : byte
     Stack = 5,
     FinalizerQueue = 6,
     Unknown = 7,
+    LoadedAssembly = 8,
 }

@@ -177,6 +177,13 @@ public enum LeakRootKind
 
     /// <summary>No enumerated root reaches the instances; they are reported, never dropped.</summary>
     Unknown,
+
+    /// <summary>
+    /// An assembly the runtime keeps loaded, named <c>dynamic assembly Microsoft.GeneratedCode</c>: an assembly outside a
+    /// collectible <c>AssemblyLoadContext</c> is never unloaded, so its module, its <c>Assembly</c> and its types'
+    /// <c>Type</c> objects live as long as the process.
+    /// </summary>
+    LoadedAssembly,
 }
 
 /// <summary>A GC root, named the way a developer thinks of it.</summary>

@@ -2,6 +2,8 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Diagnostics.Tracing;
+using System.Reflection;
+using System.Runtime.Loader;
 using System.Threading.Channels;
 using System.Xml.Linq;
 using System.Xml.Serialization;
@@ -422,11 +424,39 @@ internal static class IdiomXName
 // A dynamic assembly generated per call: only XmlSerializer(Type) and (Type, string) reuse theirs.
 internal static class IdiomXmlSerializer
 {
-    public static void Leak()
+    private static readonly XmlSerializer s_serializer = new(typeof(IdiomXmlOrder), new XmlRootAttribute("order"));
+
+    public static void Leak() => Serialize(new XmlSerializer(typeof(IdiomXmlOrder), new XmlRootAttribute("order")));
+
+    public static void Fixed() => Serialize(s_serializer);
+
+    private static void Serialize(XmlSerializer serializer)
     {
-        var serializer = new XmlSerializer(typeof(IdiomXmlOrder), new XmlRootAttribute("order"));
         using var writer = new StringWriter();
         serializer.Serialize(writer, new IdiomXmlOrder());
+    }
+}
+
+// A plugin loaded per call into a collectible context and unloaded, whose handler on AppDomain.ProcessExit keeps the
+// context loaded: AppDomain.s_domain -> ProcessExit -> ShutdownFlusher -> its type's loader allocator -> the context.
+internal static class IdiomPluginContext
+{
+    // Built beside the tests, never referenced by them: only a context of the test's own can load it.
+    private static readonly string s_plugin = Path.Combine(
+        AppContext.BaseDirectory.Replace("LeakHunter.Tests", "LeakHunter.TestPlugin", StringComparison.Ordinal), "LeakHunter.TestPlugin.dll");
+
+    public static void Leak() => RunPlugin(stopBeforeUnload: false);
+
+    public static void Fixed() => RunPlugin(stopBeforeUnload: true);
+
+    private static void RunPlugin(bool stopBeforeUnload)
+    {
+        var context = new AssemblyLoadContext("plugin", isCollectible: true);
+        Type entry = context.LoadFromAssemblyPath(s_plugin).GetType("LeakHunter.TestPlugin.PluginEntry", throwOnError: true)!;
+        entry.GetMethod("Start", BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null);
+        if (stopBeforeUnload)
+            entry.GetMethod("Stop", BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null);
+        context.Unload();
     }
 }
 
