@@ -78,6 +78,7 @@ internal sealed class InspectorServer
                 InspectorCommand.Mark => Mark(frame.ReadMessage<MarkRequest>()),
                 InspectorCommand.Explain => Explain(frame.ReadMessage<ExplainRequest>()),
                 InspectorCommand.ExplainWatched => ExplainWatched(frame.ReadMessage<ExplainWatchedRequest>()),
+                InspectorCommand.FinalizerStack => FinalizerStack(frame.ReadMessage<FinalizerStackRequest>()),
                 _ => Reply.Failed($"Unknown command 0x{frame.Kind:X2}: this inspector speaks protocol {InspectorProtocol.Version}, " +
                     $"whose commands are {string.Join(", ", Enum.GetNames<InspectorCommand>())}."),
             };
@@ -150,6 +151,15 @@ internal sealed class InspectorServer
             (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
                 runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
+        });
+    }
+
+    private Reply FinalizerStack(FinalizerStackRequest request)
+    {
+        return UnderTimeLimit(request.Target.Timeout, () =>
+        {
+            (string[] frames, _) = _reader.Read(request.Target, ThreadStacks.OfFinalizer);
+            return new FinalizerStackReply(frames);
         });
     }
 

@@ -98,7 +98,7 @@ public static class LeakAssert
         CheckRunner.Exclusive(() =>
         {
             using InspectionSession session = InspectionSession.OfThisProcess(options);
-            CheckRunner.SettleHeap();
+            _ = CheckRunner.SettleHeap();
             int census = session.Take().Id;
             long alive = session.Histograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
             if (alive <= max)
@@ -117,7 +117,7 @@ public static class LeakAssert
     private static IntPtr[] Survivors(GCHandle[] watched)
     {
         for (int i = 0; i < 3 && watched.Any(IsAlive); i++)
-            CheckRunner.SettleHeap();
+            _ = CheckRunner.SettleHeap();
         return watched.Where(IsAlive).Select(GCHandle.ToIntPtr).ToArray();
     }
 

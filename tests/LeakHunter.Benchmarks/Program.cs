@@ -35,7 +35,7 @@ var rows = new List<string>();
 foreach (int liveObjects in new[] { 100_000, 1_000_000 })
 {
     Heap.Fill(liveObjects);
-    double settleHeap = Measure.Median(9, CheckRunner.SettleHeap, settle: false);
+    double settleHeap = Measure.Median(9, () => CheckRunner.SettleHeap(), settle: false);
     double gcOnce = Measure.Median(9, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
 
     var taker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });

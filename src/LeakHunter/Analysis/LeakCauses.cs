@@ -149,6 +149,8 @@ internal static class LeakCauses
     private static string WhyUnexplained(Growth type, IReadOnlyList<LeakSignature> signatures, LeakExplanation explanation)
     {
         LeakSignature[] own = signatures.Where(s => s.Type == type.Type).ToArray();
+        if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue) && explanation.FinalizerThreadBlocked)
+            return "its new instances wait for finalization, and the finalizer thread is blocked (see the warning for its stack): they stay until it returns.";
         if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue))
             return "its new instances were only waiting for finalization: garbage whose finalizers had not run yet, which holds nothing.";
         if (own.Length > 0 && own.All(s => s.Root.Kind is LeakRootKind.Unknown or LeakRootKind.FinalizerQueue))

@@ -73,6 +73,13 @@ internal sealed class CensusTaker
         return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
     }
 
+    /// <summary>The managed frames of the finalizer thread's stack, innermost first.</summary>
+    public IReadOnlyList<string> FinalizerStack()
+    {
+        (InspectorStatus status, string? message, IReadOnlyList<string>? frames) = _inspector.FinalizerStack(_nextCensusId++, Route, _options.CensusTimeout);
+        return status == InspectorStatus.Ok ? frames! : throw Failure(status, message!);
+    }
+
     /// <summary>Paths to the objects that the given weak GC handles still point at.</summary>
     public Explanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles, TimeSpan timeLimit)
     {

@@ -221,6 +221,14 @@ internal sealed class InspectorClient : IDisposable
         return (status, message, reply?.Explanation, reply?.PauseMs ?? 0);
     }
 
+    /// <summary>The managed frames of the finalizer thread's stack, innermost first.</summary>
+    public (InspectorStatus Status, string? Message, IReadOnlyList<string>? Frames) FinalizerStack(int requestId, CensusRoute route, TimeSpan timeout)
+    {
+        (InspectorStatus status, string? message, FinalizerStackReply? reply) =
+            RequestOnTarget(target => new FinalizerStackRequest(target), requestId, route, timeout);
+        return (status, message, reply?.Frames);
+    }
+
     /// <summary>Paths from the roots to the objects the given weak GC handles still point at.</summary>
     public (InspectorStatus Status, string? Message, Explanation? Explanation) ExplainWatched(IReadOnlyList<IntPtr> weakHandles, int requestId, CensusRoute route,
         TimeSpan timeout, TimeSpan timeLimit)

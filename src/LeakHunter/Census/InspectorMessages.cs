@@ -184,6 +184,36 @@ internal sealed record ResetRequest : IInspectorRequest<Acknowledgement>, IWireM
     public static ResetRequest Read(BinaryReader reader) => new();
 }
 
+/// <summary>Asks for the managed frames of the finalizer thread's stack.</summary>
+/// <param name="Target">Where the threads are read.</param>
+internal sealed record FinalizerStackRequest(HeapTarget Target) : IInspectorRequest<FinalizerStackReply>, IWireMessage<FinalizerStackRequest>
+{
+    public InspectorCommand Command => InspectorCommand.FinalizerStack;
+
+    public void Write(BinaryWriter writer) => Target.Write(writer);
+
+    public static FinalizerStackRequest Read(BinaryReader reader) => new(HeapTarget.Read(reader));
+}
+
+/// <summary>The finalizer thread's managed frames, innermost first, each as <c>Type.Method</c>.</summary>
+internal sealed record FinalizerStackReply(IReadOnlyList<string> Frames) : IWireMessage<FinalizerStackReply>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(Frames.Count);
+        foreach (string frame in Frames)
+            writer.Write(frame);
+    }
+
+    public static FinalizerStackReply Read(BinaryReader reader)
+    {
+        var frames = new string[WireValues.ReadCount(reader, 1, "frames")];
+        for (int i = 0; i < frames.Length; i++)
+            frames[i] = reader.ReadString();
+        return new FinalizerStackReply(frames);
+    }
+}
+
 /// <summary>Tells the inspector to exit; it sends no reply.</summary>
 internal sealed record QuitRequest : IInspectorRequest, IWireMessage<QuitRequest>
 {

@@ -28,6 +28,9 @@ internal enum InspectorCommand : byte
 
     /// <summary>Paths from the roots to the objects that some weak GC handles still point at.</summary>
     ExplainWatched = 6,
+
+    /// <summary>The managed frames of the finalizer thread's stack, asked for when it seems blocked.</summary>
+    FinalizerStack = 7,
 }
 
 internal enum CensusRoute : byte
@@ -59,7 +62,7 @@ internal static class InspectorProtocol
     /// Version 3: the inspector writes dumps with the runtime's createdump, so no diagnostics status is sent any more;
     /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
     /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes, and a mark can keep
-    /// the previous mark's addresses. Version 8: a mark no longer takes a midpoint.
+    /// the previous mark's addresses. Version 8: a mark no longer takes a midpoint, a path's root may be a loaded assembly, and the finalizer thread's stack can be asked for.
     /// </summary>
     public const int Version = 8;
 

@@ -271,4 +271,7 @@ internal sealed record LeakExplanation(IReadOnlyList<LeakSignature> Leaks, IRead
 {
     /// <summary>What the inspector could not read or cut short while explaining; the report's warnings carry them.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Whether the finalizer thread was blocked while the check ran, so objects waiting for finalization piled up.</summary>
+    public bool FinalizerThreadBlocked { get; init; }
 }

@@ -34,6 +34,7 @@ internal sealed class CheckRunner
     // may compact) ran since: then marked objects may have moved and look new, and the mark is taken again.
     private long _ownFullGc;
     private bool _markMayHaveMoved;
+    private bool _finalizerBlocked;
     private readonly List<string> _warnings = new();
     private int _recordCount;
     private bool _watchOtherThreads;
@@ -170,6 +171,12 @@ internal sealed class CheckRunner
             _warnings.Add($"Other threads allocated {_otherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
                 "Run leak checks without parallel tests (in xunit, put them in a collection with DisableParallelization = true).");
 
+        if (_finalizerBlocked)
+        {
+            _warnings.Add(FinalizerBlockedWarning(censuses));
+            explanation = explanation is null ? null : explanation with { FinalizerThreadBlocked = true };
+        }
+
         return BuildReport(censuses.Strategy, growing, background, explanation, Stopwatch.GetElapsedTime(started));
     }
 
@@ -222,7 +229,7 @@ internal sealed class CheckRunner
         {
             if (_markedAt is null || _markedAt == _iterations)
             {
-                SettleHeap();
+                Settle();
                 MarkSettledHeap(censuses, growingTypes);
                 await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
                 SettleWithoutCompacting();
@@ -366,7 +373,7 @@ internal sealed class CheckRunner
             if (part > 0)
             {
                 if (compacting)
-                    SettleHeap();
+                    Settle();
                 else
                     SettleWithoutCompacting();
             }
@@ -427,7 +434,7 @@ internal sealed class CheckRunner
             _markMayHaveMoved = true;
         for (int i = 0; i < 2; i++)
         {
-            GC.WaitForPendingFinalizers();
+            _finalizerBlocked |= !FinalizerWaiter.Wait(FinalizerWaiter.Limit);
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
         }
         _ownFullGc = LastFullBlockingGc();
@@ -438,7 +445,7 @@ internal sealed class CheckRunner
         _cancellationToken.ThrowIfCancellationRequested();
         var window = AllocationWindow.Open();
         if (compacting)
-            SettleHeap();
+            Settle();
         else
             SettleWithoutCompacting();
         (int id, CensusReply reply) = censuses.Take();
@@ -458,14 +465,39 @@ internal sealed class CheckRunner
     /// queued by earlier collections run first, so the second GC is needed only when the first found finalizable
     /// garbage; otherwise it would find the very same heap, at the cost of a whole extra GC per census.
     /// </summary>
-    internal static void SettleHeap()
+    /// <returns>False when the finalizer thread is blocked: the finalizers pending did not finish within <see cref="FinalizerWaiter.Limit"/>.</returns>
+    internal static bool SettleHeap()
     {
-        GC.WaitForPendingFinalizers();
+        bool finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
-        if (GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount == 0)
-            return;
-        GC.WaitForPendingFinalizers();
+        if (!finalized || GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount == 0)
+            return finalized;
+        finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        return finalized;
+    }
+
+    /// <summary>Settles the heap, and notes when the finalizer thread turns out to be blocked.</summary>
+    private void Settle() => _finalizerBlocked |= !SettleHeap();
+
+    /// <summary>
+    /// What the report says of a blocked finalizer thread: every object waiting for finalization stays until it
+    /// returns, so this is a leak of its own, whatever the counts say. Its stack names the finalizer and what it waits on.
+    /// </summary>
+    private string FinalizerBlockedWarning(InspectionSession censuses)
+    {
+        string where;
+        try
+        {
+            IReadOnlyList<string> frames = censuses.FinalizerStack();
+            where = frames.Count == 0 ? "its stack shows no managed frame." : "its stack, innermost first: " + string.Join(" <- ", frames) + ".";
+        }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        {
+            where = $"its stack could not be read ({e.Message}).";
+        }
+        return $"The finalizer thread is blocked: the finalizers pending did not finish within {FinalizerWaiter.Limit.TotalSeconds:0} s, so every object " +
+            "waiting for finalization stays in memory until it returns. A finalizer must never wait, take a lock or do I/O; " + where;
     }
 
     private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();

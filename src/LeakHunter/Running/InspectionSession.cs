@@ -72,6 +72,9 @@ internal sealed class InspectionSession : IDisposable
     public LeakExplanation Explain(int maxInstancesPerType, IReadOnlyCollection<string> types) =>
         LeakExplanations.FromInspector(_censuses.Explain(maxInstancesPerType, _explanationLimit, types));
 
+    /// <summary>The managed frames of the finalizer thread's stack, innermost first.</summary>
+    public IReadOnlyList<string> FinalizerStack() => _censuses.FinalizerStack();
+
     /// <summary>Paths to the objects that the given weak GC handles of this process still point at.</summary>
     public LeakExplanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles) =>
         LeakExplanations.FromInspector(_censuses.ExplainWatched(weakHandles, _explanationLimit));

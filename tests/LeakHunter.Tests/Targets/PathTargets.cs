@@ -364,3 +364,33 @@ internal static class PathBulkImport
         public long Imported = Environment.TickCount64;
     }
 }
+
+// A finalizer that waits on a lock never released while the check runs: the finalizer thread blocks in it, and every
+// object queued for finalization after it waits too.
+internal static class BlockedFinalizer
+{
+    private static readonly ManualResetEventSlim s_release = new(false);
+
+    public static void Make() => _ = new Connection();
+
+    /// <summary>Lets the blocked finalizer return, so the finalizer thread goes on with the rest of the queue.</summary>
+    public static void Release() => s_release.Set();
+
+    public sealed class Connection
+    {
+        ~Connection() => s_release.Wait();
+    }
+}
+
+// A finalizer that returns at once: its objects are collected by the next GC after it ran.
+internal static class QuickFinalizer
+{
+    public static void Make() => _ = new Connection();
+
+    public sealed class Connection
+    {
+        public static int Closed;
+
+        ~Connection() => Interlocked.Increment(ref Closed);
+    }
+}
