@@ -124,6 +124,7 @@ internal sealed class InspectorServer
             _marked = new HeapMark(typeIndices.ToDictionary(t => t, _ => Array.Empty<ulong>()), request.KeepAddresses ? _marked.Everything : null)
             {
                 RoutesThroughExisting = request.KeepAddresses,
+                StackSlots = request.KeepAddresses ? _marked.StackSlots : null,
             };
             return Reply.Ok(new MarkReply(0.0));
         }

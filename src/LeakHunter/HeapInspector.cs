@@ -60,7 +60,8 @@ public sealed class HeapInspector : IDisposable
     /// <summary>Live objects by type, every type with an instance, most bytes first.</summary>
     /// <param name="reachableOnly">
     /// Count only what a GC root reaches. Another process's garbage stays on its heap until its next GC, so a census of
-    /// a live process counts it unless told; a dump's census is exact either way.
+    /// a live process counts it unless told; a dump's census is exact either way. Objects only the finalizer queue
+    /// holds are garbage waiting for their finalizers, and are not counted either.
     /// </param>
     /// <param name="cancellationToken">Stops the census, even in the middle of a heap walk.</param>
     /// <exception cref="LeakHunterException">The heap could not be read; the message says why and what to do.</exception>

@@ -18,6 +18,9 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everyt
     /// </summary>
     public bool RoutesThroughExisting { get; init; }
 
+    /// <summary>The stack slots at the mark, and the types of what they held; null when the mark only names types.</summary>
+    public IReadOnlySet<StackSlot>? StackSlots { get; init; }
+
     public static HeapMark None { get; } = new(new Dictionary<int, ulong[]>(), null);
 
     /// <summary>This mark narrowed to <paramref name="typeIndices"/>, the marked types to explain; all of them when none are given.</summary>
@@ -54,7 +57,10 @@ internal static class InstanceMarker
         scanner.Walk(runtime, ref visitor);
         return new HeapMark(
             visitor.ByType.ToDictionary(p => p.Key, p => Sorted(p.Value)),
-            Sorted(visitor.Everything));
+            Sorted(visitor.Everything))
+        {
+            StackSlots = RootFinder.StackSlots(runtime),
+        };
     }
 
     // The walk visits each segment in ascending order; segments themselves need not be, and the lookups search.

@@ -19,16 +19,18 @@ internal static class LeakExplainer
 
     /// <summary>
     /// Counts only the objects some root reaches: a census of a process whose garbage has not been collected, where
-    /// LeakHunter cannot force a GC (the command-line tool's view of another process).
+    /// LeakHunter cannot force a GC (the command-line tool's view of another process). What only the finalizer queue
+    /// holds is garbage too, waiting for its finalizer: a server that closes a connection per request has hundreds of
+    /// sockets there at any time, and they are not the server's to keep.
     /// </summary>
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
-        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
-        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, FinalizableNodes(runtime, graph), existed: null);
+        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, finalizable: [], existed: null);
         histogram.EnsureCapacity(scanner.TypeCount);
         for (int node = 0; node < graph.Count; node++)
         {
@@ -93,12 +95,15 @@ internal static class LeakExplainer
         HeapGraph graph = HeapGraph.Build(scanner, runtime);
         if (graph.UnreadableBytes > 0)
             failures.Note($"{graph.UnreadableBytes:N0} bytes of the heap could not be parsed, so the objects there are missing from the paths and referrer counts.");
-        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures);
+        List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures, mark.StackSlots);
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
         Dictionary<int, List<int>> newByType = selectTargets(graph);
         LoadedAssemblies.AddRoots(runtime, graph, types, roots, newByType.Values.SelectMany(nodes => nodes));
         bool[]? existed = mark.ExistedIn(graph);
+        // A frame that has run since the mark holds what it held then, wherever a compacting GC has moved it since.
+        foreach (NamedRoot root in roots.Where(r => r.HeldSinceMark))
+            existed?[root.Node] = true;
         // A check's paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's
         // path the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
         // A watch's paths prefer them: a live server's in-flight connections lead to its singletons too.

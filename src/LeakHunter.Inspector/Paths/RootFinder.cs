@@ -4,8 +4,19 @@ using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Paths;
 
+/// <summary>A stack local's slot, and the MethodTable of the object it held.</summary>
+internal readonly record struct StackSlot(ulong Address, ulong MethodTable);
+
 /// <summary>A GC root, named the way a developer thinks of it, and the node of the object it holds.</summary>
-internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int Node);
+internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int Node)
+{
+    /// <summary>
+    /// For a stack local: whether the same slot of the same running frame held an object of the same type at the mark.
+    /// The frame has run since before the mark (a server's Main), so what it holds is long-lived even when the
+    /// object has moved since, in a compacting GC of a live process, to an address the mark never saw.
+    /// </summary>
+    public bool HeldSinceMark { get; init; }
+}
 
 /// <summary>
 /// Lists the roots in the order the search must meet them: statics and thread statics first (named by their field,
@@ -20,14 +31,18 @@ internal static partial class RootFinder
 
     private const string UnwalkableStacks = "thread stack(s) could not be walked, so their locals are missing from the roots";
 
-    /// <summary>The roots, in search order; each one that cannot be read is counted in <paramref name="failures"/>.</summary>
-    public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph, FailureTally failures)
+    /// <summary>
+    /// The roots, in search order; each one that cannot be read is counted in <paramref name="failures"/>. With
+    /// <paramref name="stackSlotsAtMark"/>, the stack slots and the types of what they held at the mark, a stack root
+    /// says whether its frame held it then.
+    /// </summary>
+    public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph, FailureTally failures, IReadOnlySet<StackSlot>? stackSlotsAtMark = null)
     {
         var roots = new List<NamedRoot>();
         AddStatics(runtime, graph, roots, failures);
         AddHandles(runtime, graph, roots);
         AddFinalizerQueue(runtime, graph, roots);
-        AddStacks(runtime, graph, roots, failures);
+        AddStacks(runtime, graph, roots, failures, stackSlotsAtMark);
         return roots;
     }
 
@@ -235,7 +250,26 @@ internal static partial class RootFinder
             Add(roots, graph, RootKindCode.FinalizerQueue, "finalizer queue (ready for finalization, or a finalizer that is blocked)", root.Object.Address);
     }
 
-    private static void AddStacks(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures)
+    /// <summary>Every stack local's slot and the MethodTable of the object it holds; slots of threads that cannot be walked are left out.</summary>
+    public static HashSet<StackSlot> StackSlots(ClrRuntime runtime)
+    {
+        var slots = new HashSet<StackSlot>();
+        foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
+        {
+            try
+            {
+                foreach (ClrStackRoot root in thread.EnumerateStackRoots().OfType<ClrStackRoot>())
+                    slots.Add(new StackSlot(root.Address, root.Object.Type?.MethodTable ?? 0));
+            }
+            catch (Exception)
+            {
+                // The mark does without this thread's slots: what its frames hold then counts by address alone.
+            }
+        }
+        return slots;
+    }
+
+    private static void AddStacks(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures, IReadOnlySet<StackSlot>? slotsAtMark)
     {
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
         {
@@ -253,7 +287,14 @@ internal static partial class RootFinder
             foreach (ClrStackRoot root in stackRoots)
             {
                 string method = root.StackFrame?.Method is { } m ? $"{m.Type?.Name}.{m.Name}" : root.StackFrame?.FrameName ?? "an unknown frame";
-                Add(roots, graph, RootKindCode.Stack, $"local in {method} (thread {thread.ManagedThreadId})", root.Object.Address);
+                int node = root.Object.Address == 0 ? -1 : graph.IndexOf(root.Object.Address);
+                if (node >= 0)
+                {
+                    roots.Add(new NamedRoot(RootKindCode.Stack, $"local in {method} (thread {thread.ManagedThreadId})", node)
+                    {
+                        HeldSinceMark = slotsAtMark?.Contains(new StackSlot(root.Address, root.Object.Type?.MethodTable ?? 0)) == true,
+                    });
+                }
             }
         }
     }

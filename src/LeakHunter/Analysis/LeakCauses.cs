@@ -128,14 +128,20 @@ internal static class LeakCauses
     /// The signature whose path stands for the cause: held by the longest-lived kind of root, with an accumulation
     /// point where many instances' paths part, and the shortest way from the root to it.
     /// </summary>
-    private static LeakSignature Owner(LeakSignature[] members) => members
+    private static LeakSignature Owner(LeakSignature[] members)
+    {
+        int most = members.Max(s => s.Instances);
+        return members
         .OrderBy(s => RootRank(s.Root.Kind))
         .ThenBy(s => s.AccumulationPoint is null ? 1 : 0)
-        // Where many paths part is seen; a lone instance's point (a replaced array's holder) is only its last collection.
-        .ThenBy(s => s.Instances > 1 ? 0 : 1)
+        // Where many paths part is seen; a lone instance's point (a replaced array's holder) is only its last
+        // collection, and a few instances' point (an event's current delegate, replaced at every subscription and
+        // met on the way by a few of them) is where those few part, not where the leak piles up.
+        .ThenBy(s => s.Instances > 1 && s.Instances >= MinShareOfGrowth * most ? 0 : 1)
         .ThenBy(s => s.AccumulationPoint ?? s.Path.Count)
         .ThenByDescending(s => s.Instances)
         .First();
+    }
 
     private static int RootRank(LeakRootKind kind) => kind switch
     {
