@@ -117,31 +117,47 @@ internal static partial class RootFinder
             .Select(s => (s.Type, s.Field, Pattern: FieldTypePattern(s.Type.Name!, s.Field.Type?.Name)))
             .Where(s => s.Pattern is not null)
             .ToList();
+        // Many slots hold objects of one type (the Type objects of every loaded type): each type is named and matched
+        // once, and the slots are the bucket's references in the graph, so no slot is read from the process again.
+        var namesByType = new Dictionary<int, string[]>();
         foreach (ClrObject bucket in StaticsBuckets(runtime))
         {
-            if (!bucket.IsArray)
+            int bucketNode = graph.IndexOf(bucket.Address);
+            if (bucketNode < 0)
                 continue;
-            ClrArray slots = bucket.AsArray();
-            for (int i = 0; i < slots.Length; i++)
+            for (int e = graph.EdgeStart[bucketNode]; e < graph.EdgeStart[bucketNode + 1]; e++)
             {
-                ClrObject value = slots.GetObjectValue(i);
-                int node = value.IsValid ? graph.IndexOf(value.Address) : -1;
-                if (node < 0 || named.Contains(node) || value.Type?.Name is not { } valueType || s_runtimesOwnSlots.Contains(valueType))
+                int node = graph.Edges[e];
+                if (named.Contains(node))
                     continue;
-                // The most specific declared type wins (List<T> over a bare T); when two fit equally, the name says so.
-                var fits = patterns
-                    .Select(p => (p, Match: p.Pattern!.Match(valueType)))
-                    .Where(c => c.Match.Success)
-                    .Select(c => (Name: $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}", Specificity: Specificity(c.p.Field.Type!.Name!)))
-                    .ToList();
-                int best = fits.Count == 0 ? 0 : fits.Max(f => f.Specificity);
-                string[] candidates = fits.Where(f => f.Specificity == best).Select(f => f.Name).Distinct().ToArray();
+                if (!namesByType.TryGetValue(graph.Types[node], out string[]? candidates))
+                    namesByType[graph.Types[node]] = candidates = StaticsHolding(runtime.Heap.GetObject(graph.Addresses[node]).Type?.Name, patterns);
                 if (candidates.Length == 0)
                     continue;
                 roots.Add(new NamedRoot(RootKindCode.StaticField, string.Join(" or ", candidates), node));
                 named.Add(node);
             }
         }
+    }
+
+    /// <summary>
+    /// The closed generic statics an object of <paramref name="valueType"/> may be the value of. The most specific
+    /// declared type wins (List&lt;T&gt; over a bare T); when two fit equally, the name says so.
+    /// </summary>
+    private static string[] StaticsHolding(string? valueType, List<(ClrType Type, ClrStaticField Field, Regex? Pattern)> patterns)
+    {
+        if (valueType is null || s_runtimesOwnSlots.Contains(valueType))
+            return [];
+        // The buckets also hold the runtime's literal and interned strings: a string is no bare T's value.
+        bool isString = valueType == "System.String";
+        var fits = patterns
+            .Where(p => !isString || Specificity(p.Field.Type!.Name!) > 0)
+            .Select(p => (p, Match: p.Pattern!.Match(valueType)))
+            .Where(c => c.Match.Success)
+            .Select(c => (Name: $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}", Specificity: Specificity(c.p.Field.Type!.Name!)))
+            .ToList();
+        int best = fits.Count == 0 ? 0 : fits.Max(f => f.Specificity);
+        return fits.Where(f => f.Specificity == best).Select(f => f.Name).Distinct().ToArray();
     }
 
     // The same buckets hold the objects the runtime exposes for its loaded assemblies: they are no generic static's,
@@ -239,6 +255,9 @@ internal static partial class RootFinder
                 ClrHandleKind.RefCounted when handle.ReferenceCount > 0 => (RootKindCode.RefCountedHandle, "ref-counted GC handle (COM or native interop)"),
                 _ => (RootKindCode.Unknown, ""),
             };
+            // User code allocates handles on its own objects; an Object[] under one is the runtime's table of references.
+            if (kind is RootKindCode.StrongHandle or RootKindCode.PinnedHandle && handle.Object.Type?.Name == "System.Object[]")
+                name = RootNames.RuntimeHandleTable;
             if (kind != RootKindCode.Unknown)
                 Add(roots, graph, kind, name, handle.Object.Address);
         }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using LeakHunter.Census;
 using LeakHunter.Reports;
 
 namespace LeakHunter.Analysis;
@@ -35,7 +36,7 @@ internal static partial class LeakIdioms
         UnloadableContext, "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
         "linked CancellationTokenSource", "cancellation token registration", "DI root scope", "Meter registry", "ActivitySource registry",
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
-        "MemoryCache without limits", "unread channel", "XName table", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
+        "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
         "ConditionalWeakTable entry",
         "async method", "event handler", "closure", "collection",
     ];
@@ -78,6 +79,12 @@ internal static partial class LeakIdioms
         if (path.Any(s => s.Note?.Contains(XmlSerializerTypes, StringComparison.Ordinal) == true)
             || (root.Kind == LeakRootKind.LoadedAssembly && root.Name.Contains(XmlSerializerTypes, StringComparison.Ordinal)))
             return new("XmlSerializer assembly", "Create the XmlSerializer once and keep it (a static field per type and root): this constructor generates a new assembly every time, and an assembly is never unloaded; only XmlSerializer(Type) and XmlSerializer(Type, string) reuse theirs.");
+        if (root.Name == RootNames.RuntimeHandleTable)
+        {
+            return path[^1].Type == "System.String"
+                ? new("interned string", "string.Intern keeps every string it is given for as long as the process lives: do not intern per-call data (ids, keys, user input); intern only a fixed vocabulary, or keep a pool of your own that can be cleared.")
+                : new(null, "The runtime keeps these in its own table of references (statics, interned strings, loaded assemblies' objects), not in a GC handle of your code's: look for what adds a per-call object there.");
+        }
         if (root.Kind == LeakRootKind.LoadedAssembly)
         {
             return root.Name.StartsWith("dynamic assembly", StringComparison.Ordinal)

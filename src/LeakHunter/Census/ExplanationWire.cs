@@ -24,6 +24,16 @@ internal static class CauseNumber
     public const int None = -1;
 }
 
+/// <summary>Names of roots that both sides recognise.</summary>
+internal static class RootNames
+{
+    /// <summary>
+    /// A strong or pinned handle on an <c>Object[]</c>: the runtime's own table of references (statics, interned
+    /// strings, loaded assemblies' objects), never a handle user code allocated.
+    /// </summary>
+    public const string RuntimeHandleTable = "the runtime's own handle table (a pinned Object[] of statics, interned strings and loaded assemblies' objects)";
+}
+
 internal sealed record ReferrerCount(string Type, string Field, int Count);
 
 internal sealed record TypeReferrerCounts(string Type, List<ReferrerCount> From);

@@ -421,6 +421,17 @@ internal static class IdiomXName
     public static void Leak() => _ = new XElement(s_root, new XElement(XName.Get("order" + s_next++), 1)).ToString();
 }
 
+// the runtime's handle table -> Object[] -> String: string.Intern keeps every string it is given.
+internal static class IdiomInternedString
+{
+    private static readonly string[] s_statuses = ["open", "paid", "shipped", "closed"];
+    private static int s_next = 1_000;
+
+    public static void Leak() => _ = string.Intern("order-" + s_next++);
+
+    public static void Fixed() => _ = string.Intern(s_statuses[s_next++ % s_statuses.Length]);
+}
+
 // A dynamic assembly generated per call: only XmlSerializer(Type) and (Type, string) reuse theirs.
 internal static class IdiomXmlSerializer
 {
@@ -448,6 +459,20 @@ internal static class IdiomPluginContext
     public static void Leak() => RunPlugin(stopBeforeUnload: false);
 
     public static void Fixed() => RunPlugin(stopBeforeUnload: true);
+
+    /// <summary>Removes the handlers the leak left on AppDomain.ProcessExit, so its contexts can unload after the test.</summary>
+    public static void RemoveLeftHandlers()
+    {
+        // The event's backing field, on the AppDomain (its path in the report: AppDomain.s_domain -> AppDomain .ProcessExit).
+        FieldInfo? processExit = typeof(AppDomain).GetField("ProcessExit", BindingFlags.NonPublic | BindingFlags.Instance);
+        if (processExit?.GetValue(AppDomain.CurrentDomain) is not EventHandler handlers)
+            throw new InvalidOperationException("AppDomain.ProcessExit has no backing field of that name any more: the test cannot clean up after the leak.");
+        foreach (EventHandler handler in handlers.GetInvocationList().Cast<EventHandler>())
+        {
+            if (handler.Method.DeclaringType?.Assembly.IsCollectible == true)
+                AppDomain.CurrentDomain.ProcessExit -= handler;
+        }
+    }
 
     private static void RunPlugin(bool stopBeforeUnload)
     {
