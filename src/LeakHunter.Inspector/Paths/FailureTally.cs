@@ -16,6 +16,12 @@ internal sealed class FailureTally
         _byKind[kind] = _byKind.TryGetValue(kind, out (int Count, string FirstReason) seen) ? (seen.Count + 1, seen.FirstReason) : (1, reason);
     }
 
+    /// <summary>
+    /// Dynamic assemblies whose statics were not read, of all of them. It matters only to a path that ends up at the
+    /// runtime's own handle table, where such a static's value would be found instead: the explanation says so then.
+    /// </summary>
+    public (int Unread, int Of) UnreadDynamicStatics { get; set; }
+
     /// <summary>A warning that is not a counted failure, such as a limit that was reached.</summary>
     public void Note(string warning) => _notes.Add(warning);
 

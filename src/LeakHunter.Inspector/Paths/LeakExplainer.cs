@@ -131,6 +131,11 @@ internal static class LeakExplainer
         }
         // The search's two arrays (parents and queue) come on top of the graph itself.
         long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
+        if (failures.UnreadDynamicStatics.Unread > 0 && signatures.Any(s => s.Leak.RootName == RootNames.RuntimeHandleTable))
+        {
+            failures.Note($"The statics of {failures.UnreadDynamicStatics.Unread:N0} of {failures.UnreadDynamicStatics.Of:N0} dynamic assemblies were not read " +
+                "(one assembly generated per call makes reading them all too slow), so a path that ends at the runtime's own handle table may be one of their statics.");
+        }
         List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed);
         return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings());
     }

@@ -93,11 +93,7 @@ internal static partial class RootFinder
                 }
             }
         }
-        if (dynamicModules > MaxDynamicModulesWithStatics)
-        {
-            failures.Note($"The statics of {dynamicModules - MaxDynamicModulesWithStatics:N0} of {dynamicModules:N0} dynamic assemblies were not read, " +
-                "so what only those statics hold is told by the runtime's handle that keeps them.");
-        }
+        failures.UnreadDynamicStatics = (Math.Max(0, dynamicModules - MaxDynamicModulesWithStatics), dynamicModules);
         AddClosedGenericStatics(runtime, graph, roots, openGenericStatics);
         roots.AddRange(threadStatics);
     }
