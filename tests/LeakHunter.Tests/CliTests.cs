@@ -295,12 +295,7 @@ public sealed class CliTests
     {
         using ServerProcess server = ServerProcess.Start();
         using var http = new HttpClient { BaseAddress = server.Address };
-        // First use of both endpoints (routing, JIT, connection) before anything is watched.
-        for (int i = 0; i < 50; i++)
-        {
-            await http.GetStringAsync($"/orders/{i}");
-            await http.GetStringAsync("/health");
-        }
+        await UseBeforeWatching(http, "/orders/");
 
         (int exit, string output, string errors) = await WatchWhileDriving(server, http, "/orders/");
         Assert.True(exit == 1, errors + output);
@@ -321,12 +316,7 @@ public sealed class CliTests
     {
         using ServerProcess server = ServerProcess.Start();
         using var http = new HttpClient { BaseAddress = server.Address };
-        // First use of the endpoint (routing, JIT, the request delegate's reflection caches) before anything is watched.
-        for (int i = 0; i < 50; i++)
-        {
-            await http.GetStringAsync($"/quotes/{i}");
-            await http.GetStringAsync("/health");
-        }
+        await UseBeforeWatching(http, "/quotes/");
 
         // A new connection per request: every request leaves a socket behind for the GC, which must not be the story.
         (int exit, string output, string errors) = await WatchWhileDriving(server, http, "/quotes/", newConnectionPerRequest: true);
@@ -347,6 +337,19 @@ public sealed class CliTests
         Assert.DoesNotContain(causes.Where(c => !c.Equals(cause)).SelectMany(c => c.GetProperty("types").EnumerateArray()),
             t => t.GetString() is "LeakyServer.QuoteWatcher" or "System.EventHandler<System.Decimal>");
         Assert.DoesNotContain("finalizer is blocked", output);
+    }
+
+    /// <summary>
+    /// First use of <paramref name="leakyEndpoint"/> and of <c>/health</c> (routing, JIT, the request delegates'
+    /// reflection caches) before anything is watched.
+    /// </summary>
+    private static async Task UseBeforeWatching(HttpClient http, string leakyEndpoint)
+    {
+        for (int i = 0; i < 50; i++)
+        {
+            await http.GetStringAsync(leakyEndpoint + i);
+            await http.GetStringAsync("/health");
+        }
     }
 
     /// <summary>

@@ -29,7 +29,6 @@ internal static class LeakExplainer
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
-        roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization", -1));
         (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, finalizable: [], existed: null);
         histogram.EnsureCapacity(scanner.TypeCount);
         for (int node = 0; node < graph.Count; node++)

@@ -266,51 +266,48 @@ internal static partial class RootFinder
     }
 
     /// <summary>Every stack local's slot and the MethodTable of the object it holds; slots of threads that cannot be walked are left out.</summary>
-    public static HashSet<StackSlot> StackSlots(ClrRuntime runtime)
-    {
-        var slots = new HashSet<StackSlot>();
-        foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
-        {
-            try
-            {
-                foreach (ClrStackRoot root in thread.EnumerateStackRoots().OfType<ClrStackRoot>())
-                    slots.Add(new StackSlot(root.Address, root.Object.Type?.MethodTable ?? 0));
-            }
-            catch (Exception)
-            {
-                // The mark does without this thread's slots: what its frames hold then counts by address alone.
-            }
-        }
-        return slots;
-    }
+    public static HashSet<StackSlot> StackSlots(ClrRuntime runtime) =>
+        // The mark does without the slots of a thread that cannot be walked: what its frames hold counts by address alone.
+        StackRoots(runtime, failures: null).Select(r => SlotOf(r.Root)).ToHashSet();
 
     private static void AddStacks(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures, IReadOnlySet<StackSlot>? slotsAtMark)
     {
+        foreach ((ClrThread thread, ClrStackRoot root) in StackRoots(runtime, failures))
+        {
+            string method = root.StackFrame?.Method is { } m ? $"{m.Type?.Name}.{m.Name}" : root.StackFrame?.FrameName ?? "an unknown frame";
+            int node = root.Object.Address == 0 ? -1 : graph.IndexOf(root.Object.Address);
+            if (node >= 0)
+            {
+                roots.Add(new NamedRoot(RootKindCode.Stack, $"local in {method} (thread {thread.ManagedThreadId})", node)
+                {
+                    HeldSinceMark = slotsAtMark?.Contains(SlotOf(root)) == true,
+                });
+            }
+        }
+    }
+
+    private static StackSlot SlotOf(ClrStackRoot root) => new(root.Address, root.Object.Type?.MethodTable ?? 0);
+
+    /// <summary>
+    /// Every live thread's stack roots. A thread whose stack cannot be walked contributes none (what only it holds
+    /// shows as unknown), and is counted in <paramref name="failures"/> when given.
+    /// </summary>
+    private static IEnumerable<(ClrThread Thread, ClrStackRoot Root)> StackRoots(ClrRuntime runtime, FailureTally? failures)
+    {
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
         {
-            IEnumerable<ClrStackRoot> stackRoots;
+            ClrStackRoot[] stackRoots;
             try
             {
                 stackRoots = thread.EnumerateStackRoots().OfType<ClrStackRoot>().ToArray();
             }
             catch (Exception e)
             {
-                // A thread whose stack cannot be walked contributes no roots; what only it holds shows as unknown.
-                failures.Add(UnwalkableStacks, e);
+                failures?.Add(UnwalkableStacks, e);
                 continue;
             }
             foreach (ClrStackRoot root in stackRoots)
-            {
-                string method = root.StackFrame?.Method is { } m ? $"{m.Type?.Name}.{m.Name}" : root.StackFrame?.FrameName ?? "an unknown frame";
-                int node = root.Object.Address == 0 ? -1 : graph.IndexOf(root.Object.Address);
-                if (node >= 0)
-                {
-                    roots.Add(new NamedRoot(RootKindCode.Stack, $"local in {method} (thread {thread.ManagedThreadId})", node)
-                    {
-                        HeldSinceMark = slotsAtMark?.Contains(new StackSlot(root.Address, root.Object.Type?.MethodTable ?? 0)) == true,
-                    });
-                }
-            }
+                yield return (thread, root);
         }
     }
 
