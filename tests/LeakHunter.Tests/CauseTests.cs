@@ -87,4 +87,35 @@ public sealed class CauseTests
         Assert.Empty(report.Causes);
         Assert.Empty(report.Unexplained);
     }
+
+    [Fact]
+    public void InstancesAtNewAddressesBeyondTheGrowth_AreNoSecondCause()
+    {
+        // 6,400 calls each added one handler to one event; an older event's 2,406 handlers, moved by a compacting GC
+        // since the mark, were traced as new too. Only 6,400 grew, and the event that holds them all is the one cause.
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([HandlerIn("Acme.Quotes.Changed", 6406, cause: 0), HandlerIn("Acme.Legacy.Changed", 2406, cause: 1)], [], null),
+            [new LeakCauses.Growth("System.EventHandler", 1, 64)], explainedIterations: 6400);
+
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("Acme.Quotes.Changed", cause.Root.Name);
+        Assert.Equal(1, cause.InstancesPerIteration, 0.01);
+        Assert.Null(result.Signatures.Single(s => s.Root.Name == "Acme.Legacy.Changed").Cause);
+    }
+
+    [Fact]
+    public void TwoEventsThatBothGrow_AreTwoCauses_EachWithItsShare()
+    {
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([HandlerIn("Acme.Quotes.Changed", 6400, cause: 0), HandlerIn("Acme.Prices.Changed", 6400, cause: 1)], [], null),
+            [new LeakCauses.Growth("System.EventHandler", 2, 128)], explainedIterations: 6400);
+
+        Assert.Equal(["Acme.Prices.Changed", "Acme.Quotes.Changed"], result.Causes.Select(c => c.Root.Name).Order());
+        Assert.All(result.Causes, c => Assert.Equal(1, c.InstancesPerIteration, 0.01));
+    }
+
+    private static LeakSignature HandlerIn(string @event, int instances, int cause) =>
+        new("System.EventHandler", instances, new LeakRoot(LeakRootKind.StaticField, @event),
+            [new LeakStep("System.EventHandler", null, "delegate with many targets (an event's handler list)"), new LeakStep("System.Object[]", "_invocationList", null),
+             new LeakStep("System.EventHandler", "[]", null)], 1, "fix") { Cause = cause };
 }

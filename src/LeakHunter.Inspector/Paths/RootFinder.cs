@@ -110,7 +110,8 @@ internal static partial class RootFinder
             return;
         var named = new HashSet<int>(roots.Select(r => r.Node));
         var patterns = openStatics
-            .Select(s => (s.Type, s.Field, Pattern: FieldTypePattern(s.Type.Name!, s.Field.Type?.Name)))
+            .Select(s => (s.Type, s.Field, Declared: DeclaredTypeName(runtime, s.Type, s.Field)))
+            .Select(s => (s.Type, s.Field, s.Declared, Pattern: FieldTypePattern(s.Type.Name!, s.Declared)))
             .Where(s => s.Pattern is not null)
             .ToList();
         // Many slots hold objects of one type (the Type objects of every loaded type): each type is named and matched
@@ -137,20 +138,39 @@ internal static partial class RootFinder
     }
 
     /// <summary>
+    /// The declared type of an open generic type's static field (<c>List&lt;T&gt;</c>), remembered for the inspector's
+    /// life: a type outside a collectible context never unloads, and ClrMD resolves a type with open parameters by
+    /// name in every loaded module, which in a process that generated hundreds of assemblies took seconds per check.
+    /// </summary>
+    private static string? DeclaredTypeName(ClrRuntime runtime, ClrType type, ClrStaticField field)
+    {
+        // By name: the type map gives an open generic type no method table of its own.
+        var key = (runtime.DataTarget.DataReader.ProcessId, type.Module.Address, type.Name, field.Name);
+        lock (s_declaredTypeNames)
+        {
+            if (!s_declaredTypeNames.TryGetValue(key, out string? name))
+                s_declaredTypeNames[key] = name = field.Type?.Name;
+            return name;
+        }
+    }
+
+    private static readonly Dictionary<(int Process, ulong Module, string? Type, string? Field), string?> s_declaredTypeNames = new();
+
+    /// <summary>
     /// The closed generic statics an object of <paramref name="valueType"/> may be the value of. The most specific
     /// declared type wins (List&lt;T&gt; over a bare T); when two fit equally, the name says so.
     /// </summary>
-    private static string[] StaticsHolding(string? valueType, List<(ClrType Type, ClrStaticField Field, Regex? Pattern)> patterns)
+    private static string[] StaticsHolding(string? valueType, List<(ClrType Type, ClrStaticField Field, string? Declared, Regex? Pattern)> patterns)
     {
         if (valueType is null || s_runtimesOwnSlots.Contains(valueType))
             return [];
         // The buckets also hold the runtime's literal and interned strings: a string is no bare T's value.
         bool isString = valueType == "System.String";
         var fits = patterns
-            .Where(p => !isString || Specificity(p.Field.Type!.Name!) > 0)
+            .Where(p => !isString || Specificity(p.Declared!) > 0)
             .Select(p => (p, Match: p.Pattern!.Match(valueType)))
             .Where(c => c.Match.Success)
-            .Select(c => (Name: $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}", Specificity: Specificity(c.p.Field.Type!.Name!)))
+            .Select(c => (Name: $"{ClosedName(c.p.Type.Name!, c.Match)}.{MemberName(c.p.Field.Name)}", Specificity: Specificity(c.p.Declared!)))
             .ToList();
         int best = fits.Count == 0 ? 0 : fits.Max(f => f.Specificity);
         return fits.Where(f => f.Specificity == best).Select(f => f.Name).Distinct().ToArray();

@@ -18,6 +18,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
 
     private readonly Dictionary<int, Dictionary<ulong, string>> _fieldsByReferrer = new();
     private readonly Dictionary<int, string?> _notes = new();
+    private readonly Dictionary<ulong, Dictionary<int, string?>> _namesBySlot = new();
     private ClrModule[]? _modules;
     private ulong? _sharedAllocator;
 
@@ -32,13 +33,82 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
             // Every reference an array of references holds is an element: no need to walk a million of them.
             if (referrer.Type is { IsArray: true, ComponentType.IsObjectReference: true })
                 return ArrayElement;
-            fields = new Dictionary<ulong, string>();
-            StructElement? element = StructElement.Of(referrer.Type);
-            foreach (ClrReference reference in referrer.EnumerateReferencesWithFields(carefully: false, considerDependantHandles: false))
-                fields.TryAdd(reference.Object.Address, Describe(reference, element));
-            _fieldsByReferrer[from] = fields;
+            _fieldsByReferrer[from] = fields = FieldsOf(referrer, from);
         }
         return fields.GetValueOrDefault(graph.Addresses[to], "?");
+    }
+
+    /// <summary>
+    /// The name of the field through which <paramref name="referrer"/> holds each object it refers to, by address.
+    /// Each reference's slot is found in the object's own bytes and named from its type's field offsets, once per type
+    /// and slot. ClrMD's own naming of references sizes every field, which resolves the field's type, by name in every
+    /// loaded module when that type is not loaded: in a process that generated hundreds of assemblies, that took a
+    /// second per dictionary type on the paths.
+    /// </summary>
+    private Dictionary<ulong, string> FieldsOf(ClrObject referrer, int node)
+    {
+        var fields = new Dictionary<ulong, string>();
+        if (referrer.Type is not { } type)
+            return fields;
+        var targets = new HashSet<ulong>();
+        for (int edge = graph.EdgeStart[node]; edge < graph.EdgeStart[node + 1]; edge++)
+            targets.Add(graph.Addresses[graph.Edges[edge]]);
+        if (!_namesBySlot.TryGetValue(type.MethodTable, out Dictionary<int, string?>? names))
+            _namesBySlot[type.MethodTable] = names = new Dictionary<int, string?>();
+        ClrType? element = type is { IsArray: true, ComponentType.IsValueType: true, ComponentSize: > 0 } ? type.ComponentType : null;
+
+        // Read in pieces: a big dictionary's entries array can be tens of megabytes.
+        byte[] buffer = new byte[(int)Math.Min(graph.Sizes[node], 1 << 20)];
+        for (ulong start = 0; start < graph.Sizes[node]; start += (ulong)buffer.Length)
+        {
+            int read = runtime.DataTarget.DataReader.Read(referrer.Address + start, buffer);
+            for (int at = start == 0 ? sizeof(long) : 0; at + sizeof(long) <= read; at += sizeof(long))
+            {
+                ulong value = BitConverter.ToUInt64(buffer, at);
+                if (!targets.Contains(value) || fields.ContainsKey(value))
+                    continue;
+                // Offsets count from past the method table pointer, as ClrMD's field offsets do.
+                int offset = (int)(start + (ulong)at) - sizeof(long);
+                // An array's elements start past its length: a slot is the offset within its element.
+                int slot = element is null ? offset : -1 - (offset - sizeof(long)) % type.ComponentSize;
+                if (!names.TryGetValue(slot, out string? name))
+                {
+                    name = element is null ? FieldAt(type, offset) : FieldAt(element, -1 - slot) is { } inner ? ArrayElement + "." + inner : null;
+                    names[slot] = name ??= ClrMdFieldName(referrer, value);
+                }
+                if (name is not null)
+                    fields[value] = name;
+            }
+        }
+        return fields;
+    }
+
+    /// <summary>The reference field at <paramref name="offset"/>, looking into the struct field that spans it: <c>_state.Dictionary</c>.</summary>
+    private static string? FieldAt(ClrType type, int offset, int depth = 0)
+    {
+        ClrInstanceField? spanning = null;
+        foreach (ClrInstanceField field in type.Fields)
+        {
+            if (field.Offset == offset && field.IsObjectReference)
+                return RootFinder.MemberName(field.Name);
+            if (field.ElementType == ClrElementType.Struct && field.Offset <= offset && (spanning is null || field.Offset > spanning.Offset))
+                spanning = field;
+        }
+        return spanning is not null && depth < 8 && spanning.Type is { } inner && FieldAt(inner, offset - spanning.Offset, depth + 1) is { } innerName
+            ? RootFinder.MemberName(spanning.Name) + "." + innerName
+            : null;
+    }
+
+    /// <summary>ClrMD's own name for the reference to <paramref name="target"/>, for a slot the field offsets did not explain.</summary>
+    private static string? ClrMdFieldName(ClrObject referrer, ulong target)
+    {
+        StructElement? element = StructElement.Of(referrer.Type);
+        foreach (ClrReference reference in referrer.EnumerateReferencesWithFields(carefully: false, considerDependantHandles: false))
+        {
+            if (reference.Object.Address == target)
+                return Describe(reference, element);
+        }
+        return null;
     }
 
     private static string Describe(ClrReference reference, StructElement? element)

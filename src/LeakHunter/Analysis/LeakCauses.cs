@@ -35,24 +35,24 @@ internal static class LeakCauses
         // cause's invocation list and another's unrelated array.
         var causesPerType = groups.SelectMany(g => g.Select(s => s.Type).Distinct()).GroupBy(t => t, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        int[][] heldByGroup = groups.Select(members => HeldPerType(members, growth, explanation, causesPerType)).ToArray();
+        // What a type grew by over the traced calls is shared out to the causes that hold most of it first: instances a
+        // compacting GC moved since the mark look new too, and another cause's share of them is only what is left over.
+        double[][] grownByGroup = explainedIterations is int tracedCalls ? ShareOutGrowth(heldByGroup, growth, tracedCalls) : [];
         var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
-        foreach (LeakSignature[] members in groups)
+        for (int g = 0; g < groups.Length; g++)
         {
-            var memberTypes = members.Select(s => s.Type).Where(t => causesPerType[t] == 1).ToHashSet(StringComparer.Ordinal);
+            LeakSignature[] members = groups[g];
             var types = new List<CausedGrowth>();
             bool holdsItsShare = explainedIterations is null;
-            foreach (Growth type in growth)
+            for (int t = 0; t < growth.Count; t++)
             {
-                int held = members.Where(s => s.Type == type.Type).Sum(s => s.Instances);
-                // Every new instance is counted by who refers to it, not only the traced sample: a buffer whose
-                // referrers are this cause's own objects is kept by it, however many other new buffers other threads made.
-                int referred = explanation.Referrers.Where(r => r.Type == type.Type)
-                    .SelectMany(r => r.From).Where(f => f.Type != type.Type && memberTypes.Contains(f.Type)).Sum(f => f.Count);
-                held = Math.Max(held, referred);
+                Growth type = growth[t];
+                int held = heldByGroup[g][t];
                 if (held == 0)
                     continue;
                 double instances = explainedIterations is int calls
-                    ? Math.Min(type.Instances, (double)held / calls)
+                    ? grownByGroup[g][t] / calls
                     : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
                 double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
                 // A type that grows in bytes only grows by replacing an instance: the cause holds its share when the new
@@ -119,6 +119,43 @@ internal static class LeakCauses
             .Select(t => new UnexplainedGrowth(t.Type, WhyUnexplained(t, signatures, explanation)))
             .ToArray();
         return new Result(built.Select(b => b.Cause).ToArray(), numbered, unexplained);
+    }
+
+    /// <summary>
+    /// How many new instances of each growing type a cause holds: those its signatures traced, or more, when the
+    /// referrer counts show this cause's own objects referring to more of them. Every new instance is counted by who
+    /// refers to it, not only the traced sample: a buffer whose referrers are this cause's own objects is kept by it,
+    /// however many other new buffers other threads made.
+    /// </summary>
+    private static int[] HeldPerType(LeakSignature[] members, IReadOnlyList<Growth> growth, LeakExplanation explanation, Dictionary<string, int> causesPerType)
+    {
+        var memberTypes = members.Select(s => s.Type).Where(t => causesPerType[t] == 1).ToHashSet(StringComparer.Ordinal);
+        return growth.Select(type =>
+        {
+            int traced = members.Where(s => s.Type == type.Type).Sum(s => s.Instances);
+            int referred = explanation.Referrers.Where(r => r.Type == type.Type)
+                .SelectMany(r => r.From).Where(f => f.Type != type.Type && memberTypes.Contains(f.Type)).Sum(f => f.Count);
+            return Math.Max(traced, referred);
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// Each type's growth over <paramref name="calls"/> calls, shared out among the causes that hold new instances of
+    /// it, the biggest holder first: no cause is given more than it holds, and all of them together no more than grew.
+    /// </summary>
+    private static double[][] ShareOutGrowth(int[][] heldByGroup, IReadOnlyList<Growth> growth, int calls)
+    {
+        double[][] shares = heldByGroup.Select(h => new double[h.Length]).ToArray();
+        for (int t = 0; t < growth.Count; t++)
+        {
+            double left = Math.Max(0, growth[t].Instances * calls);
+            foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => heldByGroup[g][t]))
+            {
+                shares[g][t] = Math.Min(heldByGroup[g][t], left);
+                left -= shares[g][t];
+            }
+        }
+        return shares;
     }
 
     // A cause that keeps less than this share of every type's measured growth did not make the growth.
