@@ -4,7 +4,8 @@ using Xunit.Abstractions;
 namespace LeakHunter.Xunit;
 
 /// <summary>
-/// The leak assertions of <see cref="LeakAssert"/>, with every report written to the test's output, pass or fail.
+/// The leak assertions of <see cref="LeakAssert"/>, with every report written to the test's output, pass or fail. A
+/// failure's message is the summary (what leaked, what holds it, the fix); the full report is in the output, once.
 /// </summary>
 /// <example>
 /// <code>
@@ -21,12 +22,12 @@ namespace LeakHunter.Xunit;
 public sealed class LeakCheck(ITestOutputHelper output)
 {
     /// <summary>Runs a leak check, writes its report to the test's output, and fails the test if anything grows.</summary>
-    /// <exception cref="LeakDetectedException">Something leaked; the message is the report.</exception>
+    /// <exception cref="LeakDetectedException">Something leaked; the message is the summary, the output holds the report.</exception>
     public LeakReport NoLeaks(Action fragment, LeakOptions? options = null) =>
         Written(() => LeakAssert.NoLeaks(fragment, options))!;
 
     /// <summary>Runs a leak check on asynchronous code, writes its report to the test's output, and fails the test if anything grows.</summary>
-    /// <exception cref="LeakDetectedException">Something leaked; the message is the report.</exception>
+    /// <exception cref="LeakDetectedException">Something leaked; the message is the summary, the output holds the report.</exception>
     public async Task<LeakReport> NoLeaksAsync(Func<Task> fragment, LeakOptions? options = null, CancellationToken cancellationToken = default)
     {
         try
@@ -37,8 +38,7 @@ public sealed class LeakCheck(ITestOutputHelper output)
         }
         catch (LeakDetectedException failure)
         {
-            output.WriteLine(failure.Message);
-            throw;
+            throw Written(failure);
         }
     }
 
@@ -72,10 +72,18 @@ public sealed class LeakCheck(ITestOutputHelper output)
         }
         catch (LeakDetectedException failure)
         {
-            output.WriteLine(failure.Message);
-            throw;
+            throw Written(failure);
         }
     }
+
+    /// <summary>The full report goes to the output; the failure that is thrown carries the summary.</summary>
+    private LeakDetectedException Written(LeakDetectedException failure)
+    {
+        output.WriteLine(failure.FullReport);
+        return failure.Summarized(FullReportAt);
+    }
+
+    private const string FullReportAt = "in the test's output";
 }
 
 /// <summary>

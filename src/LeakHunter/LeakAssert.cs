@@ -146,6 +146,29 @@ public sealed class LeakDetectedException : Exception
         Leaks = paths.Leaks;
     }
 
+    private LeakDetectedException(LeakDetectedException full, string fullReportAt)
+        : base($"{full.Report?.ToSummary() ?? full.Paths?.ToSummary()}{Environment.NewLine}  The full report: {fullReportAt}")
+    {
+        Report = full.Report;
+        Paths = full.Paths;
+        Leaks = full.Leaks;
+    }
+
+    /// <summary>
+    /// The same failure, whose message is the summary (what leaked, what holds it, the fix) and says where the full
+    /// report is: for a test adapter that has written the full report to the test's output or attached it, so that a
+    /// failure does not print it twice.
+    /// </summary>
+    /// <param name="fullReportAt">Where the full report is, as the message should say: <c>in the test's output above</c>.</param>
+    public LeakDetectedException Summarized(string fullReportAt)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(fullReportAt);
+        return new LeakDetectedException(this, fullReportAt);
+    }
+
+    /// <summary>The full readable report of this failure, whatever the message holds.</summary>
+    public string FullReport => Report?.ToString() ?? Paths?.ToString() ?? Message;
+
     /// <summary>The report of the failed leak check; null when an object or count assertion failed.</summary>
     public LeakReport? Report { get; }
 

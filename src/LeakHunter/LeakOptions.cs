@@ -75,6 +75,15 @@ public sealed class LeakOptions
     /// </summary>
     public bool IgnoreRuntimeCaches { get; init; } = true;
 
+    /// <summary>
+    /// A JSON file of known leaks, checked in with the tests: <c>{ "knownLeaks": [ { "id": "3f2a9c1b7e0d", "reason":
+    /// "vendor SDK, ticket 1234" } ] }</c>, each id a <see cref="LeakCause.Id"/> from a report. A check whose causes
+    /// are all in it passes, and its report lists them as known; a new cause fails. With the environment variable
+    /// <c>LEAKHUNTER_UPDATE_BASELINE=1</c>, a check adds its new causes to the file ("accepted on" today) instead of
+    /// failing, and its report says so. A file that does not exist yet is an empty baseline. Default null: no baseline.
+    /// </summary>
+    public string? BaselinePath { get; init; }
+
     internal void Validate()
     {
         if (WarmupIterations < 1)
@@ -97,6 +106,10 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(MaxPathsPerType), MaxPathsPerType, "Trace at least one path per growing type, or set ExplainLeaks to false.");
         if (ExplanationTimeLimit <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(ExplanationTimeLimit), ExplanationTimeLimit, "The explanation time limit must be positive.");
+        if (BaselinePath is not null && (string.IsNullOrWhiteSpace(BaselinePath) || Directory.Exists(BaselinePath)))
+            throw new ArgumentException($"BaselinePath must name a JSON file of known leaks (\"{BaselinePath}\" is {(Directory.Exists(BaselinePath) ? "a folder" : "empty")}).", nameof(BaselinePath));
+        if (BaselinePath is not null && !ExplainLeaks)
+            throw new ArgumentException("A baseline matches the causes a check explains: leave ExplainLeaks on when BaselinePath is set.", nameof(BaselinePath));
     }
 }
 

@@ -95,7 +95,7 @@ public sealed class CauseTests
         // since the mark, were traced as new too. Only 6,400 grew, and the event that holds them all is the one cause.
         LeakCauses.Result result = LeakCauses.Build(
             new LeakExplanation([HandlerIn("Acme.Quotes.Changed", 6406, cause: 0), HandlerIn("Acme.Legacy.Changed", 2406, cause: 1)], [], null),
-            [new LeakCauses.Growth("System.EventHandler", 1, 64)], explainedIterations: 6400);
+            [new LeakCauses.Growth("System.EventHandler", 1, 64)], explainedSpan: 6400);
 
         LeakCause cause = Assert.Single(result.Causes);
         Assert.Equal("Acme.Quotes.Changed", cause.Root.Name);
@@ -108,7 +108,7 @@ public sealed class CauseTests
     {
         LeakCauses.Result result = LeakCauses.Build(
             new LeakExplanation([HandlerIn("Acme.Quotes.Changed", 6400, cause: 0), HandlerIn("Acme.Prices.Changed", 6400, cause: 1)], [], null),
-            [new LeakCauses.Growth("System.EventHandler", 2, 128)], explainedIterations: 6400);
+            [new LeakCauses.Growth("System.EventHandler", 2, 128)], explainedSpan: 6400);
 
         Assert.Equal(["Acme.Prices.Changed", "Acme.Quotes.Changed"], result.Causes.Select(c => c.Root.Name).Order());
         Assert.All(result.Causes, c => Assert.Equal(1, c.InstancesPerIteration, 0.01));

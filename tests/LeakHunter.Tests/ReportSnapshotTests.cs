@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using LeakHunter.Analysis;
 using Xunit;
 
 namespace LeakHunter.Tests;
@@ -52,6 +53,14 @@ public sealed class ReportSnapshotTests
     }
 
     [Fact]
+    public void Summaries_MatchTheirApprovedFiles()
+    {
+        Approved.Verify("leak-check.summary.txt", FixedReports.LeakCheck().ToSummary());
+        Approved.Verify("leak-check-baseline.summary.txt", FixedReports.LeakCheck(FixedReports.Baseline()).ToSummary());
+        Approved.Verify("paths.summary.txt", FixedReports.Paths().ToSummary());
+    }
+
+    [Fact]
     public void LeakReportJson_KeepsEveryFieldOfSchemaVersionOne()
     {
         using JsonDocument json = JsonDocument.Parse(ReportModels["leak-check"](ReportExporters.Json));
@@ -88,6 +97,7 @@ public sealed class ReportSnapshotTests
     private static readonly Dictionary<string, Func<IReportExporter, string>> ReportModels = new()
     {
         ["leak-check"] = e => e.Export(FixedReports.LeakCheck()),
+        ["leak-check-baseline"] = e => e.Export(FixedReports.LeakCheck(FixedReports.Baseline())),
         ["clean-check"] = e => e.Export(FixedReports.CleanCheck()),
         ["watch"] = e => e.Export(FixedReports.Watch()),
         ["census"] = e => e.Export(FixedReports.Census()),
@@ -156,7 +166,14 @@ internal static class FixedReports
     private static LeakExplanation Explanation() =>
         new([s_listLeak, s_eventLeak, s_garbage], s_referrers, null) { Warnings = ["2 roots could not be enumerated: the thread had exited"] };
 
-    public static LeakReport LeakCheck() => new(
+    /// <summary>A baseline that knows the event leak, and an entry no cause of the check matches.</summary>
+    public static LeakBaseline Baseline() => new("/repo/tests/known-leaks.json",
+    [
+        new KnownLeak("cec8fcaa41e4", "the bus is replaced nightly (ticket 4711)") { Owner = "event handler: static field Acme.Bus.s_instance" },
+        new KnownLeak("0123456789ab", "accepted on 2026-11-01") { Owner = "collection: static field Acme.Legacy.s_cache -> List<Item>" },
+    ]);
+
+    public static LeakReport LeakCheck(LeakBaseline? baseline = null) => new(
         CensusStrategy.Attach, 10, 70,
         [
             new CensusSummary(10, 12_000, 900_000, 11.5, CensusPhase.Counted),
@@ -176,7 +193,8 @@ internal static class FixedReports
         TimeSpan.FromMilliseconds(1234.5),
         Explanation(),
         [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")],
-        confirmation: new GrowthConfirmation(1, 40, "3 type(s) kept growing at their counted rate through 1 round(s), to 70 iterations in all"));
+        confirmation: new GrowthConfirmation(1, 40, "3 type(s) kept growing at their counted rate through 1 round(s), to 70 iterations in all"),
+        baseline: baseline);
 
     public static LeakReport CleanCheck() => new(
         CensusStrategy.Dump, 10, 50,

@@ -8,7 +8,7 @@ namespace LeakHunter.Tests;
 [CollectionDefinition(LeakTests.Collection, DisableParallelization = true)]
 public sealed class LeakTestsCollection;
 
-/// <summary>The xunit adapter: every report reaches the test's output, and a leak fails the test with the report.</summary>
+/// <summary>The xunit v2 adapter: every report reaches the test's output once, and a leak fails the test with the summary.</summary>
 [Collection(LeakTests.Collection)]
 public sealed class XunitAdapterTests
 {
@@ -24,14 +24,31 @@ public sealed class XunitAdapterTests
     }
 
     [Fact]
-    public void Leak_FailsTheTest_AndTheOutputHasTheWholeReport()
+    public void Leak_FailsTheTestWithTheSummary_AndTheOutputHasTheWholeReportOnce()
     {
         var output = new RecordingOutput();
 
         var failure = Assert.Throws<LeakDetectedException>(() => new LeakCheck(output).NoLeaks(AuditTrail.Record));
 
-        Assert.Equal(failure.Message, Assert.Single(output.Lines));
-        Assert.Contains("What keeps them alive", output.Lines[0]);
+        string report = Assert.Single(output.Lines);
+        Assert.Equal(failure.Report!.ToString(), report);
+        Assert.Contains("Per type (how each new instance hangs", report);
+        // The message says what leaked, what holds it and the fix, in a few lines, and where the rest is.
+        Assert.StartsWith("LeakHunter: LEAK - 1 cause", failure.Message);
+        Assert.Contains("static field LeakHunter.Tests.Targets.AuditTrail", failure.Message);
+        Assert.Contains("Fix:", failure.Message);
+        Assert.EndsWith("The full report: in the test's output", failure.Message);
+        Assert.DoesNotContain("Per type", failure.Message);
+        Assert.InRange(failure.Message.Split('\n').Length, 5, 25);
+    }
+
+    [Fact]
+    public void WithoutAnAdapter_TheMessageIsTheWholeReport()
+    {
+        var failure = Assert.Throws<LeakDetectedException>(() => LeakAssert.NoLeaks(AuditTrail.Record));
+
+        Assert.Equal(failure.Report!.ToString(), failure.Message);
+        Assert.Equal(failure.Message, failure.FullReport);
     }
 
     [Fact]

@@ -13,13 +13,13 @@ internal static class LeakCauses
 
     /// <param name="explanation">The signatures, numbered by the inspector's groups.</param>
     /// <param name="growth">The growing types' rates.</param>
-    /// <param name="explainedIterations">
-    /// Iterations run between the mark and the explanation, when the new instances come from a known number of calls:
-    /// a cause's share of a type is then what it held per call (at most the measured rate), and a cause that holds under
-    /// a quarter of every type's measured rate is another thread's work, not the fragment's. Null for a watch, where
-    /// shares follow the traced instances.
+    /// <param name="explainedSpan">
+    /// Iterations (a check) or seconds (a watch) between the mark and the explanation, the unit the rates are in: each
+    /// type's growth over that span is shared out among the causes that hold its new instances, and a cause that holds
+    /// under a quarter of every type's measured rate is another thread's work, or objects a compacting GC moved, not
+    /// the leak. Null when the span is not known: shares then follow the traced instances.
     /// </param>
-    public static Result Build(LeakExplanation? explanation, IReadOnlyList<Growth> growth, int? explainedIterations = null)
+    public static Result Build(LeakExplanation? explanation, IReadOnlyList<Growth> growth, double? explainedSpan = null)
     {
         if (explanation is null)
             return new Result([], [], []);
@@ -38,21 +38,21 @@ internal static class LeakCauses
         int[][] heldByGroup = groups.Select(members => HeldPerType(members, growth, explanation, causesPerType)).ToArray();
         // What a type grew by over the traced calls is shared out to the causes that hold most of it first: instances a
         // compacting GC moved since the mark look new too, and another cause's share of them is only what is left over.
-        double[][] grownByGroup = explainedIterations is int tracedCalls ? ShareOutGrowth(heldByGroup, growth, tracedCalls) : [];
+        double[][] grownByGroup = explainedSpan is double tracedSpan ? ShareOutGrowth(heldByGroup, growth, tracedSpan) : [];
         var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
         for (int g = 0; g < groups.Length; g++)
         {
             LeakSignature[] members = groups[g];
             var types = new List<CausedGrowth>();
-            bool holdsItsShare = explainedIterations is null;
+            bool holdsItsShare = explainedSpan is null;
             for (int t = 0; t < growth.Count; t++)
             {
                 Growth type = growth[t];
                 int held = heldByGroup[g][t];
                 if (held == 0)
                     continue;
-                double instances = explainedIterations is int calls
-                    ? grownByGroup[g][t] / calls
+                double instances = explainedSpan is double span
+                    ? grownByGroup[g][t] / span
                     : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
                 double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
                 // A type that grows in bytes only grows by replacing an instance: the cause holds its share when the new
@@ -60,7 +60,7 @@ internal static class LeakCauses
                 long heldBytes = members.Where(s => s.Type == type.Type).Sum(s => s.Bytes);
                 holdsItsShare |= type.Instances > 0
                     ? instances >= MinShareOfGrowth * type.Instances
-                    : explainedIterations is int traced && type.Bytes > 0 && heldBytes >= MinShareOfGrowth * type.Bytes * traced;
+                    : explainedSpan is double traced && type.Bytes > 0 && heldBytes >= MinShareOfGrowth * type.Bytes * traced;
                 types.Add(new CausedGrowth(type.Type, held, instances, bytes));
             }
             if (holdsItsShare)
@@ -98,8 +98,9 @@ internal static class LeakCauses
                 .Select(g => g.OrderByDescending(d => d.Length).ThenByDescending(d => d.Instances).First().Idiom).FirstOrDefault()
                 ?? LeakIdioms.Decode(owner.Root, owner.Path);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
-            built.Add((new LeakCause(owner.Root, owner.Path.Take(ownerLength).ToArray(), owner.AccumulationPoint, types,
-                types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name), members));
+            LeakStep[] path = owner.Path.Take(ownerLength).ToArray();
+            built.Add((new LeakCause(owner.Root, path, owner.AccumulationPoint, types,
+                types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name) { Id = CauseIds.Of(owner.Root, path) }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
 
@@ -140,15 +141,15 @@ internal static class LeakCauses
     }
 
     /// <summary>
-    /// Each type's growth over <paramref name="calls"/> calls, shared out among the causes that hold new instances of
+    /// Each type's growth over <paramref name="span"/> (calls or seconds), shared out among the causes that hold new instances of
     /// it, the biggest holder first: no cause is given more than it holds, and all of them together no more than grew.
     /// </summary>
-    private static double[][] ShareOutGrowth(int[][] heldByGroup, IReadOnlyList<Growth> growth, int calls)
+    private static double[][] ShareOutGrowth(int[][] heldByGroup, IReadOnlyList<Growth> growth, double span)
     {
         double[][] shares = heldByGroup.Select(h => new double[h.Length]).ToArray();
         for (int t = 0; t < growth.Count; t++)
         {
-            double left = Math.Max(0, growth[t].Instances * calls);
+            double left = Math.Max(0, growth[t].Instances * span);
             foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => heldByGroup[g][t]))
             {
                 shares[g][t] = Math.Min(heldByGroup[g][t], left);

@@ -1,4 +1,5 @@
 using LeakHunter.Analysis;
+using LeakHunter.Reports.Exporters;
 
 namespace LeakHunter;
 
@@ -20,7 +21,8 @@ public sealed class LeakReport
         LeakExplanation? explanation = null,
         IReadOnlyList<IgnoredLeak>? ignored = null,
         int? explainedIterations = null,
-        GrowthConfirmation? confirmation = null)
+        GrowthConfirmation? confirmation = null,
+        LeakBaseline? baseline = null)
     {
         Confirmation = confirmation ?? GrowthConfirmation.NotRun;
         Strategy = strategy;
@@ -33,7 +35,8 @@ public sealed class LeakReport
         Duration = duration;
         LeakCauses.Result causes = LeakCauses.Build(explanation,
             growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations);
-        Causes = causes.Causes;
+        (Causes, KnownLeaksNotSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
+        BaselinePath = baseline?.Path;
         Leaks = causes.Signatures;
         Unexplained = causes.Unexplained;
         Referrers = explanation?.Referrers ?? [];
@@ -42,8 +45,23 @@ public sealed class LeakReport
         Ignored = ignored ?? [];
     }
 
-    /// <summary>Whether any type grew in every interval because of the fragment.</summary>
-    public bool HasLeaks => GrowingTypes.Count > 0;
+    /// <summary>
+    /// Whether any type grew in every interval because of the fragment, and not only through causes the baseline
+    /// (<see cref="LeakOptions.BaselinePath"/>) knows: growth no cause explains fails a check whatever the baseline says.
+    /// </summary>
+    public bool HasLeaks => GrowingTypes.Count > 0 && !OnlyKnownLeaks;
+
+    /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
+    public bool OnlyKnownLeaks => BaselinePath is not null && Causes.Count > 0 && Causes.All(c => c.KnownLeakReason is not null) && Unexplained.Count == 0;
+
+    /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
+    public string? BaselinePath { get; }
+
+    /// <summary>
+    /// The baseline's entries no cause of this check matched: fixed, when this check is the one that found them (a
+    /// baseline shared by several checks also lists the others' leaks). Remove fixed entries so the file shrinks.
+    /// </summary>
+    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; }
 
     /// <summary>The route the heap was read through: <see cref="CensusStrategy.Attach"/> or <see cref="CensusStrategy.Dump"/>.</summary>
     public CensusStrategy Strategy { get; }
@@ -104,6 +122,12 @@ public sealed class LeakReport
 
     /// <summary>The readable text report.</summary>
     public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>
+    /// The verdict and each cause in a few lines: what leaked, what holds it, and the fix. About 25 lines for one
+    /// cause, for a test failure's message when the full report is kept elsewhere.
+    /// </summary>
+    public string ToSummary() => TextExporter.Summary(this);
 }
 
 /// <summary>Why a census was taken.</summary>
@@ -237,7 +261,26 @@ public sealed record LeakCause(
     double InstancesPerIteration,
     double BytesPerIteration,
     string Hint,
-    string? Idiom);
+    string? Idiom)
+{
+    /// <summary>
+    /// The cause's stable id, twelve hex digits from its owner and its path's types and fields: the same leak gets the
+    /// same id in every run, whatever its addresses and counts. A baseline of known leaks lists causes by it.
+    /// </summary>
+    public string Id { get; init; } = "";
+
+    /// <summary>Why the team accepted this cause, from the baseline file's entry for <see cref="Id"/>; null when the cause is new.</summary>
+    public string? KnownLeakReason { get; init; }
+}
+
+/// <summary>A leak a team knows of and accepts for now: a cause's id, and the reason a person wrote.</summary>
+/// <param name="Id">The <see cref="LeakCause.Id"/> it stands for.</param>
+/// <param name="Reason">Why it is accepted: a ticket, an upstream bug, "accepted on 2026-11-22".</param>
+public sealed record KnownLeak(string Id, string Reason)
+{
+    /// <summary>The cause's idiom and owner when it was accepted, for a person reading the file; not used to match.</summary>
+    public string? Owner { get; init; }
+}
 
 /// <summary>A growing type's share of one cause.</summary>
 /// <param name="Type">The type's full name, as in the report's growing types.</param>

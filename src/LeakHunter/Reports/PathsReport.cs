@@ -1,3 +1,5 @@
+using LeakHunter.Reports.Exporters;
+
 namespace LeakHunter;
 
 /// <summary>
@@ -53,6 +55,9 @@ public sealed class PathsReport
 
     /// <summary>The paths as readable text.</summary>
     public override string ToString() => ReportExporters.Text.Export(this);
+
+    /// <summary>The headline and the first few paths, with their fixes: a test failure's message when the full report is kept elsewhere.</summary>
+    public string ToSummary() => TextExporter.Summary(this);
 
     /// <summary>The paths as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "paths".</summary>
     public string ToJson() => ReportExporters.Json.Export(this);

@@ -24,14 +24,14 @@ public sealed record TypeRate(string Type, IReadOnlyList<long> Counts, IReadOnly
 public sealed class WatchReport
 {
     internal WatchReport(string target, TimeSpan interval, IReadOnlyList<WatchSample> samples, IReadOnlyList<TypeRate> growingTypes,
-        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration)
+        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration, double? explainedSeconds = null)
     {
         Target = target;
         Interval = interval;
         Samples = samples;
         GrowingTypes = growingTypes;
         LeakCauses.Result causes = LeakCauses.Build(explanation,
-            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerSecond, t.BytesPerSecond)).ToArray());
+            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerSecond, t.BytesPerSecond)).ToArray(), explainedSeconds);
         Causes = causes.Causes;
         Leaks = causes.Signatures;
         Unexplained = causes.Unexplained;

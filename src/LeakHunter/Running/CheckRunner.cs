@@ -23,6 +23,7 @@ internal sealed class CheckRunner
 
     private readonly Fragment _fragment;
     private readonly LeakOptions _options;
+    private readonly LeakBaseline? _baseline;
     private readonly CancellationToken _cancellationToken;
     private readonly CensusRecord[] _records;
     // The confirmation censuses' indices: allocated with the check, since a list made during confirmation would be counted by it.
@@ -47,6 +48,8 @@ internal sealed class CheckRunner
     {
         _fragment = fragment;
         _options = options;
+        // Read before the first iteration: a file that is not a baseline fails the check at once, not after it ran.
+        _baseline = options.BaselinePath is null ? null : LeakBaseline.Load(options.BaselinePath);
         _cancellationToken = cancellationToken;
         _confirmations = new int[MaxConfirmationRounds(options)];
         _records = new CensusRecord[options.Censuses + 1 + _confirmations.Length];
@@ -517,7 +520,7 @@ internal sealed class CheckRunner
 
         List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
         (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(_options), allGrowing, explanation);
-        return new LeakReport(
+        LeakReport Report() => new(
             strategy,
             _options.WarmupIterations,
             _iterations,
@@ -529,7 +532,17 @@ internal sealed class CheckRunner
             explanation,
             ignored,
             explanation is null ? null : _explainedIterations,
-            _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off));
+            _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off),
+            _baseline);
+
+        LeakReport report = Report();
+        LeakCause[] newCauses = report.Causes.Where(c => c.KnownLeakReason is null).ToArray();
+        if (_baseline is null || newCauses.Length == 0 || !LeakBaseline.UpdateRequested)
+            return report;
+        int added = _baseline.Accept(newCauses, DateTime.Today);
+        _warnings.Add($"{added} new cause(s) were added to the baseline {_baseline.Path}, because {LeakBaseline.UpdateVariable}=1: " +
+            "commit the file to accept them as known leaks, or fix them and run the check again without the variable.");
+        return Report();
     }
 
     /// <summary>

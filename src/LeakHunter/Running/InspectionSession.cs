@@ -122,6 +122,7 @@ internal sealed class InspectionSession : IDisposable
         var ids = new List<int>(sampleCount);
         var samples = new List<WatchSample>(sampleCount);
         var warnings = new List<string>();
+        double markedAt = 0;
         for (int sample = 0; sample < sampleCount; sample++)
         {
             if (sample > 0)
@@ -137,7 +138,10 @@ internal sealed class InspectionSession : IDisposable
             // not through requests in flight. Not the first census: a server that just started still moves its young
             // singletons as the GC promotes them, and a moved object looks new.
             if (sample == Math.Max(0, sampleCount - 2))
+            {
                 Mark([]);
+                markedAt = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
             ids.Add(id);
             samples.Add(new WatchSample(elapsed, reply.Objects, reply.Bytes, reply.PauseMs));
             warnings.AddRange(CensusWarnings(reply, $"Census {sample + 1}"));
@@ -146,18 +150,20 @@ internal sealed class InspectionSession : IDisposable
         IReadOnlyList<TypeSeries> series = Histograms(ids);
         List<TypeSeries> growing = GrowthAnalyzer.FindSteadyGrowth(series, 0, ids.Count - 1);
         LeakExplanation? explanation = null;
+        double? explainedSeconds = null;
         if (growing.Count > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report($"{growing.Count} type(s) grew in every interval; finding what holds them...");
             MarkEveryInstanceSinceMark(growing.Select(g => g.Type).ToArray());
+            explainedSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds - markedAt;
             explanation = Explain(maxInstancesPerType: 100, []);
         }
         double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
         TypeRate[] rates = growing
             .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
             .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
-        return new WatchReport(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started));
+        return new WatchReport(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds);
     }
 
     /// <summary>

@@ -62,6 +62,24 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        if (report.BaselinePath is not null)
+        {
+            json.WriteStartObject("baseline");
+            json.WriteString("path", report.BaselinePath);
+            json.WriteBoolean("onlyKnownLeaks", report.OnlyKnownLeaks);
+            json.WriteStartArray("notSeen");
+            foreach (KnownLeak entry in report.KnownLeaksNotSeen)
+            {
+                json.WriteStartObject();
+                json.WriteString("id", entry.Id);
+                json.WriteString("reason", entry.Reason);
+                if (entry.Owner is not null)
+                    json.WriteString("owner", entry.Owner);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
 
         WriteStrings(json, "warnings", report.Warnings);
         json.WriteEndObject();
@@ -240,6 +258,9 @@ internal sealed class JsonExporter : IReportExporter
         foreach (LeakCause cause in causes)
         {
             json.WriteStartObject();
+            json.WriteString("id", cause.Id);
+            if (cause.KnownLeakReason is not null)
+                json.WriteString("knownLeakReason", cause.KnownLeakReason);
             WriteRoot(json, cause.Root);
             WritePath(json, cause.Path);
             if (cause.AccumulationPoint is int point)

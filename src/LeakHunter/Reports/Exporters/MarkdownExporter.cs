@@ -20,8 +20,10 @@ internal sealed class MarkdownExporter : IReportExporter
     public string Export(LeakReport report)
     {
         var md = new StringBuilder();
-        md.AppendLine(report.HasLeaks
-            ? $"## LeakHunter: leak, {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
+        md.AppendLine(report.OnlyKnownLeaks
+            ? string.Create(s_invariant, $"## LeakHunter: no new leak, {report.Causes.Count} known leak(s) from the baseline")
+            : report.HasLeaks
+            ? $"## LeakHunter: leak, {CauseCount(report.Causes.Count(c => c.KnownLeakReason is null))}{report.GrowingTypes.Count} type(s) grew in every interval"
             : "## LeakHunter: no leak").AppendLine();
         md.AppendLine(string.Create(s_invariant,
             $"{report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, {report.Duration.TotalSeconds:0.##} s.")).AppendLine();
@@ -139,7 +141,10 @@ internal sealed class MarkdownExporter : IReportExporter
         {
             LeakCause cause = causes[c];
             string idiom = cause.Idiom is null ? "" : $" ({Cell(cause.Idiom)})";
-            md.AppendLine(string.Create(s_invariant, $"#### Cause {c + 1}{idiom}: {cause.InstancesPerIteration:0.##} instances, {cause.BytesPerIteration:0.#} bytes per {per}")).AppendLine();
+            string id = cause.Id.Length == 0 ? "" : $" `{cause.Id}`";
+            md.AppendLine(string.Create(s_invariant, $"#### Cause {c + 1}{idiom}{id}: {cause.InstancesPerIteration:0.##} instances, {cause.BytesPerIteration:0.#} bytes per {per}")).AppendLine();
+            if (cause.KnownLeakReason is not null)
+                md.AppendLine($"Known leak (baseline): {Cell(cause.KnownLeakReason)}").AppendLine();
             AppendPath(md, cause.Root, cause.Path, cause.AccumulationPoint);
             md.AppendLine().AppendLine($"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
             foreach (CausedGrowth type in cause.Types)

@@ -9,6 +9,10 @@ internal sealed class TextExporter : IReportExporter
     private const int MaxTypesShown = 25;
     private const int MaxSignaturesShown = 10;
     private const int MaxReferrersShown = 5;
+    // A failure's message stays readable in a test runner's pane: about 25 lines for one cause.
+    private const int MaxCausesSummarized = 3;
+    private const int MaxStepsSummarized = 10;
+    private const int MaxTypesSummarized = 6;
     private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 
     public string Name => "text";
@@ -21,10 +25,7 @@ internal sealed class TextExporter : IReportExporter
         CensusSummary first = report.Censuses[0];
         CensusSummary last = report.Censuses[^1];
 
-        text.Append(report.HasLeaks
-            ? $"LeakHunter: LEAK - {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
-            : "LeakHunter: no leak - no type grew in every interval");
-        text.AppendLine();
+        text.AppendLine(Verdict(report));
         text.AppendLine(string.Create(s_invariant,
             $"  {report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, " +
             $"{report.Duration.TotalSeconds:0.##} s; census pause {report.Censuses.Average(c => c.PauseMs):0.#} ms on average"));
@@ -32,7 +33,7 @@ internal sealed class TextExporter : IReportExporter
             $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
         text.AppendLine($"  confirmation: {report.Confirmation.Decision}");
 
-        if (report.HasLeaks)
+        if (report.GrowingTypes.Count > 0)
         {
             text.AppendLine();
             text.AppendLine("  Growing types                                              per iteration         live at each census");
@@ -40,6 +41,7 @@ internal sealed class TextExporter : IReportExporter
         }
 
         AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per iteration");
+        AppendBaseline(text, report);
 
         if (report.Ignored.Count > 0)
         {
@@ -58,6 +60,50 @@ internal sealed class TextExporter : IReportExporter
 
         AppendWarnings(text, report.Warnings);
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The verdict and each cause in a few lines (the owner, the path to the accumulation point, the types kept, the
+    /// fix), for a test failure's message: the full report is written elsewhere, once.
+    /// </summary>
+    internal static string Summary(LeakReport report)
+    {
+        var text = new StringBuilder(Verdict(report)).AppendLine();
+        if (!report.HasLeaks)
+            return text.ToString().TrimEnd();
+        var newCauses = report.Causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is null).ToArray();
+        foreach ((LeakCause cause, int index) in newCauses.Take(MaxCausesSummarized))
+            AppendCause(text, cause, index, "per iteration", MaxStepsSummarized, MaxTypesSummarized);
+        if (newCauses.Length > MaxCausesSummarized)
+            text.AppendLine(string.Create(s_invariant, $"    ... and {newCauses.Length - MaxCausesSummarized} more cause(s)"));
+        if (newCauses.Length < report.Causes.Count)
+            text.AppendLine(string.Create(s_invariant, $"    and {report.Causes.Count - newCauses.Length} known leak(s) from the baseline"));
+        if (report.Unexplained.Count > 0)
+            text.AppendLine($"    Not explained: {string.Join(", ", report.Unexplained.Take(MaxTypesSummarized).Select(u => TypeNames.Short(u.Type)))}" +
+                (report.Unexplained.Count > MaxTypesSummarized ? string.Create(s_invariant, $" and {report.Unexplained.Count - MaxTypesSummarized} more") : ""));
+        if (report.Causes.Count == 0 && report.Unexplained.Count == 0)
+        {
+            foreach (TypeGrowth type in report.GrowingTypes.Take(MaxTypesSummarized))
+                text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(type.Type)}: {type.InstancesPerIteration:0.##} obj, {type.BytesPerIteration:0.#} B per iteration"));
+        }
+        if (report.Warnings.Count > 0)
+            text.AppendLine(string.Create(s_invariant, $"    {report.Warnings.Count} warning(s): see the full report"));
+        return text.ToString().TrimEnd();
+    }
+
+    /// <summary>The headline and the first signatures' paths, for a failed object or instance assertion's message.</summary>
+    internal static string Summary(PathsReport report)
+    {
+        var text = new StringBuilder(report.Headline).AppendLine();
+        foreach (LeakSignature leak in report.Leaks.Take(MaxCausesSummarized))
+        {
+            text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} instance(s) held by"));
+            AppendPath(text, leak.Root, leak.Path, leak.AccumulationPoint, MaxStepsSummarized);
+            text.AppendLine($"      Fix: {leak.Hint}");
+        }
+        if (report.Leaks.Count > MaxCausesSummarized)
+            text.AppendLine(string.Create(s_invariant, $"    ... and {report.Leaks.Count - MaxCausesSummarized} more signature(s)"));
+        return text.ToString().TrimEnd();
     }
 
     public string Export(WatchReport report)
@@ -124,6 +170,37 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine(string.Create(s_invariant, $"  ... and {types.Count - MaxTypesShown} more (see the JSON report)"));
     }
 
+    private static string Verdict(LeakReport report)
+    {
+        if (report.OnlyKnownLeaks)
+            return string.Create(s_invariant, $"LeakHunter: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval");
+        if (!report.HasLeaks)
+            return "LeakHunter: no leak - no type grew in every interval";
+        int known = report.Causes.Count(c => c.KnownLeakReason is not null);
+        string knownToo = known == 0 ? "" : string.Create(s_invariant, $" ({known} of them known from the baseline)");
+        return $"LeakHunter: LEAK - {CauseCount(report.Causes.Count - known)}{report.GrowingTypes.Count} type(s) grew in every interval{knownToo}";
+    }
+
+    /// <summary>Which causes the baseline knows, and which of its entries this check did not see.</summary>
+    private static void AppendBaseline(StringBuilder text, LeakReport report)
+    {
+        if (report.BaselinePath is null)
+            return;
+        text.AppendLine();
+        text.AppendLine($"  Known leaks (baseline {report.BaselinePath}):");
+        var known = report.Causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
+        if (known.Length == 0)
+            text.AppendLine("    none of this check's causes");
+        foreach ((LeakCause cause, int index) in known)
+            text.AppendLine(string.Create(s_invariant, $"    cause {index + 1} [{cause.Id}]: {cause.KnownLeakReason}"));
+        if (report.KnownLeaksNotSeen.Count > 0)
+        {
+            text.AppendLine("    Not seen in this check (fixed, if this is the check that found them; remove them from the file):");
+            foreach (KnownLeak entry in report.KnownLeaksNotSeen)
+                text.AppendLine($"      [{entry.Id}] {entry.Owner ?? ""}{(entry.Owner is null ? "" : ": ")}{entry.Reason}");
+        }
+    }
+
     private static string CauseCount(int causes) => causes switch
     {
         0 => "",
@@ -144,17 +221,8 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(partial is not null ? $"  What keeps them alive (partial: {partial})" : "  What keeps them alive");
         for (int c = 0; c < causes.Count; c++)
         {
-            LeakCause cause = causes[c];
             text.AppendLine();
-            string idiom = cause.Idiom is null ? "" : $" ({cause.Idiom})";
-            text.AppendLine(string.Create(s_invariant,
-                $"    Cause {c + 1}{idiom}: {cause.InstancesPerIteration:0.##} obj, {cause.BytesPerIteration:0.#} B {rate}, held by"));
-            AppendPath(text, cause.Root, cause.Path, cause.AccumulationPoint);
-            text.AppendLine("      It keeps:");
-            foreach (CausedGrowth type in cause.Types)
-                text.AppendLine(string.Create(s_invariant,
-                    $"        {TypeNames.Short(type.Type),-44} {type.InstancesPerIteration,7:0.##} obj {type.BytesPerIteration,9:0.#} B {rate}"));
-            text.AppendLine($"      Fix: {cause.Hint}");
+            AppendCause(text, causes[c], c, rate, int.MaxValue, int.MaxValue);
         }
 
         if (unexplained.Count > 0)
@@ -182,13 +250,42 @@ internal sealed class TextExporter : IReportExporter
         AppendReferrers(text, referrers);
     }
 
+    /// <summary>A cause's block: what it keeps per unit of <paramref name="rate"/>, the owner and path, the types, the fix.</summary>
+    private static void AppendCause(StringBuilder text, LeakCause cause, int index, string rate, int maxSteps, int maxTypes)
+    {
+        string idiom = cause.Idiom is null ? "" : $" ({cause.Idiom})";
+        string id = cause.Id.Length == 0 ? "" : $" [{cause.Id}{(cause.KnownLeakReason is null ? "" : ", known leak")}]";
+        text.AppendLine(string.Create(s_invariant,
+            $"    Cause {index + 1}{idiom}{id}: {cause.InstancesPerIteration:0.##} obj, {cause.BytesPerIteration:0.#} B {rate}, held by"));
+        AppendPath(text, cause.Root, cause.Path, cause.AccumulationPoint, maxSteps);
+        text.AppendLine("      It keeps:");
+        foreach (CausedGrowth type in cause.Types.Take(maxTypes))
+            text.AppendLine(string.Create(s_invariant,
+                $"        {TypeNames.Short(type.Type),-44} {type.InstancesPerIteration,7:0.##} obj {type.BytesPerIteration,9:0.#} B {rate}"));
+        if (cause.Types.Count > maxTypes)
+            text.AppendLine(string.Create(s_invariant, $"        ... and {cause.Types.Count - maxTypes} more type(s)"));
+        text.AppendLine($"      Fix: {cause.Hint}");
+    }
+
     private static string Via(LeakStep step) => step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
 
-    private static void AppendPath(StringBuilder text, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint)
+    /// <summary>
+    /// The root, then each step indented under the one before; past <paramref name="maxSteps"/>, the middle of the
+    /// path is elided and its last steps, up to the accumulation point, are kept.
+    /// </summary>
+    private static void AppendPath(StringBuilder text, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint, int maxSteps = int.MaxValue)
     {
         text.AppendLine($"      {RootLabel(root)}");
+        int elideFrom = path.Count > maxSteps ? 2 : path.Count;
+        int elideTo = path.Count - (maxSteps - 2);
         for (int i = 0; i < path.Count; i++)
         {
+            if (i >= elideFrom && i < elideTo)
+            {
+                if (i == elideFrom)
+                    text.AppendLine(string.Create(s_invariant, $"        {new string(' ', Math.Min(i, 8))}... {elideTo - elideFrom} more step(s) ..."));
+                continue;
+            }
             LeakStep step = path[i];
             string mark = i == accumulationPoint ? "   <-- accumulates here" : "";
             string note = step.Note is null ? "" : $"  ({step.Note})";
