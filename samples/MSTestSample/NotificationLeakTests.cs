@@ -23,6 +23,11 @@ public sealed class NotificationLeakTests
 
         StringAssert.Contains(failure.Message, "static field MSTestSample.AlertHub.Raised");
         StringAssert.Contains(failure.Message, "Unsubscribe");
+        // The message is the summary; the full reports are result files of the test.
+        StringAssert.Contains(failure.Message, "The full report: attached to the test result as ");
+        string report = failure.Message[(failure.Message.IndexOf("attached to the test result as ", StringComparison.Ordinal) + 31)..].Split(" and ")[0];
+        StringAssert.EndsWith(report, "leakhunter-report-ForgottenSubscriber_Survives_AndTheFailureNamesTheEvent.txt");
+        StringAssert.Contains(File.ReadAllText(report), "watched object(s) survived");
     }
 }
 

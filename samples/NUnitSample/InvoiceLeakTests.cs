@@ -18,6 +18,13 @@ public sealed class InvoiceLeakTests
 
         Assert.That(failure!.Message, Does.Contain("static field NUnitSample.CachingInvoiceRenderer.s_rendered"));
         Assert.That(failure.Message, Does.Contain("accumulates here"));
+        // The message is the summary; the full text and JSON reports are files attached to the test.
+        Assert.That(failure.Message, Does.Not.Contain("Referred to by"));
+        string report = Path.Combine(TestContext.CurrentContext.WorkDirectory, "leakhunter",
+            "leakhunter-report-CachingRenderer_Leaks_AndTheFailureSaysWhereItPilesUp.txt");
+        Assert.That(failure.Message, Does.Contain("The full report: attached to the test as " + report));
+        Assert.That(File.ReadAllText(report), Does.Contain("Referred to by"));
+        Assert.That(File.ReadAllText(Path.ChangeExtension(report, ".json")), Does.Contain("\"hasLeaks\": true"));
     }
 }
 

@@ -58,7 +58,11 @@ root.Subcommands.Add(census);
 var pidArgument = new Argument<string>("pid") { Description = "The id of a live .NET process (see `leakhunter ps`)" };
 var interval = new Option<double>("--interval") { Description = "Seconds between censuses", DefaultValueFactory = _ => 5 };
 var samples = new Option<int>("--samples") { Description = "Censuses to take; a type must grow between every two", DefaultValueFactory = _ => 5 };
-var watch = new Command("watch", "Censuses of a live process over time: the types that grew in every interval, their rates per second, and what holds them.") { pidArgument, interval, samples };
+var baselineOption = new Option<string>("--baseline")
+{
+    Description = "A JSON file of known leaks (see the README): causes listed there do not fail the watch, and are shown as known",
+};
+var watch = new Command("watch", "Censuses of a live process over time: the types that grew in every interval, their rates per second, and what holds them.") { pidArgument, interval, samples, baselineOption };
 watch.SetAction((result, cancellation) => Run(result, cancellation, token =>
 {
     string pid = result.GetValue(pidArgument)!;
@@ -70,7 +74,10 @@ watch.SetAction((result, cancellation) => Run(result, cancellation, token =>
     double seconds = result.GetValue(interval);
     if (!(seconds > 0) || seconds > TimeSpan.FromDays(1).TotalSeconds)
         throw new CliException($"--interval must be a number of seconds above 0 and at most a day; {seconds.ToString(CultureInfo.InvariantCulture)} is not.");
-    using HeapInspector inspector = Open(result, InspectionTarget.Process(processId));
+    string? baseline = result.GetValue(baselineOption);
+    if (baseline is not null && (string.IsNullOrWhiteSpace(baseline) || Directory.Exists(baseline)))
+        throw new CliException($"--baseline must name a JSON file of known leaks; '{baseline}' is {(Directory.Exists(baseline) ? "a folder" : "empty")}.");
+    using HeapInspector inspector = Open(result, InspectionTarget.Process(processId), baseline);
     WatchReport report = inspector.Watch(TimeSpan.FromSeconds(seconds), count, new Progress(), token);
     return (Export(result, e => e.Export(report)), report.HasLeaks ? 1 : 0);
 }));
@@ -112,12 +119,12 @@ if (parsed.Errors.Count > 0)
 }
 return await parsed.InvokeAsync().ConfigureAwait(false);
 
-static HeapInspector Open(ParseResult result, InspectionTarget target)
+static HeapInspector Open(ParseResult result, InspectionTarget target, string? baselinePath = null)
 {
     double seconds = result.GetValue<double>("--timeout");
     if (!(seconds > 0))
         throw new CliException("--timeout must be a positive number of seconds.");
-    return HeapInspector.Open(target, new InspectionOptions { HeapWalkTimeout = TimeSpan.FromSeconds(seconds) });
+    return HeapInspector.Open(target, new InspectionOptions { HeapWalkTimeout = TimeSpan.FromSeconds(seconds), BaselinePath = baselinePath });
 }
 
 static CensusOrder Order(ParseResult result) => result.GetValue<string>("--sort") == "count" ? CensusOrder.Count : CensusOrder.Bytes;

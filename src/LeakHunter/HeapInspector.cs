@@ -1,3 +1,4 @@
+using LeakHunter.Analysis;
 using LeakHunter.Running;
 
 namespace LeakHunter;
@@ -11,10 +12,19 @@ public sealed class InspectionOptions
     /// <summary>How long one walk of the heap (a census, or tracing paths) may take before it is stopped.</summary>
     public TimeSpan HeapWalkTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Known leaks, as <see cref="LeakOptions.BaselinePath"/> takes them: a watch whose causes are all in this file
+    /// reports no new leak and lists them as known, and <c>LEAKHUNTER_UPDATE_BASELINE=1</c> adds its new causes to
+    /// it. Default null: no baseline.
+    /// </summary>
+    public string? BaselinePath { get; init; }
+
     internal void Validate()
     {
         if (HeapWalkTimeout <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(HeapWalkTimeout), HeapWalkTimeout, "HeapWalkTimeout must be positive.");
+        if (BaselinePath is not null && (string.IsNullOrWhiteSpace(BaselinePath) || Directory.Exists(BaselinePath)))
+            throw new ArgumentException($"BaselinePath must name a JSON file of known leaks (\"{BaselinePath}\" is {(Directory.Exists(BaselinePath) ? "a folder" : "empty")}).", nameof(BaselinePath));
     }
 }
 
@@ -34,11 +44,13 @@ public sealed class InspectionOptions
 public sealed class HeapInspector : IDisposable
 {
     private readonly InspectionSession _session;
+    private readonly LeakBaseline? _baseline;
 
-    private HeapInspector(InspectionTarget target, InspectionSession session)
+    private HeapInspector(InspectionTarget target, InspectionSession session, LeakBaseline? baseline)
     {
         Target = target;
         _session = session;
+        _baseline = baseline;
     }
 
     /// <summary>What this inspector reads.</summary>
@@ -54,7 +66,9 @@ public sealed class HeapInspector : IDisposable
         if (!target.IsDump && target.ProcessId == Environment.ProcessId)
             throw new LeakHunterException(LeakHunterFailure.InvalidTarget,
                 "A HeapInspector reads another process or a dump, not the process it runs in: check this process with LeakDetector or LeakAssert.");
-        return new HeapInspector(target, InspectionSession.Of(target, options.HeapWalkTimeout));
+        // Read first: a file that is not a baseline fails before an inspector starts.
+        LeakBaseline? baseline = options.BaselinePath is null ? null : LeakBaseline.Load(options.BaselinePath);
+        return new HeapInspector(target, InspectionSession.Of(target, options.HeapWalkTimeout), baseline);
     }
 
     /// <summary>Live objects by type, every type with an instance, most bytes first.</summary>
@@ -101,7 +115,7 @@ public sealed class HeapInspector : IDisposable
             throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be above 0 and at most a day.");
         if (samples < 3)
             throw new ArgumentOutOfRangeException(nameof(samples), samples, "A watch takes at least 3 censuses: growth must show in at least two intervals to tell it from a one-off.");
-        return Cancellable(() => _session.Watch(interval, samples, progress, cancellationToken), cancellationToken);
+        return Cancellable(() => _session.Watch(interval, samples, progress, _baseline, cancellationToken), cancellationToken);
     }
 
     /// <summary>Stops the inspector.</summary>

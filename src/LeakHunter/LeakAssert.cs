@@ -23,7 +23,7 @@ public static class LeakAssert
     public static LeakReport NoLeaks(Action fragment, LeakOptions? options = null)
     {
         LeakReport report = LeakDetector.Run(fragment, options);
-        return report.HasLeaks ? throw new LeakDetectedException(report) : report;
+        return report.HasLeaks ? throw Attached(new LeakDetectedException(report)) : report;
     }
 
     /// <summary>Runs a leak check on the asynchronous <paramref name="fragment"/> and fails if anything grows.</summary>
@@ -32,7 +32,7 @@ public static class LeakAssert
     public static async Task<LeakReport> NoLeaksAsync(Func<Task> fragment, LeakOptions? options = null, CancellationToken cancellationToken = default)
     {
         LeakReport report = await LeakDetector.RunAsync(fragment, options, cancellationToken).ConfigureAwait(false);
-        return report.HasLeaks ? throw new LeakDetectedException(report) : report;
+        return report.HasLeaks ? throw Attached(new LeakDetectedException(report)) : report;
     }
 
     /// <summary>
@@ -68,9 +68,9 @@ public static class LeakAssert
                 using InspectionSession session = InspectionSession.OfThisProcess(options);
                 LeakExplanation explanation = session.ExplainWatched(survivors);
                 string[] types = explanation.Leaks.Select(l => l.Type).Distinct(StringComparer.Ordinal).ToArray();
-                throw new LeakDetectedException(new PathsReport(
+                throw Attached(new LeakDetectedException(new PathsReport(
                     $"LeakHunter: {survivors.Length} of {watched.Length} watched object(s) survived a full GC, and should have been collected",
-                    session.Target, "watched objects", types, survivors.Length, explanation));
+                    session.Target, "watched objects", types, survivors.Length, explanation)));
             }
             finally
             {
@@ -103,10 +103,17 @@ public static class LeakAssert
             long alive = session.Histograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
             if (alive <= max)
                 return 0;
-            throw new LeakDetectedException(session.TraceEveryInstance([type], type, options.MaxPathsPerType,
-                _ => $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected"));
+            throw Attached(new LeakDetectedException(session.TraceEveryInstance([type], type, options.MaxPathsPerType,
+                _ => $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected")));
         });
     }
+
+    /// <summary>
+    /// Under NUnit or MSTest, the full reports become files attached to the test and the message is the summary;
+    /// under any other runner the message stays the whole report.
+    /// </summary>
+    private static LeakDetectedException Attached(LeakDetectedException failure) =>
+        TestAttachments.Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson()) is { } where ? failure.Summarized(where) : failure;
 
     // The factory's frame ends here, before any GC: nothing it made is held by a local of the caller's.
     [MethodImpl(MethodImplOptions.NoInlining)]

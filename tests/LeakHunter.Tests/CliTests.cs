@@ -168,6 +168,7 @@ public sealed class CliTests
     [InlineData("watch", "1", "--interval", "-1")]
     [InlineData("watch", "1", "--interval", "0")]
     [InlineData("watch", "1", "--samples", "2")]
+    [InlineData("watch", "1", "--baseline", "/")]
     [InlineData("census", "1", "--format", "xml")]
     [InlineData("census", "1", "--top", "0")]
     [InlineData("census", "1", "--timeout", "0")]
@@ -185,6 +186,25 @@ public sealed class CliTests
         string line = Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("leakhunter: ", line);
         Assert.DoesNotContain("   at ", errors); // no stack trace
+    }
+
+    [Fact]
+    public void Watch_WithABaselineThatIsNotOne_ExitsTwo_NamingTheFile()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak");
+        string baseline = Path.Combine(Path.GetTempPath(), $"leakhunter-not-a-baseline-{Environment.ProcessId}.json");
+        File.WriteAllText(baseline, "{ \"leaks\": [] }");
+        try
+        {
+            (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--baseline", baseline);
+
+            Assert.True(exit == 2, errors + output);
+            Assert.Contains($"The baseline {baseline} is not a LeakHunter baseline", errors);
+        }
+        finally
+        {
+            File.Delete(baseline);
+        }
     }
 
     [Fact]

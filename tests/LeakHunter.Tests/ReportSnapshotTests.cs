@@ -100,6 +100,8 @@ public sealed class ReportSnapshotTests
         ["leak-check-baseline"] = e => e.Export(FixedReports.LeakCheck(FixedReports.Baseline())),
         ["clean-check"] = e => e.Export(FixedReports.CleanCheck()),
         ["watch"] = e => e.Export(FixedReports.Watch()),
+        ["watch-baseline"] = e => e.Export(FixedReports.Watch(new LeakBaseline("/srv/orders/known-leaks.json",
+            [new KnownLeak("092ae0d3be36", "the archive is trimmed nightly (ticket 4711)")]))),
         ["census"] = e => e.Export(FixedReports.Census()),
         ["diff"] = e => e.Export(CensusDiffReport.Compare(FixedReports.Census(), FixedReports.LaterCensus())),
         ["paths"] = e => e.Export(FixedReports.Paths()),
@@ -205,7 +207,7 @@ internal static class FixedReports
         ],
         [], [], [], TimeSpan.FromSeconds(2.5));
 
-    public static WatchReport Watch() => new(
+    public static WatchReport Watch(LeakBaseline? baseline = null) => new(
         "process 4242 (OrderService)", TimeSpan.FromSeconds(5),
         [
             new WatchSample(0, 80_000, 6_000_000, 20),
@@ -215,7 +217,8 @@ internal static class FixedReports
         [new TypeRate("Acme.Orders.Order", [1_000, 1_500, 2_000], [40_000, 60_000, 80_000], 99.96, 3_998.4)],
         new LeakExplanation([s_listLeak], [], "stopped at the 30 s time limit after 900 of 1,000 instances"),
         ["Census 2 could not parse 48 bytes of the heap, so its counts may be low."],
-        TimeSpan.FromSeconds(11));
+        TimeSpan.FromSeconds(11),
+        baseline: baseline);
 
     public static CensusReport Census() => new("dump /tmp/orders-1.dmp", 80_000, 6_000_000,
     [

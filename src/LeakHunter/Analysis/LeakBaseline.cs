@@ -71,9 +71,24 @@ internal sealed class LeakBaseline
         return (matched, Entries.Where(e => !seen.Contains(e.Id)).ToArray());
     }
 
+    /// <summary>
+    /// The report <paramref name="build"/> makes; under <c>LEAKHUNTER_UPDATE_BASELINE=1</c>, its new causes are added
+    /// to the file and the report is made again, given the warning that says so.
+    /// </summary>
+    public TReport Reported<TReport>(Func<string?, TReport> build, Func<TReport, IReadOnlyList<LeakCause>> causesOf)
+    {
+        TReport report = build(null);
+        LeakCause[] newCauses = causesOf(report).Where(c => c.KnownLeakReason is null).ToArray();
+        if (newCauses.Length == 0 || !UpdateRequested)
+            return report;
+        int added = Accept(newCauses, DateTime.Today);
+        return build($"{added} new cause(s) were added to the baseline {Path}, because {UpdateVariable}=1: " +
+            "commit the file to accept them as known leaks, or fix them and run again without the variable.");
+    }
+
     /// <summary>Adds the causes the baseline does not know yet, as accepted today, and writes the file.</summary>
     /// <returns>How many entries were added.</returns>
-    public int Accept(IEnumerable<LeakCause> causes, DateTime today)
+    private int Accept(IEnumerable<LeakCause> causes, DateTime today)
     {
         var ids = Entries.Select(e => e.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
         string reason = "accepted on " + today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

@@ -24,7 +24,7 @@ public sealed record TypeRate(string Type, IReadOnlyList<long> Counts, IReadOnly
 public sealed class WatchReport
 {
     internal WatchReport(string target, TimeSpan interval, IReadOnlyList<WatchSample> samples, IReadOnlyList<TypeRate> growingTypes,
-        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration, double? explainedSeconds = null)
+        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration, double? explainedSeconds = null, LeakBaseline? baseline = null)
     {
         Target = target;
         Interval = interval;
@@ -32,7 +32,8 @@ public sealed class WatchReport
         GrowingTypes = growingTypes;
         LeakCauses.Result causes = LeakCauses.Build(explanation,
             growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerSecond, t.BytesPerSecond)).ToArray(), explainedSeconds);
-        Causes = causes.Causes;
+        (Causes, KnownLeaksNotSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
+        BaselinePath = baseline?.Path;
         Leaks = causes.Signatures;
         Unexplained = causes.Unexplained;
         Referrers = explanation?.Referrers ?? [];
@@ -42,8 +43,20 @@ public sealed class WatchReport
         Duration = duration;
     }
 
-    /// <summary>Whether any type grew in every interval.</summary>
-    public bool HasLeaks => GrowingTypes.Count > 0;
+    /// <summary>
+    /// Whether any type grew in every interval, and not only through causes the baseline
+    /// (<see cref="InspectionOptions.BaselinePath"/>) knows: growth no cause explains counts whatever the baseline says.
+    /// </summary>
+    public bool HasLeaks => GrowingTypes.Count > 0 && !OnlyKnownLeaks;
+
+    /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
+    public bool OnlyKnownLeaks => BaselinePath is not null && Causes.Count > 0 && Causes.All(c => c.KnownLeakReason is not null) && Unexplained.Count == 0;
+
+    /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
+    public string? BaselinePath { get; }
+
+    /// <summary>The baseline's entries no cause of this watch matched: fixed, when this is the process they were found in.</summary>
+    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; }
 
     /// <summary>The process watched: its id and name.</summary>
     public string Target { get; }

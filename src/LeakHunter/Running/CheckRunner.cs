@@ -535,14 +535,12 @@ internal sealed class CheckRunner
             _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off),
             _baseline);
 
-        LeakReport report = Report();
-        LeakCause[] newCauses = report.Causes.Where(c => c.KnownLeakReason is null).ToArray();
-        if (_baseline is null || newCauses.Length == 0 || !LeakBaseline.UpdateRequested)
-            return report;
-        int added = _baseline.Accept(newCauses, DateTime.Today);
-        _warnings.Add($"{added} new cause(s) were added to the baseline {_baseline.Path}, because {LeakBaseline.UpdateVariable}=1: " +
-            "commit the file to accept them as known leaks, or fix them and run the check again without the variable.");
-        return Report();
+        return _baseline?.Reported(update =>
+        {
+            if (update is not null)
+                _warnings.Add(update);
+            return Report();
+        }, r => r.Causes) ?? Report();
     }
 
     /// <summary>

@@ -116,7 +116,7 @@ internal sealed class InspectionSession : IDisposable
     /// Censuses of what the roots reach, <paramref name="interval"/> apart; the types that grew in every interval,
     /// with their rates per second, and the paths to their instances.
     /// </summary>
-    public WatchReport Watch(TimeSpan interval, int sampleCount, IProgress<string>? progress, CancellationToken cancellationToken)
+    public WatchReport Watch(TimeSpan interval, int sampleCount, IProgress<string>? progress, LeakBaseline? baseline, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         var ids = new List<int>(sampleCount);
@@ -163,7 +163,13 @@ internal sealed class InspectionSession : IDisposable
         TypeRate[] rates = growing
             .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
             .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
-        return new WatchReport(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds);
+        WatchReport Report() => new(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds, baseline);
+        return baseline?.Reported(update =>
+        {
+            if (update is not null)
+                warnings.Add(update);
+            return Report();
+        }, r => r.Causes) ?? Report();
     }
 
     /// <summary>

@@ -62,24 +62,7 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndObject();
         }
         json.WriteEndArray();
-        if (report.BaselinePath is not null)
-        {
-            json.WriteStartObject("baseline");
-            json.WriteString("path", report.BaselinePath);
-            json.WriteBoolean("onlyKnownLeaks", report.OnlyKnownLeaks);
-            json.WriteStartArray("notSeen");
-            foreach (KnownLeak entry in report.KnownLeaksNotSeen)
-            {
-                json.WriteStartObject();
-                json.WriteString("id", entry.Id);
-                json.WriteString("reason", entry.Reason);
-                if (entry.Owner is not null)
-                    json.WriteString("owner", entry.Owner);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
+        WriteBaseline(json, report.BaselinePath, report.OnlyKnownLeaks, report.KnownLeaksNotSeen);
 
         WriteStrings(json, "warnings", report.Warnings);
         json.WriteEndObject();
@@ -139,6 +122,7 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);
         json.WriteStartArray("ignored");
         json.WriteEndArray();
+        WriteBaseline(json, report.BaselinePath, report.OnlyKnownLeaks, report.KnownLeaksNotSeen);
         WriteStrings(json, "warnings", report.Warnings);
         json.WriteEndObject();
     });
@@ -249,6 +233,28 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndObject();
         }
         json.WriteEndArray();
+    }
+
+    /// <summary>The baseline the causes were matched against, when there was one, and its entries nothing matched.</summary>
+    private static void WriteBaseline(Utf8JsonWriter json, string? path, bool onlyKnownLeaks, IReadOnlyList<KnownLeak> notSeen)
+    {
+        if (path is null)
+            return;
+        json.WriteStartObject("baseline");
+        json.WriteString("path", path);
+        json.WriteBoolean("onlyKnownLeaks", onlyKnownLeaks);
+        json.WriteStartArray("notSeen");
+        foreach (KnownLeak entry in notSeen)
+        {
+            json.WriteStartObject();
+            json.WriteString("id", entry.Id);
+            json.WriteString("reason", entry.Reason);
+            if (entry.Owner is not null)
+                json.WriteString("owner", entry.Owner);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     /// <summary>The causes, each with its rates per <paramref name="unit"/> (a check's iteration, a watch's second).</summary>

@@ -63,8 +63,10 @@ internal sealed class MarkdownExporter : IReportExporter
     public string Export(WatchReport report)
     {
         var md = new StringBuilder();
-        md.AppendLine(report.HasLeaks
-            ? $"## LeakHunter: {Cell(report.Target)}, {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
+        md.AppendLine(report.OnlyKnownLeaks
+            ? string.Create(s_invariant, $"## LeakHunter: {Cell(report.Target)}, no new leak, {report.Causes.Count} known leak(s) from the baseline")
+            : report.HasLeaks
+            ? $"## LeakHunter: {Cell(report.Target)}, {CauseCount(report.Causes.Count(c => c.KnownLeakReason is null))}{report.GrowingTypes.Count} type(s) grew in every interval"
             : $"## LeakHunter: {Cell(report.Target)}, no type grew in every interval").AppendLine();
         md.AppendLine(string.Create(s_invariant, $"- {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart"));
         md.AppendLine().AppendLine("| census | seconds | reachable objects | bytes | pause ms |").AppendLine("|---:|---:|---:|---:|---:|");

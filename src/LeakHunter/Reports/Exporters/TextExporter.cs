@@ -41,7 +41,7 @@ internal sealed class TextExporter : IReportExporter
         }
 
         AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per iteration");
-        AppendBaseline(text, report);
+        AppendBaseline(text, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "check");
 
         if (report.Ignored.Count > 0)
         {
@@ -111,19 +111,22 @@ internal sealed class TextExporter : IReportExporter
         var text = new StringBuilder();
         WatchSample first = report.Samples[0];
         WatchSample last = report.Samples[^1];
-        text.AppendLine(report.HasLeaks
-            ? $"LeakHunter: {report.Target}: {CauseCount(report.Causes.Count)}{report.GrowingTypes.Count} type(s) grew in every interval"
+        text.AppendLine(report.OnlyKnownLeaks
+            ? string.Create(s_invariant, $"LeakHunter: {report.Target}: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval")
+            : report.HasLeaks
+            ? $"LeakHunter: {report.Target}: {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}"
             : $"LeakHunter: {report.Target}: no type grew in every interval");
         text.AppendLine(string.Create(s_invariant,
             $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Average(s => s.PauseMs):0.#} ms on average"));
         text.AppendLine(string.Create(s_invariant, $"  reachable objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0}"));
-        if (report.HasLeaks)
+        if (report.GrowingTypes.Count > 0)
         {
             text.AppendLine();
             text.AppendLine("  Growing types                                              per second            live at each census");
             AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)).ToArray(), "obj", "B/s");
         }
         AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per second");
+        AppendBaseline(text, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "watch");
         AppendWarnings(text, report.Warnings);
         return text.ToString();
     }
@@ -176,27 +179,30 @@ internal sealed class TextExporter : IReportExporter
             return string.Create(s_invariant, $"LeakHunter: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval");
         if (!report.HasLeaks)
             return "LeakHunter: no leak - no type grew in every interval";
-        int known = report.Causes.Count(c => c.KnownLeakReason is not null);
-        string knownToo = known == 0 ? "" : string.Create(s_invariant, $" ({known} of them known from the baseline)");
-        return $"LeakHunter: LEAK - {CauseCount(report.Causes.Count - known)}{report.GrowingTypes.Count} type(s) grew in every interval{knownToo}";
+        return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}";
     }
 
-    /// <summary>Which causes the baseline knows, and which of its entries this check did not see.</summary>
-    private static void AppendBaseline(StringBuilder text, LeakReport report)
+    private static string NewCauses(IReadOnlyList<LeakCause> causes) => CauseCount(causes.Count(c => c.KnownLeakReason is null));
+
+    private static string KnownToo(IReadOnlyList<LeakCause> causes) =>
+        causes.Count(c => c.KnownLeakReason is not null) is int known and > 0 ? string.Create(s_invariant, $" ({known} of them known from the baseline)") : "";
+
+    /// <summary>Which causes the baseline knows, and which of its entries this check or watch did not see.</summary>
+    private static void AppendBaseline(StringBuilder text, string? baselinePath, IReadOnlyList<LeakCause> causes, IReadOnlyList<KnownLeak> notSeen, string what)
     {
-        if (report.BaselinePath is null)
+        if (baselinePath is null)
             return;
         text.AppendLine();
-        text.AppendLine($"  Known leaks (baseline {report.BaselinePath}):");
-        var known = report.Causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
+        text.AppendLine($"  Known leaks (baseline {baselinePath}):");
+        var known = causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
         if (known.Length == 0)
-            text.AppendLine("    none of this check's causes");
+            text.AppendLine($"    none of this {what}'s causes");
         foreach ((LeakCause cause, int index) in known)
             text.AppendLine(string.Create(s_invariant, $"    cause {index + 1} [{cause.Id}]: {cause.KnownLeakReason}"));
-        if (report.KnownLeaksNotSeen.Count > 0)
+        if (notSeen.Count > 0)
         {
-            text.AppendLine("    Not seen in this check (fixed, if this is the check that found them; remove them from the file):");
-            foreach (KnownLeak entry in report.KnownLeaksNotSeen)
+            text.AppendLine($"    Not seen in this {what} (fixed, if this is where they were found; remove them from the file):");
+            foreach (KnownLeak entry in notSeen)
                 text.AppendLine($"      [{entry.Id}] {entry.Owner ?? ""}{(entry.Owner is null ? "" : ": ")}{entry.Reason}");
         }
     }
