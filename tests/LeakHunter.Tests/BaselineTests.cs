@@ -18,6 +18,8 @@ public sealed class BaselineTests : IDisposable
     public void Dispose()
     {
         Environment.SetEnvironmentVariable(LeakBaseline.UpdateVariable, null);
+        BaselineArchive.Clear();
+        BaselineFeed.Clear();
         Directory.Delete(_folder, recursive: true);
     }
 

@@ -104,6 +104,22 @@ public sealed class CauseTests
     }
 
     [Fact]
+    public void MovedHandlersOutnumberingTheLeak_AreNoCause_TheLeakKeepsItsSubscribersAndHandlers()
+    {
+        // Another event's 12,800 old handlers were moved since the mark; the leak added 6,400 handlers and subscribers.
+        LeakSignature subscriber = new("Acme.Quotes.Subscriber", 6400, new LeakRoot(LeakRootKind.StaticField, "Acme.Quotes.Changed"),
+            [new LeakStep("System.EventHandler", null, null), new LeakStep("System.Object[]", "_invocationList", null), new LeakStep("System.EventHandler", "[]", null),
+             new LeakStep("Acme.Quotes.Subscriber", "_target", null)], 1, "fix") { Cause = 0 };
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([HandlerIn("Acme.Quotes.Changed", 6400, cause: 0), subscriber, HandlerIn("Acme.Legacy.Changed", 12800, cause: 1)], [], null),
+            [new LeakCauses.Growth("System.EventHandler", 1, 64), new LeakCauses.Growth("Acme.Quotes.Subscriber", 1, 24)], explainedSpan: 6400);
+
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("Acme.Quotes.Changed", cause.Root.Name);
+        Assert.Equal(2, cause.InstancesPerIteration, 0.01);
+    }
+
+    [Fact]
     public void TwoEventsThatBothGrow_AreTwoCauses_EachWithItsShare()
     {
         LeakCauses.Result result = LeakCauses.Build(

@@ -141,16 +141,19 @@ internal static class LeakCauses
     }
 
     /// <summary>
-    /// Each type's growth over <paramref name="span"/> (calls or seconds), shared out among the causes that hold new instances of
-    /// it, the biggest holder first: no cause is given more than it holds, and all of them together no more than grew.
+    /// Each type's growth over <paramref name="span"/> (calls or seconds), shared out among the causes that hold new
+    /// instances of it: no cause is given more than it holds, and all of them together no more than grew. A cause that
+    /// holds more of the growing types comes first (a leak keeps the subscriber it grew with; another event's handlers
+    /// that a compacting GC moved keep nothing new), then the one that holds more of this type.
     /// </summary>
     private static double[][] ShareOutGrowth(int[][] heldByGroup, IReadOnlyList<Growth> growth, double span)
     {
         double[][] shares = heldByGroup.Select(h => new double[h.Length]).ToArray();
+        int[] typesHeld = heldByGroup.Select(h => h.Count(held => held > 0)).ToArray();
         for (int t = 0; t < growth.Count; t++)
         {
             double left = Math.Max(0, growth[t].Instances * span);
-            foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => heldByGroup[g][t]))
+            foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => heldByGroup[g][t]))
             {
                 shares[g][t] = Math.Min(heldByGroup[g][t], left);
                 left -= shares[g][t];

@@ -7,6 +7,9 @@ internal static class BaselineArchive
 
     public static void Keep() => s_records.Add(new Record());
 
+    /// <summary>Lets go of what the checks kept, so later tests' heaps do not carry it.</summary>
+    public static void Clear() => s_records.Clear();
+
     public sealed class Record
     {
         public long Stamp = Environment.TickCount64;
@@ -21,6 +24,9 @@ internal static class BaselineFeed
     public static void Subscribe() => Updated += new Reader().OnUpdated;
 
     public static void Raise() => Updated?.Invoke(null, EventArgs.Empty);
+
+    /// <summary>Removes every subscriber the checks left, so later tests' heaps do not carry them.</summary>
+    public static void Clear() => Updated = null;
 
     public sealed class Reader
     {

@@ -16,12 +16,13 @@ public sealed class PackageTests(ITestOutputHelper output)
     public void CleanCode_Passes() => _leaks.NoLeaks(() => GC.KeepAlive(new byte[128]));
 
     [Fact]
-    public void Leak_IsFound_WithItsPath()
+    public void Leak_IsFound_WithItsPath_AndTheFullReportGoesToTheOutput()
     {
         var failure = Assert.Throws<LeakDetectedException>(() => _leaks.NoLeaks(() => s_kept.Add(new byte[128])));
 
-        Assert.Contains("System.Byte[]", failure.Message);
         Assert.Contains("static field PackageTests.s_kept", failure.Message);
+        Assert.EndsWith("The full report: in the test's output", failure.Message);
+        Assert.Contains("System.Byte[]", failure.FullReport);
     }
 
     [Fact]
