@@ -120,6 +120,21 @@ public sealed class CauseTests
     }
 
     [Fact]
+    public void TheObjectABlockedFinalizerIsFinalizing_WaitsForFinalizationLikeTheQueueBehindIt()
+    {
+        LeakRoot queue = new(LeakRootKind.FinalizerQueue, "registered for finalization");
+        LeakRoot finalizing = new(LeakRootKind.Stack, "local in Acme.Net.Connection.Finalize (thread 2)");
+        LeakSignature Waiting(LeakRoot root, int instances) => new("Acme.Net.Connection", instances, root, [new LeakStep("Acme.Net.Connection", null, null)], null, "fix");
+
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([Waiting(queue, 399), Waiting(finalizing, 1)], [], null) { FinalizerThreadBlocked = true },
+            [new LeakCauses.Growth("Acme.Net.Connection", 1, 24)], explainedSpan: 400);
+
+        Assert.Empty(result.Causes);
+        Assert.Contains("finalizer thread is blocked", Assert.Single(result.Unexplained).Reason);
+    }
+
+    [Fact]
     public void TwoEventsThatBothGrow_AreTwoCauses_EachWithItsShare()
     {
         LeakCauses.Result result = LeakCauses.Build(

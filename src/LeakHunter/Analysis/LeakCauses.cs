@@ -193,12 +193,19 @@ internal static class LeakCauses
         _ => 4,
     };
 
+    /// <summary>
+    /// Held by the finalizer queue, or by the frame of a finalizer that is running: the one object a blocked finalizer
+    /// is finalizing is its <c>this</c>, a local of the finalizer thread, while the rest wait in the queue behind it.
+    /// </summary>
+    private static bool WaitsForFinalization(LeakRoot root) =>
+        root.Kind == LeakRootKind.FinalizerQueue || (root.Kind == LeakRootKind.Stack && root.Name.Contains(".Finalize (thread ", StringComparison.Ordinal));
+
     private static string WhyUnexplained(Growth type, IReadOnlyList<LeakSignature> signatures, LeakExplanation explanation)
     {
         LeakSignature[] own = signatures.Where(s => s.Type == type.Type).ToArray();
-        if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue) && explanation.FinalizerThreadBlocked)
+        if (own.Length > 0 && own.All(s => WaitsForFinalization(s.Root)) && explanation.FinalizerThreadBlocked)
             return "its new instances wait for finalization, and the finalizer thread is blocked (see the warning for its stack): they stay until it returns.";
-        if (own.Length > 0 && own.All(s => s.Root.Kind == LeakRootKind.FinalizerQueue))
+        if (own.Length > 0 && own.All(s => WaitsForFinalization(s.Root)))
             return "its new instances were only waiting for finalization: garbage whose finalizers had not run yet, which holds nothing.";
         if (own.Length > 0 && own.All(s => s.Root.Kind is LeakRootKind.Unknown or LeakRootKind.FinalizerQueue))
             return "no root LeakHunter enumerates reaches its new instances: they were garbage the last GC had not collected yet, or only native code holds them.";
