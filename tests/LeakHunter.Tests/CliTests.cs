@@ -143,6 +143,8 @@ public sealed class CliTests
 
         using (Process sleeper = Process.Start("sleep", "60"))
         {
+            // Until it has exec'd, the child is a forked copy of this .NET test host, which would be a .NET process.
+            Assert.True(SpinWait.SpinUntil(() => File.ReadAllText($"/proc/{sleeper.Id}/comm").Trim() == "sleep", TimeSpan.FromSeconds(30)));
             (exit, _, errors) = RunCli("census", sleeper.Id.ToString());
             sleeper.Kill();
             Assert.Equal(2, exit);
