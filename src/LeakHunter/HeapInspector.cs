@@ -23,8 +23,7 @@ public sealed class InspectionOptions
     {
         if (HeapWalkTimeout <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(HeapWalkTimeout), HeapWalkTimeout, "HeapWalkTimeout must be positive.");
-        if (BaselinePath is not null && (string.IsNullOrWhiteSpace(BaselinePath) || Directory.Exists(BaselinePath)))
-            throw new ArgumentException($"BaselinePath must name a JSON file of known leaks (\"{BaselinePath}\" is {(Directory.Exists(BaselinePath) ? "a folder" : "empty")}).", nameof(BaselinePath));
+        LeakBaseline.ThrowIfNotAFile(BaselinePath, nameof(BaselinePath));
     }
 }
 

@@ -1,3 +1,5 @@
+using LeakHunter.Analysis;
+
 namespace LeakHunter;
 
 /// <summary>
@@ -106,8 +108,7 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(MaxPathsPerType), MaxPathsPerType, "Trace at least one path per growing type, or set ExplainLeaks to false.");
         if (ExplanationTimeLimit <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(ExplanationTimeLimit), ExplanationTimeLimit, "The explanation time limit must be positive.");
-        if (BaselinePath is not null && (string.IsNullOrWhiteSpace(BaselinePath) || Directory.Exists(BaselinePath)))
-            throw new ArgumentException($"BaselinePath must name a JSON file of known leaks (\"{BaselinePath}\" is {(Directory.Exists(BaselinePath) ? "a folder" : "empty")}).", nameof(BaselinePath));
+        LeakBaseline.ThrowIfNotAFile(BaselinePath, nameof(BaselinePath));
         if (BaselinePath is not null && !ExplainLeaks)
             throw new ArgumentException("A baseline matches the causes a check explains: leave ExplainLeaks on when BaselinePath is set.", nameof(BaselinePath));
     }

@@ -27,6 +27,18 @@ internal sealed class LeakBaseline
     /// <summary>Whether this run should add new causes to the file rather than fail on them.</summary>
     public static bool UpdateRequested => Environment.GetEnvironmentVariable(UpdateVariable) == "1";
 
+    /// <summary>Rejects a baseline path that cannot name a file: empty, or a folder.</summary>
+    /// <exception cref="ArgumentException">The path is empty or names a folder.</exception>
+    public static void ThrowIfNotAFile(string? path, string parameterName)
+    {
+        if (path is not null && (string.IsNullOrWhiteSpace(path) || Directory.Exists(path)))
+            throw new ArgumentException($"BaselinePath must name a JSON file of known leaks (\"{path}\" is {(Directory.Exists(path) ? "a folder" : "empty")}).", parameterName);
+    }
+
+    /// <summary>Whether, with a baseline, everything that grew is known: causes all listed there, nothing unexplained.</summary>
+    public static bool OnlyKnownLeaks(string? baselinePath, IReadOnlyList<LeakCause> causes, IReadOnlyList<UnexplainedGrowth> unexplained) =>
+        baselinePath is not null && causes.Count > 0 && causes.All(c => c.KnownLeakReason is not null) && unexplained.Count == 0;
+
     /// <summary>Reads the baseline; a file that does not exist yet is an empty baseline, so that an update can create it.</summary>
     /// <exception cref="LeakHunterException">The file is not a baseline (<see cref="LeakHunterFailure.InvalidInput"/>).</exception>
     public static LeakBaseline Load(string path)

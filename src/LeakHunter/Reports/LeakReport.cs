@@ -52,7 +52,7 @@ public sealed class LeakReport
     public bool HasLeaks => GrowingTypes.Count > 0 && !OnlyKnownLeaks;
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
-    public bool OnlyKnownLeaks => BaselinePath is not null && Causes.Count > 0 && Causes.All(c => c.KnownLeakReason is not null) && Unexplained.Count == 0;
+    public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);
 
     /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
     public string? BaselinePath { get; }
