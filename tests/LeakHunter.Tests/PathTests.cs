@@ -172,6 +172,15 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void StaticFieldOfAGenericType_WhoseFieldTypeReordersItsParameters_IsSpelledWithTheArgumentsInDeclaredOrder()
+    {
+        LeakSignature leak = Explain(PathGenericIndex<Plugin, PluginKey>.Handle, Targets + "Plugin");
+
+        Assert.Equal(new LeakRoot(LeakRootKind.StaticField, $"{Targets}PathGenericIndex<{Targets}Plugin, {Targets}PluginKey>.s_byKey"), leak.Root);
+        AssertCuttingFreesTheLeak(PathGenericIndex<Plugin, PluginKey>.Handle, leak, () => PathGenericIndex<Plugin, PluginKey>.s_byKey);
+    }
+
+    [Fact]
     public void Referrers_AreGroupedByTypeAndField_AndJsonCarriesTheExplanation()
     {
         LeakReport report = LeakDetector.Run(() => ExplainedRegistry.Handle());

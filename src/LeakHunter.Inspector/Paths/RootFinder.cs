@@ -110,7 +110,7 @@ internal static partial class RootFinder
             return;
         var named = new HashSet<int>(roots.Select(r => r.Node));
         var patterns = openStatics
-            .Select(s => (s.Type, s.Field, Declared: DeclaredTypeName(runtime, s.Type, s.Field)))
+            .Select(s => (s.Type, s.Field, Declared: DeclaredFieldTypes.Of(runtime, s.Field)))
             .Select(s => (s.Type, s.Field, s.Declared, Pattern: FieldTypePattern(s.Type.Name!, s.Declared)))
             .Where(s => s.Pattern is not null)
             .ToList();
@@ -136,25 +136,6 @@ internal static partial class RootFinder
             }
         }
     }
-
-    /// <summary>
-    /// The declared type of an open generic type's static field (<c>List&lt;T&gt;</c>), remembered for the inspector's
-    /// life: a type outside a collectible context never unloads, and ClrMD resolves a type with open parameters by
-    /// name in every loaded module, which in a process that generated hundreds of assemblies took seconds per check.
-    /// </summary>
-    private static string? DeclaredTypeName(ClrRuntime runtime, ClrType type, ClrStaticField field)
-    {
-        // By name: the type map gives an open generic type no method table of its own.
-        var key = (runtime.DataTarget.DataReader.ProcessId, type.Module.Address, type.Name, field.Name);
-        lock (s_declaredTypeNames)
-        {
-            if (!s_declaredTypeNames.TryGetValue(key, out string? name))
-                s_declaredTypeNames[key] = name = field.Type?.Name;
-            return name;
-        }
-    }
-
-    private static readonly Dictionary<(int Process, ulong Module, string? Type, string? Field), string?> s_declaredTypeNames = new();
 
     /// <summary>
     /// The closed generic statics an object of <paramref name="valueType"/> may be the value of. The most specific
@@ -202,33 +183,24 @@ internal static partial class RootFinder
     }
 
     /// <summary>
-    /// A regex for the declared field type with each generic parameter captured in order of first appearance:
-    /// <c>List&lt;T&gt;</c> becomes <c>^List&lt;(?&lt;p0&gt;.+?)&gt;$</c>. Metadata spells the parameters as declared
-    /// (<c>T</c>, <c>TKey</c>) while ClrMD names the open type's <c>T1</c>, <c>T2</c>, so they are matched by position.
+    /// A regex for the declared field type with each of the containing type's parameters captured by its position:
+    /// <c>List&lt;!0&gt;</c> becomes <c>^List&lt;(?&lt;p0&gt;.+?)&gt;$</c>, and a parameter met again must repeat its argument.
     /// </summary>
     private static Regex? FieldTypePattern(string openTypeName, string? fieldTypeName)
     {
         if (fieldTypeName is null || Parameters(openTypeName).Length == 0)
             return null;
-        MatchCollection tokens = GenericParameterToken().Matches(fieldTypeName);
+        MatchCollection tokens = ParameterToken().Matches(fieldTypeName);
         if (tokens.Count == 0)
             return null; // the field's type does not depend on the type arguments, so it cannot tell instantiations apart
-        var order = new List<string>();
+        var seen = new HashSet<string>();
         var pattern = new System.Text.StringBuilder("^");
         int at = 0;
         foreach (Match token in tokens)
         {
             pattern.Append(Regex.Escape(fieldTypeName[at..token.Index]));
-            int index = order.IndexOf(token.Value);
-            if (index < 0)
-            {
-                order.Add(token.Value);
-                pattern.Append($"(?<p{order.Count - 1}>.+?)");
-            }
-            else
-            {
-                pattern.Append($@"\k<p{index}>");
-            }
+            string group = "p" + token.Groups[1].Value;
+            pattern.Append(seen.Add(group) ? $"(?<{group}>.+?)" : $@"\k<{group}>");
             at = token.Index + token.Length;
         }
         pattern.Append(Regex.Escape(fieldTypeName[at..])).Append('$');
@@ -237,7 +209,7 @@ internal static partial class RootFinder
 
     /// <summary>How much of a declared type is fixed text rather than type parameters.</summary>
     private static int Specificity(string fieldTypeName) =>
-        fieldTypeName.Length - GenericParameterToken().Matches(fieldTypeName).Sum(m => m.Length);
+        fieldTypeName.Length - ParameterToken().Matches(fieldTypeName).Sum(m => m.Length);
 
     private static string ClosedName(string openTypeName, Match match)
     {
@@ -247,12 +219,12 @@ internal static partial class RootFinder
         return $"{openTypeName[..open]}<{string.Join(", ", arguments)}>";
     }
 
+    // A containing type's parameter in a declared type, as DeclaredFieldTypes spells it: !0, !1.
+    [GeneratedRegex(@"!(\d+)")]
+    private static partial Regex ParameterToken();
+
     private static string[] Parameters(string openTypeName) =>
         OpenGenericParameters().Match(openTypeName) is { Success: true } m ? m.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries) : [];
-
-    // A generic parameter as metadata spells it: T, T1, TKey.
-    [GeneratedRegex(@"\bT(?:[A-Z0-9][A-Za-z0-9]*)?\b(?!\.)")]
-    private static partial Regex GenericParameterToken();
 
     // The last generic parameter list of a type definition: Registry<T>, Cache<TKey, TValue>.
     [GeneratedRegex(@"<((?:T[A-Za-z0-9]*|[A-Z])(?:,\s*(?:T[A-Za-z0-9]*|[A-Z]))*)>$")]

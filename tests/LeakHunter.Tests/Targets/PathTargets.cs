@@ -234,6 +234,22 @@ internal static class PathGenericRegistry<T> where T : new()
     }
 }
 
+// PathGenericIndex<Plugin, PluginKey>.s_byKey, declared Dictionary<TKey, List<TItem>>: the field's type lists the
+// type's parameters in the other order, so naming its instantiation must match them by position, not by order.
+internal static class PathGenericIndex<TItem, TKey> where TItem : new() where TKey : notnull, new()
+{
+    public static readonly Dictionary<TKey, List<TItem>> s_byKey = new();
+
+    public static object Handle()
+    {
+        var item = new TItem();
+        s_byKey.Add(new TKey(), [item]);
+        return item!;
+    }
+}
+
+internal sealed class PluginKey;
+
 internal sealed class Plugin
 {
     public int Version = 1;
