@@ -60,7 +60,7 @@ var interval = new Option<double>("--interval") { Description = "Seconds between
 var samples = new Option<int>("--samples") { Description = "Censuses to take; a type must grow between every two", DefaultValueFactory = _ => 5 };
 var baselineOption = new Option<string>("--baseline")
 {
-    Description = "A JSON file of known leaks (see the README): causes listed there do not fail the watch, and are shown as known",
+    Description = "A JSON file of known leaks (see the README): causes listed there do not count as growth found, and are shown as known",
 };
 var watch = new Command("watch", "Censuses of a live process over time: the types that grew in every interval, their rates per second, and what holds them.") { pidArgument, interval, samples, baselineOption };
 watch.SetAction((result, cancellation) => Run(result, cancellation, token =>
@@ -74,10 +74,7 @@ watch.SetAction((result, cancellation) => Run(result, cancellation, token =>
     double seconds = result.GetValue(interval);
     if (!(seconds > 0) || seconds > TimeSpan.FromDays(1).TotalSeconds)
         throw new CliException($"--interval must be a number of seconds above 0 and at most a day; {seconds.ToString(CultureInfo.InvariantCulture)} is not.");
-    string? baseline = result.GetValue(baselineOption);
-    if (baseline is not null && (string.IsNullOrWhiteSpace(baseline) || Directory.Exists(baseline)))
-        throw new CliException($"--baseline must name a JSON file of known leaks; '{baseline}' is {(Directory.Exists(baseline) ? "a folder" : "empty")}.");
-    using HeapInspector inspector = Open(result, InspectionTarget.Process(processId), baseline);
+    using HeapInspector inspector = Open(result, InspectionTarget.Process(processId), BaselineFile(result));
     WatchReport report = inspector.Watch(TimeSpan.FromSeconds(seconds), count, new Progress(), token);
     return (Export(result, e => e.Export(report)), report.HasLeaks ? 1 : 0);
 }));
@@ -99,13 +96,25 @@ root.Subcommands.Add(paths);
 
 var before = new Argument<string>("before") { Description = "A census saved with `census --format json`, or a dump" };
 var after = new Argument<string>("after") { Description = "A census saved with `census --format json`, or a dump" };
-var diff = new Command("diff", "Two censuses or two dumps compared, most growth first.") { before, after, sort };
+var diff = new Command("diff", "Two censuses or two dumps compared, most growth first; with --baseline, what holds the growth, against the known leaks.") { before, after, sort, baselineOption };
 diff.SetAction((result, cancellation) => Run(result, cancellation, token =>
 {
-    CensusReport first = LoadCensus(result, result.GetValue(before)!, token);
-    CensusReport second = LoadCensus(result, result.GetValue(after)!, token);
-    CensusDiffReport changes = CensusDiffReport.Compare(first, second, Order(result));
-    return (Export(result, e => e.Export(changes)), changes.HasGrowth ? 1 : 0);
+    string? baseline = BaselineFile(result);
+    string earlier = result.GetValue(before)!, later = result.GetValue(after)!;
+    if (baseline is null)
+    {
+        CensusDiffReport changes = CensusDiffReport.Compare(LoadCensus(result, earlier, token), LoadCensus(result, later, token), Order(result));
+        return (Export(result, e => e.Export(changes)), changes.HasGrowth ? 1 : 0);
+    }
+    if (new[] { earlier, later }.FirstOrDefault(IsSavedCensus) is string census)
+        throw new CliException($"--baseline compares two dumps: '{census}' is a saved census, which holds counts but not the heap whose paths tell each cause and its id.");
+    using HeapInspector first = Open(result, InspectionTarget.Parse(earlier));
+    using HeapInspector second = Open(result, InspectionTarget.Parse(later), baseline);
+    Progress($"walking the heaps of {first.Target} and {second.Target}...");
+    CensusDiffReport compared = CensusDiffReport.Compare(first.TakeCensus(reachableOnly: false, token), second.TakeCensus(reachableOnly: false, token), Order(result));
+    Progress("finding what holds the types that gained the most, in both...");
+    CensusDiffReport explained = second.ExplainGrowth(compared, first, cancellationToken: token);
+    return (Export(result, e => e.Export(explained)), explained.HasNewGrowth ? 1 : 0);
 }));
 root.Subcommands.Add(diff);
 
@@ -136,10 +145,21 @@ static string Export(ParseResult result, Func<IReportExporter, string> export)
     return text.EndsWith('\n') ? text : text + Environment.NewLine;
 }
 
+// --baseline's file: a path that cannot name a file is a usage error; a file that does not exist yet is an empty baseline.
+static string? BaselineFile(ParseResult result)
+{
+    string? baseline = result.GetValue<string>("--baseline");
+    if (baseline is not null && (string.IsNullOrWhiteSpace(baseline) || Directory.Exists(baseline)))
+        throw new CliException($"--baseline must name a JSON file of known leaks; '{baseline}' is {(Directory.Exists(baseline) ? "a folder" : "empty")}.");
+    return baseline;
+}
+
 // A saved census is JSON; anything else is taken for a dump.
+static bool IsSavedCensus(string argument) => File.Exists(argument) && StartsLikeJson(argument);
+
 static CensusReport LoadCensus(ParseResult result, string argument, CancellationToken token)
 {
-    if (File.Exists(argument) && StartsLikeJson(argument))
+    if (IsSavedCensus(argument))
         return CensusReport.FromJson(File.ReadAllText(argument), $"'{argument}'");
     using HeapInspector inspector = Open(result, InspectionTarget.Parse(argument));
     Progress($"walking the heap of {inspector.Target}...");

@@ -96,6 +96,40 @@ public sealed class HeapInspector : IDisposable
     }
 
     /// <summary>
+    /// What holds the growth a diff shows: the paths from the GC roots to the instances of the types that gained the
+    /// most, traced in both heaps and grouped into causes, each given what its paths hold in this heap (the diff's
+    /// after side) beyond what they held in <paramref name="before"/>'s. With <see cref="InspectionOptions.BaselinePath"/>,
+    /// the causes are matched against the known leaks, and <see cref="CensusDiffReport.HasNewGrowth"/> is false when
+    /// they are all known.
+    /// </summary>
+    /// <param name="diff">Two censuses compared (<see cref="CensusDiffReport.Compare"/>): the first of <paramref name="before"/>'s target, the second of this one's.</param>
+    /// <param name="before">An inspector of the heap the diff's first census was taken of.</param>
+    /// <param name="maxTypes">
+    /// How many types to trace, most bytes gained first, of those that gained at least a tenth of their reachable
+    /// instances and at least 10 of them or 85,000 bytes: a few more of a type with thousands tell nothing.
+    /// </param>
+    /// <param name="maxInstancesPerType">How many instances of each type to trace in each heap; the rest are counted by scaling the sample.</param>
+    /// <param name="cancellationToken">Stops the tracing, even in the middle of a heap walk.</param>
+    /// <returns>The diff, with its causes, signatures, referrers and baseline matches.</returns>
+    /// <exception cref="ArgumentException">The diff's sides are not the two inspectors' targets.</exception>
+    /// <exception cref="LeakHunterException">A heap could not be read; the message says why and what to do.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public CensusDiffReport ExplainGrowth(CensusDiffReport diff, HeapInspector before, int maxTypes = 10, int maxInstancesPerType = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(diff);
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTypes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxInstancesPerType);
+        if (diff.After != Target.Description || diff.Before != before.Target.Description)
+        {
+            throw new ArgumentException($"The diff compares {diff.Before} with {diff.After}, but the inspectors read {before.Target.Description} and {Target.Description}: " +
+                "open this inspector on the heap of the diff's second census, and pass one on the heap of its first.", nameof(diff));
+        }
+        using CancellationTokenRegistration abortBefore = cancellationToken.Register(before._session.Abort);
+        return Cancellable(() => _session.ExplainGrowth(diff, before._session, maxTypes, maxInstancesPerType, _baseline), cancellationToken);
+    }
+
+    /// <summary>
     /// Censuses of what a live process's roots reach, <paramref name="interval"/> apart: the types that grew in
     /// every interval, their rates per second, and what holds their instances.
     /// </summary>

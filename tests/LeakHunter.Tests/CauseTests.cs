@@ -145,6 +145,25 @@ public sealed class CauseTests
         Assert.All(result.Causes, c => Assert.Equal(1, c.InstancesPerIteration, 0.01));
     }
 
+    [Fact]
+    public void BetweenTwoHeaps_EachPathIsGivenWhatItHoldsBeyondWhatItHeldBefore_AndOnlyTheGrowingPathIsACause()
+    {
+        LeakSignature quotes = HandlerIn("Acme.Quotes.Changed", 900, cause: 0);
+        LeakSignature prices = HandlerIn("Acme.Prices.Changed", 300, cause: 1);
+        // The same paths in the first heap; a note that carries a count does not make another path.
+        var before = new LeakExplanation(
+            [quotes with { Instances = 400, Path = [quotes.Path[0] with { Note = "delegate with 400 targets" }, .. quotes.Path.Skip(1)] }, prices], [], null);
+
+        LeakExplanation gained = LeakExplanations.GainedSince(new LeakExplanation([quotes, prices], [], null), before);
+        LeakCauses.Result result = LeakCauses.Build(gained, [new LeakCauses.Growth("System.EventHandler", 500, 32_000)], explainedSpan: 1);
+
+        LeakSignature only = Assert.Single(gained.Leaks);
+        Assert.Equal(500, only.Instances);
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("Acme.Quotes.Changed", cause.Root.Name);
+        Assert.Equal(500, cause.InstancesPerIteration, 0.01);
+    }
+
     private static LeakSignature HandlerIn(string @event, int instances, int cause) =>
         new("System.EventHandler", instances, new LeakRoot(LeakRootKind.StaticField, @event),
             [new LeakStep("System.EventHandler", null, "delegate with many targets (an event's handler list)"), new LeakStep("System.Object[]", "_invocationList", null),

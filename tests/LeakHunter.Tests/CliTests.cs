@@ -113,13 +113,60 @@ public sealed class CliTests
 
             (exit, output, errors) = RunCli("diff", first, second, "--sort", "count", "--format", "json");
             Assert.True(exit == 1, errors + output);
-            using JsonDocument diff = JsonDocument.Parse(output);
-            Assert.Contains(diff.RootElement.GetProperty("changes").EnumerateArray(), c => c.GetProperty("type").GetString() == "ArchivedOrder" && c.GetProperty("countChange").GetInt64() > 0);
+            using (JsonDocument diff = JsonDocument.Parse(output))
+            {
+                Assert.Contains(diff.RootElement.GetProperty("changes").EnumerateArray(), c => c.GetProperty("type").GetString() == "ArchivedOrder" && c.GetProperty("countChange").GetInt64() > 0);
+                Assert.False(diff.RootElement.TryGetProperty("causes", out _), "a diff without --baseline traces nothing");
+            }
+
+            DiffAgainstABaseline_TellsTheCause_AcceptsIt_ThenPassesOnItAlone(folder, firstCensus, first, second);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// <c>diff --baseline</c> on two dumps of a process that keeps every order in a static list: the cause is told from
+    /// the second dump with its id; accepted with LEAKHUNTER_UPDATE_BASELINE=1, it passes as a known leak; a baseline
+    /// that knows only something else fails, and lists that entry as not seen.
+    /// </summary>
+    private static void DiffAgainstABaseline_TellsTheCause_AcceptsIt_ThenPassesOnItAlone(string folder, string firstCensus, string first, string second)
+    {
+        string baseline = Path.Combine(folder, "known-leaks.json");
+        (int exit, string output, string errors) = RunCli("diff", first, second, "--baseline", baseline, "--format", "json");
+        Assert.True(exit == 1, errors + output);
+        string id;
+        using (JsonDocument diff = JsonDocument.Parse(output))
+        {
+            Assert.True(diff.RootElement.GetProperty("hasNewGrowth").GetBoolean());
+            JsonElement cause = Assert.Single(diff.RootElement.GetProperty("causes").EnumerateArray(),
+                c => c.GetProperty("types").EnumerateArray().Any(t => t.GetString() == "ArchivedOrder"));
+            Assert.Equal("OrderArchive.s_orders", cause.GetProperty("root").GetProperty("name").GetString());
+            Assert.True(cause.GetProperty("instancesGained").GetDouble() > 0);
+            id = cause.GetProperty("id").GetString()!;
+        }
+        Assert.False(File.Exists(baseline), "a baseline is only written when an update is asked for");
+
+        (exit, output, errors) = RunCliWith(new() { ["LEAKHUNTER_UPDATE_BASELINE"] = "1" }, "diff", first, second, "--baseline", baseline);
+        Assert.True(exit == 0, errors + output);
+        Assert.Contains("new cause(s) were added to the baseline", output);
+        Assert.Contains(id, File.ReadAllText(baseline));
+
+        (exit, output, errors) = RunCli("diff", first, second, "--baseline", baseline);
+        Assert.True(exit == 0, errors + output);
+        Assert.Contains("no new leak", output);
+        Assert.Contains($"[{id}]: accepted on ", output);
+
+        File.WriteAllText(baseline, """{ "knownLeaks": [ { "id": "0123456789ab", "reason": "the legacy cache, trimmed nightly" } ] }""");
+        (exit, output, errors) = RunCli("diff", first, second, "--baseline", baseline);
+        Assert.True(exit == 1, errors + output);
+        Assert.Contains("[0123456789ab] the legacy cache, trimmed nightly", output);
+
+        (exit, _, errors) = RunCli("diff", firstCensus, firstCensus, "--baseline", baseline);
+        Assert.Equal(2, exit);
+        Assert.Contains("is a saved census", errors);
     }
 
     [Fact]
@@ -171,6 +218,7 @@ public sealed class CliTests
     [InlineData("watch", "1", "--interval", "0")]
     [InlineData("watch", "1", "--samples", "2")]
     [InlineData("watch", "1", "--baseline", "/")]
+    [InlineData("diff", "a.json", "b.json", "--baseline", "/")]
     [InlineData("census", "1", "--format", "xml")]
     [InlineData("census", "1", "--top", "0")]
     [InlineData("census", "1", "--timeout", "0")]
@@ -467,13 +515,17 @@ public sealed class CliTests
     }
 
 
-    private static (int Exit, string Output, string Errors) RunCli(params string[] arguments)
+    private static (int Exit, string Output, string Errors) RunCli(params string[] arguments) => RunCliWith([], arguments);
+
+    private static (int Exit, string Output, string Errors) RunCliWith(Dictionary<string, string> environment, params string[] arguments)
     {
         string cli = Path.Combine(AppContext.BaseDirectory.Replace(Path.Combine("tests", "LeakHunter.Tests"), Path.Combine("src", "LeakHunter.Cli"), StringComparison.Ordinal), "LeakHunter.Cli.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(cli);
         foreach (string argument in arguments)
             start.ArgumentList.Add(argument);
+        foreach ((string name, string value) in environment)
+            start.Environment[name] = value;
         using Process process = Process.Start(start)!;
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> errors = process.StandardError.ReadToEndAsync();

@@ -104,6 +104,11 @@ public sealed class ReportSnapshotTests
             [new KnownLeak("49cdf1431885", "the archive is trimmed nightly (ticket 4711)")]))),
         ["census"] = e => e.Export(FixedReports.Census()),
         ["diff"] = e => e.Export(CensusDiffReport.Compare(FixedReports.Census(), FixedReports.LaterCensus())),
+        ["diff-baseline"] = e => e.Export(FixedReports.ExplainedDiff(new LeakBaseline("/srv/orders/known-leaks.json",
+        [
+            new KnownLeak("49cdf1431885", "the archive is trimmed nightly (ticket 4711)"),
+            new KnownLeak("0123456789ab", "accepted on 2026-11-01") { Owner = "collection: static field Acme.Legacy.s_cache -> List<Item>" },
+        ]))),
         ["paths"] = e => e.Export(FixedReports.Paths()),
     };
 
@@ -235,6 +240,15 @@ internal static class FixedReports
         new TypeCount("Acme.Orders.Order", 2_000, 80_000),
         new TypeCount("Acme.Orders.Invoice|Draft", 3, 96),
     ], ["The census could not parse 48 bytes of the heap, so its counts may be low."]);
+
+    /// <summary>Two dumps compared, and the growth of the type that gained the most explained in the second.</summary>
+    public static CensusDiffReport ExplainedDiff(LeakBaseline baseline) =>
+        CensusDiffReport.Compare(Census(), LaterCensus()).Explained(
+            [new TypeChange("Acme.Orders.Order", 1_000, 40_000)],
+            // Two heaps share no addresses: every live instance of the after side is traced, 2,000 of which 1,000 are the gain.
+            new LeakExplanation([s_listLeak with { Instances = 2_000 }], s_referrers, null),
+            baseline,
+            baselineUpdate: null);
 
     public static PathsReport Paths() => new(
         "process 4242 (OrderService): 40 live instance(s) of Acme.Orders.*",

@@ -14,6 +14,26 @@ internal static class LeakExplanations
         Warnings = explanation.Warnings,
     };
 
+    /// <summary>
+    /// What <paramref name="after"/>'s signatures hold beyond what the same signatures held in <paramref name="before"/>,
+    /// another heap of the same process: two heaps share no addresses, so every instance of both was traced, and a
+    /// signature is matched by its type, root and path (as a cause's id is made, so notes that carry counts and array
+    /// indices do not matter). Signatures that gained nothing are left out: a culture's strings, held the same way in
+    /// both heaps, are none of the growth.
+    /// </summary>
+    public static LeakExplanation GainedSince(LeakExplanation after, LeakExplanation before)
+    {
+        var heldBefore = before.Leaks.GroupBy(SignatureKey).ToDictionary(g => g.Key, g => g.Sum(s => (long)s.Instances));
+        LeakSignature[] gained = after.Leaks
+            .Select(s => (Signature: s, Gain: s.Instances - heldBefore.GetValueOrDefault(SignatureKey(s))))
+            .Where(g => g.Gain > 0)
+            .Select(g => g.Signature with { Instances = (int)g.Gain, Bytes = g.Signature.Bytes * g.Gain / Math.Max(1, g.Signature.Instances) })
+            .ToArray();
+        return after with { Leaks = gained };
+    }
+
+    private static (string Type, string Path) SignatureKey(LeakSignature signature) => (signature.Type, CauseIds.Of(signature.Root, signature.Path));
+
     private static LeakSignature ToSignature(LeakPath path)
     {
         var root = new LeakRoot((LeakRootKind)path.RootKind, path.RootName);

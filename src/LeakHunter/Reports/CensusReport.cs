@@ -99,6 +99,79 @@ public sealed record CensusDiffReport(string Before, string After, IReadOnlyList
     /// <summary>Whether any type gained instances or bytes.</summary>
     public bool HasGrowth => Changes.Any(c => c.CountChange > 0 || c.BytesChange > 0);
 
+    /// <summary>
+    /// The types whose instances were traced to their causes (<see cref="HeapInspector.ExplainGrowth"/>): those that
+    /// gained the most; empty when the diff was not explained.
+    /// </summary>
+    public IReadOnlyList<string> ExplainedTypes { get; private init; } = [];
+
+    /// <summary>
+    /// The root causes of the explained types' growth, most bytes first. A cause's <see cref="LeakCause.InstancesPerIteration"/>
+    /// and <see cref="LeakCause.BytesPerIteration"/> are what it gained between the two censuses.
+    /// </summary>
+    public IReadOnlyList<LeakCause> Causes { get; private init; } = [];
+
+    /// <summary>Explained types no cause accounts for, each with the reason.</summary>
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; private init; } = [];
+
+    /// <summary>What keeps the explained types' instances alive, most instances first.</summary>
+    public IReadOnlyList<LeakSignature> Leaks { get; private init; } = [];
+
+    /// <summary>For each explained type, the objects that refer to its instances, grouped by type and field.</summary>
+    public IReadOnlyList<TypeReferrers> Referrers { get; private init; } = [];
+
+    /// <summary>Why the explanation is partial, or null.</summary>
+    public string? ExplanationNote { get; private init; }
+
+    /// <summary>Why the explanation may be less reliable than usual, and what a baseline update did.</summary>
+    public IReadOnlyList<string> Warnings { get; private init; } = [];
+
+    /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
+    public string? BaselinePath { get; private init; }
+
+    /// <summary>The baseline's entries no cause of this diff matched: fixed, when these dumps are where they were found.</summary>
+    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; private init; } = [];
+
+    /// <summary>Whether the causes of the growth are all known to the baseline (and there is at least one).</summary>
+    /// <remarks>
+    /// A traced type no cause explains does not count against it: between two heaps, a gain no path holds more of than
+    /// the same path held before is spread over many owners, or was garbage, and is no leak a baseline could name.
+    /// </remarks>
+    public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, []);
+
+    /// <summary>
+    /// What the CLI's exit code 1 means: before <see cref="HeapInspector.ExplainGrowth"/>, any growth
+    /// (<see cref="HasGrowth"/>); after it, a cause the baseline does not know.
+    /// </summary>
+    public bool HasNewGrowth => _explained ? Causes.Any(c => c.KnownLeakReason is null) : HasGrowth;
+
+    private bool _explained;
+
+    private const string SpreadGain = "no path holds more of its instances in the second heap than the same path held in the first: " +
+        "the gain is spread over many owners, or was garbage";
+
+    /// <summary>This diff with the causes of <paramref name="traced"/>'s growth, as the after heap's paths tell them, matched against <paramref name="baseline"/>.</summary>
+    internal CensusDiffReport Explained(IReadOnlyList<TypeChange> traced, LeakExplanation? explanation, LeakBaseline? baseline, string? baselineUpdate)
+    {
+        // The whole change counts as one interval: a cause gets at most what it holds, and all of them no more than grew.
+        LeakCauses.Result causes = LeakCauses.Build(explanation,
+            traced.Select(c => new LeakCauses.Growth(c.Type, c.CountChange, c.BytesChange)).ToArray(), explainedSpan: 1);
+        (IReadOnlyList<LeakCause> matched, IReadOnlyList<KnownLeak> notSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
+        return this with
+        {
+            _explained = true,
+            ExplainedTypes = traced.Select(c => c.Type).ToArray(),
+            Causes = matched,
+            Unexplained = causes.Unexplained.Select(u => u with { Reason = SpreadGain }).ToArray(),
+            Leaks = causes.Signatures,
+            Referrers = explanation?.Referrers ?? [],
+            ExplanationNote = explanation?.PartialReason,
+            Warnings = [.. explanation?.Warnings ?? [], .. baselineUpdate is null ? [] : new[] { baselineUpdate }],
+            BaselinePath = baseline?.Path,
+            KnownLeaksNotSeen = notSeen,
+        };
+    }
+
     /// <summary>Compares two censuses of the same process (or of two dumps of it); every type of both is compared.</summary>
     public static CensusDiffReport Compare(CensusReport before, CensusReport after, CensusOrder order = CensusOrder.Bytes)
     {

@@ -47,7 +47,7 @@ internal sealed class JsonExporter : IReportExporter
         WriteGrowth(json, "growingTypes", report.GrowingTypes);
         WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
 
-        WriteCauses(json, report.Causes, "Iteration");
+        WriteCauses(json, report.Causes, ("instancesPerIteration", "bytesPerIteration"));
         WriteUnexplained(json, report.Unexplained);
         WriteLeaks(json, report.Leaks);
         WriteReferrers(json, report.Referrers);
@@ -115,7 +115,7 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteEndArray();
         json.WriteStartArray("backgroundTypes");
         json.WriteEndArray();
-        WriteCauses(json, report.Causes, "Second");
+        WriteCauses(json, report.Causes, ("instancesPerSecond", "bytesPerSecond"));
         WriteUnexplained(json, report.Unexplained);
         WriteLeaks(json, report.Leaks);
         WriteReferrers(json, report.Referrers);
@@ -167,6 +167,18 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        if (report.ExplainedTypes.Count > 0 || report.BaselinePath is not null)
+        {
+            json.WriteBoolean("hasNewGrowth", report.HasNewGrowth);
+            WriteStrings(json, "explainedTypes", report.ExplainedTypes);
+            WriteCauses(json, report.Causes, ("instancesGained", "bytesGained"));
+            WriteUnexplained(json, report.Unexplained);
+            WriteLeaks(json, report.Leaks);
+            WriteReferrers(json, report.Referrers);
+            json.WriteBoolean("explanationPartial", report.ExplanationNote is not null);
+            WriteBaseline(json, report.BaselinePath, report.OnlyKnownLeaks, report.KnownLeaksNotSeen);
+            WriteStrings(json, "warnings", report.Warnings);
+        }
         json.WriteEndObject();
     });
 
@@ -257,8 +269,8 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteEndObject();
     }
 
-    /// <summary>The causes, each with its rates per <paramref name="unit"/> (a check's iteration, a watch's second).</summary>
-    private static void WriteCauses(Utf8JsonWriter json, IReadOnlyList<LeakCause> causes, string unit)
+    /// <summary>The causes, each with its growth under <paramref name="names"/>: per iteration of a check, per second of a watch, gained in a diff.</summary>
+    private static void WriteCauses(Utf8JsonWriter json, IReadOnlyList<LeakCause> causes, (string Instances, string Bytes) names)
     {
         json.WriteStartArray("causes");
         foreach (LeakCause cause in causes)
@@ -288,13 +300,13 @@ internal sealed class JsonExporter : IReportExporter
                 json.WriteStartObject();
                 json.WriteString("type", type.Type);
                 json.WriteNumber("newInstances", type.NewInstances);
-                json.WriteNumber($"instancesPer{unit}", Math.Round(type.InstancesPerIteration, 4));
-                json.WriteNumber($"bytesPer{unit}", Math.Round(type.BytesPerIteration, 2));
+                json.WriteNumber(names.Instances, Math.Round(type.InstancesPerIteration, 4));
+                json.WriteNumber(names.Bytes, Math.Round(type.BytesPerIteration, 2));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
-            json.WriteNumber($"instancesPer{unit}", Math.Round(cause.InstancesPerIteration, 4));
-            json.WriteNumber($"bytesPer{unit}", Math.Round(cause.BytesPerIteration, 2));
+            json.WriteNumber(names.Instances, Math.Round(cause.InstancesPerIteration, 4));
+            json.WriteNumber(names.Bytes, Math.Round(cause.BytesPerIteration, 2));
             json.WriteString("hint", cause.Hint);
             if (cause.Idiom is not null)
                 json.WriteString("idiom", cause.Idiom);

@@ -43,6 +43,7 @@ internal sealed class MarkdownExporter : IReportExporter
         }
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "iteration");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
+        AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "check");
         if (report.Ignored.Count > 0)
         {
             Heading(md, "### Ignored (known leaks, not part of the verdict)");
@@ -82,6 +83,7 @@ internal sealed class MarkdownExporter : IReportExporter
         }
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "second");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
+        AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "watch");
         AppendWarnings(md, report.Warnings);
         return md.ToString();
     }
@@ -104,6 +106,16 @@ internal sealed class MarkdownExporter : IReportExporter
         md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
         foreach (TypeChange change in report.Changes)
             md.AppendLine(string.Create(s_invariant, $"| {change.CountChange:+#,0;-#,0;0} | {change.BytesChange:+#,0;-#,0;0} | {Code(change.Type)} |"));
+        if (report.ExplainedTypes.Count > 0)
+        {
+            Heading(md, report.OnlyKnownLeaks
+                ? string.Create(s_invariant, $"### Traced the {report.ExplainedTypes.Count} type(s) that gained the most: no new leak, {report.Causes.Count} known leak(s) from the baseline")
+                : string.Create(s_invariant, $"### Traced the {report.ExplainedTypes.Count} type(s) that gained the most: {report.Causes.Count} cause(s), {report.Causes.Count(c => c.KnownLeakReason is not null)} of them known from the baseline"));
+        }
+        AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "diff");
+        AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
+        AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "diff");
+        AppendWarnings(md, report.Warnings);
         return md.ToString();
     }
 
@@ -158,6 +170,25 @@ internal sealed class MarkdownExporter : IReportExporter
             md.AppendLine("#### Not explained").AppendLine();
             foreach (UnexplainedGrowth type in unexplained)
                 md.AppendLine($"- {Code(TypeNames.Short(type.Type))}: {Cell(type.Reason)}");
+        }
+    }
+
+    /// <summary>Which causes the baseline knows, and which of its entries this check, watch or diff did not see.</summary>
+    private static void AppendBaseline(StringBuilder md, string? baselinePath, IReadOnlyList<LeakCause> causes, IReadOnlyList<KnownLeak> notSeen, string what)
+    {
+        if (baselinePath is null)
+            return;
+        Heading(md, $"### Known leaks (baseline {Code(baselinePath)})");
+        var known = causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
+        if (known.Length == 0)
+            md.AppendLine($"None of this {what}'s causes.");
+        foreach ((LeakCause cause, int index) in known)
+            md.AppendLine(string.Create(s_invariant, $"- Cause {index + 1} `{cause.Id}`: {Cell(cause.KnownLeakReason!)}"));
+        if (notSeen.Count > 0)
+        {
+            md.AppendLine().AppendLine($"Not seen in this {what} (fixed, if this is where they were found; remove them from the file):").AppendLine();
+            foreach (KnownLeak entry in notSeen)
+                md.AppendLine($"- `{entry.Id}` {(entry.Owner is null ? "" : Cell(entry.Owner) + ": ")}{Cell(entry.Reason)}");
         }
     }
 

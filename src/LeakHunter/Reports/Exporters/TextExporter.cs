@@ -149,6 +149,16 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
         foreach (TypeChange change in report.Changes)
             text.AppendLine(string.Create(s_invariant, $"{change.CountChange,12:+#,0;-#,0;0} {change.BytesChange,14:+#,0;-#,0;0}  {change.Type}"));
+        if (report.ExplainedTypes.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine(report.OnlyKnownLeaks
+                ? string.Create(s_invariant, $"Traced the {report.ExplainedTypes.Count} type(s) that gained the most: no new leak - {report.Causes.Count} known leak(s) from the baseline")
+                : string.Create(s_invariant, $"Traced the {report.ExplainedTypes.Count} type(s) that gained the most: {report.Causes.Count} cause(s){KnownToo(report.Causes)}"));
+        }
+        AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "gained");
+        AppendBaseline(text, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "diff");
+        AppendWarnings(text, report.Warnings);
         return text.ToString();
     }
 
