@@ -6,8 +6,8 @@ using LeakHunter;
 using LeakHunter.Cli;
 
 // The leakhunter tool: a thin layer over the library's public API (HeapInspector, InspectionTarget, the reports and
-// their exporters). Exit codes: 0 done (or no growth), 1 growth found (watch, diff), 2 bad input or failure, with the
-// fix on stderr, 130 cancelled (Ctrl+C).
+// their exporters). Exit codes: 0 done (or no growth, or only known leaks with --baseline), 1 growth found (watch, diff),
+// 2 bad input or failure, with the fix on stderr, 130 cancelled (Ctrl+C).
 var format = new Option<string>("--format") { Description = "text, json or markdown", DefaultValueFactory = _ => "text" };
 format.AcceptOnlyFromAmong([.. ReportExporters.All.Select(e => e.Name)]);
 var output = new Option<FileInfo?>("--output") { Description = "Write the result to this file instead of standard output" };
