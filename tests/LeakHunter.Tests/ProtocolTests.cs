@@ -196,24 +196,31 @@ public sealed class ProtocolTests
     [InlineData(Command.Mark)]
     [InlineData(Command.Explain)]
     [InlineData(Command.ExplainWatched)]
-    public async Task AnInspectorKilledInTheMiddleOfReadingTheHeap_FailsAsInspectorExited(Command command)
+    public async Task AnInspectorKilledWithARequestUnanswered_FailsAsInspectorExited(Command command)
     {
-        using var folder = new FifoFolder();
         using InspectorClient client = InspectorClient.StartFor(NoTarget);
-        client.DumpFile = folder.Fifo;
+        client.DumpFile = "/nonexistent/never-read.dump";
+        // Stopped, the inspector cannot answer: the request waits in its input until it is killed. (A FIFO standing
+        // in for the dump did not hold it: the inspector rejects a file it cannot map at once, and that answer raced
+        // the kill.)
+        Assert.Equal(0, kill(client.ProcessId, SignalStop));
 
         Task request = Task.Run(() => Send(client, command));
-        // Opening the FIFO to write waits until the inspector opens it to read the dump: from then on it is inside
-        // the request, blocked reading a header that never comes, until it is killed.
-        await Task.Run(() =>
-        {
-            using var writer = new FileStream(folder.Fifo, FileMode.Open, FileAccess.Write);
-            Kill(client.ProcessId);
-        }).WaitAsync(s_generous);
+        Assert.True(SpinWait.SpinUntil(() => UnreadInput(client.ProcessId) > 0, s_generous), "the request never reached the inspector's input");
+        Kill(client.ProcessId);
 
         var error = await Assert.ThrowsAsync<LeakHunterException>(() => request.WaitAsync(s_generous));
         Assert.Equal(LeakHunterFailure.InspectorExited, error.Failure);
         Assert.Contains($"{command} request", error.Message);
+    }
+
+    /// <summary>Bytes written to a process's standard input that it has not read yet.</summary>
+    private static int UnreadInput(int processId)
+    {
+        // Opening /proc/<pid>/fd/0 opens the same pipe; FIONREAD counts what waits in it without taking any.
+        using Microsoft.Win32.SafeHandles.SafeFileHandle input = File.OpenHandle($"/proc/{processId}/fd/0", FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        Assert.Equal(0, ioctl((int)input.DangerousGetHandle(), FionRead, out int unread));
+        return unread;
     }
 
     [Fact]
@@ -376,6 +383,10 @@ public sealed class ProtocolTests
     }
 
     private const int SignalStop = 19; // SIGSTOP on Linux
+    private const ulong FionRead = 0x541B; // FIONREAD on Linux
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int ioctl(int fd, ulong request, out int count);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
