@@ -8,7 +8,7 @@ using LeakHunter.Cli;
 // The leakhunter tool: a thin layer over the library's public API (HeapInspector, InspectionTarget, the reports and
 // their exporters). Exit codes: 0 done (or no growth, or only known leaks with --baseline), 1 growth found (watch, diff),
 // 2 bad input or failure, with the fix on stderr, 130 cancelled (Ctrl+C).
-var format = new Option<string>("--format") { Description = "text, json or markdown", DefaultValueFactory = _ => "text" };
+var format = new Option<string>("--format") { Description = "text, json, markdown or html", DefaultValueFactory = _ => "text" };
 format.AcceptOnlyFromAmong([.. ReportExporters.All.Select(e => e.Name)]);
 var output = new Option<FileInfo?>("--output") { Description = "Write the result to this file instead of standard output" };
 var timeout = new Option<double>("--timeout") { Description = "Seconds one heap walk may take", DefaultValueFactory = _ => 120 };

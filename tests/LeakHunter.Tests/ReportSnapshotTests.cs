@@ -36,7 +36,7 @@ public sealed class ReportSnapshotTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Json_IsSchemaVersionOne_AndMarkdownIsTablesNotAFencedTextReport(string report, string format)
+    public void Json_IsSchemaVersionOne_MarkdownIsTables_AndHtmlIsSelfContained(string report, string format)
     {
         string rendered = ReportModels[report](ReportExporters.Named(format));
 
@@ -49,6 +49,15 @@ public sealed class ReportSnapshotTests
         {
             Assert.DoesNotContain("```", rendered);
             Assert.Contains("|---", rendered);
+        }
+        if (format == "html")
+        {
+            // One file that opens anywhere: no script, and nothing (font, style, image) fetched from a network.
+            Assert.StartsWith("<!DOCTYPE html>", rendered);
+            Assert.DoesNotContain("<script", rendered, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("http:", rendered, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("https:", rendered, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("@import", rendered, StringComparison.OrdinalIgnoreCase);
         }
     }
 

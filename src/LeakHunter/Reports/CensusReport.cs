@@ -36,6 +36,9 @@ public sealed record CensusReport(string Target, long Objects, long Bytes, IRead
     /// <summary>The census as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "census".</summary>
     public string ToJson() => ReportExporters.Json.Export(this);
 
+    /// <summary>The report as one self-contained HTML page.</summary>
+    public string ToHtml() => ReportExporters.Html.Export(this);
+
     /// <summary>The types whose name matches <paramref name="typePattern"/> (<c>*</c> is any run of characters), in <paramref name="order"/>, at most <paramref name="top"/> of them.</summary>
     /// <remarks>The totals stay those of the whole census.</remarks>
     public CensusReport Select(string? typePattern = null, CensusOrder order = CensusOrder.Bytes, int? top = null)
@@ -195,4 +198,7 @@ public sealed record CensusDiffReport(string Before, string After, IReadOnlyList
 
     /// <summary>The comparison as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "diff".</summary>
     public string ToJson() => ReportExporters.Json.Export(this);
+
+    /// <summary>The report as one self-contained HTML page.</summary>
+    public string ToHtml() => ReportExporters.Html.Export(this);
 }

@@ -15,7 +15,7 @@ namespace LeakHunter;
 /// </example>
 public interface IReportExporter
 {
-    /// <summary>The format's name, as the command-line tool's <c>--format</c> takes it: <c>text</c>, <c>json</c>, <c>markdown</c>.</summary>
+    /// <summary>The format's name, as the command-line tool's <c>--format</c> takes it: <c>text</c>, <c>json</c>, <c>markdown</c>, <c>html</c>.</summary>
     string Name { get; }
 
     /// <summary>The usual file extension, without the dot.</summary>
@@ -37,7 +37,7 @@ public interface IReportExporter
     string Export(PathsReport report);
 }
 
-/// <summary>The exporters LeakHunter ships: readable text, stable JSON (<c>schemaVersion</c> 1), and GitHub markdown.</summary>
+/// <summary>The exporters LeakHunter ships: readable text, stable JSON (<c>schemaVersion</c> 1), GitHub markdown, and a self-contained HTML page.</summary>
 public static class ReportExporters
 {
     /// <summary>Readable text, for a console or a test's output.</summary>
@@ -49,8 +49,11 @@ public static class ReportExporters
     /// <summary>GitHub-flavoured markdown tables and lists, for a pull request comment or a job summary.</summary>
     public static IReportExporter Markdown { get; } = new MarkdownExporter();
 
+    /// <summary>One self-contained page: inline CSS and SVG charts and graphs, no script, nothing fetched from a network.</summary>
+    public static IReportExporter Html { get; } = new HtmlExporter();
+
     /// <summary>Every exporter above.</summary>
-    public static IReadOnlyList<IReportExporter> All { get; } = [Text, Json, Markdown];
+    public static IReadOnlyList<IReportExporter> All { get; } = [Text, Json, Markdown, Html];
 
     /// <summary>The exporter whose <see cref="IReportExporter.Name"/> is <paramref name="name"/>, ignoring case.</summary>
     /// <exception cref="ArgumentException">No exporter has that name; the message lists the names there are.</exception>

@@ -120,6 +120,9 @@ public sealed class LeakReport
     /// <summary>The report as camelCase JSON, <c>schemaVersion</c> 1.</summary>
     public string ToJson() => ReportExporters.Json.Export(this);
 
+    /// <summary>The report as one self-contained HTML page: charts and graphs inline, nothing fetched from a network.</summary>
+    public string ToHtml() => ReportExporters.Html.Export(this);
+
     /// <summary>The readable text report.</summary>
     public override string ToString() => ReportExporters.Text.Export(this);
 

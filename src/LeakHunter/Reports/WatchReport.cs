@@ -102,4 +102,7 @@ public sealed class WatchReport
 
     /// <summary>The watch as camelCase JSON, <c>schemaVersion</c> 1, <c>kind</c> "watch".</summary>
     public string ToJson() => ReportExporters.Json.Export(this);
+
+    /// <summary>The report as one self-contained HTML page: charts and graphs inline, nothing fetched from a network.</summary>
+    public string ToHtml() => ReportExporters.Html.Export(this);
 }
