@@ -7,6 +7,9 @@ using LeakHunter;
 var handler = new QuoteHandler();
 LeakReport report = LeakDetector.Run(() => handler.Handle("ACME"));
 Console.WriteLine(report);
+// `dotnet run --project samples/LeakySample -- --html report.html` also writes the report as one HTML page.
+if (args is ["--html", string page])
+    File.WriteAllText(page, report.ToHtml());
 return report.HasLeaks ? 1 : 0;
 
 internal static class PriceFeed

@@ -236,7 +236,8 @@ internal sealed class HtmlExporter : IReportExporter
             key.Add("grey: a census after the fragment sat idle (what grew then is another thread's)");
         if (phases.Contains("confirmation"))
             key.Add("yellow: confirmation censuses");
-        html.AppendLine($"<figcaption>{Encode(caption)}{(key.Count == 0 ? "" : ". " + Encode(string.Join("; ", key)))}</figcaption>");
+        string keyText = key.Count == 0 ? "" : ". " + char.ToUpperInvariant(key[0][0]) + string.Join("; ", key)[1..] + ".";
+        html.AppendLine($"<figcaption>{Encode(caption)}{Encode(keyText)}</figcaption>");
         html.AppendLine("<ul class=\"legend\">");
         for (int s = 0; s < series.Length; s++)
             html.AppendLine($"<li><span class=\"swatch\" style=\"background:{Colour(s)}\"></span>{TypeCell(series[s].Type)}</li>");
@@ -286,9 +287,9 @@ internal sealed class HtmlExporter : IReportExporter
     /// </summary>
     private static void RetentionGraph(StringBuilder html, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint, (string Type, string Rate)[] kept)
     {
-        const int Width = 720, BoxWidth = 520, BoxHeight = 28, Gap = 26, Left = 100;
-        int rows = 1 + path.Count + (kept.Length > 0 ? 1 : 0);
-        int height = rows * (BoxHeight + Gap) + 10;
+        const int Width = 720, BoxWidth = 680, BoxHeight = 28, Gap = 26, Left = 20;
+        const int KeptHeight = 40;
+        int height = (1 + path.Count) * (BoxHeight + Gap) + (kept.Length > 0 ? KeptHeight + Gap : 0) + 10;
         double centre = Left + BoxWidth / 2.0;
         html.AppendLine(string.Create(s_invariant,
             $"<svg class=\"retention\" viewBox=\"0 0 {Width} {height}\" width=\"{Width}\" height=\"{height}\" role=\"img\" aria-label=\"what holds the cause\">"));
@@ -314,17 +315,22 @@ internal sealed class HtmlExporter : IReportExporter
             {
                 double x = 10 + k * (width + 10);
                 Edge(html, centre, y + BoxHeight, x + width / 2, rowTop, "");
-                Node(html, "kept", x, rowTop, width, BoxHeight, $"{TypeNames.Short(kept[k].Type)}: {kept[k].Rate}", kept[k].Type, "#fff7e0", "#b7950b");
+                // Two lines, the type over its rate: side by side, the boxes are narrow.
+                Node(html, "kept", x, rowTop, width, KeptHeight, TypeNames.Short(kept[k].Type), kept[k].Type, "#fff7e0", "#b7950b", kept[k].Rate);
             }
         }
         html.AppendLine("</svg>");
     }
 
-    private static void Node(StringBuilder html, string kind, double x, double y, double width, double height, string label, string fullName, string fill, string stroke)
+    private static void Node(StringBuilder html, string kind, double x, double y, double width, double height, string label, string fullName, string fill, string stroke,
+        string? secondLine = null)
     {
+        string text = secondLine is null
+            ? string.Create(s_invariant, $"<text x=\"{x + 8:0.#}\" y=\"{y + height / 2.0 + 4:0.#}\">{Encode(label)}</text>")
+            : string.Create(s_invariant,
+                $"<text x=\"{x + 8:0.#}\" y=\"{y + 16:0.#}\">{Encode(label)}<tspan x=\"{x + 8:0.#}\" dy=\"15\">{Encode(secondLine)}</tspan></text>");
         html.AppendLine(string.Create(s_invariant,
-            $"<g class=\"node {kind}\"><title>{Encode(fullName)}</title><rect x=\"{x:0.#}\" y=\"{y:0.#}\" width=\"{width:0.#}\" height=\"{height}\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"/>" +
-            $"<text x=\"{x + 8:0.#}\" y=\"{y + height / 2.0 + 4:0.#}\">{Encode(label)}</text></g>"));
+            $"<g class=\"node {kind}\"><title>{Encode(fullName)}</title><rect x=\"{x:0.#}\" y=\"{y:0.#}\" width=\"{width:0.#}\" height=\"{height}\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\"/>{text}</g>"));
     }
 
     private static void Edge(StringBuilder html, double x1, double y1, double x2, double y2, string field)
