@@ -25,7 +25,8 @@ public sealed class NotificationLeakTests
         StringAssert.Contains(failure.Message, "Unsubscribe");
         // The message is the summary; the full reports are result files of the test.
         StringAssert.Contains(failure.Message, "The full report: attached to the test result as ");
-        string report = failure.Message[(failure.Message.IndexOf("attached to the test result as ", StringComparison.Ordinal) + 31)..].Split(" and ")[0];
+        int start = failure.Message.IndexOf("attached to the test result as ", StringComparison.Ordinal) + "attached to the test result as ".Length;
+        string report = failure.Message[start..(failure.Message.IndexOf(".txt", start, StringComparison.Ordinal) + ".txt".Length)];
         StringAssert.EndsWith(report, "leakhunter-report-ForgottenSubscriber_Survives_AndTheFailureNamesTheEvent.txt");
         StringAssert.Contains(File.ReadAllText(report), "watched object(s) survived");
     }

@@ -76,7 +76,7 @@ public static class LeakCheck
 
     private static LeakReport Passed(LeakReport report)
     {
-        string names = Attach(report.ToString(), report.ToJson());
+        string names = Attach(report.ToString(), report.ToJson(), report.ToHtml());
         TestContext.Current.TestOutputHelper?.WriteLine($"{report.ToSummary()}{Environment.NewLine}  The full report: attached to the test as {names}");
         return report;
     }
@@ -84,12 +84,12 @@ public static class LeakCheck
     /// <summary>The reports go to the attachments, once; the failure that is thrown carries the summary and names them.</summary>
     private static LeakDetectedException Attached(LeakDetectedException failure)
     {
-        string names = Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson());
+        string names = Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson(), failure.Report?.ToHtml() ?? failure.Paths?.ToHtml());
         return failure.Summarized($"attached to the test as {names}");
     }
 
     /// <summary>Attaches the reports under names no earlier check of the same test took, and says what they are.</summary>
-    private static string Attach(string text, string? json)
+    private static string Attach(string text, string? json, string? html)
     {
         ITestContext context = TestContext.Current;
         if (context.Attachments is null)
@@ -97,11 +97,15 @@ public static class LeakCheck
         string name = AttachmentName;
         for (int check = 2; context.Attachments.ContainsKey(name + ".txt"); check++)
             name = $"{AttachmentName}-{check}";
-        context.AddAttachment(name + ".txt", text);
-        if (json is null)
-            return name + ".txt";
-        context.AddAttachment(name + ".json", json);
-        return $"{name}.txt and {name}.json";
+        var names = new List<string>();
+        foreach ((string extension, string? content) in new[] { ("txt", text), ("json", json), ("html", html) })
+        {
+            if (content is null)
+                continue;
+            context.AddAttachment($"{name}.{extension}", content);
+            names.Add($"{name}.{extension}");
+        }
+        return names.Count == 1 ? names[0] : $"{string.Join(", ", names.Take(names.Count - 1))} and {names[^1]}";
     }
 }
 

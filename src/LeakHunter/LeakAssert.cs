@@ -113,7 +113,9 @@ public static class LeakAssert
     /// under any other runner the message stays the whole report.
     /// </summary>
     private static LeakDetectedException Attached(LeakDetectedException failure) =>
-        TestAttachments.Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson()) is { } where ? failure.Summarized(where) : failure;
+        TestAttachments.Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson(), failure.Report?.ToHtml() ?? failure.Paths?.ToHtml()) is { } where
+            ? failure.Summarized(where)
+            : failure;
 
     // The factory's frame ends here, before any GC: nothing it made is held by a local of the caller's.
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -24,7 +24,7 @@ public sealed class AdapterTests
         Assert.Contains("static field LeakHunter.XunitV3.Tests.Subscriptions.Changed", failure.Message);
         Assert.Contains("<-- accumulates here", failure.Message);
         Assert.Contains("Fix: Unsubscribe", failure.Message);
-        Assert.EndsWith("The full report: attached to the test as leakhunter-report.txt and leakhunter-report.json", failure.Message.TrimEnd());
+        Assert.EndsWith("The full report: attached to the test as leakhunter-report.txt, leakhunter-report.json and leakhunter-report.html", failure.Message.TrimEnd());
         // The per-type detail and referrers are the full report's, not the message's.
         Assert.DoesNotContain("Referred to by", failure.Message);
 
@@ -34,6 +34,7 @@ public sealed class AdapterTests
         Assert.Contains("Referred to by", text);
         using JsonDocument json = JsonDocument.Parse(attachments["leakhunter-report.json"].AsString());
         Assert.True(json.RootElement.GetProperty("hasLeaks").GetBoolean());
+        Assert.Contains("accumulates here", attachments["leakhunter-report.html"].AsString());
         Assert.Equal("LeakHunter.XunitV3.Tests.Subscriptions.Changed",
             json.RootElement.GetProperty("causes")[0].GetProperty("root").GetProperty("name").GetString());
         // The full report is attached, not written to the output as well.
@@ -61,7 +62,7 @@ public sealed class AdapterTests
 
         var failure = Assert.Throws<LeakDetectedException>(() => LeakCheck.NoLeaks(() => Archive.Keep(new Record())));
 
-        Assert.Contains("attached to the test as leakhunter-report-2.txt and leakhunter-report-2.json", failure.Message);
+        Assert.Contains("attached to the test as leakhunter-report-2.txt, leakhunter-report-2.json and leakhunter-report-2.html", failure.Message);
         Assert.Contains("LeakHunter: no leak", TestContext.Current.Attachments!["leakhunter-report.txt"].AsString());
         Assert.Contains("Archive.s_records", TestContext.Current.Attachments!["leakhunter-report-2.txt"].AsString());
     }
@@ -72,7 +73,7 @@ public sealed class AdapterTests
         var failure = Assert.Throws<LeakDetectedException>(() => LeakCheck.Collected(() => Archive.Keep(new Record())));
 
         Assert.Contains("Archive.s_records", failure.Message);
-        Assert.Contains("attached to the test as leakhunter-report.txt and leakhunter-report.json", failure.Message);
+        Assert.Contains("attached to the test as leakhunter-report.txt, leakhunter-report.json and leakhunter-report.html", failure.Message);
         Assert.Contains("Archive.s_records", TestContext.Current.Attachments!["leakhunter-report.txt"].AsString());
     }
 

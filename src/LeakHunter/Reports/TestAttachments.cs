@@ -13,15 +13,15 @@ internal static class TestAttachments
     public const string FilePrefix = "leakhunter-report";
 
     /// <summary>
-    /// Writes the full text and JSON reports as files of the current test and attaches them: NUnit's
+    /// Writes the full text, JSON and HTML reports as files of the current test and attaches them: NUnit's
     /// <c>TestContext.AddTestAttachment</c>, MSTest's <c>TestContext.AddResultFile</c>.
     /// </summary>
     /// <returns>Where the reports are, as a failure's message says it; null when no such framework runs a test here.</returns>
-    public static string? Attach(string text, string? json)
+    public static string? Attach(string text, string? json, string? html)
     {
         try
         {
-            return NUnit(text, json) ?? MSTest(text, json);
+            return NUnit(text, json, html) ?? MSTest(text, json, html);
         }
         catch (Exception e) when (e is TargetInvocationException or InvalidOperationException or IOException or UnauthorizedAccessException or NullReferenceException)
         {
@@ -30,7 +30,7 @@ internal static class TestAttachments
         }
     }
 
-    private static string? NUnit(string text, string? json)
+    private static string? NUnit(string text, string? json, string? html)
     {
         Type? context = Loaded("nunit.framework")?.GetType("NUnit.Framework.TestContext");
         object? current = context?.GetProperty("CurrentContext")?.GetValue(null);
@@ -41,13 +41,13 @@ internal static class TestAttachments
         // Outside a test, NUnit's context is an ad hoc one with no method to run.
         if (string.IsNullOrEmpty(name) || folder is null || attach is null || test!.GetType().GetProperty("MethodName")?.GetValue(test) is null)
             return null;
-        string[] files = Written(Path.Combine(folder, "leakhunter"), name, text, json);
+        string[] files = Written(Path.Combine(folder, "leakhunter"), name, text, json, html);
         foreach (string file in files)
             attach.Invoke(null, [file, "LeakHunter report"]);
-        return $"attached to the test as {string.Join(" and ", files)}";
+        return $"attached to the test as {Listed(files)}";
     }
 
-    private static string? MSTest(string text, string? json)
+    private static string? MSTest(string text, string? json, string? html)
     {
         Type? context = Loaded("MSTest.TestFramework.Extensions")?.GetType("Microsoft.VisualStudio.TestTools.UnitTesting.TestContext");
         object? current = context?.GetProperty("Current", BindingFlags.Public | BindingFlags.Static)?.GetValue(null);
@@ -57,10 +57,10 @@ internal static class TestAttachments
             return null;
         string folder = current!.GetType().GetProperty("TestResultsDirectory")?.GetValue(current) as string
             ?? Path.Combine(AppContext.BaseDirectory, "TestResults");
-        string[] files = Written(Path.Combine(folder, "leakhunter"), name, text, json);
+        string[] files = Written(Path.Combine(folder, "leakhunter"), name, text, json, html);
         foreach (string file in files)
             attach.Invoke(current, [file]);
-        return $"attached to the test result as {string.Join(" and ", files)}";
+        return $"attached to the test result as {Listed(files)}";
     }
 
     private static readonly HashSet<string> s_writtenThisRun = new(StringComparer.Ordinal);
@@ -72,7 +72,7 @@ internal static class TestAttachments
     /// The reports as files named after the test, numbered when the test already attached some in this run (two
     /// checks in one test); a file an earlier run left is overwritten.
     /// </summary>
-    private static string[] Written(string folder, string testName, string text, string? json)
+    private static string[] Written(string folder, string testName, string text, string? json, string? html)
     {
         Directory.CreateDirectory(folder);
         string safe = string.Concat(testName.Select(c => Path.GetInvalidFileNameChars().Contains(c) || c is '(' or ')' or '"' or ' ' ? '_' : c));
@@ -82,10 +82,18 @@ internal static class TestAttachments
             for (int check = 2; !s_writtenThisRun.Add(stem); check++)
                 stem = Path.Combine(folder, $"{FilePrefix}-{safe}-{check}");
         }
-        File.WriteAllText(stem + ".txt", text);
-        if (json is null)
-            return [stem + ".txt"];
-        File.WriteAllText(stem + ".json", json);
-        return [stem + ".txt", stem + ".json"];
+        var files = new List<string>();
+        foreach ((string extension, string? content) in new[] { ("txt", text), ("json", json), ("html", html) })
+        {
+            if (content is null)
+                continue;
+            File.WriteAllText($"{stem}.{extension}", content);
+            files.Add($"{stem}.{extension}");
+        }
+        return [.. files];
     }
+
+    /// <summary>"a", "a and b", "a, b and c".</summary>
+    public static string Listed(IReadOnlyList<string> names) =>
+        names.Count <= 1 ? string.Concat(names) : $"{string.Join(", ", names.Take(names.Count - 1))} and {names[^1]}";
 }

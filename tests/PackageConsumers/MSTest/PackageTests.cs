@@ -19,7 +19,9 @@ public sealed class PackageTests
         StringAssert.Contains(failure.Message, "static field PackageTests.s_kept");
         const string attached = "attached to the test result as ";
         StringAssert.Contains(failure.Message, attached);
-        string report = failure.Message[(failure.Message.IndexOf(attached, StringComparison.Ordinal) + attached.Length)..].Split(" and ")[0];
+        int start = failure.Message.IndexOf(attached, StringComparison.Ordinal) + attached.Length;
+        string report = failure.Message[start..(failure.Message.IndexOf(".txt", start, StringComparison.Ordinal) + ".txt".Length)];
         StringAssert.Contains(File.ReadAllText(report), "Referred to by");
+        StringAssert.StartsWith(File.ReadAllText(Path.ChangeExtension(report, ".html")), "<!DOCTYPE html>");
     }
 }

@@ -20,6 +20,7 @@ public sealed class PackageTests
         string report = Path.Combine(TestContext.CurrentContext.WorkDirectory, "leakhunter", "leakhunter-report-Leak_FailsWithTheSummary_AndTheFullReportIsAttached.txt");
         Assert.That(failure.Message, Does.Contain("attached to the test as " + report));
         Assert.That(File.ReadAllText(report), Does.Contain("Referred to by"));
+        Assert.That(File.ReadAllText(Path.ChangeExtension(report, ".html")), Does.StartWith("<!DOCTYPE html>"));
     }
 
     // A team adopting LeakHunter: accept today's leak into a baseline, pass on it, and still fail on a new one.

@@ -24,8 +24,9 @@ public sealed class PackageTests
         var failure = Assert.Throws<LeakDetectedException>(() => LeakCheck.NoLeaks(() => s_kept.Add(new byte[128])));
 
         Assert.Contains("static field PackageTests.s_kept", failure.Message);
-        Assert.Contains("attached to the test as leakhunter-report.txt and leakhunter-report.json", failure.Message);
+        Assert.Contains("attached to the test as leakhunter-report.txt, leakhunter-report.json and leakhunter-report.html", failure.Message);
         Assert.Contains("Referred to by", TestContext.Current.Attachments!["leakhunter-report.txt"].AsString());
         Assert.Contains("\"hasLeaks\": true", TestContext.Current.Attachments!["leakhunter-report.json"].AsString());
+        Assert.StartsWith("<!DOCTYPE html>", TestContext.Current.Attachments!["leakhunter-report.html"].AsString());
     }
 }
