@@ -164,6 +164,24 @@ public sealed class CauseTests
         Assert.Equal(500, cause.InstancesPerIteration, 0.01);
     }
 
+    [Fact]
+    public void AnArrayMovedByACompactingGC_IsNoCauseOfABytesOnlyGrowth_TheReplacedInvocationListIs()
+    {
+        // The event's handler list was replaced by a bigger one (51 KB); another test's list array of 60 KB, moved since
+        // the mark, looks as new. Object[] gained 10 bytes per call over the 1,000 traced calls.
+        LeakSignature handlers = HandlerIn("Acme.Quotes.Changed", 1000, cause: 0);
+        LeakSignature invocationList = new LeakSignature("System.Object[]", 1, handlers.Root, handlers.Path.Take(2).ToArray(), 1, "fix") { Cause = 0, Bytes = 51_224 };
+        LeakSignature movedArray = new LeakSignature("System.Object[]", 1, new LeakRoot(LeakRootKind.StaticField, "Acme.Gate.s_waiting"),
+            [new LeakStep("System.Collections.Generic.List<System.Object>", null, null), new LeakStep("System.Object[]", "_items", null)], 1, "fix") { Cause = 1, Bytes = 60_000 };
+
+        LeakCauses.Result result = LeakCauses.Build(new LeakExplanation([handlers, invocationList, movedArray], [], null),
+            [new LeakCauses.Growth("System.EventHandler", 1, 64), new LeakCauses.Growth("System.Object[]", 0, 10)], explainedSpan: 1000);
+
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("Acme.Quotes.Changed", cause.Root.Name);
+        Assert.Contains(cause.Types, t => t.Type == "System.Object[]");
+    }
+
     private static LeakSignature HandlerIn(string @event, int instances, int cause) =>
         new("System.EventHandler", instances, new LeakRoot(LeakRootKind.StaticField, @event),
             [new LeakStep("System.EventHandler", null, "delegate with many targets (an event's handler list)"), new LeakStep("System.Object[]", "_invocationList", null),

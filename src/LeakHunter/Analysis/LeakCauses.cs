@@ -39,6 +39,10 @@ internal static class LeakCauses
         // What a type grew by over the traced calls is shared out to the causes that hold most of it first: instances a
         // compacting GC moved since the mark look new too, and another cause's share of them is only what is left over.
         double[][] grownByGroup = explainedSpan is double tracedSpan ? ShareOutGrowth(heldByGroup, growth, tracedSpan) : [];
+        // The same for the bytes of a type that grows in bytes only: a list's array that a compacting GC moved looks as
+        // new as one replaced by a bigger one, and only the bytes left after the cause that holds more come to it.
+        long[][] heldBytesByGroup = groups.Select(members => growth.Select(type => members.Where(s => s.Type == type.Type).Sum(s => s.Bytes)).ToArray()).ToArray();
+        double[][] bytesByGroup = explainedSpan is double bytesSpan ? ShareOutBytes(heldByGroup, heldBytesByGroup, growth, bytesSpan) : [];
         var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
         for (int g = 0; g < groups.Length; g++)
         {
@@ -56,11 +60,10 @@ internal static class LeakCauses
                     : type.Instances * Math.Min(1, held / instancesByType.GetValueOrDefault(type.Type, held));
                 double bytes = type.Instances > 0 ? type.Bytes * instances / type.Instances : type.Bytes;
                 // A type that grows in bytes only grows by replacing an instance: the cause holds its share when the new
-                // instances it holds are as big as a share of the bytes the type gained over the same calls.
-                long heldBytes = members.Where(s => s.Type == type.Type).Sum(s => s.Bytes);
+                // instances it is given are as big as a share of the bytes the type gained over the same calls.
                 holdsItsShare |= type.Instances > 0
                     ? instances >= MinShareOfGrowth * type.Instances
-                    : explainedSpan is double traced && type.Bytes > 0 && heldBytes >= MinShareOfGrowth * type.Bytes * traced;
+                    : explainedSpan is double traced && type.Bytes > 0 && bytesByGroup[g][t] >= MinShareOfGrowth * type.Bytes * traced;
                 types.Add(new CausedGrowth(type.Type, held, instances, bytes));
             }
             if (holdsItsShare)
@@ -156,6 +159,29 @@ internal static class LeakCauses
             foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => heldByGroup[g][t]))
             {
                 shares[g][t] = Math.Min(heldByGroup[g][t], left);
+                left -= shares[g][t];
+            }
+        }
+        return shares;
+    }
+
+    /// <summary>
+    /// Each bytes-only type's bytes gained over <paramref name="span"/>, shared out in the order of <see cref="ShareOutGrowth"/>
+    /// (the cause that holds more of the growing types first, then the one whose new instances are bigger), each
+    /// cause given no more than its new instances' bytes.
+    /// </summary>
+    private static double[][] ShareOutBytes(int[][] heldByGroup, long[][] heldBytesByGroup, IReadOnlyList<Growth> growth, double span)
+    {
+        double[][] shares = heldBytesByGroup.Select(h => new double[h.Length]).ToArray();
+        int[] typesHeld = heldByGroup.Select(h => h.Count(held => held > 0)).ToArray();
+        for (int t = 0; t < growth.Count; t++)
+        {
+            if (growth[t].Instances > 0)
+                continue;
+            double left = Math.Max(0, growth[t].Bytes * span);
+            foreach (int g in Enumerable.Range(0, heldBytesByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => heldBytesByGroup[g][t]))
+            {
+                shares[g][t] = Math.Min(heldBytesByGroup[g][t], left);
                 left -= shares[g][t];
             }
         }
