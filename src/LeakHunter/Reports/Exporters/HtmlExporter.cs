@@ -39,13 +39,11 @@ internal sealed class HtmlExporter : IReportExporter
         ]);
         if (report.GrowingTypes.Count > 0)
         {
-            string[] labels = report.Censuses.Select(c => c.Iteration.ToString("N0", s_invariant)).ToArray();
-            string[] phases = report.Censuses.Select(c => c.Phase.ToString().ToLowerInvariant()).ToArray();
-            string warmup = string.Create(s_invariant, $"after {report.WarmupIterations:N0} warm-up iteration(s)");
-            Section(html, "Growth");
-            Chart(html, "Live instances at each census, by iteration", labels, phases, warmup, report.GrowingTypes.Select(t => (t.Type, t.Counts)).ToArray());
-            Chart(html, "Bytes at each census, by iteration", labels, phases, warmup, report.GrowingTypes.Select(t => (t.Type, t.Bytes)).ToArray());
-            GrowthTable(html, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration)), "iteration");
+            Growth(html, ("Live instances", "iteration", "iteration"),
+                report.Censuses.Select(c => c.Iteration.ToString("N0", s_invariant)).ToArray(),
+                report.Censuses.Select(c => c.Phase.ToString().ToLowerInvariant()).ToArray(),
+                string.Create(s_invariant, $"after {report.WarmupIterations:N0} warm-up iteration(s)"),
+                report.GrowingTypes.Select(t => (t.Type, t.Counts, t.Bytes, t.InstancesPerIteration, t.BytesPerIteration)).ToArray());
         }
         Causes(html, report.Causes, report.Unexplained, report.ExplanationNote, "per iteration");
         Referrers(html, report.Referrers);
@@ -81,12 +79,11 @@ internal sealed class HtmlExporter : IReportExporter
         ]);
         if (report.GrowingTypes.Count > 0)
         {
-            string[] labels = report.Samples.Select(s => s.ElapsedSeconds.ToString("0.#", s_invariant) + " s").ToArray();
-            string[] phases = report.Samples.Select(_ => "counted").ToArray();
-            Section(html, "Growth");
-            Chart(html, "Reachable instances at each census, by seconds since the first", labels, phases, null, report.GrowingTypes.Select(t => (t.Type, t.Counts)).ToArray());
-            Chart(html, "Bytes at each census, by seconds since the first", labels, phases, null, report.GrowingTypes.Select(t => (t.Type, t.Bytes)).ToArray());
-            GrowthTable(html, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond)), "second");
+            Growth(html, ("Reachable instances", "seconds since the first", "second"),
+                report.Samples.Select(s => s.ElapsedSeconds.ToString("0.#", s_invariant) + " s").ToArray(),
+                report.Samples.Select(_ => "counted").ToArray(),
+                null,
+                report.GrowingTypes.Select(t => (t.Type, t.Counts, t.Bytes, t.InstancesPerSecond, t.BytesPerSecond)).ToArray());
         }
         Causes(html, report.Causes, report.Unexplained, report.ExplanationNote, "per second");
         Referrers(html, report.Referrers);
@@ -183,6 +180,16 @@ internal sealed class HtmlExporter : IReportExporter
         foreach ((string name, string value) in facts)
             html.AppendLine($"<dt>{Encode(name)}</dt><dd>{Encode(value)}</dd>");
         html.AppendLine("</dl>");
+    }
+
+    /// <summary>The growth section: counts and bytes charted census by census, then each type's rate per the unit <paramref name="words"/> names.</summary>
+    private static void Growth(StringBuilder html, (string Counted, string By, string Per) words, string[] labels, string[] phases, string? warmup,
+        (string Type, IReadOnlyList<long> Counts, IReadOnlyList<long> Bytes, double Instances, double BytesRate)[] types)
+    {
+        Section(html, "Growth");
+        Chart(html, $"{words.Counted} at each census, by {words.By}", labels, phases, warmup, types.Select(t => (t.Type, t.Counts)).ToArray());
+        Chart(html, $"Bytes at each census, by {words.By}", labels, phases, warmup, types.Select(t => (t.Type, t.Bytes)).ToArray());
+        GrowthTable(html, types.Select(t => (t.Type, t.Instances, t.BytesRate)), words.Per);
     }
 
     /// <summary>
