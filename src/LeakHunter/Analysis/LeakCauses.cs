@@ -38,11 +38,15 @@ internal static class LeakCauses
         int[][] heldByGroup = groups.Select(members => HeldPerType(members, growth, explanation, causesPerType)).ToArray();
         // What a type grew by over the traced calls is shared out to the causes that hold most of it first: instances a
         // compacting GC moved since the mark look new too, and another cause's share of them is only what is left over.
-        double[][] grownByGroup = explainedSpan is double tracedSpan ? ShareOutGrowth(heldByGroup, growth, tracedSpan) : [];
+        double[][] grownByGroup = explainedSpan is double tracedSpan
+            ? ShareOut(heldByGroup, (g, t) => heldByGroup[g][t], growth.Select(type => type.Instances * tracedSpan).ToArray())
+            : [];
         // The same for the bytes of a type that grows in bytes only: a list's array that a compacting GC moved looks as
         // new as one replaced by a bigger one, and only the bytes left after the cause that holds more come to it.
         long[][] heldBytesByGroup = groups.Select(members => growth.Select(type => members.Where(s => s.Type == type.Type).Sum(s => s.Bytes)).ToArray()).ToArray();
-        double[][] bytesByGroup = explainedSpan is double bytesSpan ? ShareOutBytes(heldByGroup, heldBytesByGroup, growth, bytesSpan) : [];
+        double[][] bytesByGroup = explainedSpan is double bytesSpan
+            ? ShareOut(heldByGroup, (g, t) => heldBytesByGroup[g][t], growth.Select(type => type.Bytes * bytesSpan).ToArray())
+            : [];
         var kept = new List<(LeakSignature[] Members, List<CausedGrowth> Types)>();
         for (int g = 0; g < groups.Length; g++)
         {
@@ -144,44 +148,22 @@ internal static class LeakCauses
     }
 
     /// <summary>
-    /// Each type's growth over <paramref name="span"/> (calls or seconds), shared out among the causes that hold new
-    /// instances of it: no cause is given more than it holds, and all of them together no more than grew. A cause that
-    /// holds more of the growing types comes first (a leak keeps the subscriber it grew with; another event's handlers
-    /// that a compacting GC moved keep nothing new), then the one that holds more of this type.
+    /// Each type's <paramref name="grown"/> amount (its instances, or its bytes, over the traced calls or seconds),
+    /// shared out among the causes that hold new instances of it: no cause is given more than it holds, and all of them
+    /// together no more than grew. A cause that holds more of the growing types comes first (a leak keeps the subscriber
+    /// it grew with; another event's handlers that a compacting GC moved keep nothing new), then the one that holds more
+    /// of this type.
     /// </summary>
-    private static double[][] ShareOutGrowth(int[][] heldByGroup, IReadOnlyList<Growth> growth, double span)
+    private static double[][] ShareOut(int[][] heldByGroup, Func<int, int, double> held, double[] grown)
     {
         double[][] shares = heldByGroup.Select(h => new double[h.Length]).ToArray();
-        int[] typesHeld = heldByGroup.Select(h => h.Count(held => held > 0)).ToArray();
-        for (int t = 0; t < growth.Count; t++)
+        int[] typesHeld = heldByGroup.Select(h => h.Count(count => count > 0)).ToArray();
+        for (int t = 0; t < grown.Length; t++)
         {
-            double left = Math.Max(0, growth[t].Instances * span);
-            foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => heldByGroup[g][t]))
+            double left = Math.Max(0, grown[t]);
+            foreach (int g in Enumerable.Range(0, heldByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => held(g, t)))
             {
-                shares[g][t] = Math.Min(heldByGroup[g][t], left);
-                left -= shares[g][t];
-            }
-        }
-        return shares;
-    }
-
-    /// <summary>
-    /// Each bytes-only type's bytes gained over <paramref name="span"/>, shared out in the order of <see cref="ShareOutGrowth"/>
-    /// (the cause that holds more of the growing types first, then the one whose new instances are bigger), each
-    /// cause given no more than its new instances' bytes.
-    /// </summary>
-    private static double[][] ShareOutBytes(int[][] heldByGroup, long[][] heldBytesByGroup, IReadOnlyList<Growth> growth, double span)
-    {
-        double[][] shares = heldBytesByGroup.Select(h => new double[h.Length]).ToArray();
-        int[] typesHeld = heldByGroup.Select(h => h.Count(held => held > 0)).ToArray();
-        for (int t = 0; t < growth.Count; t++)
-        {
-            if (growth[t].Instances > 0)
-                continue;
-            double left = Math.Max(0, growth[t].Bytes * span);
-            foreach (int g in Enumerable.Range(0, heldBytesByGroup.Length).OrderByDescending(g => typesHeld[g]).ThenByDescending(g => heldBytesByGroup[g][t]))
-            {
-                shares[g][t] = Math.Min(heldBytesByGroup[g][t], left);
+                shares[g][t] = Math.Min(held(g, t), left);
                 left -= shares[g][t];
             }
         }
