@@ -152,6 +152,27 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void ConditionalWeakTableKeyedOnAType_IsRootedAtTheTypeObject_NotAtAStaticThatMerelySharesIt()
+    {
+        GC.KeepAlive(PathImmortalKeyAlias.s_widgetType);
+        try
+        {
+            LeakSignature leak = Explain(PathImmortalKey.Handle, Targets + "PathImmortalKey+Tag");
+
+            Assert.Equal(LeakRootKind.LoadedAssembly, leak.Root.Kind);
+            Assert.StartsWith("typeof(" + Targets + "PathImmortalKey+Widget)", leak.Root.Name, StringComparison.Ordinal);
+            Assert.Equal("System.RuntimeType", leak.Path[0].Type);
+            Assert.Equal(("System.Collections.Generic.List<" + Targets + "PathImmortalKey+Tag>", "(ConditionalWeakTable value)"), (leak.Path[1].Type, leak.Path[1].Field));
+            Assert.Equal(2, leak.AccumulationPoint);
+            Assert.Contains("ConditionalWeakTable value lives as long as its key", leak.Hint, StringComparison.Ordinal);
+        }
+        finally
+        {
+            PathImmortalKey.Release();
+        }
+    }
+
+    [Fact]
     public void SingletonsInstanceFields_AreFollowedTwoLevelsDeep()
     {
         LeakSignature leak = Explain(PathSingleton.Handle, Targets + "PathSingleton+Session");

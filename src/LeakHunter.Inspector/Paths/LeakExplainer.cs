@@ -204,10 +204,11 @@ internal static class LeakExplainer
         // A static outlives every thread: what it reaches is its own even when a thread's current task reaches it
         // sooner (a running task's timer sits in the same doubly linked timer chain as every leaked timer).
         int finalizerRoot = roots.Count - 1;
-        IEnumerable<(int Node, int Root)> Seeds(Func<RootKindCode, bool> kind) => roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && kind(roots[s.i].Kind));
-        IEnumerable<(int Node, int Root)> statics = Seeds(k => k == RootKindCode.StaticField);
-        IEnumerable<(int Node, int Root)> threadsAndHandles = Seeds(k => k is not (RootKindCode.StaticField or RootKindCode.Stack));
-        IEnumerable<(int Node, int Root)> stacks = Seeds(k => k == RootKindCode.Stack);
+        // The runtime's immortal objects come with the statics, ahead of them: a static that points at one merely shares it.
+        IEnumerable<(int Node, int Root)> Seeds(Func<NamedRoot, bool> wanted) => roots.Select((r, i) => (r.Node, i)).Where(s => s.Node >= 0 && wanted(roots[s.i]));
+        IEnumerable<(int Node, int Root)> statics = Seeds(r => r.Immortal || r.Kind == RootKindCode.StaticField);
+        IEnumerable<(int Node, int Root)> threadsAndHandles = Seeds(r => !r.Immortal && r.Kind is not (RootKindCode.StaticField or RootKindCode.Stack));
+        IEnumerable<(int Node, int Root)> stacks = Seeds(r => r.Kind == RootKindCode.Stack);
         var waves = existed is null
             ? new List<IEnumerable<(int Node, int Root)>> { statics, threadsAndHandles, stacks, finalizable.Select(node => (node, finalizerRoot)) }
             : new List<IEnumerable<(int Node, int Root)>> { statics.Concat(threadsAndHandles).Concat(stacks), finalizable.Select(node => (node, finalizerRoot)) };

@@ -56,7 +56,7 @@ internal static class LoadedAssemblies
         }
 
         // After the statics: what a static holds is the static's, even an assembly's objects.
-        int firstHandle = roots.FindIndex(r => r.Kind is not (RootKindCode.StaticField or RootKindCode.ThreadStatic));
+        int firstHandle = roots.FindIndex(r => !r.Immortal && r.Kind is not (RootKindCode.StaticField or RootKindCode.ThreadStatic));
         roots.InsertRange(firstHandle < 0 ? roots.Count : firstHandle, loaded);
     }
 

@@ -16,11 +16,18 @@ internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int No
     /// object has moved since, in a compacting GC of a live process, to an address the mark never saw.
     /// </summary>
     public bool HeldSinceMark { get; init; }
+
+    /// <summary>
+    /// An object the runtime never frees, rooted in its own name ahead of every static: a static that holds it merely
+    /// shares it, and clearing that static would free nothing.
+    /// </summary>
+    public bool Immortal { get; init; }
 }
 
 /// <summary>
-/// Lists the roots in the order the search must meet them: statics and thread statics first (named by their field,
-/// not by the runtime's pinned array of static slots), then handles, the finalizer queue, and stacks last.
+/// Lists the roots in the order the search must meet them: the immortal keys of weak tables first, then statics and
+/// thread statics (named by their field, not by the runtime's pinned array of static slots), then handles, the
+/// finalizer queue, and stacks last.
 /// </summary>
 internal static partial class RootFinder
 {
@@ -39,11 +46,49 @@ internal static partial class RootFinder
     public static List<NamedRoot> Find(ClrRuntime runtime, HeapGraph graph, FailureTally failures, IReadOnlySet<StackSlot>? stackSlotsAtMark = null)
     {
         var roots = new List<NamedRoot>();
+        AddImmortalKeys(runtime, graph, roots);
         AddStatics(runtime, graph, roots, failures);
         AddHandles(runtime, graph, roots);
         AddFinalizerQueue(runtime, graph, roots);
         AddStacks(runtime, graph, roots, failures, stackSlotsAtMark);
         return roots;
+    }
+
+    /// <summary>
+    /// Objects the runtime never frees that key a <c>ConditionalWeakTable</c>: the <c>Type</c> of a type that cannot
+    /// unload, a string literal, anything on the frozen heap. The table's value lives as long as its key, so such a
+    /// key is what holds it, forever; a static that happens to point at the same <c>Type</c> (<c>s_type = typeof(X)</c>)
+    /// merely shares it. Frozen objects need no root to live, so without these roots their values would look unheld.
+    /// </summary>
+    private static void AddImmortalKeys(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots)
+    {
+        IEnumerable<int> keys = graph.HiddenEdges.Where(e => e.Value.Exists(edge => edge.Field == HeapGraph.DependentHandleValue)).Select(e => e.Key).Order();
+        foreach (int key in keys)
+        {
+            if (ImmortalName(runtime, graph, key) is string name)
+                roots.Add(new NamedRoot(RootKindCode.LoadedAssembly, name, key) { Immortal = true });
+        }
+    }
+
+    /// <summary>What an object the runtime never frees is, without its contents; null for an object the GC may free.</summary>
+    private static string? ImmortalName(ClrRuntime runtime, HeapGraph graph, int node)
+    {
+        ClrObject obj = runtime.Heap.GetObject(graph.Addresses[node]);
+        bool frozen = runtime.Heap.GetSegmentByAddress(obj.Address)?.Kind == GCSegmentKind.Frozen;
+        if (obj.Type?.Name == "System.RuntimeType")
+        {
+            // A collectible type's Type object refers to its loader allocator (m_keepalive), and dies with its context.
+            bool collectible = graph.EdgeStart[node + 1] > graph.EdgeStart[node];
+            if (collectible || !obj.Type.Fields.Any(f => f.Name == "m_handle"))
+                return null;
+            string? typeName = runtime.GetTypeByMethodTable(obj.ReadField<ulong>("m_handle"))?.Name;
+            return $"typeof({typeName ?? "a type"}): a Type object, which the runtime never frees while its assembly is loaded, and an assembly outside a collectible AssemblyLoadContext never unloads";
+        }
+        if (!frozen)
+            return null;
+        return obj.Type?.Name == "System.String"
+            ? "a string literal, which the runtime keeps on its frozen heap and never frees"
+            : $"a {obj.Type?.Name ?? "runtime object"} on the runtime's frozen heap, which it never frees";
     }
 
     private static void AddStatics(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, FailureTally failures)

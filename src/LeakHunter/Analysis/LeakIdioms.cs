@@ -85,14 +85,14 @@ internal static partial class LeakIdioms
                 ? new("interned string", "string.Intern keeps every string it is given for as long as the process lives: do not intern per-call data (ids, keys, user input); intern only a fixed vocabulary, or keep a pool of your own that can be cleared.")
                 : new(null, "The runtime keeps these in its own table of references (statics, interned strings, loaded assemblies' objects), not in a GC handle of your code's: look for what adds a per-call object there.");
         }
+        if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
+            return new("ConditionalWeakTable entry", "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.");
         if (root.Kind == LeakRootKind.LoadedAssembly)
         {
             return root.Name.StartsWith("dynamic assembly", StringComparison.Ordinal)
                 ? new("dynamic assembly", "Generate the assembly once and reuse it: an assembly made with AssemblyBuilderAccess.Run is never unloaded. Define it with AssemblyBuilderAccess.RunAndCollect, or in a collectible AssemblyLoadContext, when it must come and go.")
                 : new("assembly loaded per call", "Load the assembly once and keep the Assembly: Assembly.Load(byte[]) and a load from a new path add a copy every time, and an assembly outside a collectible AssemblyLoadContext is never unloaded. Load plugins into a collectible AssemblyLoadContext, and Unload it when done.");
         }
-        if (path.Any(s => s.Field == "(ConditionalWeakTable value)"))
-            return new("ConditionalWeakTable entry", "A ConditionalWeakTable value lives as long as its key, and this key lives forever: remove the entry, or key it on an object that dies.");
         if (AsyncKind(path) is { } asyncMethod)
             return asyncMethod;
         // A delegate held by a field, not by a collection's slot, is an event's handler.

@@ -208,7 +208,8 @@ public enum LeakRootKind
     /// <summary>
     /// An assembly the runtime keeps loaded, named <c>dynamic assembly Microsoft.GeneratedCode</c>: an assembly outside a
     /// collectible <c>AssemblyLoadContext</c> is never unloaded, so its module, its <c>Assembly</c> and its types'
-    /// <c>Type</c> objects live as long as the process.
+    /// <c>Type</c> objects live as long as the process. Also an object the runtime never frees that keys a
+    /// <c>ConditionalWeakTable</c>: <c>typeof(Acme.Widget): a Type object, ...</c>, or a string literal.
     /// </summary>
     LoadedAssembly,
 }

@@ -413,3 +413,33 @@ internal static class QuickFinalizer
         ~Connection() => Interlocked.Increment(ref Closed);
     }
 }
+
+// typeof(Widget) -(ConditionalWeakTable value)-> List<Tag> -> Tag[] -> Tag
+// A table keyed on a Type object: the runtime never frees the Type of a type that cannot unload, so its value lives
+// forever. PathImmortalKeyAlias.s_widgetType also points at that Type object, but merely shares it: clearing it would
+// free nothing.
+internal static class PathImmortalKey
+{
+    private static readonly ConditionalWeakTable<Type, List<Tag>> s_tagsByType = new();
+
+    public static object Handle()
+    {
+        var tag = new Tag();
+        s_tagsByType.GetOrCreateValue(typeof(Widget)).Add(tag);
+        return tag;
+    }
+
+    public static void Release() => s_tagsByType.Remove(typeof(Widget));
+
+    public sealed class Widget;
+
+    public sealed class Tag
+    {
+        public int Size = 8;
+    }
+}
+
+internal static class PathImmortalKeyAlias
+{
+    public static readonly Type s_widgetType = typeof(PathImmortalKey.Widget);
+}
