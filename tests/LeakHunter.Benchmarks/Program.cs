@@ -135,6 +135,7 @@ internal static class PathsBenchmark
         taker.Take();
 
         var explainMs = new List<double>();
+        var retainedMs = new List<double>();
         Explanation? explanation = null;
         for (int run = 0; run < 3; run++)
         {
@@ -146,9 +147,12 @@ internal static class PathsBenchmark
             var clock = Stopwatch.StartNew();
             explanation = taker.Explain(leaked, TimeSpan.FromMinutes(1), []);
             explainMs.Add(clock.Elapsed.TotalMilliseconds);
+            retainedMs.Add(explanation.RetainedSizesMs);
         }
         double explain = Measure.MedianOf(explainMs);
         int traced = explanation!.Leaks.Where(l => l.Type == typeof(LeakedOrder).FullName).Sum(l => l.Instances);
+        double retained = Measure.MedianOf(retainedMs);
+        long retainedBytes = explanation.Leaks.Where(l => l.RetainedBytes > 0).Sum(l => l.RetainedBytes);
 
         (double gcRootMs, int searched) = GcRootPerTarget(gcRootTargets, TimeSpan.FromSeconds(90));
         double gcRootFor100 = gcRootMs / searched * gcRootTargets;
@@ -159,6 +163,8 @@ internal static class PathsBenchmark
         yield return $"| {scope} | ClrMD GCRoot, one search per instance, for {gcRootTargets} instances{(searched < gcRootTargets ? $" (timed on {searched}, scaled)" : "")} | {gcRootFor100:0.0} ms | {gcRootFor100 / gc:0.0}x |";
         yield return $"| {scope} | speed-up of the paths over GCRoot ({leaked:N0} paths against {gcRootTargets}) | | {gcRootFor100 / explain:0.0}x |";
         yield return $"| {scope} | inspector memory for the graph and its search, per heap object ({explanation.GraphObjects:N0} objects) | {(double)explanation.GraphBytes / explanation.GraphObjects:0.0} B | |";
+        yield return $"| {scope} | retained size of the cause (dominator tree of the whole heap; {retainedBytes:N0} bytes retained), within the paths above | {retained:0.0} ms | {retained / gc:0.0}x |";
+        yield return $"| {scope} | inspector memory for the dominator tree, per heap object, on top of the graph | {(double)explanation.RetainedSizesBytes / explanation.GraphObjects:0.0} B | |";
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

@@ -34,6 +34,42 @@ public sealed class CauseTests
     }
 
     [Fact]
+    public void ACausesRetainedBytes_AreWhatItsNewEntriesAloneKeep_EveryDocumentWithItsPages()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(CauseRetained.Keep);
+
+            LeakCause cause = Assert.Single(report.Causes);
+            CausedGrowth documents = Assert.Single(cause.Types, t => t.Type == Targets + "CauseRetained+Document");
+            // A document and its two pages, 32 bytes each, for every document added since LeakHunter marked the heap.
+            Assert.True(cause.RetainedBytes is long retained && Math.Abs(retained - 96L * documents.NewInstances) <= 96, report.ToString());
+            Assert.Contains("Retains ", report.ToString(), StringComparison.Ordinal);
+            Assert.Contains("\"retainedBytes\": " + cause.RetainedBytes, report.ToJson(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            CauseRetained.Release();
+        }
+    }
+
+    [Fact]
+    public void EntriesAnotherOwnerAlsoHolds_RetainNothing_ForDroppingThemFreesNothing()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(CauseRetained.KeepAndIndex);
+
+            Assert.True(report.HasLeaks, report.ToString());
+            Assert.All(report.Causes, c => Assert.Equal(0L, c.RetainedBytes));
+        }
+        finally
+        {
+            CauseRetained.Release();
+        }
+    }
+
+    [Fact]
     public void TheSameEvent_Unsubscribed_HasNoCause() =>
         AssertNoCause(LeakDetector.Run(CauseEventWithBuffer.Unsubscribe));
 

@@ -63,6 +63,23 @@ public sealed class DominatorTests
     }
 
     [Fact]
+    public void AReferenceNoFieldHolds_CountsLikeAField_AConditionalWeakTableValueIsRetainedByItsKey()
+    {
+        // A static (0) holds a key (1); a dependent handle makes the key hold its value (2), which holds a buffer (3).
+        // Without the extra edge, the value and its buffer are unreachable and retained by nothing.
+        (int, int)[] fields = [(0, 1), (2, 3)];
+        uint[] sizes = [8, 24, 32, 512];
+
+        Dominators withoutHandle = Build(4, fields, sizes, roots: [0]);
+        Dominators withHandle = Build(4, fields, sizes, roots: [0], extra: new Dictionary<int, int[]> { [1] = [2] });
+
+        Assert.Equal([Root, 0, -2, -2], withoutHandle.ImmediateDominator);
+        Assert.Equal([Root, 0, 1, 2], withHandle.ImmediateDominator);
+        Assert.Equal(24L + 32 + 512, withHandle.Retained[1]);
+        Assert.Equal(32L + 512, withHandle.RetainedBy(1, [2]));
+    }
+
+    [Fact]
     public void ALongLinkedList_IsWalkedWithoutRecursion()
     {
         const int Length = 1_000_000;
@@ -74,7 +91,7 @@ public sealed class DominatorTests
         Assert.Equal(Length - 2, tree.ImmediateDominator[Length - 1]);
     }
 
-    private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots)
+    private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, Dictionary<int, int[]>? extra = null)
     {
         int[] edgeStart = new int[count + 1];
         foreach ((int from, _) in edges)
@@ -85,6 +102,6 @@ public sealed class DominatorTests
         int[] filled = new int[count];
         foreach ((int from, int to) in edges.OrderBy(e => e.From))
             flat[edgeStart[from] + filled[from]++] = to;
-        return Dominators.Compute(count, edgeStart, flat, sizes, roots);
+        return Dominators.Compute(count, edgeStart, flat, sizes, roots, extraEdges: extra);
     }
 }

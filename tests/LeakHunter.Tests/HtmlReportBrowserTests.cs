@@ -33,6 +33,9 @@ public sealed class HtmlReportBrowserTests
         Assert.StartsWith(Reports.TypeNames.Short(cause.Path[point].Type), page.Text("#cause-1 .node.accumulation text"));
         Assert.Contains("accumulates here", page.Text("#cause-1 .node.accumulation text"));
         Assert.Equal(cause.Types.Count, page.Browser.Evaluate("document.querySelectorAll('#cause-1 .node.kept').length").GetInt32());
+        // What the cause keeps alive in all, as measured: shown, and the same number as the report's.
+        Assert.True(cause.RetainedBytes > 0, report.ToString());
+        Assert.Equal(cause.RetainedBytes!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), page.Browser.Evaluate("document.querySelector('#cause-1 .retained').dataset.bytes").GetString());
         Assert.InRange(page.Inked, 0.01, 1.0);
     }
 

@@ -44,11 +44,16 @@ public sealed class ProtocolTests
         AssertRoundTrip(new MarkReply(3.25));
         AssertRoundTrip(new ExplanationReply(41.0, new Explanation(
             [new LeakPath("Shop.Order", 100, RootKindCode.StaticField, "Shop.Cache.s_orders",
-                [new PathStep("System.Collections.Generic.List<Shop.Order>", "s_orders", "list"), new PathStep("Shop.Order[]", "_items", null)], AccumulationPoint: 1, Cause: 0),
+                [new PathStep("System.Collections.Generic.List<Shop.Order>", "s_orders", "list"), new PathStep("Shop.Order[]", "_items", null)], AccumulationPoint: 1, Cause: 0)
+                { Bytes = 2_400, RetainedBytes = 123_456 },
              new LeakPath("System.Byte[]", 1, RootKindCode.Unknown, "unknown", [new PathStep("System.Byte[]", null, null)], AccumulationPoint: -1, Cause: -1)],
             [new TypeReferrerCounts("Shop.Order", [new ReferrerCount("Shop.Order[]", "[]", 100)])],
             NewInstances: 100, PartialReason: "the time limit ran out", GraphObjects: 5000, GraphBytes: 1 << 20,
-            Warnings: ["2 thread stack(s) could not be walked (the first: InvalidOperationException: no frames)", "Referrers of Shop.Order were counted for its first 10,000 references only"])));
+            Warnings: ["2 thread stack(s) could not be walked (the first: InvalidOperationException: no frames)", "Referrers of Shop.Order were counted for its first 10,000 references only"])
+        {
+            RetainedSizesMs = 12.5,
+            RetainedSizesBytes = 48_000,
+        }));
         AssertRoundTrip(new ExplanationReply(0.5, new Explanation([], [], NewInstances: 0, PartialReason: null, GraphObjects: 0, GraphBytes: 0, Warnings: [])));
         AssertRoundTrip(new FailureReply("No census 5 was taken in this check."));
     }

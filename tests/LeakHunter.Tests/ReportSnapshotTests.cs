@@ -155,7 +155,7 @@ internal static class FixedReports
             new LeakStep("System.EventHandler<Acme.Orders.OrderPlaced>", "[]", "handler Acme.Orders.OrderView.OnPlaced"),
             new LeakStep("Acme.Orders.OrderView", "_target", null),
         ],
-        2, "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.") { Cause = 1 };
+        2, "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.") { Cause = 1, RetainedBytes = 98_304 };
 
     private static readonly LeakSignature s_listLeak = new(
         "Acme.Orders.Order", 40,

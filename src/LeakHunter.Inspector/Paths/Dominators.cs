@@ -20,11 +20,15 @@ internal sealed class Dominators
 
     private const int Unreachable = -2;
 
-    private Dominators(int[] immediateDominator, long[] retained)
+    private Dominators(int[] immediateDominator, long[] retained, long memoryBytes)
     {
         ImmediateDominator = immediateDominator;
         Retained = retained;
+        MemoryBytes = memoryBytes;
     }
+
+    /// <summary>The arrays the computation held at its peak, in bytes: its cost per heap object, for the benchmark.</summary>
+    public long MemoryBytes { get; }
 
     /// <param name="count">Nodes in the graph.</param>
     /// <param name="edgeStart">Node i's references are <paramref name="edges"/>[<paramref name="edgeStart"/>[i] .. <paramref name="edgeStart"/>[i + 1]].</param>
@@ -32,8 +36,14 @@ internal sealed class Dominators
     /// <param name="sizes">Each node's size in bytes.</param>
     /// <param name="roots">The nodes the GC roots hold.</param>
     /// <param name="cancelled">Asked now and then; true stops the computation with <see cref="OperationCanceledException"/>.</param>
-    public static Dominators Compute(int count, int[] edgeStart, int[] edges, uint[] sizes, IEnumerable<int> roots, Func<bool>? cancelled = null)
+    /// <param name="extraEdges">References no field holds, by node (a dependent handle's key to its value), or null.</param>
+    public static Dominators Compute(int count, int[] edgeStart, int[] edges, uint[] sizes, IEnumerable<int> roots, Func<bool>? cancelled = null,
+        IReadOnlyDictionary<int, int[]>? extraEdges = null)
     {
+        bool merged = extraEdges is { Count: > 0 };
+        if (merged)
+            (edgeStart, edges) = WithExtraEdges(count, edgeStart, edges, extraEdges!);
+
         // Reverse postorder from the virtual root (position 0); the graph's nodes follow as 1..reached.
         int[] order = new int[count + 1];          // position -> node (+1, so the virtual root is 0)
         int[] position = new int[count];           // node -> position, or 0 when unreachable
@@ -121,7 +131,11 @@ internal sealed class Dominators
             immediateDominator[node] = p == 0 ? Unreachable : idom[p] == 0 ? VirtualRoot : order[idom[p]] - 1;
             retained[node] = p == 0 ? 0 : retainedByPosition[p];
         }
-        return new Dominators(immediateDominator, retained);
+        // Per node: order, position, postorder, idom, filled, predecessor starts and the result's dominator (4 bytes
+        // each), the two retained sums (8 each) and a visited flag; per edge, a predecessor; and the merged edges, if any.
+        long memoryBytes = count * (7L * sizeof(int) + 2L * sizeof(long) + 1) + (long)predecessors.Length * sizeof(int)
+            + (merged ? (edges.LongLength + count + 1) * sizeof(int) : 0);
+        return new Dominators(immediateDominator, retained, memoryBytes);
     }
 
     /// <summary>The bytes that would be freed if every reference to <paramref name="nodes"/> from <paramref name="holder"/> were dropped.</summary>
@@ -131,6 +145,29 @@ internal sealed class Dominators
     /// </remarks>
     public long RetainedBy(int holder, IEnumerable<int> nodes) =>
         nodes.Distinct().Where(n => ImmediateDominator[n] == holder).Sum(n => Retained[n]);
+
+    /// <summary>The flat edge arrays with the extra edges merged in, each node's after its own.</summary>
+    private static (int[] EdgeStart, int[] Edges) WithExtraEdges(int count, int[] edgeStart, int[] edges, IReadOnlyDictionary<int, int[]> extraEdges)
+    {
+        int extra = extraEdges.Values.Sum(targets => targets.Length);
+        int[] mergedStart = new int[count + 1];
+        int[] merged = new int[edgeStart[count] + extra];
+        int at = 0;
+        for (int node = 0; node < count; node++)
+        {
+            mergedStart[node] = at;
+            int own = edgeStart[node + 1] - edgeStart[node];
+            Array.Copy(edges, edgeStart[node], merged, at, own);
+            at += own;
+            if (extraEdges.TryGetValue(node, out int[]? targets))
+            {
+                targets.CopyTo(merged, at);
+                at += targets.Length;
+            }
+        }
+        mergedStart[count] = at;
+        return (mergedStart, merged);
+    }
 
     private static int Intersect(int[] idom, int a, int b)
     {

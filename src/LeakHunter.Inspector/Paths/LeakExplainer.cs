@@ -136,7 +136,18 @@ internal static class LeakExplainer
                 "(one assembly generated per call makes reading them all too slow), so a path that ends at the runtime's own handle table may be one of their statics.");
         }
         List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed);
-        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings());
+        // What each cause keeps alive, from the dominators of the same graph and roots; not past the time limit.
+        var retainedClock = Stopwatch.StartNew();
+        (List<LeakPath>? measured, long retainedSizesBytes) = RetainedSizes.Measure(graph, roots, signatures, leaks, () => clock.Elapsed > timeLimit);
+        double retainedSizesMs = retainedClock.Elapsed.TotalMilliseconds;
+        if (measured is null)
+            partial ??= $"the retained sizes were not measured: the time limit ({timeLimit.TotalSeconds:0.#} s) passed while computing them";
+        leaks = measured ?? leaks;
+        return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings())
+        {
+            RetainedSizesMs = retainedSizesMs,
+            RetainedSizesBytes = retainedSizesBytes,
+        };
     }
 
     private static Dictionary<int, List<int>> FindNewInstances(HeapGraph graph, IReadOnlyDictionary<int, ulong[]> markedByType)

@@ -107,7 +107,11 @@ internal static class LeakCauses
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             LeakStep[] path = owner.Path.Take(ownerLength).ToArray();
             built.Add((new LeakCause(owner.Root, path, owner.AccumulationPoint, types,
-                types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name) { Id = CauseIds.Of(owner.Root, path) }, members));
+                types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name)
+            {
+                Id = CauseIds.Of(owner.Root, path),
+                RetainedBytes = RetainedAtPoint(members, owner.Root, path),
+            }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
 
@@ -127,6 +131,18 @@ internal static class LeakCauses
             .Select(t => new UnexplainedGrowth(t.Type, WhyUnexplained(t, signatures, explanation)))
             .ToArray();
         return new Result(built.Select(b => b.Cause).ToArray(), numbered, unexplained);
+    }
+
+    /// <summary>
+    /// What the entries the cause's accumulation point gained retain: the inspector gives it to one signature of those
+    /// that pile up there. Other members pile up elsewhere (a second list that also holds the same entries) and are
+    /// not what dropping this point's entries would free. Null when the inspector did not measure it.
+    /// </summary>
+    private static long? RetainedAtPoint(LeakSignature[] members, LeakRoot root, LeakStep[] ownerPath)
+    {
+        LeakSignature[] atPoint = members.Where(s => s.Root == root && s.Path.Count >= ownerPath.Length
+            && s.Path.Take(ownerPath.Length).Select(step => (step.Type, step.Field)).SequenceEqual(ownerPath.Select(step => (step.Type, step.Field)))).ToArray();
+        return atPoint.Any(s => s.RetainedBytes is not null) ? atPoint.Sum(s => s.RetainedBytes ?? 0) : null;
     }
 
     /// <summary>

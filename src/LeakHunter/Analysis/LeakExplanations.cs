@@ -27,7 +27,12 @@ internal static class LeakExplanations
         LeakSignature[] gained = after.Leaks
             .Select(s => (Signature: s, Gain: s.Instances - heldBefore.GetValueOrDefault(SignatureKey(s))))
             .Where(g => g.Gain > 0)
-            .Select(g => g.Signature with { Instances = (int)g.Gain, Bytes = g.Signature.Bytes * g.Gain / Math.Max(1, g.Signature.Instances) })
+            .Select(g => g.Signature with
+            {
+                Instances = (int)g.Gain,
+                Bytes = g.Signature.Bytes * g.Gain / Math.Max(1, g.Signature.Instances),
+                RetainedBytes = g.Signature.RetainedBytes * g.Gain / Math.Max(1, g.Signature.Instances),
+            })
             .ToArray();
         return after with { Leaks = gained };
     }
@@ -43,6 +48,7 @@ internal static class LeakExplanations
         {
             Cause = path.Cause >= 0 ? path.Cause : null,
             Bytes = path.Bytes,
+            RetainedBytes = path.RetainedBytes >= 0 ? path.RetainedBytes : null,
         };
     }
 }

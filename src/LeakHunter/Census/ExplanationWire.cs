@@ -15,6 +15,12 @@ internal sealed record PathStep(string Type, string? Field, string? Note);
 internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKind, string RootName, List<PathStep> Steps, int AccumulationPoint, int Cause = -1)
 {
     public long Bytes { get; init; }
+
+    /// <summary>
+    /// The bytes this signature's share of its cause's new entries retain (scaled up as its instances are), or -1 when
+    /// not measured: the signature is in no cause, or the time limit stopped the dominator computation.
+    /// </summary>
+    public long RetainedBytes { get; init; } = -1;
 }
 
 /// <summary>The number a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
@@ -47,7 +53,14 @@ internal sealed record TypeReferrerCounts(string Type, List<ReferrerCount> From)
 /// <param name="GraphBytes">The inspector's memory for that graph and its search, in bytes.</param>
 /// <param name="Warnings">What could not be read or was cut short (roots, fields, delegates, referrer counts), each kind once with its count.</param>
 internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts> Referrers, int NewInstances, string? PartialReason, long GraphObjects, long GraphBytes,
-    List<string> Warnings);
+    List<string> Warnings)
+{
+    /// <summary>How long the causes' retained sizes took (the heap's dominator tree), in milliseconds.</summary>
+    public double RetainedSizesMs { get; init; }
+
+    /// <summary>The inspector's memory for the dominator tree, in bytes, on top of <see cref="GraphBytes"/>.</summary>
+    public long RetainedSizesBytes { get; init; }
+}
 
 internal static class ExplanationWire
 {
@@ -63,6 +76,7 @@ internal static class ExplanationWire
             writer.Write(leak.Type);
             writer.Write(leak.Instances);
             writer.Write(leak.Bytes);
+            writer.Write(leak.RetainedBytes);
             writer.Write((byte)leak.RootKind);
             writer.Write(leak.RootName);
             writer.Write(leak.AccumulationPoint);
@@ -87,6 +101,8 @@ internal static class ExplanationWire
                 writer.Write(from.Count);
             }
         }
+        writer.Write(explanation.RetainedSizesMs);
+        writer.Write(explanation.RetainedSizesBytes);
         writer.Write(explanation.Warnings.Count);
         foreach (string warning in explanation.Warnings)
             writer.Write(warning);
@@ -104,6 +120,7 @@ internal static class ExplanationWire
             string type = reader.ReadString();
             int instances = reader.ReadInt32();
             long bytes = reader.ReadInt64();
+            long retainedBytes = reader.ReadInt64();
             var kind = (RootKindCode)reader.ReadByte();
             string root = reader.ReadString();
             int accumulationPoint = reader.ReadInt32();
@@ -111,7 +128,7 @@ internal static class ExplanationWire
             var steps = new List<PathStep>();
             for (int s = WireValues.ReadCount(reader, 3, "path steps"); s > 0; s--)
                 steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
-            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes });
+            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes, RetainedBytes = retainedBytes });
         }
         var referrers = new List<TypeReferrerCounts>();
         for (int i = WireValues.ReadCount(reader, 1, "referred types"); i > 0; i--)
@@ -122,10 +139,16 @@ internal static class ExplanationWire
                 from.Add(new ReferrerCount(reader.ReadString(), reader.ReadString(), reader.ReadInt32()));
             referrers.Add(new TypeReferrerCounts(type, from));
         }
+        double retainedSizesMs = reader.ReadDouble();
+        long retainedSizesBytes = reader.ReadInt64();
         var warnings = new List<string>();
         for (int i = WireValues.ReadCount(reader, 1, "warnings"); i > 0; i--)
             warnings.Add(reader.ReadString());
-        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial), graphObjects, graphBytes, warnings);
+        return new Explanation(leaks, referrers, newInstances, NullIfEmpty(partial), graphObjects, graphBytes, warnings)
+        {
+            RetainedSizesMs = retainedSizesMs,
+            RetainedSizesBytes = retainedSizesBytes,
+        };
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;

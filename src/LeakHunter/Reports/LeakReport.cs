@@ -242,6 +242,9 @@ public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IR
 
     /// <summary>Bytes of the new instances held this way, scaled up from the traced sample as the instances are.</summary>
     internal long Bytes { get; init; }
+
+    /// <summary>This signature's share of the bytes its cause's new entries retain, or null when not measured.</summary>
+    internal long? RetainedBytes { get; init; }
 }
 
 /// <summary>
@@ -275,6 +278,14 @@ public sealed record LeakCause(
 
     /// <summary>Why the team accepted this cause, from the baseline file's entry for <see cref="Id"/>; null when the cause is new.</summary>
     public string? KnownLeakReason { get; init; }
+
+    /// <summary>
+    /// The bytes that would be freed if the accumulation point dropped the entries it gained while LeakHunter watched:
+    /// the new entries and everything only they keep alive, from the heap's dominator tree (a total, not a rate). An
+    /// entry something else also holds is not counted, since dropping it frees nothing. Null when it was not measured
+    /// (the explanation's time limit passed first).
+    /// </summary>
+    public long? RetainedBytes { get; init; }
 }
 
 /// <summary>A leak a team knows of and accepts for now: a cause's id, and the reason a person wrote.</summary>

@@ -307,6 +307,10 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndArray();
             json.WriteNumber(names.Instances, Math.Round(cause.InstancesPerIteration, 4));
             json.WriteNumber(names.Bytes, Math.Round(cause.BytesPerIteration, 2));
+            if (cause.RetainedBytes is long retained)
+                json.WriteNumber("retainedBytes", retained);
+            else
+                json.WriteNull("retainedBytes");
             json.WriteString("hint", cause.Hint);
             if (cause.Idiom is not null)
                 json.WriteString("idiom", cause.Idiom);

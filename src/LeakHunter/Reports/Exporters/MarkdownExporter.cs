@@ -163,7 +163,10 @@ internal sealed class MarkdownExporter : IReportExporter
             md.AppendLine().AppendLine($"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
             foreach (CausedGrowth type in cause.Types)
                 md.AppendLine(string.Create(s_invariant, $"| {Code(TypeNames.Short(type.Type))} | {type.InstancesPerIteration:0.##} | {type.BytesPerIteration:0.#} |"));
-            md.AppendLine().AppendLine($"**Fix:** {Cell(cause.Hint)}").AppendLine();
+            md.AppendLine();
+            if (TextExporter.Retained(cause) is string retained)
+                md.AppendLine(Cell(retained)).AppendLine();
+            md.AppendLine($"**Fix:** {Cell(cause.Hint)}").AppendLine();
         }
         if (unexplained.Count > 0)
         {

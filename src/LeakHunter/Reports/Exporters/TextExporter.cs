@@ -280,8 +280,15 @@ internal sealed class TextExporter : IReportExporter
                 $"        {TypeNames.Short(type.Type),-44} {type.InstancesPerIteration,7:0.##} obj {type.BytesPerIteration,9:0.#} B {rate}"));
         if (cause.Types.Count > maxTypes)
             text.AppendLine(string.Create(s_invariant, $"        ... and {cause.Types.Count - maxTypes} more type(s)"));
+        if (Retained(cause) is string retained)
+            text.AppendLine($"      {retained}");
         text.AppendLine($"      Fix: {cause.Hint}");
     }
+
+    /// <summary>What the cause keeps alive in all, in one sentence for every format; null when it was not measured.</summary>
+    internal static string? Retained(LeakCause cause) => cause.RetainedBytes is long bytes
+        ? string.Create(s_invariant, $"Retains {bytes:N0} bytes: what dropping the entries the accumulation point gained would free.")
+        : null;
 
     private static string Via(LeakStep step) => step.Field is null ? "" : step.Field.StartsWith('[') ? step.Field + " " : "." + step.Field + " ";
 
