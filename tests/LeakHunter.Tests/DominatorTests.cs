@@ -91,6 +91,22 @@ public sealed class DominatorTests
         Assert.Equal(Length - 2, tree.ImmediateDominator[Length - 1]);
     }
 
+    [Fact]
+    public void AnArrayThatAlsoHoldsEveryLinkOfALongChain_DominatesEachLink_ALinkRetainsOnlyItself()
+    {
+        // A timer queue's shape: an array (0) holds every timer (1..n), and the timers are also a chain 1 -> 2 -> ... -> n.
+        // Each link is reachable past its predecessor, so only the array dominates it. An iterative algorithm meets the
+        // chain's whole depth at every link here; this one does not.
+        const int Links = 200_000;
+        var edges = Enumerable.Range(1, Links).Select(i => (0, i)).Concat(Enumerable.Range(1, Links - 1).Select(i => (i, i + 1))).ToArray();
+
+        Dominators tree = Build(Links + 1, edges, Enumerable.Repeat(32u, Links + 1).ToArray(), roots: [0]);
+
+        Assert.All(Enumerable.Range(1, Links), i => Assert.Equal(0, tree.ImmediateDominator[i]));
+        Assert.All(Enumerable.Range(1, Links), i => Assert.Equal(32L, tree.Retained[i]));
+        Assert.Equal(32L * (Links + 1), tree.Retained[0]);
+    }
+
     private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, Dictionary<int, int[]>? extra = null)
     {
         int[] edgeStart = new int[count + 1];

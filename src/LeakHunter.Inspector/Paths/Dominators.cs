@@ -2,10 +2,11 @@ namespace LeakHunter.Inspector.Paths;
 
 /// <summary>
 /// The dominator tree of a heap graph seen from its roots, and the bytes each object retains: what would be freed if
-/// that object alone were dropped. Computed with Cooper, Harvey and Kennedy's iterative algorithm ("A Simple, Fast
-/// Dominance Algorithm", 2001) over the graph's flat arrays: a virtual root stands above every GC root, nodes are
-/// numbered in reverse postorder, and each node's immediate dominator is the meeting point of its predecessors'
-/// until nothing changes.
+/// that object alone were dropped. Computed with Lengauer and Tarjan's algorithm ("A Fast Algorithm for Finding
+/// Dominators in a Flowgraph", 1979, the simple version with path compression) over the graph's flat arrays: a
+/// virtual root stands above every GC root, and nodes are numbered in depth-first preorder. It is O(E log N) on any
+/// heap; an iterative algorithm (Cooper, Harvey and Kennedy's) turned quadratic on heaps where one array and a
+/// long linked chain both hold the same objects, as a timer queue does.
 /// </summary>
 internal sealed class Dominators
 {
@@ -14,6 +15,9 @@ internal sealed class Dominators
 
     /// <summary>The bytes each node retains: its own size and that of every node it dominates; 0 for an unreachable node.</summary>
     public long[] Retained { get; }
+
+    /// <summary>The arrays the computation held at its peak, in bytes: its cost per heap object, for the benchmark.</summary>
+    public long MemoryBytes { get; }
 
     /// <summary>The node above every GC root.</summary>
     public const int VirtualRoot = -1;
@@ -26,9 +30,6 @@ internal sealed class Dominators
         Retained = retained;
         MemoryBytes = memoryBytes;
     }
-
-    /// <summary>The arrays the computation held at its peak, in bytes: its cost per heap object, for the benchmark.</summary>
-    public long MemoryBytes { get; }
 
     /// <param name="count">Nodes in the graph.</param>
     /// <param name="edgeStart">Node i's references are <paramref name="edges"/>[<paramref name="edgeStart"/>[i] .. <paramref name="edgeStart"/>[i + 1]].</param>
@@ -43,97 +44,110 @@ internal sealed class Dominators
         bool merged = extraEdges is { Count: > 0 };
         if (merged)
             (edgeStart, edges) = WithExtraEdges(count, edgeStart, edges, extraEdges!);
+        int[] rootNodes = roots.Where(r => r >= 0 && r < count).Distinct().ToArray();
 
-        // Reverse postorder from the virtual root (position 0); the graph's nodes follow as 1..reached.
-        int[] order = new int[count + 1];          // position -> node (+1, so the virtual root is 0)
-        int[] position = new int[count];           // node -> position, or 0 when unreachable
-        int reached = Postorder(count, edgeStart, edges, roots.Where(r => r >= 0 && r < count).Distinct().ToArray(), order, position);
+        // Preorder numbers from 1; the virtual root is 1, the graph's nodes follow as 2..reached.
+        int[] vertex = new int[count + 2];     // number -> node (the virtual root: -1)
+        int[] number = new int[count];         // node -> number, or 0 when unreachable
+        int[] parent = new int[count + 2];     // number -> its parent's number in the depth-first tree
+        int reached = Preorder(count, edgeStart, edges, rootNodes, vertex, number, parent);
+        Check(cancelled);
 
-        // Predecessors by position, in the flat form of the graph itself.
+        // Predecessors by number, in the flat form of the graph itself; each GC root's predecessor is the virtual root.
         int[] predecessorStart = new int[reached + 2];
+        foreach (int root in rootNodes)
+            predecessorStart[number[root] + 1]++;
         for (int node = 0; node < count; node++)
         {
-            if (position[node] == 0)
+            if (number[node] == 0)
                 continue;
             for (int e = edgeStart[node]; e < edgeStart[node + 1]; e++)
             {
-                if (position[edges[e]] != 0)
-                    predecessorStart[position[edges[e]] + 1]++;
+                if (number[edges[e]] != 0)
+                    predecessorStart[number[edges[e]] + 1]++;
             }
         }
-        bool[] isRoot = new bool[reached + 1];
-        foreach (int root in roots)
-        {
-            if (root >= 0 && root < count && position[root] != 0)
-                isRoot[position[root]] = true;
-        }
-        for (int p = 1; p <= reached; p++)
-            predecessorStart[p + 1] += predecessorStart[p] + (isRoot[p] ? 1 : 0);
+        for (int v = 1; v <= reached; v++)
+            predecessorStart[v + 1] += predecessorStart[v];
         int[] predecessors = new int[predecessorStart[reached + 1]];
         int[] filled = new int[reached + 1];
-        for (int p = 1; p <= reached; p++)
-        {
-            if (isRoot[p])
-                predecessors[predecessorStart[p] + filled[p]++] = 0;
-        }
+        foreach (int root in rootNodes)
+            predecessors[predecessorStart[number[root]] + filled[number[root]]++] = 1;
         for (int node = 0; node < count; node++)
         {
-            int from = position[node];
+            int from = number[node];
             if (from == 0)
                 continue;
             for (int e = edgeStart[node]; e < edgeStart[node + 1]; e++)
             {
-                int to = position[edges[e]];
+                int to = number[edges[e]];
                 if (to != 0)
                     predecessors[predecessorStart[to] + filled[to]++] = from;
             }
         }
+        filled = [];
+        Check(cancelled);
 
-        // Positions are reverse postorder: a dominator always has a smaller position than the nodes it dominates.
+        // Semidominators from the last number up, with a forest linked as it goes and evaluated with path compression.
+        int[] semi = new int[reached + 1];
+        int[] label = new int[reached + 1];
+        int[] ancestor = new int[reached + 1];
         int[] idom = new int[reached + 1];
-        Array.Fill(idom, -1);
-        idom[0] = 0;
-        for (bool changed = true; changed;)
+        int[] bucketHead = new int[reached + 1];
+        int[] bucketNext = new int[reached + 1];
+        for (int v = 1; v <= reached; v++)
         {
-            changed = false;
-            if (cancelled?.Invoke() == true)
-                throw new OperationCanceledException("The dominator computation was stopped at its time limit.");
-            for (int p = 1; p <= reached; p++)
-            {
-                int best = -1;
-                for (int i = predecessorStart[p]; i < predecessorStart[p + 1]; i++)
-                {
-                    int predecessor = predecessors[i];
-                    if (idom[predecessor] < 0)
-                        continue;
-                    best = best < 0 ? predecessor : Intersect(idom, best, predecessor);
-                }
-                if (best >= 0 && idom[p] != best)
-                {
-                    idom[p] = best;
-                    changed = true;
-                }
-            }
+            semi[v] = v;
+            label[v] = v;
         }
-
-        // Each node's retained bytes: its own, plus its dominator subtree's, summed from the last position up.
-        long[] retainedByPosition = new long[reached + 1];
-        for (int p = reached; p >= 1; p--)
+        var compressing = new Stack<int>();
+        for (int w = reached; w >= 2; w--)
         {
-            retainedByPosition[p] += sizes[order[p] - 1];
-            retainedByPosition[idom[p]] += retainedByPosition[p];
+            if ((w & 0xFFFF) == 0)
+                Check(cancelled);
+            for (int i = predecessorStart[w]; i < predecessorStart[w + 1]; i++)
+            {
+                int u = Eval(predecessors[i], ancestor, label, semi, compressing);
+                if (semi[u] < semi[w])
+                    semi[w] = semi[u];
+            }
+            bucketNext[w] = bucketHead[semi[w]];
+            bucketHead[semi[w]] = w;
+            int p = parent[w];
+            ancestor[w] = p;
+            for (int v = bucketHead[p]; v != 0; v = bucketNext[v])
+            {
+                int u = Eval(v, ancestor, label, semi, compressing);
+                idom[v] = semi[u] < semi[v] ? u : p;
+            }
+            bucketHead[p] = 0;
+        }
+        for (int w = 2; w <= reached; w++)
+        {
+            if (idom[w] != semi[w])
+                idom[w] = idom[idom[w]];
+        }
+        idom[1] = 1;
+
+        // Each node's retained bytes: its own, plus its dominator subtree's, summed from the last number up (a
+        // dominator is an ancestor in the depth-first tree, so its number is smaller).
+        long[] retainedByNumber = new long[reached + 1];
+        for (int w = reached; w >= 2; w--)
+        {
+            retainedByNumber[w] += sizes[vertex[w]];
+            retainedByNumber[idom[w]] += retainedByNumber[w];
         }
         int[] immediateDominator = new int[count];
         long[] retained = new long[count];
         for (int node = 0; node < count; node++)
         {
-            int p = position[node];
-            immediateDominator[node] = p == 0 ? Unreachable : idom[p] == 0 ? VirtualRoot : order[idom[p]] - 1;
-            retained[node] = p == 0 ? 0 : retainedByPosition[p];
+            int w = number[node];
+            immediateDominator[node] = w == 0 ? Unreachable : idom[w] == 1 ? VirtualRoot : vertex[idom[w]];
+            retained[node] = w == 0 ? 0 : retainedByNumber[w];
         }
-        // Per node: order, position, postorder, idom, filled, predecessor starts and the result's dominator (4 bytes
-        // each), the two retained sums (8 each) and a visited flag; per edge, a predecessor; and the merged edges, if any.
-        long memoryBytes = count * (7L * sizeof(int) + 2L * sizeof(long) + 1) + (long)predecessors.Length * sizeof(int)
+        // Per node: vertex, number, parent, semi, label, ancestor, idom, two buckets and the result's dominator (4 bytes
+        // each), the two retained sums (8 each); per edge, a predecessor; and the merged edges, if any.
+        long memoryBytes = count * (10L * sizeof(int) + 2L * sizeof(long)) + (long)predecessors.Length * sizeof(int)
             + (merged ? (edges.LongLength + count + 1) * sizeof(int) : 0);
         return new Dominators(immediateDominator, retained, memoryBytes);
     }
@@ -145,6 +159,34 @@ internal sealed class Dominators
     /// </remarks>
     public long RetainedBy(int holder, IEnumerable<int> nodes) =>
         nodes.Distinct().Where(n => ImmediateDominator[n] == holder).Sum(n => Retained[n]);
+
+    private static void Check(Func<bool>? cancelled)
+    {
+        if (cancelled?.Invoke() == true)
+            throw new OperationCanceledException("The dominator computation was stopped at its time limit.");
+    }
+
+    /// <summary>
+    /// The vertex of least semidominator on the forest path from <paramref name="v"/>'s root (excluded) to
+    /// <paramref name="v"/>, compressing the path on the way, without recursion.
+    /// </summary>
+    private static int Eval(int v, int[] ancestor, int[] label, int[] semi, Stack<int> compressing)
+    {
+        if (ancestor[v] == 0)
+            return v;
+        // The nodes whose ancestor is not a forest root, from v up; then compressed from the top down.
+        for (int x = v; ancestor[ancestor[x]] != 0; x = ancestor[x])
+            compressing.Push(x);
+        while (compressing.Count > 0)
+        {
+            int x = compressing.Pop();
+            int a = ancestor[x];
+            if (semi[label[a]] < semi[label[x]])
+                label[x] = label[a];
+            ancestor[x] = ancestor[a];
+        }
+        return label[v];
+    }
 
     /// <summary>The flat edge arrays with the extra edges merged in, each node's after its own.</summary>
     private static (int[] EdgeStart, int[] Edges) WithExtraEdges(int count, int[] edgeStart, int[] edges, IReadOnlyDictionary<int, int[]> extraEdges)
@@ -169,60 +211,39 @@ internal sealed class Dominators
         return (mergedStart, merged);
     }
 
-    private static int Intersect(int[] idom, int a, int b)
-    {
-        while (a != b)
-        {
-            while (a > b)
-                a = idom[a];
-            while (b > a)
-                b = idom[b];
-        }
-        return a;
-    }
-
     /// <summary>
-    /// Numbers the nodes reachable from <paramref name="roots"/> in reverse postorder, from 1, without recursion (a
-    /// linked list of a million nodes would overflow any stack). Returns how many were reached.
+    /// Numbers the nodes reachable from <paramref name="roots"/> in depth-first preorder, the virtual root first (1),
+    /// without recursion (a linked list of a million nodes would overflow any stack), and notes each one's parent in
+    /// the depth-first tree. Returns the highest number given.
     /// </summary>
-    private static int Postorder(int count, int[] edgeStart, int[] edges, int[] roots, int[] order, int[] position)
+    private static int Preorder(int count, int[] edgeStart, int[] edges, int[] roots, int[] vertex, int[] number, int[] parent)
     {
-        var postorder = new int[count];
-        int finished = 0;
-        var visited = new bool[count];
+        int next = 1;
+        vertex[1] = VirtualRoot;
         var stack = new Stack<(int Node, int NextEdge)>();
-        // Roots in reverse, so the first root's subtree gets the smallest positions.
-        for (int r = roots.Length - 1; r >= 0; r--)
+        foreach (int root in roots)
         {
-            if (visited[roots[r]])
+            if (number[root] != 0)
                 continue;
-            visited[roots[r]] = true;
-            stack.Push((roots[r], edgeStart[roots[r]]));
+            number[root] = ++next;
+            vertex[next] = root;
+            parent[next] = 1;
+            stack.Push((root, edgeStart[root]));
             while (stack.Count > 0)
             {
-                (int node, int next) = stack.Pop();
-                if (next < edgeStart[node + 1])
-                {
-                    stack.Push((node, next + 1));
-                    int child = edges[next];
-                    if (!visited[child])
-                    {
-                        visited[child] = true;
-                        stack.Push((child, edgeStart[child]));
-                    }
-                }
-                else
-                {
-                    postorder[finished++] = node;
-                }
+                (int node, int edge) = stack.Pop();
+                if (edge >= edgeStart[node + 1])
+                    continue;
+                stack.Push((node, edge + 1));
+                int child = edges[edge];
+                if (number[child] != 0)
+                    continue;
+                number[child] = ++next;
+                vertex[next] = child;
+                parent[next] = number[node];
+                stack.Push((child, edgeStart[child]));
             }
         }
-        for (int i = 0; i < finished; i++)
-        {
-            int node = postorder[finished - 1 - i];
-            order[i + 1] = node + 1;
-            position[node] = i + 1;
-        }
-        return finished;
+        return next;
     }
 }

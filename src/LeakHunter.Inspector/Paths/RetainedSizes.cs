@@ -52,9 +52,10 @@ internal static class RetainedSizes
             // The accumulation point's own objects are no entries: a list's array that was replaced by a bigger one
             // is a signature of its own, ending where the others pile up, and it dominates the old entries too.
             var structure = cause.SelectMany(i => signatures[i].Paths.SelectMany(p => p.Take(numbered[i].AccumulationPoint + 1))).ToHashSet();
+            var ancestors = new FirstMarkedAncestor(dominators, allEntries.Concat(entriesOf.Values.SelectMany(e => e.Values)).Where(n => n >= 0).ToHashSet());
             var estimate = cause.ToDictionary(i => i, i =>
             {
-                long traced = entriesOf[i].Where(e => !structure.Contains(e.Key) && HeldOnlyThrough(dominators, allEntries, e.Key, e.Value))
+                long traced = entriesOf[i].Where(e => !structure.Contains(e.Key) && HeldOnlyThrough(ancestors, allEntries, e.Key, e.Value))
                     .Sum(e => dominators.Retained[e.Key]);
                 return (long)Math.Round(traced * (double)numbered[i].Instances / Math.Max(1, signatures[i].Paths.Count));
             });
@@ -93,14 +94,54 @@ internal static class RetainedSizes
     /// Whether <paramref name="holder"/> dominates <paramref name="entry"/> before any other entry does: dropping
     /// the holder's new entries then frees it, and it is not inside another entry's subtree, which counts it already.
     /// </summary>
-    private static bool HeldOnlyThrough(Dominators dominators, HashSet<int> entries, int entry, int holder)
+    private static bool HeldOnlyThrough(FirstMarkedAncestor ancestors, HashSet<int> entries, int entry, int holder)
     {
-        for (int above = dominators.ImmediateDominator[entry]; ; above = dominators.ImmediateDominator[above])
+        for (int above = ancestors.Above(entry); above >= 0; above = ancestors.Above(above))
         {
             if (above == holder)
                 return true;
-            if (above < 0 || entries.Contains(above))
+            if (entries.Contains(above))
                 return false;
+            // Another accumulation point of the same cause: this entry's own may be further up.
+        }
+        return holder == Dominators.VirtualRoot;
+    }
+
+    /// <summary>
+    /// The nearest marked node strictly above a node in the dominator tree, remembered for every node passed on the
+    /// way: a timer queue's chain makes the tree thousands of nodes deep, and a walk per entry would cross it each time.
+    /// </summary>
+    private sealed class FirstMarkedAncestor(Dominators dominators, HashSet<int> marked)
+    {
+        private readonly Dictionary<int, int> _known = new();
+
+        /// <returns>The marked node, or a negative value when none is above <paramref name="node"/>.</returns>
+        public int Above(int node)
+        {
+            var passed = new List<int>();
+            int above = dominators.ImmediateDominator[node];
+            int found;
+            while (true)
+            {
+                if (above < 0)
+                {
+                    found = above;
+                    break;
+                }
+                if (marked.Contains(above))
+                {
+                    found = above;
+                    break;
+                }
+                if (_known.TryGetValue(above, out found))
+                    break;
+                passed.Add(above);
+                above = dominators.ImmediateDominator[above];
+            }
+            // Every node passed has the same nearest marked node above it.
+            foreach (int n in passed)
+                _known[n] = found;
+            return found;
         }
     }
 }
