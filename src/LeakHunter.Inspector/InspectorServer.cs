@@ -102,17 +102,12 @@ internal sealed class InspectorServer
         {
             var histogram = new Histogram();
             CensusOutcome outcome = request.ReachableOnly
-                ? ReachableCensus(request.Target, histogram)
+                ? _reader.TakeCensus(request.Target, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram))
                 : _reader.TakeCensus(request.Target, histogram);
             _censuses[request.CensusId] = histogram;
-            return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes, outcome.Totals.Warnings ?? []);
+            return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes, outcome.Totals.Warnings ?? [],
+                outcome.Resources);
         });
-    }
-
-    private CensusOutcome ReachableCensus(HeapTarget target, Histogram histogram)
-    {
-        (ScanTotals totals, double pauseMs) = _reader.Read(target, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram));
-        return new CensusOutcome(totals, pauseMs);
     }
 
     private Reply Mark(MarkRequest request)

@@ -205,6 +205,13 @@ public sealed record LeakIgnore(string Pattern, string Reason, LeakIgnoreKind Ki
     /// step's field, spelled <c>Type.field</c> with the full name of the type that holds the field.
     /// </summary>
     public static LeakIgnore Path(string pattern, string reason) => new(pattern, reason, LeakIgnoreKind.Path);
+
+    /// <summary>
+    /// Leaves a growing resource out of the verdict: <paramref name="name"/> is one of <c>threads</c>, <c>gcHandles</c>,
+    /// <c>finalizationQueue</c>, <c>fileDescriptors</c>, <c>nativeMemory</c> and <c>assemblies</c> (or a pattern). The
+    /// report still shows it, with the reason.
+    /// </summary>
+    public static LeakIgnore Resource(string name, string reason) => new(name, reason, LeakIgnoreKind.Resource);
 }
 
 /// <summary>What a <see cref="LeakIgnore"/> pattern is matched against.</summary>
@@ -215,4 +222,7 @@ public enum LeakIgnoreKind
 
     /// <summary>A leak's root name, or a field on its path.</summary>
     Path,
+
+    /// <summary>A resource's name: <c>threads</c>, <c>gcHandles</c>, <c>fileDescriptors</c>, <c>nativeMemory</c>...</summary>
+    Resource,
 }

@@ -86,6 +86,20 @@ public sealed class LeakOptions
     /// </summary>
     public string? BaselinePath { get; init; }
 
+    /// <summary>
+    /// What is counted at every census besides objects: threads, GC handles by kind, the finalization queue, file
+    /// descriptors by kind, native memory and assemblies. Each grows by the same rules as a type and fails the check
+    /// when it does; native memory must also grow by more than allocator noise (<see cref="NativeMemoryNoiseBytes"/>
+    /// in every counted interval). Default all.
+    /// </summary>
+    public LeakResources Resources { get; init; } = LeakResources.All;
+
+    /// <summary>
+    /// Native memory that grows by less than this in a counted interval is allocator noise (a heap arena's high-water
+    /// mark, a page of JIT code), not a leak. Default 64 KiB.
+    /// </summary>
+    public long NativeMemoryNoiseBytes { get; init; } = 64 * 1024;
+
     internal void Validate()
     {
         if (WarmupIterations < 1)
@@ -109,9 +123,42 @@ public sealed class LeakOptions
         if (ExplanationTimeLimit <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(ExplanationTimeLimit), ExplanationTimeLimit, "The explanation time limit must be positive.");
         LeakBaseline.ThrowIfNotAFile(BaselinePath, nameof(BaselinePath));
+        if ((Resources & ~LeakResources.All) != 0)
+            throw new ArgumentOutOfRangeException(nameof(Resources), Resources, "Combine the LeakResources flags (Threads, GcHandles, FinalizationQueue, FileDescriptors, NativeMemory, Assemblies), or use None or All.");
+        if (NativeMemoryNoiseBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(NativeMemoryNoiseBytes), NativeMemoryNoiseBytes, "The native memory noise threshold cannot be negative.");
         if (BaselinePath is not null && !ExplainLeaks)
             throw new ArgumentException("A baseline matches the causes a check explains: leave ExplainLeaks on when BaselinePath is set.", nameof(BaselinePath));
     }
+}
+
+/// <summary>The resources beyond objects a check counts at every census; combine them, or use <see cref="All"/>.</summary>
+[Flags]
+public enum LeakResources
+{
+    /// <summary>None: objects only.</summary>
+    None = 0,
+
+    /// <summary>The process's threads (and, in the breakdown, the managed ones): a thread started per call that never ends.</summary>
+    Threads = 1,
+
+    /// <summary>GC handles by kind (strong, pinned, weak, dependent, ref-counted): a <c>GCHandle.Alloc</c> never freed.</summary>
+    GcHandles = 2,
+
+    /// <summary>Objects ready for their finalizer: a queue that does not drain means a blocked or slow finalizer.</summary>
+    FinalizationQueue = 4,
+
+    /// <summary>Open file descriptors by kind (file, socket, pipe, other): a file or socket opened and never closed.</summary>
+    FileDescriptors = 8,
+
+    /// <summary>Private resident memory less the GC heap's: <c>Marshal.AllocHGlobal</c> never freed, native libraries' buffers.</summary>
+    NativeMemory = 16,
+
+    /// <summary>Loaded assemblies (dynamic and collectible apart) and collectible contexts: an assembly generated or loaded per call.</summary>
+    Assemblies = 32,
+
+    /// <summary>Every resource.</summary>
+    All = Threads | GcHandles | FinalizationQueue | FileDescriptors | NativeMemory | Assemblies,
 }
 
 /// <summary>How the inspector reads the heap of the process under test.</summary>

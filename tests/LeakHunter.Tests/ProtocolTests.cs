@@ -36,8 +36,9 @@ public sealed class ProtocolTests
     public void EveryReply_RoundTripsThroughItsFrame()
     {
         AssertRoundTrip(new HandshakeMessage(InspectorProtocol.Version, "1.2.3+abcdef"));
-        AssertRoundTrip(new CensusReplyMessage(Objects: 120_000, Bytes: 9_600_000, PauseMs: 12.5, UnreadableBytes: 64, Warnings: []));
-        AssertRoundTrip(new CensusReplyMessage(Objects: 1, Bytes: 24, PauseMs: 0.5, UnreadableBytes: 0, Warnings: ["2 thread stacks could not be walked (the first: thread exited)"]));
+        AssertRoundTrip(new CensusReplyMessage(Objects: 120_000, Bytes: 9_600_000, PauseMs: 12.5, UnreadableBytes: 64, Warnings: [],
+            Resources: [new ResourceReading("gcHandles", "total", 120), new ResourceReading("gcHandles", "weak", 80), new ResourceReading("fileDescriptors", "socket", 3)]));
+        AssertRoundTrip(new CensusReplyMessage(Objects: 1, Bytes: 24, PauseMs: 0.5, UnreadableBytes: 0, Warnings: ["2 thread stacks could not be walked (the first: thread exited)"], Resources: []));
         AssertRoundTrip(new HistogramsReply(2, [new TypeSeries("Shop.Order", [10, 20], [240, 480]), new TypeSeries("System.String", [5, 0], [130, 0])]));
         AssertRoundTrip(new HistogramsReply(3, []));
         AssertRoundTrip(new Acknowledgement());

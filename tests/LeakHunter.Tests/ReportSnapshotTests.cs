@@ -78,7 +78,7 @@ public sealed class ReportSnapshotTests
 
         Assert.Equal(
             ["schemaVersion", "hasLeaks", "strategy", "warmupIterations", "iterations", "durationMs", "censuses", "confirmation", "growingTypes", "backgroundTypes",
-             "causes", "unexplained", "leaks", "referrers", "explanationPartial", "ignored", "warnings"],
+             "resources", "causes", "unexplained", "leaks", "referrers", "explanationPartial", "ignored", "warnings"],
             fields);
     }
 
@@ -210,7 +210,18 @@ internal static class FixedReports
         Explanation(),
         [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")],
         confirmation: new GrowthConfirmation(1, 40, "3 type(s) kept growing at their counted rate through 1 round(s), to 70 iterations in all"),
-        baseline: baseline);
+        baseline: baseline)
+    {
+        Resources =
+        [
+            new ResourceUsage("threads", [21, 22, 23, 23, 27], 0.1, true,
+                new Dictionary<string, IReadOnlyList<long>> { ["os"] = [21, 22, 23, 23, 27], ["managed"] = [9, 10, 11, 11, 15] }),
+            new ResourceUsage("gcHandles", [120, 120, 121, 120, 120], 0, false,
+                new Dictionary<string, IReadOnlyList<long>> { ["strong"] = [40, 40, 41, 40, 40], ["weak"] = [80, 80, 80, 80, 80] }),
+            new ResourceUsage("nativeMemory", [9_000_000, 9_700_000, 10_400_000, 10_400_000, 13_200_000], 70_000, true,
+                new Dictionary<string, IReadOnlyList<long>>()) { IgnoredReason = "the vendor SDK's native cache" },
+        ],
+    };
 
     public static LeakReport CleanCheck() => new(
         CensusStrategy.Dump, 10, 50,

@@ -15,10 +15,16 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 
     private static readonly string? s_runtimeFolder = Environment.GetEnvironmentVariable(InspectorProtocol.RuntimeFolderVariable);
 
-    public CensusOutcome TakeCensus(HeapTarget target, Histogram histogram)
+    public CensusOutcome TakeCensus(HeapTarget target, Histogram histogram) => TakeCensus(target, runtime => scanner.Scan(runtime, histogram));
+
+    /// <summary>
+    /// One census counted by <paramref name="count"/>, with the process's resources: the runtime's read while it is
+    /// held still, the system's after (a dump file's process may be long gone, so it has only the runtime's).
+    /// </summary>
+    public CensusOutcome TakeCensus(HeapTarget target, Func<ClrRuntime, ScanTotals> count)
     {
-        (ScanTotals totals, double pauseMs) = Read(target, runtime => scanner.Scan(runtime, histogram));
-        return new CensusOutcome(totals, pauseMs);
+        ((ScanTotals totals, List<ResourceReading> resources), double pauseMs) = Read(target, runtime => (count(runtime), ResourceCounter.OfRuntime(runtime)));
+        return new CensusOutcome(totals, pauseMs, target.Route == CensusRoute.DumpFile ? resources : ResourceCounter.WithSystem(resources, targetPid));
     }
 
     /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>
@@ -144,4 +150,4 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         || (e.InnerException is not null && IsPermissionFailure(e.InnerException));
 }
 
-internal readonly record struct CensusOutcome(ScanTotals Totals, double PauseMs);
+internal readonly record struct CensusOutcome(ScanTotals Totals, double PauseMs, IReadOnlyList<ResourceReading> Resources);

@@ -19,6 +19,9 @@ internal interface IInspectorPlatform
 
     /// <summary>Resumes <paramref name="processId"/> if a stop is pending or in force (after a dump writer was killed mid-dump).</summary>
     void Continue(int processId);
+
+    /// <summary>What the system says <paramref name="processId"/> holds, or null where it cannot tell (or the process is gone).</summary>
+    Census.SystemResources? Resources(int processId);
 }
 
 /// <summary>The platform the inspector runs on.</summary>

@@ -199,7 +199,7 @@ internal sealed class InspectorClient : IDisposable
         (InspectorStatus status, string? message, CensusReplyMessage? reply) =
             RequestOnTarget(target => new CensusRequest(censusId, target, reachableOnly), censusId, route, timeout);
         return reply is not null
-            ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes, reply.Warnings)
+            ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes, reply.Warnings) { Resources = reply.Resources }
             : CensusReply.Failed(status, message!);
     }
 
@@ -458,4 +458,7 @@ internal readonly record struct CensusReply(InspectorStatus Status, string? Mess
     IReadOnlyList<string> Warnings)
 {
     public static CensusReply Failed(InspectorStatus status, string message) => new(status, message, 0, 0, 0, 0, []);
+
+    /// <summary>What the process held besides its objects at this census.</summary>
+    public IReadOnlyList<ResourceReading> Resources { get; init; } = [];
 }

@@ -81,8 +81,12 @@ internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool Reach
     public static CensusRequest Read(BinaryReader reader) => new(reader.ReadInt32(), HeapTarget.Read(reader), reader.ReadBoolean());
 }
 
-/// <summary>The totals of one census, and what could not be read while counting; its histogram stays in the inspector.</summary>
-internal sealed record CensusReplyMessage(long Objects, long Bytes, double PauseMs, long UnreadableBytes, IReadOnlyList<string> Warnings) : IWireMessage<CensusReplyMessage>
+/// <summary>
+/// The totals of one census, what could not be read while counting, and the process's resources beyond its objects
+/// at that moment; its histogram stays in the inspector.
+/// </summary>
+internal sealed record CensusReplyMessage(long Objects, long Bytes, double PauseMs, long UnreadableBytes, IReadOnlyList<string> Warnings,
+    IReadOnlyList<ResourceReading> Resources) : IWireMessage<CensusReplyMessage>
 {
     public void Write(BinaryWriter writer)
     {
@@ -93,6 +97,13 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
         writer.Write(Warnings.Count);
         foreach (string warning in Warnings)
             writer.Write(warning);
+        writer.Write(Resources.Count);
+        foreach (ResourceReading reading in Resources)
+        {
+            writer.Write(reading.Resource);
+            writer.Write(reading.Kind);
+            writer.Write(reading.Count);
+        }
     }
 
     public static CensusReplyMessage Read(BinaryReader reader)
@@ -101,8 +112,48 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
         var warnings = new List<string>();
         for (int i = WireValues.ReadCount(reader, 1, "warnings"); i > 0; i--)
             warnings.Add(reader.ReadString());
-        return new CensusReplyMessage(objects, bytes, pauseMs, unreadable, warnings);
+        var resources = new List<ResourceReading>();
+        for (int i = WireValues.ReadCount(reader, 1 + 1 + sizeof(long), "resource readings"); i > 0; i--)
+            resources.Add(new ResourceReading(reader.ReadString(), reader.ReadString(), reader.ReadInt64()));
+        return new CensusReplyMessage(objects, bytes, pauseMs, unreadable, warnings, resources);
     }
+}
+
+/// <summary>One count, at one census, of a resource the GC heap's objects do not show: <c>gcHandles</c> of kind <c>weak</c>, say.</summary>
+internal sealed record ResourceReading(string Resource, string Kind, long Count);
+
+/// <summary>The resources a census counts besides objects, as the JSON report names them, and the kinds of each.</summary>
+internal static class ResourceNames
+{
+    public const string Threads = "threads";
+    public const string GcHandles = "gcHandles";
+    public const string FinalizationQueue = "finalizationQueue";
+    public const string FileDescriptors = "fileDescriptors";
+    public const string NativeMemory = "nativeMemory";
+    public const string Assemblies = "assemblies";
+
+    /// <summary>Every resource, in the order reports list them.</summary>
+    public static readonly string[] All = [Threads, GcHandles, FinalizationQueue, FileDescriptors, NativeMemory, Assemblies];
+
+    /// <summary>The reading of a resource's own count; every other kind is part of its breakdown.</summary>
+    public const string Total = "total";
+
+    /// <summary>
+    /// Every reading a census may carry, in the order reports list them: a check keeps them in one array sized before
+    /// its first census, so its own bookkeeping never grows while it counts.
+    /// </summary>
+    public static readonly (string Resource, string Kind)[] Slots =
+    [
+        (Threads, Total), (Threads, "os"), (Threads, "managed"),
+        (GcHandles, Total), (GcHandles, "strong"), (GcHandles, "pinned"), (GcHandles, "weak"), (GcHandles, "dependent"), (GcHandles, "refCounted"),
+        (FinalizationQueue, Total),
+        (FileDescriptors, Total), (FileDescriptors, "file"), (FileDescriptors, "socket"), (FileDescriptors, "pipe"), (FileDescriptors, "other"),
+        (NativeMemory, Total), (NativeMemory, "privateResident"), (NativeMemory, "gcHeapCommitted"),
+        (Assemblies, Total), (Assemblies, "loaded"), (Assemblies, "dynamic"), (Assemblies, "collectible"), (Assemblies, "collectibleContexts"),
+    ];
+
+    /// <summary>The index of a reading in <see cref="Slots"/>, or -1 for one this build does not know.</summary>
+    public static int SlotOf(string resource, string kind) => Array.IndexOf(Slots, (resource, kind));
 }
 
 /// <summary>Asks for the histograms of some censuses of this check, in the order given.</summary>

@@ -63,7 +63,8 @@ internal static class InspectorProtocol
     /// an explanation ends with its warnings. Version 5: each leak path carries the number of its cause. Version 6: an
     /// explanation names the marked types it explains. Version 7: each leak path carries its instances' bytes, and a mark can keep
     /// the previous mark's addresses. Version 8: a mark no longer takes a midpoint, a path's root may be a loaded assembly, and the finalizer thread's stack can be asked for.
-    /// Version 9: each leak path carries what its cause's new entries retain, and an explanation how long that took and its memory.
+    /// Version 9: each leak path carries what its cause's new entries retain, and an explanation how long that took and its memory;
+    /// a census reply carries the process's resources (threads, GC handles, file descriptors, native memory, assemblies).
     /// </summary>
     public const int Version = 9;
 

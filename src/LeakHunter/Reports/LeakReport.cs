@@ -48,8 +48,16 @@ public sealed class LeakReport
     /// <summary>
     /// Whether any type grew in every interval because of the fragment, and not only through causes the baseline
     /// (<see cref="LeakOptions.BaselinePath"/>) knows: growth no cause explains fails a check whatever the baseline says.
+    /// A growing resource (<see cref="Resources"/>) that no rule ignores is a leak too.
     /// </summary>
-    public bool HasLeaks => GrowingTypes.Count > 0 && !OnlyKnownLeaks;
+    public bool HasLeaks => (GrowingTypes.Count > 0 && !OnlyKnownLeaks) || Resources.Any(r => r.Growing && r.IgnoredReason is null);
+
+    /// <summary>
+    /// What the process held besides its objects at every census (threads, GC handles, the finalization queue, file
+    /// descriptors, native memory, assemblies), those <see cref="LeakOptions.Resources"/> selects, each with whether it
+    /// grew by the rules growing types are judged by. A growing resource fails the check like a growing type.
+    /// </summary>
+    public IReadOnlyList<ResourceUsage> Resources { get; init; } = [];
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
     public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);
@@ -303,6 +311,21 @@ public sealed record KnownLeak(string Id, string Reason)
 /// <param name="InstancesPerIteration">Its instances the cause adds per iteration.</param>
 /// <param name="BytesPerIteration">Its bytes the cause adds per iteration.</param>
 public sealed record CausedGrowth(string Type, int NewInstances, double InstancesPerIteration, double BytesPerIteration);
+
+/// <summary>A resource the process holds besides its objects, counted at every census.</summary>
+/// <param name="Name">
+/// <c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c> (objects ready for their finalizer), <c>fileDescriptors</c>,
+/// <c>nativeMemory</c> (bytes: private resident memory less the GC heap's) or <c>assemblies</c>.
+/// </param>
+/// <param name="Counts">Its count at each census, in the order of the report's censuses (bytes for <c>nativeMemory</c>).</param>
+/// <param name="PerIteration">What it added per iteration (per second for a watch), from the first census to the last.</param>
+/// <param name="Growing">Whether it grew by the rules growing types are judged by (for native memory, by more than allocator noise).</param>
+/// <param name="Details">Its breakdown by kind (<c>weak</c>, <c>socket</c>, <c>dynamic</c>), each with a count per census.</param>
+public sealed record ResourceUsage(string Name, IReadOnlyList<long> Counts, double PerIteration, bool Growing, IReadOnlyDictionary<string, IReadOnlyList<long>> Details)
+{
+    /// <summary>Why it grows is not a leak of the code under test, from a <see cref="LeakIgnore.Resource"/> rule; null when none matched.</summary>
+    public string? IgnoredReason { get; init; }
+}
 
 /// <summary>A growing type LeakHunter could not tie to a cause, and why: never a guessed story.</summary>
 /// <param name="Type">The growing type.</param>

@@ -26,6 +26,9 @@ internal sealed class CheckRunner
     private readonly LeakBaseline? _baseline;
     private readonly CancellationToken _cancellationToken;
     private readonly CensusRecord[] _records;
+    // Each census's resource readings, one per ResourceNames.Slots entry: sized with the records, so keeping them adds
+    // no object while the check counts.
+    private readonly long[] _resources;
     // The confirmation censuses' indices: allocated with the check, since a list made during confirmation would be counted by it.
     private readonly int[] _confirmations;
     private GrowthConfirmation? _confirmation;
@@ -53,6 +56,7 @@ internal sealed class CheckRunner
         _cancellationToken = cancellationToken;
         _confirmations = new int[MaxConfirmationRounds(options)];
         _records = new CensusRecord[options.Censuses + 1 + _confirmations.Length];
+        _resources = new long[_records.Length * ResourceNames.Slots.Length];
     }
 
     /// <summary>Runs <paramref name="work"/> with no check running alongside: the two would count each other's objects.</summary>
@@ -166,6 +170,9 @@ internal sealed class CheckRunner
         }
         IReadOnlyList<TypeSeries> series = censuses.Histograms(CensusIds());
         (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, Iterations(), countedLast, idle, _confirmations[..confirmed]);
+        IReadOnlyList<ResourceUsage> resources = ResourceGrowth.Judge(_resources[..(_recordCount * ResourceNames.Slots.Length)],
+            Iterations().Select(i => (double)i).ToArray(), countedLast, idle, _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes,
+            IgnoreRules.For(_options));
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
             ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
             : null;
@@ -180,7 +187,7 @@ internal sealed class CheckRunner
             explanation = explanation is null ? null : explanation with { FinalizerThreadBlocked = true };
         }
 
-        return BuildReport(censuses.Strategy, growing, background, explanation, Stopwatch.GetElapsedTime(started));
+        return BuildReport(censuses.Strategy, growing, background, explanation, resources, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>
@@ -453,6 +460,13 @@ internal sealed class CheckRunner
             SettleWithoutCompacting();
         (int id, CensusReply reply) = censuses.Take();
         _warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {_recordCount + 1}"));
+        Array.Fill(_resources, -1, _recordCount * ResourceNames.Slots.Length, ResourceNames.Slots.Length);
+        foreach (ResourceReading reading in reply.Resources)
+        {
+            int slot = ResourceNames.SlotOf(reading.Resource, reading.Kind);
+            if (slot >= 0)
+                _resources[_recordCount * ResourceNames.Slots.Length + slot] = reading.Count;
+        }
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }
@@ -505,7 +519,8 @@ internal sealed class CheckRunner
 
     private int[] CensusIds() => _records.Take(_recordCount).Select(r => r.Id).ToArray();
 
-    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growingSeries, List<TypeSeries> background, LeakExplanation? explanation, TimeSpan duration)
+    private LeakReport BuildReport(CensusStrategy strategy, List<TypeSeries> growingSeries, List<TypeSeries> background, LeakExplanation? explanation,
+        IReadOnlyList<ResourceUsage> resources, TimeSpan duration)
     {
         CensusRecord[] records = _records.Take(_recordCount).ToArray();
         var summaries = records.Select(r => new CensusSummary(r.Iteration, r.Objects, r.Bytes, r.PauseMs, r.Phase)).ToArray();
@@ -533,7 +548,10 @@ internal sealed class CheckRunner
             ignored,
             explanation is null ? null : _explainedIterations,
             _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off),
-            _baseline);
+            _baseline)
+        {
+            Resources = resources,
+        };
 
         return _baseline?.Reported(update =>
         {

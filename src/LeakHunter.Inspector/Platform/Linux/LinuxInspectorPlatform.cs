@@ -17,6 +17,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public void Continue(int processId) => _ = kill(processId, SignalContinue);
 
+    public Census.SystemResources? Resources(int processId) => ProcResources.Read(processId);
+
     [LibraryImport("libc")]
     private static partial int getppid();
 

@@ -20,4 +20,6 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     public void Continue(int processId)
     {
     }
+
+    public SystemResources? Resources(int processId) => null;
 }

@@ -45,6 +45,7 @@ internal sealed class HtmlExporter : IReportExporter
                 string.Create(s_invariant, $"after {report.WarmupIterations:N0} warm-up iteration(s)"),
                 report.GrowingTypes.Select(t => (t.Type, t.Counts, t.Bytes, t.InstancesPerIteration, t.BytesPerIteration)).ToArray());
         }
+        Resources(html, report.Resources, "iteration");
         Causes(html, report.Causes, report.Unexplained, report.ExplanationNote, "per iteration");
         Referrers(html, report.Referrers);
         if (report.Ignored.Count > 0)
@@ -253,6 +254,20 @@ internal sealed class HtmlExporter : IReportExporter
     }
 
     private static string Colour(int series) => s_palette[series % s_palette.Length];
+
+    /// <summary>What the process held besides objects: each resource's rate, counts at each census and verdict.</summary>
+    private static void Resources(StringBuilder html, IReadOnlyList<ResourceUsage> resources, string per)
+    {
+        if (resources.Count == 0)
+            return;
+        Section(html, "Resources beyond objects");
+        Table(html, ["resource", $"per {per}", "at each census", "verdict"],
+            resources.Select(r => new[]
+            {
+                Encode(r.Name), Rate(r.PerIteration, "0.##"), Encode(string.Join(" ", r.Counts)),
+                Encode(!r.Growing ? "flat" : r.IgnoredReason is null ? "GROWING" : $"grows, ignored: {r.IgnoredReason}"),
+            }), numericColumns: 0, numericFrom: 1);
+    }
 
     private static void GrowthTable(StringBuilder html, IEnumerable<(string Type, double Instances, double Bytes)> types, string per) =>
         Table(html, ["type", $"instances per {per}", $"bytes per {per}"],

@@ -46,6 +46,7 @@ internal sealed class JsonExporter : IReportExporter
 
         WriteGrowth(json, "growingTypes", report.GrowingTypes);
         WriteGrowth(json, "backgroundTypes", report.BackgroundTypes);
+        WriteResources(json, report.Resources, "perIteration");
 
         WriteCauses(json, report.Causes, ("instancesPerIteration", "bytesPerIteration"));
         WriteUnexplained(json, report.Unexplained);
@@ -372,6 +373,28 @@ internal sealed class JsonExporter : IReportExporter
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    /// <summary>What the process held besides objects at each census, each resource with its rate, verdict and breakdown.</summary>
+    private static void WriteResources(Utf8JsonWriter json, IReadOnlyList<ResourceUsage> resources, string rateName)
+    {
+        json.WriteStartArray("resources");
+        foreach (ResourceUsage resource in resources)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", resource.Name);
+            WriteNumbers(json, "counts", resource.Counts);
+            json.WriteNumber(rateName, Math.Round(resource.PerIteration, 4));
+            json.WriteBoolean("growing", resource.Growing);
+            if (resource.IgnoredReason is not null)
+                json.WriteString("ignoredReason", resource.IgnoredReason);
+            json.WriteStartObject("details");
+            foreach ((string kind, IReadOnlyList<long> counts) in resource.Details)
+                WriteNumbers(json, kind, counts);
+            json.WriteEndObject();
             json.WriteEndObject();
         }
         json.WriteEndArray();

@@ -41,6 +41,16 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Growing types");
             AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)), "iteration");
         }
+        if (report.Resources.Count > 0)
+        {
+            Heading(md, "### Resources beyond objects");
+            md.AppendLine("| resource | per iteration | at each census | verdict |").AppendLine("|---|---:|---|---|");
+            foreach (ResourceUsage resource in report.Resources)
+            {
+                string verdict = !resource.Growing ? "flat" : resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
+                md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.PerIteration:0.##} | {string.Join(" ", resource.Counts)} | {verdict} |"));
+            }
+        }
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "iteration");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
         AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "check");

@@ -40,6 +40,7 @@ internal sealed class TextExporter : IReportExporter
             AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)).ToArray(), "obj", "B  ");
         }
 
+        AppendResources(text, report.Resources, "per iteration");
         AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per iteration");
         AppendBaseline(text, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "check");
 
@@ -189,7 +190,30 @@ internal sealed class TextExporter : IReportExporter
             return string.Create(s_invariant, $"LeakHunter: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval");
         if (!report.HasLeaks)
             return "LeakHunter: no leak - no type grew in every interval";
-        return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}";
+        string[] resources = report.Resources.Where(r => r.Growing && r.IgnoredReason is null).Select(r => r.Name).ToArray();
+        string grewToo = resources.Length == 0 ? "" : $"; resources grew: {string.Join(", ", resources)}";
+        return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{grewToo}";
+    }
+
+    /// <summary>The resources beyond objects: each one's rate and count at each census, the growing ones marked, with their breakdown.</summary>
+    private static void AppendResources(StringBuilder text, IReadOnlyList<ResourceUsage> resources, string rate)
+    {
+        if (resources.Count == 0)
+            return;
+        text.AppendLine();
+        text.AppendLine($"  Resources                                     {rate,-22} at each census");
+        foreach (ResourceUsage resource in resources)
+        {
+            string verdict = !resource.Growing ? "" : resource.IgnoredReason is null ? "  GROWING" : $"  grows, ignored: {resource.IgnoredReason}";
+            string unit = resource.Name == Census.ResourceNames.NativeMemory ? "B" : "";
+            text.AppendLine(string.Create(s_invariant,
+                $"    {resource.Name,-38} {resource.PerIteration,12:0.##} {unit,-10} {string.Join(" ", resource.Counts)}{verdict}"));
+            if (resource.Growing)
+            {
+                foreach ((string kind, IReadOnlyList<long> counts) in resource.Details.Where(d => d.Value[^1] != d.Value[0]))
+                    text.AppendLine(string.Create(s_invariant, $"      {kind,-36} {string.Join(" ", counts)}"));
+            }
+        }
     }
 
     private static string NewCauses(IReadOnlyList<LeakCause> causes) => CauseCount(causes.Count(c => c.KnownLeakReason is null));

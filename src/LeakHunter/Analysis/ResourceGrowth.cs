@@ -1,0 +1,80 @@
+using LeakHunter.Census;
+
+namespace LeakHunter.Analysis;
+
+/// <summary>
+/// Judges what a process holds besides its objects, census by census, by the rules a growing type is judged by: it
+/// rose in every counted interval, did not rise while the fragment was idle, and kept at least half its slowest
+/// counted pace through confirmation. Native memory must also rise by more than allocator noise in every counted
+/// interval: an arena's high-water mark or a page of JIT code moves it a little, and now and then.
+/// </summary>
+internal static class ResourceGrowth
+{
+    /// <summary>The resources of a run of censuses.</summary>
+    /// <param name="readings">
+    /// Census by census, one value per <see cref="ResourceNames.Slots"/> entry (-1 where a census did not carry it):
+    /// census c's readings start at c × <see cref="ResourceNames.Slots"/>.Length.
+    /// </param>
+    /// <param name="positions">Each census's iteration (a check) or second (a watch), the unit of the rates.</param>
+    /// <param name="countedLast">The last counted census; the counted ones start at 0.</param>
+    /// <param name="idle">The census taken after a pause in which the fragment did not run, if one was taken.</param>
+    /// <param name="confirmations">The censuses after each confirmation round.</param>
+    /// <param name="selected">The resources to report.</param>
+    /// <param name="nativeNoiseBytes">What native memory may rise by in an interval without it counting as growth.</param>
+    /// <param name="rules">Ignore rules: a resource rule leaves a resource out of the verdict, with its reason.</param>
+    public static IReadOnlyList<ResourceUsage> Judge(long[] readings, IReadOnlyList<double> positions, int countedLast, int? idle, IReadOnlyList<int> confirmations,
+        LeakResources selected, long nativeNoiseBytes, IReadOnlyList<LeakIgnore> rules)
+    {
+        int slots = ResourceNames.Slots.Length;
+        int censuses = positions.Count;
+        long[] Series(int slot) => Enumerable.Range(0, censuses).Select(c => readings[c * slots + slot]).ToArray();
+
+        var usages = new List<ResourceUsage>();
+        foreach (string name in ResourceNames.All.Where(n => (selected & FlagOf(n)) != 0))
+        {
+            long[] counts = Series(ResourceNames.SlotOf(name, ResourceNames.Total));
+            if (counts.Length < 2 || counts.Any(c => c < 0))
+                continue; // not measured here: a dump file's process has no threads or descriptors to read
+            var details = ResourceNames.Slots.Select((s, i) => (s, i)).Where(p => p.s.Resource == name && p.s.Kind != ResourceNames.Total)
+                .Select(p => (p.s.Kind, Counts: Series(p.i))).Where(d => d.Counts.All(c => c >= 0))
+                .ToDictionary(d => d.Kind, d => (IReadOnlyList<long>)d.Counts);
+            long noise = name == ResourceNames.NativeMemory ? nativeNoiseBytes : 0;
+            double span = positions[^1] - positions[0];
+            LeakIgnore? rule = rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Resource && Wildcard.ToRegex(r.Pattern).IsMatch(name));
+            usages.Add(new ResourceUsage(name, counts, span <= 0 ? 0 : (counts[^1] - counts[0]) / span,
+                Grows(counts, positions, countedLast, idle, confirmations, noise), details) { IgnoredReason = rule?.Reason });
+        }
+        return usages;
+    }
+
+    private static bool Grows(long[] counts, IReadOnlyList<double> positions, int countedLast, int? idle, IReadOnlyList<int> confirmations, long noise)
+    {
+        if (countedLast < 1)
+            return false;
+        double slowest = double.MaxValue;
+        for (int c = 1; c <= countedLast; c++)
+        {
+            long rise = counts[c] - counts[c - 1];
+            if (rise <= noise)
+                return false;
+            slowest = Math.Min(slowest, rise / Math.Max(1e-9, positions[c] - positions[c - 1]));
+        }
+        if (idle is int quiet && counts[quiet] > counts[countedLast] + noise)
+            return false; // it grew while the fragment did not run: the thread pool, another thread's work
+        if (confirmations.Count == 0)
+            return true;
+        int last = confirmations[^1];
+        return counts[last] - counts[countedLast] >= 0.5 * slowest * (positions[last] - positions[countedLast]);
+    }
+
+    private static LeakResources FlagOf(string name) => name switch
+    {
+        ResourceNames.Threads => LeakResources.Threads,
+        ResourceNames.GcHandles => LeakResources.GcHandles,
+        ResourceNames.FinalizationQueue => LeakResources.FinalizationQueue,
+        ResourceNames.FileDescriptors => LeakResources.FileDescriptors,
+        ResourceNames.NativeMemory => LeakResources.NativeMemory,
+        ResourceNames.Assemblies => LeakResources.Assemblies,
+        _ => LeakResources.None,
+    };
+}

@@ -1,0 +1,123 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.InteropServices;
+using System.Xml.Serialization;
+
+namespace LeakHunter.Tests.Targets;
+
+// Leaks of what the GC heap does not show, each with its clean twin. What a leaky call keeps goes into an array
+// sized up front, so the managed heap stays flat and only the resource grows; Release gives it all back.
+
+// A thread started per call that never ends (until Release).
+internal static class ResourceThreads
+{
+    private static readonly ManualResetEventSlim s_release = new();
+
+    public static void Leak() => new Thread(() => s_release.Wait()) { IsBackground = true, Name = "leaked worker" }.Start();
+
+    public static void Clean()
+    {
+        var worker = new Thread(() => { }) { IsBackground = true, Name = "finished worker" };
+        worker.Start();
+        worker.Join();
+    }
+
+    public static void Release()
+    {
+        s_release.Set();
+        // Let the leaked threads see the signal and end, then arm it again for the next test.
+        Thread.Sleep(200);
+        s_release.Reset();
+    }
+}
+
+// A weak GC handle on a long-lived object, allocated per call and never freed: the handle table grows, the heap does
+// not. (The runtime's debugging interface lists only handles whose object is alive, so the target outlives the call.)
+internal static class ResourceGcHandles
+{
+    private static readonly object s_settings = new();
+    private static readonly GCHandle[] s_handles = new GCHandle[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_handles[s_count++] = GCHandle.Alloc(s_settings, GCHandleType.Weak);
+
+    public static void Clean() => GCHandle.Alloc(s_settings, GCHandleType.Weak).Free();
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            s_handles[i].Free();
+        s_count = 0;
+    }
+}
+
+// A file descriptor opened through P/Invoke per call and never closed.
+internal static partial class ResourceFileDescriptors
+{
+    private static readonly int[] s_descriptors = new int[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_descriptors[s_count++] = open("/dev/null", 0);
+
+    public static void Clean() => _ = close(open("/dev/null", 0));
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            _ = close(s_descriptors[i]);
+        s_count = 0;
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc")]
+    private static partial int close(int descriptor);
+}
+
+// 256 KiB of native memory per call, written to so it is resident, and never freed.
+internal static class ResourceNativeMemory
+{
+    private const int Size = 256 * 1024;
+    private static readonly IntPtr[] s_blocks = new IntPtr[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_blocks[s_count++] = Touched(Marshal.AllocHGlobal(Size));
+
+    public static void Clean() => Marshal.FreeHGlobal(Touched(Marshal.AllocHGlobal(Size)));
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            Marshal.FreeHGlobal(s_blocks[i]);
+        s_count = 0;
+    }
+
+    private static IntPtr Touched(IntPtr block)
+    {
+        for (int offset = 0; offset < Size; offset += 4096)
+            Marshal.WriteByte(block, offset, 1);
+        return block;
+    }
+}
+
+// An assembly generated per call, never unloaded; and XmlSerializer(Type), which the runtime generates once and caches.
+internal static class ResourceAssemblies
+{
+    private static int s_generated;
+
+    public static void Leak()
+    {
+        AssemblyBuilder assembly = AssemblyBuilder.DefineDynamicAssembly(new AssemblyName($"LeakHunter.Generated{++s_generated}"), AssemblyBuilderAccess.Run);
+        assembly.DefineDynamicModule("Generated").DefineType("Proxy", TypeAttributes.Public).CreateType();
+    }
+
+    public static void Clean() => GC.KeepAlive(new XmlSerializer(typeof(ResourceXmlOrder)));
+}
+
+/// <summary>A type XmlSerializer can see: it serializes public types only.</summary>
+public sealed class ResourceXmlOrder
+{
+    /// <summary>The order's number.</summary>
+    public int Id { get; set; }
+}
