@@ -55,6 +55,13 @@ public sealed class CliTests
             Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", before).Exit);
             target.WaitForOrdersAbove(OrdersIn(before) + 10, s_generous);
             Assert.Equal(0, RunCli("census", target.Id.ToString(), "--reachable", "--format", "json", "--output", after).Exit);
+            // A live process's census carries what it holds besides objects: its threads (the serving timer's among
+            // them) and descriptors, read from the system, and its GC handles, read from the runtime.
+            CensusReport saved = CensusReport.FromJson(File.ReadAllText(after));
+            Assert.Equal(["threads", "gcHandles", "finalizationQueue", "fileDescriptors", "nativeMemory", "assemblies"], saved.Resources.Select(r => r.Name));
+            Assert.True(saved.Resources.Single(r => r.Name == "threads").Details["managed"] >= 2, File.ReadAllText(after));
+            Assert.True(saved.Resources.Single(r => r.Name == "fileDescriptors").Details["pipe"] >= 1, File.ReadAllText(after));
+            Assert.True(saved.Resources.Single(r => r.Name == "gcHandles").Details["strong"] > 0, File.ReadAllText(after));
 
             (int exit, string output, string errors) = RunCli("diff", before, after, "--sort", "count");
 

@@ -92,6 +92,7 @@ public sealed class ReportSnapshotTests
         Assert.Equal(census.Target, read.Target);
         Assert.Equal(census.Types, read.Types);
         Assert.Equal(census.Warnings, read.Warnings);
+        Assert.Equal(census.Resources.Select(r => (r.Name, r.Count, string.Join(",", r.Details))), read.Resources.Select(r => (r.Name, r.Count, string.Join(",", r.Details))));
     }
 
     [Fact]
@@ -251,7 +252,14 @@ internal static class FixedReports
         new TypeCount("System.Byte[]", 2_000, 1_500_000),
         new TypeCount("Acme.Orders.Order", 1_000, 40_000),
         new TypeCount("Acme.Gone", 5, 120),
-    ], []);
+    ], [])
+    {
+        Resources =
+        [
+            new ResourceCount("gcHandles", 214, new Dictionary<string, long> { ["strong"] = 90, ["pinned"] = 12, ["weak"] = 100, ["dependent"] = 12, ["refCounted"] = 0 }),
+            new ResourceCount("assemblies", 41, new Dictionary<string, long> { ["loaded"] = 38, ["dynamic"] = 3, ["collectible"] = 0, ["collectibleContexts"] = 0 }),
+        ],
+    };
 
     public static CensusReport LaterCensus() => new("dump /tmp/orders-2.dmp", 81_000, 6_100_000,
     [

@@ -19,6 +19,22 @@ public enum CensusOrder
 /// <param name="Bytes">Bytes of those instances.</param>
 public sealed record TypeCount(string Type, long Count, long Bytes);
 
+/// <summary>A resource a process held besides objects at one census.</summary>
+/// <param name="Name"><c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c>, <c>fileDescriptors</c>, <c>nativeMemory</c> (bytes) or <c>assemblies</c>.</param>
+/// <param name="Count">How many (bytes for native memory).</param>
+/// <param name="Details">Its breakdown by kind: <c>weak</c> handles, <c>socket</c> descriptors, <c>dynamic</c> assemblies.</param>
+public sealed record ResourceCount(string Name, long Count, IReadOnlyDictionary<string, long> Details)
+{
+    /// <summary>The resources of one census reply, in the order reports list them.</summary>
+    internal static ResourceCount[] From(IReadOnlyList<Census.ResourceReading> readings) =>
+        Census.ResourceNames.All
+            .Select(name => (Name: name, Total: readings.FirstOrDefault(r => r.Resource == name && r.Kind == Census.ResourceNames.Total)))
+            .Where(r => r.Total is not null)
+            .Select(r => new ResourceCount(r.Name, r.Total!.Count,
+                readings.Where(k => k.Resource == r.Name && k.Kind != Census.ResourceNames.Total).ToDictionary(k => k.Kind, k => k.Count)))
+            .ToArray();
+}
+
 /// <summary>
 /// One census of a process or a dump: live objects by type. Its JSON is also what <see cref="FromJson"/> reads back,
 /// so a census saved today can be compared with one taken tomorrow (<see cref="CensusDiffReport.Compare"/>).
@@ -30,6 +46,14 @@ public sealed record TypeCount(string Type, long Count, long Bytes);
 /// <param name="Warnings">Why the counts may be less reliable than usual.</param>
 public sealed record CensusReport(string Target, long Objects, long Bytes, IReadOnlyList<TypeCount> Types, IReadOnlyList<string> Warnings)
 {
+    /// <summary>
+    /// What the process held besides objects at the census: threads, GC handles, the finalization queue, file
+    /// descriptors, native memory and assemblies, each with its breakdown by kind. A dump file of a process that is
+    /// gone has only what its runtime shows (no threads, descriptors or native memory). Empty in a census saved before
+    /// resources were counted.
+    /// </summary>
+    public IReadOnlyList<ResourceCount> Resources { get; init; } = [];
+
     /// <summary>The census as readable text.</summary>
     public override string ToString() => ReportExporters.Text.Export(this);
 
@@ -75,7 +99,14 @@ public sealed record CensusReport(string Target, long Objects, long Bytes, IRead
                 .Select(t => new TypeCount(t.GetProperty("type").GetString()!, t.GetProperty("count").GetInt64(), t.GetProperty("bytes").GetInt64()))
                 .ToArray();
             string[] warnings = root.TryGetProperty("warnings", out JsonElement saved) ? saved.EnumerateArray().Select(w => w.GetString()!).ToArray() : [];
-            return new CensusReport(root.GetProperty("target").GetString()!, root.GetProperty("objects").GetInt64(), root.GetProperty("bytes").GetInt64(), types, warnings);
+            ResourceCount[] resources = root.TryGetProperty("resources", out JsonElement held)
+                ? held.EnumerateArray().Select(r => new ResourceCount(r.GetProperty("name").GetString()!, r.GetProperty("count").GetInt64(),
+                    r.GetProperty("details").EnumerateObject().ToDictionary(d => d.Name, d => d.Value.GetInt64()))).ToArray()
+                : [];
+            return new CensusReport(root.GetProperty("target").GetString()!, root.GetProperty("objects").GetInt64(), root.GetProperty("bytes").GetInt64(), types, warnings)
+            {
+                Resources = resources,
+            };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

@@ -86,7 +86,10 @@ internal sealed class InspectionSession : IDisposable
         TypeCount[] types = CensusReport.Ordered(
             Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => new TypeCount(s.Type, s.Counts[0], s.Bytes[0])),
             CensusOrder.Bytes).ToArray();
-        return new CensusReport(Target, reply.Objects, reply.Bytes, types, CensusWarnings(reply, "The census"));
+        return new CensusReport(Target, reply.Objects, reply.Bytes, types, CensusWarnings(reply, "The census"))
+        {
+            Resources = ResourceCount.From(reply.Resources),
+        };
     }
 
     /// <summary>

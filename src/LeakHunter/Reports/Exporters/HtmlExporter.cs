@@ -99,6 +99,12 @@ internal sealed class HtmlExporter : IReportExporter
         string headline = string.Create(s_invariant, $"{report.Target}: {report.Objects:N0} objects, {report.Bytes:N0} bytes");
         Verdict(html, headline, leak: false);
         Table(html, ["count", "bytes", "type"], report.Types.Select(t => new[] { Number(t.Count), Number(t.Bytes), TypeCell(t.Type) }), numericColumns: 2);
+        if (report.Resources.Count > 0)
+        {
+            Section(html, "Resources beyond objects");
+            Table(html, ["count", "resource", "by kind"],
+                report.Resources.Select(r => new[] { Number(r.Count), Encode(r.Name), Encode(string.Join(", ", r.Details.Select(d => $"{d.Key} {Number(d.Value)}"))) }), numericColumns: 1);
+        }
         Warnings(html, report.Warnings);
         return Page("LeakHunter census: " + report.Target, html);
     }

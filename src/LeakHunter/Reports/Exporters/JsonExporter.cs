@@ -146,6 +146,19 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        json.WriteStartArray("resources");
+        foreach (ResourceCount resource in report.Resources)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", resource.Name);
+            json.WriteNumber("count", resource.Count);
+            json.WriteStartObject("details");
+            foreach ((string kind, long count) in resource.Details)
+                json.WriteNumber(kind, count);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
         WriteStrings(json, "warnings", report.Warnings);
         json.WriteEndObject();
     });

@@ -105,6 +105,12 @@ internal sealed class MarkdownExporter : IReportExporter
         md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
         foreach (TypeCount type in report.Types)
             md.AppendLine(string.Create(s_invariant, $"| {type.Count:N0} | {type.Bytes:N0} | {Code(type.Type)} |"));
+        if (report.Resources.Count > 0)
+        {
+            md.AppendLine().AppendLine("| resource | count | by kind |").AppendLine("|---|---:|---|");
+            foreach (ResourceCount resource in report.Resources)
+                md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.Count:N0} | {string.Join(", ", resource.Details.Select(d => string.Create(s_invariant, $"{d.Key} {d.Value:N0}")))} |"));
+        }
         AppendWarnings(md, report.Warnings);
         return md.ToString();
     }

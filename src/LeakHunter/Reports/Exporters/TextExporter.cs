@@ -139,6 +139,15 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
         foreach (TypeCount type in report.Types)
             text.AppendLine(string.Create(s_invariant, $"{type.Count,12:N0} {type.Bytes,14:N0}  {type.Type}"));
+        if (report.Resources.Count > 0)
+        {
+            text.AppendLine("Resources:");
+            foreach (ResourceCount resource in report.Resources)
+            {
+                string details = string.Join(", ", resource.Details.Select(d => string.Create(s_invariant, $"{d.Key} {d.Value:N0}")));
+                text.AppendLine(string.Create(s_invariant, $"{resource.Count,12:N0}  {resource.Name}{(details.Length == 0 ? "" : $" ({details})")}"));
+            }
+        }
         AppendWarnings(text, report.Warnings);
         return text.ToString();
     }
