@@ -356,8 +356,10 @@ public sealed class CliTests
 
             using JsonDocument census = JsonDocument.Parse(File.ReadAllText(saved));
             int typesSaved = census.RootElement.GetProperty("types").GetArrayLength();
-            int typesShown = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 2; // headline and column names
+            string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            int typesShown = Array.IndexOf(lines, "Resources:") - 2; // headline and column names; the resources follow the types
             Assert.Equal(30, typesShown);
+            Assert.Contains(lines, l => l.Contains(" fileDescriptors (file ", StringComparison.Ordinal));
             Assert.True(typesSaved > 100, $"only {typesSaved} types saved");
             Assert.Equal(census.RootElement.GetProperty("objects").GetInt64(), census.RootElement.GetProperty("types").EnumerateArray().Sum(t => t.GetProperty("count").GetInt64()));
         }
