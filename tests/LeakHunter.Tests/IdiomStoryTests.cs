@@ -69,10 +69,17 @@ public sealed class IdiomStoryTests
     [Fact]
     public void ThreadingTimerNeverDisposed_IsATimer_FixedByDisposingIt()
     {
-        LeakStory story = Story(IdiomThreadingTimer.Leak, Targets + "IdiomThreadingTimer+Poller");
+        try
+        {
+            LeakStory story = Story(IdiomThreadingTimer.Leak, Targets + "IdiomThreadingTimer+Poller");
 
-        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
-        story.AssertIdiom("timer", "Dispose the Timer");
+            story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+            story.AssertIdiom("timer", "Dispose the Timer");
+        }
+        finally
+        {
+            IdiomThreadingTimer.Release();
+        }
     }
 
     [Fact]
@@ -81,12 +88,19 @@ public sealed class IdiomStoryTests
     [Fact]
     public void TimersTimerNeverStopped_IsNamedAsSystemTimersTimer_FixedByStopAndDispose()
     {
-        LeakStory story = Story(IdiomTimersTimer.Leak, Targets + "IdiomTimersTimer+Monitor");
+        try
+        {
+            LeakStory story = Story(IdiomTimersTimer.Leak, Targets + "IdiomTimersTimer+Monitor");
 
-        story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
-        story.AssertIdiom("System.Timers.Timer", "Stop and Dispose the System.Timers.Timer");
-        story.Of("System.Timers.Timer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
-        story.Of("System.Threading.TimerQueueTimer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
+            story.AssertOwner(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+            story.AssertIdiom("System.Timers.Timer", "Stop and Dispose the System.Timers.Timer");
+            story.Of("System.Timers.Timer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
+            story.Of("System.Threading.TimerQueueTimer").AssertIdiom("System.Timers.Timer", "Stop and Dispose");
+        }
+        finally
+        {
+            IdiomTimersTimer.Release();
+        }
     }
 
     [Fact]
