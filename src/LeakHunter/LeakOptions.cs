@@ -151,7 +151,7 @@ public enum LeakResources
     /// <summary>Open file descriptors by kind (file, socket, pipe, other): a file or socket opened and never closed.</summary>
     FileDescriptors = 8,
 
-    /// <summary>Private resident memory less the GC heap's: <c>Marshal.AllocHGlobal</c> never freed, native libraries' buffers.</summary>
+    /// <summary>Private resident memory outside the GC heap's mappings: <c>Marshal.AllocHGlobal</c> never freed, native libraries' buffers.</summary>
     NativeMemory = 16,
 
     /// <summary>Loaded assemblies (dynamic and collectible apart) and collectible contexts: an assembly generated or loaded per call.</summary>

@@ -58,23 +58,36 @@ internal static class ResourceCounter
         return readings;
     }
 
+    /// <summary>The GC heap's reserved address ranges, sorted and merged: the mappings there are the GC's, not native memory.</summary>
+    public static List<(ulong Start, ulong End)> GcHeapRanges(ClrRuntime runtime)
+    {
+        var ranges = new List<(ulong Start, ulong End)>();
+        foreach ((ulong start, ulong end) in runtime.Heap.Segments.Select(s => (s.ReservedMemory.Start, s.ReservedMemory.End)).Where(r => r.End > r.Start).OrderBy(r => r.Start))
+        {
+            if (ranges.Count > 0 && start <= ranges[^1].End)
+                ranges[^1] = (ranges[^1].Start, Math.Max(ranges[^1].End, end));
+            else
+                ranges.Add((start, end));
+        }
+        return ranges;
+    }
+
     /// <summary>
     /// What the system holds for <paramref name="processId"/>, merged into <paramref name="runtimeReadings"/>: its
-    /// threads, its file descriptors, and its private memory less the GC heap's, which is native memory. Nothing is
+    /// threads, its file descriptors, and its private memory outside the GC heap's mappings, which is native memory. Nothing is
     /// added where the system cannot tell (a dump file of a process that is gone).
     /// </summary>
-    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, int processId)
+    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
     {
-        SystemResources? system = InspectorPlatform.Current.Resources(processId);
+        SystemResources? system = InspectorPlatform.Current.Resources(processId, gcHeap);
         if (system is null)
             return runtimeReadings;
         var readings = new List<ResourceReading>(runtimeReadings);
         readings.Add(new ResourceReading(ResourceNames.Threads, Total, system.Threads));
         readings.Add(new ResourceReading(ResourceNames.Threads, "os", system.Threads));
         Add(readings, ResourceNames.FileDescriptors, system.FileDescriptors);
-        long gcCommitted = runtimeReadings.Where(r => r.Resource == ResourceNames.NativeMemory && r.Kind == "gcHeapCommitted").Sum(r => r.Count);
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, "privateResident", system.PrivateResidentBytes));
-        readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, Math.Max(0, system.PrivateResidentBytes - gcCommitted)));
+        readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, system.PrivateResidentOutsideGcHeapBytes));
         return readings;
     }
 
@@ -89,4 +102,5 @@ internal static class ResourceCounter
 /// <param name="Threads">Its threads, managed or not.</param>
 /// <param name="FileDescriptors">Its open file descriptors by kind: <c>file</c>, <c>socket</c>, <c>pipe</c>, <c>other</c>.</param>
 /// <param name="PrivateResidentBytes">Its memory in RAM that no other process shares (the GC heap included).</param>
-internal sealed record SystemResources(long Threads, IReadOnlyDictionary<string, long> FileDescriptors, long PrivateResidentBytes);
+/// <param name="PrivateResidentOutsideGcHeapBytes">The same, outside the mappings that hold the GC heap: native memory.</param>
+internal sealed record SystemResources(long Threads, IReadOnlyDictionary<string, long> FileDescriptors, long PrivateResidentBytes, long PrivateResidentOutsideGcHeapBytes);

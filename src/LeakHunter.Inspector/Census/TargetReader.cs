@@ -23,8 +23,9 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     /// </summary>
     public CensusOutcome TakeCensus(HeapTarget target, Func<ClrRuntime, ScanTotals> count)
     {
-        ((ScanTotals totals, List<ResourceReading> resources), double pauseMs) = Read(target, runtime => (count(runtime), ResourceCounter.OfRuntime(runtime)));
-        return new CensusOutcome(totals, pauseMs, target.Route == CensusRoute.DumpFile ? resources : ResourceCounter.WithSystem(resources, targetPid));
+        ((ScanTotals totals, List<ResourceReading> resources, List<(ulong, ulong)> gcHeap), double pauseMs) =
+            Read(target, runtime => (count(runtime), ResourceCounter.OfRuntime(runtime), ResourceCounter.GcHeapRanges(runtime)));
+        return new CensusOutcome(totals, pauseMs, target.Route == CensusRoute.DumpFile ? resources : ResourceCounter.WithSystem(resources, gcHeap, targetPid));
     }
 
     /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>

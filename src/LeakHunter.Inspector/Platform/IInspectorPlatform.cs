@@ -21,7 +21,9 @@ internal interface IInspectorPlatform
     void Continue(int processId);
 
     /// <summary>What the system says <paramref name="processId"/> holds, or null where it cannot tell (or the process is gone).</summary>
-    Census.SystemResources? Resources(int processId);
+    /// <param name="processId">The process.</param>
+    /// <param name="gcHeap">The GC heap's address ranges, sorted: memory mapped there is not native memory.</param>
+    Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap);
 }
 
 /// <summary>The platform the inspector runs on.</summary>

@@ -17,7 +17,7 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public void Continue(int processId) => _ = kill(processId, SignalContinue);
 
-    public Census.SystemResources? Resources(int processId) => ProcResources.Read(processId);
+    public Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => ProcResources.Read(processId, gcHeap);
 
     [LibraryImport("libc")]
     private static partial int getppid();

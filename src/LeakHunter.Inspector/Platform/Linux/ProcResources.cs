@@ -8,7 +8,9 @@ namespace LeakHunter.Inspector.Platform.Linux;
 internal static class ProcResources
 {
     /// <summary>The process's resources now, or null when it is gone or <c>/proc</c> does not show it.</summary>
-    public static SystemResources? Read(int processId)
+    /// <param name="processId">The process.</param>
+    /// <param name="gcHeap">The GC heap's address ranges, sorted: memory mapped there is the GC's, not native memory.</param>
+    public static SystemResources? Read(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
         string proc = $"/proc/{processId}";
         try
@@ -17,7 +19,8 @@ internal static class ProcResources
             var descriptors = new Dictionary<string, long> { ["file"] = 0, ["socket"] = 0, ["pipe"] = 0, ["other"] = 0 };
             foreach (string descriptor in Directory.EnumerateFileSystemEntries($"{proc}/fd"))
                 descriptors[KindOf(LinkTarget(descriptor))]++;
-            return new SystemResources(threads, descriptors, PrivateResidentBytes(proc));
+            (long privateResident, long outsideGcHeap) = PrivateResidentBytes(proc, gcHeap);
+            return new SystemResources(threads, descriptors, privateResident, outsideGcHeap);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -47,15 +50,49 @@ internal static class ProcResources
         _ => "other",
     };
 
-    /// <summary>Resident memory no other process shares: <c>Private_Clean</c> and <c>Private_Dirty</c> of <c>smaps_rollup</c>.</summary>
-    private static long PrivateResidentBytes(string proc)
+    /// <summary>
+    /// Resident memory no other process shares (<c>Private_Clean</c> and <c>Private_Dirty</c> of each mapping in
+    /// <c>smaps</c>), in all and outside the mappings that hold the GC heap. The GC commits memory ahead of use and
+    /// touches it as it allocates, so subtracting its committed bytes from the total would make native memory rise and
+    /// fall with every GC; leaving out its mappings does not.
+    /// </summary>
+    private static (long All, long OutsideGcHeap) PrivateResidentBytes(string proc, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
-        long kilobytes = 0;
-        foreach (string line in File.ReadLines($"{proc}/smaps_rollup"))
+        long all = 0, outside = 0;
+        bool inGcHeap = false;
+        foreach (string line in File.ReadLines($"{proc}/smaps"))
         {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
+            {
+                ulong start = ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                ulong end = ulong.Parse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                inGcHeap = Overlaps(gcHeap, start, end);
+                continue;
+            }
             if (line.StartsWith("Private_Clean:", StringComparison.Ordinal) || line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
-                kilobytes += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+            {
+                long bytes = 1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+                all += bytes;
+                if (!inGcHeap)
+                    outside += bytes;
+            }
         }
-        return kilobytes * 1024;
+        return (all, outside);
+    }
+
+    private static bool Overlaps(IReadOnlyList<(ulong Start, ulong End)> sorted, ulong start, ulong end)
+    {
+        int low = 0, high = sorted.Count - 1;
+        while (low <= high)
+        {
+            int mid = (low + high) / 2;
+            if (sorted[mid].End <= start)
+                low = mid + 1;
+            else if (sorted[mid].Start >= end)
+                high = mid - 1;
+            else
+                return true;
+        }
+        return false;
     }
 }

@@ -21,5 +21,5 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     {
     }
 
-    public SystemResources? Resources(int processId) => null;
+    public SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => null;
 }
