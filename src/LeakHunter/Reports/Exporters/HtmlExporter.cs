@@ -266,13 +266,20 @@ internal sealed class HtmlExporter : IReportExporter
     {
         if (resources.Count == 0)
             return;
+        // Only what grew is detailed: a flat resource's wandering counts would read as a lead (the JSON keeps them).
         Section(html, "Resources beyond objects");
-        Table(html, ["resource", $"per {per}", "at each census", "verdict"],
-            resources.Select(r => new[]
-            {
-                Encode(r.Name), Rate(r.PerIteration, "0.##"), Encode(string.Join(" ", r.Counts)),
-                Encode(!r.Growing ? "flat" : r.IgnoredReason is null ? "GROWING" : $"grows, ignored: {r.IgnoredReason}"),
-            }), numericColumns: 0, numericFrom: 1);
+        ResourceUsage[] growing = resources.Where(r => r.Growing).ToArray();
+        if (growing.Length > 0)
+        {
+            Table(html, ["resource", $"per {per}", "at each census", "verdict"],
+                growing.Select(r => new[]
+                {
+                    Encode(r.Name), Rate(r.PerIteration, "0.##"), Encode(string.Join(" ", r.Counts)),
+                    Encode(r.IgnoredReason is null ? "GROWING" : $"grows, ignored: {r.IgnoredReason}"),
+                }), numericColumns: 0, numericFrom: 1);
+        }
+        if (resources.Any(r => !r.Growing))
+            html.AppendLine($"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => r.Name)))}.</p>");
     }
 
     private static void GrowthTable(StringBuilder html, IEnumerable<(string Type, double Instances, double Bytes)> types, string per) =>

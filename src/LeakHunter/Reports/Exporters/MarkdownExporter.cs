@@ -43,13 +43,21 @@ internal sealed class MarkdownExporter : IReportExporter
         }
         if (report.Resources.Count > 0)
         {
+            // Only what grew is detailed: a flat resource's wandering counts would read as a lead (the JSON keeps them).
             Heading(md, "### Resources beyond objects");
-            md.AppendLine("| resource | per iteration | at each census | verdict |").AppendLine("|---|---:|---|---|");
-            foreach (ResourceUsage resource in report.Resources)
+            ResourceUsage[] growing = report.Resources.Where(r => r.Growing).ToArray();
+            if (growing.Length > 0)
             {
-                string verdict = !resource.Growing ? "flat" : resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
-                md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.PerIteration:0.##} | {string.Join(" ", resource.Counts)} | {verdict} |"));
+                md.AppendLine("| resource | per iteration | at each census | verdict |").AppendLine("|---|---:|---|---|");
+                foreach (ResourceUsage resource in growing)
+                {
+                    string verdict = resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
+                    md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.PerIteration:0.##} | {string.Join(" ", resource.Counts)} | {verdict} |"));
+                }
+                md.AppendLine();
             }
+            if (report.Resources.Any(r => !r.Growing))
+                md.AppendLine($"Did not grow: {string.Join(", ", report.Resources.Where(r => !r.Growing).Select(r => r.Name))}.");
         }
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "iteration");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");

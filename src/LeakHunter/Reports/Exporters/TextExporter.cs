@@ -204,25 +204,33 @@ internal sealed class TextExporter : IReportExporter
         return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{grewToo}";
     }
 
-    /// <summary>The resources beyond objects: each one's rate and count at each census, the growing ones marked, with their breakdown.</summary>
+    /// <summary>
+    /// The resources beyond objects: the growing ones with their rate, counts and breakdown, and the rest named on one
+    /// line. A flat resource's counts wander a little (a handle the runtime takes once, an arena's page), and listed in
+    /// full they read as a lead to follow; the JSON report keeps every count.
+    /// </summary>
     private static void AppendResources(StringBuilder text, IReadOnlyList<ResourceUsage> resources, string rate)
     {
         if (resources.Count == 0)
             return;
         text.AppendLine();
-        text.AppendLine($"  Resources                                     {rate,-22} at each census");
-        foreach (ResourceUsage resource in resources)
+        ResourceUsage[] growing = resources.Where(r => r.Growing).ToArray();
+        if (growing.Length > 0)
         {
-            string verdict = !resource.Growing ? "" : resource.IgnoredReason is null ? "  GROWING" : $"  grows, ignored: {resource.IgnoredReason}";
-            string unit = resource.Name == Census.ResourceNames.NativeMemory ? "B" : "";
-            text.AppendLine(string.Create(s_invariant,
-                $"    {resource.Name,-38} {resource.PerIteration,12:0.##} {unit,-10} {string.Join(" ", resource.Counts)}{verdict}"));
-            if (resource.Growing)
+            text.AppendLine($"  Growing resources                             {rate,-22} at each census");
+            foreach (ResourceUsage resource in growing)
             {
+                string verdict = resource.IgnoredReason is null ? "" : $"  ignored: {resource.IgnoredReason}";
+                string unit = resource.Name == Census.ResourceNames.NativeMemory ? "B" : "";
+                text.AppendLine(string.Create(s_invariant,
+                    $"    {resource.Name,-38} {resource.PerIteration,12:0.##} {unit,-10} {string.Join(" ", resource.Counts)}{verdict}"));
                 foreach ((string kind, IReadOnlyList<long> counts) in resource.Details.Where(d => d.Value[^1] != d.Value[0]))
                     text.AppendLine(string.Create(s_invariant, $"      {kind,-36} {string.Join(" ", counts)}"));
             }
         }
+        string[] flat = resources.Where(r => !r.Growing).Select(r => r.Name).ToArray();
+        if (flat.Length > 0)
+            text.AppendLine($"  {(growing.Length > 0 ? "Other resources" : "Resources beyond objects")} did not grow: {string.Join(", ", flat)}");
     }
 
     private static string NewCauses(IReadOnlyList<LeakCause> causes) => CauseCount(causes.Count(c => c.KnownLeakReason is null));
