@@ -180,6 +180,40 @@ public sealed class GrowthAnalyzerTests
     private static GrowthVerdict Verdict(TypeSeries series, int[] iterations, int[] confirmations) =>
         GrowthAnalyzer.Judge([series], iterations, countedLast: 3, idle: 4, confirmations).Single().Verdict;
 
+    [Theory]
+    // Native memory that kept rising by 10 MiB an interval; while idle it moved by the runtime's own churn, or grew alone.
+    [InlineData(480_000L, true)]
+    [InlineData(-1_500_000L, true)]
+    [InlineData(6_000_000L, false)]
+    public void AResourceThatRoseWhileIdle_IsGrowingOnlyWhenTheRiseIsNotChurn(long idleRise, bool growing)
+    {
+        const long MiB = 1 << 20;
+        long[] native = [50 * MiB, 60 * MiB, 70 * MiB, 80 * MiB, 80 * MiB + idleRise, 130 * MiB, 180 * MiB];
+
+        ResourceUsage usage = JudgeNativeMemory(native);
+
+        Assert.Equal(growing, usage.Growing);
+    }
+
+    [Fact]
+    public void NativeMemoryThatRisesByLessThanTheNoiseInOneInterval_IsNotGrowing()
+    {
+        const long KiB = 1 << 10;
+        long[] native = [50_000 * KiB, 51_000 * KiB, 51_040 * KiB, 52_000 * KiB, 52_000 * KiB, 60_000 * KiB, 68_000 * KiB];
+
+        Assert.False(JudgeNativeMemory(native).Growing);
+    }
+
+    private static ResourceUsage JudgeNativeMemory(long[] native)
+    {
+        int slots = ResourceNames.Slots.Length;
+        long[] readings = Enumerable.Repeat(-1L, native.Length * slots).ToArray();
+        for (int c = 0; c < native.Length; c++)
+            readings[c * slots + ResourceNames.SlotOf(ResourceNames.NativeMemory, ResourceNames.Total)] = native[c];
+        return Assert.Single(ResourceGrowth.Judge(readings, s_iterations.Select(i => (double)i).ToArray(), countedLast: 3, idle: 4, confirmations: [5, 6],
+            LeakResources.NativeMemory, nativeNoiseBytes: 64 * 1024, rules: []));
+    }
+
     private static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(TypeSeries series) =>
         GrowthAnalyzer.Confirm([series], s_iterations, countedLast: 3, idle: 4, confirmations: [5, 6]);
 

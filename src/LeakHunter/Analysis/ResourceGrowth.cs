@@ -4,8 +4,8 @@ namespace LeakHunter.Analysis;
 
 /// <summary>
 /// Judges what a process holds besides its objects, census by census, by the rules a growing type is judged by: it
-/// rose in every counted interval, did not rise while the fragment was idle, and kept at least half its slowest
-/// counted pace through confirmation. Native memory must also rise by more than allocator noise in every counted
+/// rose in every counted interval, did not rise while the fragment was idle by half as much as a counted interval
+/// added, and kept at least half its slowest counted pace through confirmation. Native memory must also rise by more than allocator noise in every counted
 /// interval: an arena's high-water mark or a page of JIT code moves it a little, and now and then.
 /// </summary>
 internal static class ResourceGrowth
@@ -52,15 +52,19 @@ internal static class ResourceGrowth
         if (countedLast < 1)
             return false;
         double slowest = double.MaxValue;
+        long smallestRise = long.MaxValue;
         for (int c = 1; c <= countedLast; c++)
         {
             long rise = counts[c] - counts[c - 1];
             if (rise <= noise)
                 return false;
             slowest = Math.Min(slowest, rise / Math.Max(1e-9, positions[c] - positions[c - 1]));
+            smallestRise = Math.Min(smallestRise, rise);
         }
-        if (idle is int quiet && counts[quiet] > counts[countedLast] + noise)
-            return false; // it grew while the fragment did not run: the thread pool, another thread's work
+        // The idle pause lasts as long as a counted interval: growing by half the least a counted interval added is
+        // growing on its own (the thread pool, another thread's work). Less is the runtime's own churn, not a rate.
+        if (idle is int quiet && counts[quiet] - counts[countedLast] > Math.Max(noise, smallestRise / 2))
+            return false;
         if (confirmations.Count == 0)
             return true;
         int last = confirmations[^1];

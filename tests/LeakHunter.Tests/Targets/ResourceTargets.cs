@@ -12,8 +12,16 @@ namespace LeakHunter.Tests.Targets;
 internal static class ResourceThreads
 {
     private static readonly ManualResetEventSlim s_release = new();
+    // Sized up front, so keeping the threads adds no object while a check counts.
+    private static readonly Thread[] s_leaked = new Thread[10_000];
+    private static int s_count;
 
-    public static void Leak() => new Thread(() => s_release.Wait()) { IsBackground = true, Name = "leaked worker" }.Start();
+    public static void Leak()
+    {
+        var worker = new Thread(() => s_release.Wait()) { IsBackground = true, Name = "leaked worker" };
+        worker.Start();
+        s_leaked[s_count++] = worker;
+    }
 
     public static void Clean()
     {
@@ -22,13 +30,25 @@ internal static class ResourceThreads
         worker.Join();
     }
 
+    /// <summary>
+    /// Ends every leaked thread and waits until the system has let them go: a thread that is still exiting frees its
+    /// stack and handles while the next test counts, and its native memory and GC handles seem to shrink.
+    /// </summary>
     public static void Release()
     {
+        int before = OsThreads();
         s_release.Set();
-        // Let the leaked threads see the signal and end, then arm it again for the next test.
-        Thread.Sleep(200);
+        for (int i = 0; i < s_count; i++)
+            s_leaked[i].Join();
+        var exiting = System.Diagnostics.Stopwatch.StartNew();
+        while (OsThreads() > before - s_count && exiting.Elapsed < TimeSpan.FromSeconds(30))
+            Thread.Yield();
+        Array.Clear(s_leaked, 0, s_count);
+        s_count = 0;
         s_release.Reset();
     }
+
+    private static int OsThreads() => Directory.GetDirectories("/proc/self/task").Length;
 }
 
 // A weak GC handle on a long-lived object, allocated per call and never freed: the handle table grows, the heap does
@@ -75,10 +95,11 @@ internal static partial class ResourceFileDescriptors
     private static partial int close(int descriptor);
 }
 
-// 256 KiB of native memory per call, written to so it is resident, and never freed.
+// 1 MiB of native memory per call, written to so it is resident, and never freed: 10 MiB per counted interval, well
+// above what the runtime's own native memory (the GC's bookkeeping, the allocator's arenas) moves by in one.
 internal static class ResourceNativeMemory
 {
-    private const int Size = 256 * 1024;
+    private const int Size = 1024 * 1024;
     private static readonly IntPtr[] s_blocks = new IntPtr[100_000];
     private static int s_count;
 
