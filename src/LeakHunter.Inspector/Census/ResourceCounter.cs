@@ -19,7 +19,7 @@ internal static class ResourceCounter
     public static List<ResourceReading> OfRuntime(ClrRuntime runtime)
     {
         var readings = new List<ResourceReading>();
-        var handles = new Dictionary<string, long> { ["strong"] = 0, ["pinned"] = 0, ["weak"] = 0, ["dependent"] = 0, ["refCounted"] = 0 };
+        var handles = ResourceNames.KindsOf(ResourceNames.GcHandles).ToDictionary(kind => kind, _ => 0L);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
             string? kind = handle.HandleKind switch

@@ -152,6 +152,9 @@ internal static class ResourceNames
         (Assemblies, Total), (Assemblies, "loaded"), (Assemblies, "dynamic"), (Assemblies, "collectible"), (Assemblies, "collectibleContexts"),
     ];
 
+    /// <summary>The kinds a resource is broken down into, as <see cref="Slots"/> lists them.</summary>
+    public static IEnumerable<string> KindsOf(string resource) => Slots.Where(s => s.Resource == resource && s.Kind != Total).Select(s => s.Kind);
+
     /// <summary>The index of a reading in <see cref="Slots"/>, or -1 for one this build does not know.</summary>
     public static int SlotOf(string resource, string kind) => Array.IndexOf(Slots, (resource, kind));
 }

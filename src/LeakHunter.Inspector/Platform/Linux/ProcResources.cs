@@ -16,7 +16,7 @@ internal static class ProcResources
         try
         {
             long threads = Directory.EnumerateDirectories($"{proc}/task").LongCount();
-            var descriptors = new Dictionary<string, long> { ["file"] = 0, ["socket"] = 0, ["pipe"] = 0, ["other"] = 0 };
+            var descriptors = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
             foreach (string descriptor in Directory.EnumerateFileSystemEntries($"{proc}/fd"))
                 descriptors[KindOf(LinkTarget(descriptor))]++;
             (long privateResident, long outsideGcHeap) = PrivateResidentBytes(proc, gcHeap);
@@ -29,7 +29,7 @@ internal static class ProcResources
     }
 
     /// <summary>What a descriptor points to (<c>/var/log/app.log</c>, <c>socket:[4242]</c>, <c>pipe:[17]</c>), or null when it closed meanwhile.</summary>
-    public static string? LinkTarget(string descriptor)
+    private static string? LinkTarget(string descriptor)
     {
         try
         {
