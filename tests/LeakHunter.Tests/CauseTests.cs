@@ -218,6 +218,28 @@ public sealed class CauseTests
         Assert.Contains(cause.Types, t => t.Type == "System.Object[]");
     }
 
+    [Fact]
+    public void ACausesOwner_IsTheSignatureHoldingItsOwnTypesGrowth_NotTheBiggestShardOfAFasterType()
+    {
+        // One EventListener per call: the registry's chain holds every listener, and each of sixteen EventSources keeps a
+        // dispatcher per listener, traced as a few signatures of sixteen-fold counts. The registry is the owner.
+        LeakSignature listeners = new("Acme.OrderEventListener", 6400, new LeakRoot(LeakRootKind.StaticField, "System.Diagnostics.Tracing.EventListener.s_Listeners"),
+            [new LeakStep("Acme.OrderEventListener", null, "a chain of these, linked by m_Next"), new LeakStep("Acme.OrderEventListener", "m_Next", null)], 0, "fix") { Cause = 0 };
+        LeakSignature Dispatchers(string source, int instances) =>
+            new("System.Diagnostics.Tracing.EventDispatcher", instances, new LeakRoot(LeakRootKind.StaticField, source),
+                [new LeakStep("System.Diagnostics.Tracing.EventSource", null, null), new LeakStep("System.Diagnostics.Tracing.EventDispatcher", "m_Dispatchers", "a chain of these, linked by m_Next"),
+                 new LeakStep("System.Diagnostics.Tracing.EventDispatcher", "m_Next", null)], 1, "fix") { Cause = 0 };
+
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([Dispatchers("System.Net.NetEventSource.Log", 40_960), Dispatchers("System.Diagnostics.Tracing.RuntimeEventSource.s_RuntimeEventSource", 20_480),
+                Dispatchers("System.Diagnostics.Tracing.NativeRuntimeEventSource.Log", 20_480), Dispatchers("Acme.Telemetry.Log", 20_480), listeners], [], null),
+            [new LeakCauses.Growth("System.Diagnostics.Tracing.EventDispatcher", 16, 640), new LeakCauses.Growth("Acme.OrderEventListener", 1, 48)], explainedSpan: 6400);
+
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("System.Diagnostics.Tracing.EventListener.s_Listeners", cause.Root.Name);
+        Assert.Equal(2, cause.Types.Count);
+    }
+
     private static LeakSignature HandlerIn(string @event, int instances, int cause) =>
         new("System.EventHandler", instances, new LeakRoot(LeakRootKind.StaticField, @event),
             [new LeakStep("System.EventHandler", null, "delegate with many targets (an event's handler list)"), new LeakStep("System.Object[]", "_invocationList", null),

@@ -195,14 +195,17 @@ internal static class LeakCauses
     /// </summary>
     private static LeakSignature Owner(LeakSignature[] members)
     {
-        int most = members.Max(s => s.Instances);
+        // Each signature weighed against its own type's new instances: types grow at their own rates (an EventListener
+        // leaves one dispatcher in each of sixteen EventSources), and sixteen shards of dispatchers each outnumber the
+        // one signature that holds every listener.
+        var ofType = members.GroupBy(s => s.Type, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(s => (long)s.Instances), StringComparer.Ordinal);
         return members
         .OrderBy(s => RootRank(s.Root.Kind))
         .ThenBy(s => s.AccumulationPoint is null ? 1 : 0)
         // Where many paths part is seen; a lone instance's point (a replaced array's holder) is only its last
         // collection, and a few instances' point (an event's current delegate, replaced at every subscription and
         // met on the way by a few of them) is where those few part, not where the leak piles up.
-        .ThenBy(s => s.Instances > 1 && s.Instances >= MinShareOfGrowth * most ? 0 : 1)
+        .ThenBy(s => s.Instances > 1 && s.Instances >= MinShareOfGrowth * ofType[s.Type] ? 0 : 1)
         .ThenBy(s => s.AccumulationPoint ?? s.Path.Count)
         .ThenByDescending(s => s.Instances)
         .First();
