@@ -62,7 +62,7 @@ var baselineOption = new Option<string>("--baseline")
 {
     Description = "A JSON file of known leaks (see the README): causes listed there do not count as growth found, and are shown as known",
 };
-var watch = new Command("watch", "Censuses of a live process over time: the types that grew in every interval, their rates per second, and what holds them.") { pidArgument, interval, samples, baselineOption };
+var watch = new Command("watch", "Censuses of a live process over time: the types and resources (threads, GC handles, descriptors, native memory, assemblies) that grew in every interval, their rates per second, and what holds them.") { pidArgument, interval, samples, baselineOption };
 watch.SetAction((result, cancellation) => Run(result, cancellation, token =>
 {
     string pid = result.GetValue(pidArgument)!;
@@ -96,7 +96,7 @@ root.Subcommands.Add(paths);
 
 var before = new Argument<string>("before") { Description = "A census saved with `census --format json`, or a dump" };
 var after = new Argument<string>("after") { Description = "A census saved with `census --format json`, or a dump" };
-var diff = new Command("diff", "Two censuses or two dumps compared, most growth first; with --baseline, what holds the growth, against the known leaks.") { before, after, sort, baselineOption };
+var diff = new Command("diff", "Two censuses or two dumps compared, most growth first, with the resources beyond objects both counted; with --baseline, what holds the growth, against the known leaks.") { before, after, sort, baselineOption };
 diff.SetAction((result, cancellation) => Run(result, cancellation, token =>
 {
     string? baseline = BaselineFile(result);

@@ -10,12 +10,17 @@ internal sealed class InspectorServer
 {
     private readonly TypeTable _types = new();
     private readonly Dictionary<int, Histogram> _censuses = new();
+    // What identified each resource's items at each census, for explaining what grew since one.
+    private readonly Dictionary<int, ResourceIdentities> _identities = new();
     private readonly HeapScanner _scanner;
     private readonly TargetReader _reader;
     private HeapMark _marked = HeapMark.None;
 
+    private readonly int _targetPid;
+
     public InspectorServer(int targetPid)
     {
+        _targetPid = targetPid;
         _scanner = new HeapScanner(_types);
         _reader = new TargetReader(targetPid, _scanner);
     }
@@ -79,6 +84,7 @@ internal sealed class InspectorServer
                 InspectorCommand.Explain => Explain(frame.ReadMessage<ExplainRequest>()),
                 InspectorCommand.ExplainWatched => ExplainWatched(frame.ReadMessage<ExplainWatchedRequest>()),
                 InspectorCommand.FinalizerStack => FinalizerStack(frame.ReadMessage<FinalizerStackRequest>()),
+                InspectorCommand.ExplainResources => ExplainResources(frame.ReadMessage<ExplainResourcesRequest>()),
                 _ => Reply.Failed($"Unknown command 0x{frame.Kind:X2}: this inspector speaks protocol {InspectorProtocol.Version}, " +
                     $"whose commands are {string.Join(", ", Enum.GetNames<InspectorCommand>())}."),
             };
@@ -92,6 +98,7 @@ internal sealed class InspectorServer
     private Reply Reset(ResetRequest _)
     {
         _censuses.Clear();
+        _identities.Clear();
         _marked = HeapMark.None;
         return Reply.Ok(new Acknowledgement());
     }
@@ -102,9 +109,11 @@ internal sealed class InspectorServer
         {
             var histogram = new Histogram();
             CensusOutcome outcome = request.ReachableOnly
-                ? _reader.TakeCensus(request.Target, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram))
-                : _reader.TakeCensus(request.Target, histogram);
+                ? _reader.TakeCensus(request.Target, runtime => LeakExplainer.ReachableCensus(runtime, _scanner, histogram), request.CountResources)
+                : _reader.TakeCensus(request.Target, histogram, request.CountResources);
             _censuses[request.CensusId] = histogram;
+            if (outcome.Identities is not null)
+                _identities[request.CensusId] = outcome.Identities;
             return new CensusReplyMessage(outcome.Totals.Objects, outcome.Totals.Bytes, outcome.PauseMs, (long)outcome.Totals.UnreadableBytes, outcome.Totals.Warnings ?? [],
                 outcome.Resources);
         });
@@ -156,6 +165,18 @@ internal sealed class InspectorServer
         {
             (string[] frames, _) = _reader.Read(request.Target, ThreadStacks.OfFinalizer);
             return new FinalizerStackReply(frames);
+        });
+    }
+
+    private Reply ExplainResources(ExplainResourcesRequest request)
+    {
+        if (!_identities.TryGetValue(request.SinceCensusId, out ResourceIdentities? since))
+            return Reply.Failed($"No census {request.SinceCensusId} with resources was taken in this check.");
+        return UnderTimeLimit(request.Target.Timeout, () =>
+        {
+            (List<ResourceFindingMessage> findings, _) = _reader.Read(request.Target,
+                runtime => ResourceExplainer.Explain(runtime, since, request.Resources, TargetReader.ReadsLiveSystem(request.Target) ? _targetPid : null));
+            return new ResourceFindingsReply(findings);
         });
     }
 

@@ -1,3 +1,4 @@
+using LeakHunter.Analysis;
 using LeakHunter.Tests.Targets;
 using Xunit;
 
@@ -22,6 +23,15 @@ public sealed class ResourceTests
             ResourceUsage threads = AssertGrows(report, "threads", perIteration: 1);
             Assert.InRange(threads.Details["managed"][^1] - threads.Details["managed"][0], 40, 60);
             Assert.Contains("resources grew: threads", report.ToString(), StringComparison.Ordinal);
+
+            // Each new thread told by its name, its start method and the top of its stack, with the fix.
+            ResourceFinding leaked = AssertFinding(threads, "thread", "thread \"leaked worker\", started at lambda in ResourceThreads.Leak");
+            Assert.Equal(threads.Details["managed"][^1] - threads.Details["managed"][0], leaked.Count);
+            Assert.Contains(leaked.Details, frame => frame.Contains("ManualResetEventSlim.Wait", StringComparison.Ordinal));
+            Assert.Contains("Join", leaked.Hint, StringComparison.Ordinal);
+            Assert.Equal("System.Threading.Thread", leaked.OwnerType);
+            Assert.Contains("What the new threads are:", report.ToString(), StringComparison.Ordinal);
+            Assert.Contains("\"findings\": [", report.ToJson(), StringComparison.Ordinal);
         }
         finally
         {
@@ -42,6 +52,11 @@ public sealed class ResourceTests
             ResourceUsage handles = AssertGrows(report, "gcHandles", perIteration: 1);
             Assert.Equal(handles.Counts[^1] - handles.Counts[0], handles.Details["weak"][^1] - handles.Details["weak"][0]);
             Assert.Empty(report.GrowingTypes);
+
+            ResourceFinding weak = AssertFinding(handles, "weak", "weak GC handle to a Object");
+            Assert.Equal(handles.Counts[^1] - handles.Counts[0], weak.Count);
+            Assert.Equal("System.Object", weak.OwnerType);
+            Assert.Contains("Free()", weak.Hint, StringComparison.Ordinal);
         }
         finally
         {
@@ -61,10 +76,60 @@ public sealed class ResourceTests
 
             ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
             Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], descriptors.Details["file"][^1] - descriptors.Details["file"][0]);
+
+            // What each descriptor points to, and that no managed object owns it: the number was all the code kept.
+            ResourceFinding file = AssertFinding(descriptors, "file", "/dev/null");
+            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], file.Count);
+            Assert.Null(file.OwnerType);
+            Assert.Contains(file.Details, d => d.StartsWith("no SafeHandle owns it", StringComparison.Ordinal));
+            Assert.Contains("close()", file.Hint, StringComparison.Ordinal);
         }
         finally
         {
             ResourceFileDescriptors.Release();
+        }
+    }
+
+    [Fact]
+    public void ASocketConnectedPerCallAndNeverClosed_IsToldByItsPeer_AndItsOwnersCause()
+    {
+        try
+        {
+            int port = ResourceSockets.Listener.Port;
+            LeakReport report = LeakDetector.Run(ResourceSockets.Leak, s_counted);
+
+            ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
+            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], descriptors.Details["socket"][^1] - descriptors.Details["socket"][0]);
+            // The listener's port is the kernel's pick, as is each connection's own: both show as '*', and one connection's real ports follow.
+            ResourceFinding socket = AssertFinding(descriptors, "socket", "tcp 127.0.0.1:");
+            Assert.Contains("-> 127.0.0.1:", socket.What, StringComparison.Ordinal);
+            Assert.Contains("(established)", socket.What, StringComparison.Ordinal);
+            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], socket.Count);
+            Assert.Contains(socket.Details, d => d.Contains($"-> 127.0.0.1:{port} (established)", StringComparison.Ordinal));
+            Assert.Equal("System.Net.Sockets.SafeSocketHandle", socket.OwnerType);
+            Assert.Contains("owned by a SafeSocketHandle", socket.Details);
+            // The Socket objects grow too, held by the test's array: that cause is the socket's owner's.
+            Assert.NotNull(socket.Cause);
+            Assert.Contains(report.Causes[socket.Cause!.Value].Types, t => t.Type == "System.Net.Sockets.SafeSocketHandle");
+            Assert.Contains("ResourceSockets.s_leaked", report.Causes[socket.Cause.Value].Root.Name, StringComparison.Ordinal);
+        }
+        finally
+        {
+            ResourceSockets.Release();
+        }
+    }
+
+    [Fact]
+    public void SocketsClosed_AreNoLeak()
+    {
+        try
+        {
+            _ = ResourceSockets.Listener;
+            AssertFlat(LeakDetector.Run(ResourceSockets.Clean, s_counted), "fileDescriptors");
+        }
+        finally
+        {
+            ResourceSockets.Release();
         }
     }
 
@@ -80,10 +145,36 @@ public sealed class ResourceTests
 
             ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
             Assert.Empty(report.GrowingTypes);
+
+            ResourceFinding unowned = Assert.Single(native.Findings);
+            Assert.Equal("unowned", unowned.Kind);
+            Assert.Contains("with no managed object growing beside it", unowned.What, StringComparison.Ordinal);
+            Assert.Contains("AllocHGlobal", unowned.Hint, StringComparison.Ordinal);
         }
         finally
         {
             ResourceNativeMemory.Release();
+        }
+    }
+
+    [Fact]
+    public void NativeMemoryOwnedByAManagedObject_IsToldByTheObjectThatGrewBesideIt_AndItsCause()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(ResourceOwnedNativeMemory.Leak, s_counted);
+
+            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
+            ResourceFinding alongside = Assert.Single(native.Findings);
+            Assert.Equal("alongside", alongside.Kind);
+            Assert.Contains("beside ResourceOwnedNativeMemory+NativeBlock", alongside.What, StringComparison.Ordinal);
+            Assert.Equal(Targets + "ResourceOwnedNativeMemory+NativeBlock", alongside.OwnerType);
+            Assert.NotNull(alongside.Cause);
+            Assert.Equal(Targets + "ResourceOwnedNativeMemory.s_kept", report.Causes[alongside.Cause!.Value].Root.Name);
+        }
+        finally
+        {
+            ResourceOwnedNativeMemory.Release();
         }
     }
 
@@ -102,6 +193,47 @@ public sealed class ResourceTests
     [Fact]
     public void XmlSerializerOfATypePerCall_ReusesItsAssembly_AndIsNoLeak() =>
         AssertFlat(LeakDetector.Run(ResourceAssemblies.Clean), "assemblies");
+
+    [Fact]
+    public void XmlSerializerWithARootPerCall_GrowsTheAssemblies_ToldAsTheSerializersAssembly()
+    {
+        // Each call generates an assembly (milliseconds, and about 60 KiB of native memory): 500 calls confirm the growth.
+        LeakReport report = LeakDetector.Run(IdiomXmlSerializer.Leak, new LeakOptions { ConfirmationIterations = 500 });
+
+        ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
+        ResourceFinding generated = AssertFinding(assemblies, "XmlSerializer", "dynamic assembly defining Microsoft.Xml.Serialization.GeneratedAssembly.");
+        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], generated.Count);
+        Assert.Contains("XmlSerializer(Type, string)", generated.Hint, StringComparison.Ordinal);
+        // The assembly's own objects grow too, and their cause is the same story.
+        Assert.NotNull(generated.Cause);
+        Assert.Equal("XmlSerializer assembly", report.Causes[generated.Cause!.Value].Idiom);
+    }
+
+    [Fact]
+    public void ACollectibleContextThatCannotUnload_GrowsTheContexts_AndNamesWhatKeepsIt()
+    {
+        LeakReport report;
+        try
+        {
+            report = LeakDetector.Run(IdiomPluginContext.Leak, new LeakOptions { ConfirmationIterations = 500 });
+        }
+        finally
+        {
+            IdiomPluginContext.RemoveLeftHandlers();
+        }
+
+        ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
+        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], assemblies.Details["collectibleContexts"][^1] - assemblies.Details["collectibleContexts"][0]);
+        ResourceFinding plugin = AssertFinding(assemblies, "collectible", "assembly LeakHunter.TestPlugin");
+        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], plugin.Count);
+        Assert.NotNull(plugin.Cause);
+        LeakCause keeper = report.Causes[plugin.Cause!.Value];
+        Assert.Equal(LeakIdioms.UnloadableContext, keeper.Idiom);
+        Assert.Equal("System.AppDomain.s_domain", keeper.Root.Name);
+    }
+
+    [Fact]
+    public void ACollectibleContextUnloaded_IsNoLeak() => AssertFlat(LeakDetector.Run(IdiomPluginContext.Fixed), "assemblies");
 
     [Fact]
     public void AResourceIgnoredWithAReason_IsShownButLeftOutOfTheVerdict()
@@ -140,6 +272,12 @@ public sealed class ResourceTests
         Assert.Equal(report.Censuses.Count, resource.Counts.Count);
         return resource;
     }
+
+    private const string Targets = "LeakHunter.Tests.Targets.";
+
+    /// <summary>The one finding of <paramref name="kind"/> whose description has <paramref name="what"/>; its failure lists every finding.</summary>
+    private static ResourceFinding AssertFinding(ResourceUsage resource, string kind, string what) =>
+        Assert.Single(resource.Findings, f => f.Kind == kind && f.What.Contains(what, StringComparison.Ordinal) && f.Count > 0);
 
     private static void AssertFlat(LeakReport report, string name)
     {

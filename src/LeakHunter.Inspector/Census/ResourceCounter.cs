@@ -15,29 +15,29 @@ internal static class ResourceCounter
 {
     private const string Total = ResourceNames.Total;
 
-    /// <summary>What the runtime holds, read from the runtime of a process that is held still.</summary>
-    public static List<ResourceReading> OfRuntime(ClrRuntime runtime)
+    /// <summary>
+    /// What the runtime holds, read from the runtime of a process that is held still, and what identifies each thread,
+    /// handle and assembly, so a later explanation can tell the ones made since.
+    /// </summary>
+    public static (List<ResourceReading> Readings, ResourceIdentities Identities) OfRuntime(ClrRuntime runtime)
     {
         var readings = new List<ResourceReading>();
+        var identities = new ResourceIdentities();
         var handles = ResourceNames.KindsOf(ResourceNames.GcHandles).ToDictionary(kind => kind, _ => 0L);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
-            string? kind = handle.HandleKind switch
+            if (HandleKind(handle) is string kind)
             {
-                ClrHandleKind.Strong or ClrHandleKind.SizedRef => "strong",
-                ClrHandleKind.Pinned or ClrHandleKind.AsyncPinned => "pinned",
-                ClrHandleKind.WeakShort or ClrHandleKind.WeakLong or ClrHandleKind.WeakWinRT => "weak",
-                ClrHandleKind.Dependent => "dependent",
-                ClrHandleKind.RefCounted => "refCounted",
-                _ => null,
-            };
-            if (kind is not null)
                 handles[kind]++;
+                identities.Handles.Add(handle.Address);
+            }
         }
         Add(readings, ResourceNames.GcHandles, handles);
 
         readings.Add(new ResourceReading(ResourceNames.FinalizationQueue, Total, runtime.Heap.EnumerateFinalizerRoots().LongCount()));
-        readings.Add(new ResourceReading(ResourceNames.Threads, "managed", runtime.Threads.LongCount(t => t.IsAlive)));
+        foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
+            identities.Threads.Add(thread.Address);
+        readings.Add(new ResourceReading(ResourceNames.Threads, "managed", identities.Threads.Count));
 
         ulong sharedAllocator = LoadedAssemblies.SharedAllocator(runtime);
         var assemblies = new Dictionary<string, long> { ["loaded"] = 0, ["dynamic"] = 0, ["collectible"] = 0 };
@@ -48,6 +48,7 @@ internal static class ResourceCounter
             if (collectible)
                 contexts.Add(module.LoaderAllocator);
             assemblies[module.IsDynamic ? "dynamic" : collectible ? "collectible" : "loaded"]++;
+            identities.Modules.Add(module.Address);
         }
         Add(readings, ResourceNames.Assemblies, assemblies);
         // Not part of the total: a collectible context's assemblies are counted above; this is how many contexts hold them.
@@ -55,8 +56,19 @@ internal static class ResourceCounter
 
         long gcCommitted = runtime.Heap.Segments.Sum(s => (long)s.CommittedMemory.Length);
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, "gcHeapCommitted", gcCommitted));
-        return readings;
+        return (readings, identities);
     }
+
+    /// <summary>The kind a census counts a handle under, or null for one it does not count.</summary>
+    public static string? HandleKind(ClrHandle handle) => handle.HandleKind switch
+    {
+        ClrHandleKind.Strong or ClrHandleKind.SizedRef => "strong",
+        ClrHandleKind.Pinned or ClrHandleKind.AsyncPinned => "pinned",
+        ClrHandleKind.WeakShort or ClrHandleKind.WeakLong or ClrHandleKind.WeakWinRT => "weak",
+        ClrHandleKind.Dependent => "dependent",
+        ClrHandleKind.RefCounted => "refCounted",
+        _ => null,
+    };
 
     /// <summary>The GC heap's reserved address ranges, sorted and merged: the mappings there are the GC's, not native memory.</summary>
     public static List<(ulong Start, ulong End)> GcHeapRanges(ClrRuntime runtime)
@@ -77,14 +89,16 @@ internal static class ResourceCounter
     /// threads, its file descriptors, and its private memory outside the GC heap's mappings, which is native memory. Nothing is
     /// added where the system cannot tell (a dump file of a process that is gone).
     /// </summary>
-    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
+    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, ResourceIdentities identities, IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
     {
         SystemResources? system = InspectorPlatform.Current.Resources(processId, gcHeap);
         if (system is null)
             return runtimeReadings;
+        identities.Tasks = system.Tasks;
+        identities.Descriptors = system.Descriptors;
         var readings = new List<ResourceReading>(runtimeReadings);
-        readings.Add(new ResourceReading(ResourceNames.Threads, Total, system.Threads));
-        readings.Add(new ResourceReading(ResourceNames.Threads, "os", system.Threads));
+        readings.Add(new ResourceReading(ResourceNames.Threads, Total, system.Tasks.Count));
+        readings.Add(new ResourceReading(ResourceNames.Threads, "os", system.Tasks.Count));
         Add(readings, ResourceNames.FileDescriptors, system.FileDescriptors);
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, "privateResident", system.PrivateResidentBytes));
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, system.PrivateResidentOutsideGcHeapBytes));
@@ -99,8 +113,32 @@ internal static class ResourceCounter
 }
 
 /// <summary>What the operating system says a process holds.</summary>
-/// <param name="Threads">Its threads, managed or not.</param>
+/// <param name="Tasks">Its threads' ids, managed or not.</param>
+/// <param name="Descriptors">Its open file descriptors, each with what it points to (null when it closed while being read).</param>
 /// <param name="FileDescriptors">Its open file descriptors by kind: <c>file</c>, <c>socket</c>, <c>pipe</c>, <c>other</c>.</param>
 /// <param name="PrivateResidentBytes">Its memory in RAM that no other process shares (the GC heap included).</param>
 /// <param name="PrivateResidentOutsideGcHeapBytes">The same, outside the mappings that hold the GC heap: native memory.</param>
-internal sealed record SystemResources(long Threads, IReadOnlyDictionary<string, long> FileDescriptors, long PrivateResidentBytes, long PrivateResidentOutsideGcHeapBytes);
+internal sealed record SystemResources(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyDictionary<string, long> FileDescriptors,
+    long PrivateResidentBytes, long PrivateResidentOutsideGcHeapBytes);
+
+/// <summary>
+/// What identifies each thread, GC handle, assembly, OS thread and descriptor at one census: a resource that grew is
+/// explained by the items a later census has and this one had not.
+/// </summary>
+internal sealed class ResourceIdentities
+{
+    /// <summary>The addresses of the runtime's live threads.</summary>
+    public HashSet<ulong> Threads { get; } = new();
+
+    /// <summary>The addresses of the GC handles counted.</summary>
+    public HashSet<ulong> Handles { get; } = new();
+
+    /// <summary>The addresses of the loaded modules.</summary>
+    public HashSet<ulong> Modules { get; } = new();
+
+    /// <summary>The OS threads' ids; null where the system cannot tell (a dump file).</summary>
+    public IReadOnlySet<int>? Tasks { get; set; }
+
+    /// <summary>The open descriptors and what they point to; null where the system cannot tell.</summary>
+    public IReadOnlyDictionary<int, string?>? Descriptors { get; set; }
+}

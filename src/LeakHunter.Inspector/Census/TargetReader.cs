@@ -15,18 +15,28 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 
     private static readonly string? s_runtimeFolder = Environment.GetEnvironmentVariable(InspectorProtocol.RuntimeFolderVariable);
 
-    public CensusOutcome TakeCensus(HeapTarget target, Histogram histogram) => TakeCensus(target, runtime => scanner.Scan(runtime, histogram));
+    public CensusOutcome TakeCensus(HeapTarget target, Histogram histogram, bool countResources) => TakeCensus(target, runtime => scanner.Scan(runtime, histogram), countResources);
 
     /// <summary>
-    /// One census counted by <paramref name="count"/>, with the process's resources: the runtime's read while it is
-    /// held still, the system's after (a dump file's process may be long gone, so it has only the runtime's).
+    /// One census counted by <paramref name="count"/>, with the process's resources when <paramref name="countResources"/>:
+    /// the runtime's read while it is held still, the system's after (a dump file's process may be long gone, so it has
+    /// only the runtime's).
     /// </summary>
-    public CensusOutcome TakeCensus(HeapTarget target, Func<ClrRuntime, ScanTotals> count)
+    public CensusOutcome TakeCensus(HeapTarget target, Func<ClrRuntime, ScanTotals> count, bool countResources)
     {
-        ((ScanTotals totals, List<ResourceReading> resources, List<(ulong, ulong)> gcHeap), double pauseMs) =
+        if (!countResources)
+        {
+            (ScanTotals counted, double paused) = Read(target, count);
+            return new CensusOutcome(counted, paused, [], null);
+        }
+        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), List<(ulong, ulong)> gcHeap), double pauseMs) =
             Read(target, runtime => (count(runtime), ResourceCounter.OfRuntime(runtime), ResourceCounter.GcHeapRanges(runtime)));
-        return new CensusOutcome(totals, pauseMs, target.Route == CensusRoute.DumpFile ? resources : ResourceCounter.WithSystem(resources, gcHeap, targetPid));
+        return new CensusOutcome(totals, pauseMs,
+            !ReadsLiveSystem(target) ? resources : ResourceCounter.WithSystem(resources, identities, gcHeap, targetPid), identities);
     }
+
+    /// <summary>Whether the system can be asked about the process now: not for a dump file, whose process may be long gone.</summary>
+    public static bool ReadsLiveSystem(HeapTarget target) => target.Route != CensusRoute.DumpFile;
 
     /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>
     public (T Result, double PauseMs) Read<T>(HeapTarget target, Func<ClrRuntime, T> work)
@@ -151,4 +161,5 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         || (e.InnerException is not null && IsPermissionFailure(e.InnerException));
 }
 
-internal readonly record struct CensusOutcome(ScanTotals Totals, double PauseMs, IReadOnlyList<ResourceReading> Resources);
+/// <summary>A census's totals, how long the process was held, and its resources with what identifies them (null when not counted).</summary>
+internal readonly record struct CensusOutcome(ScanTotals Totals, double PauseMs, IReadOnlyList<ResourceReading> Resources, ResourceIdentities? Identities);

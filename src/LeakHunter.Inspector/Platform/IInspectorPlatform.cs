@@ -24,6 +24,21 @@ internal interface IInspectorPlatform
     /// <param name="processId">The process.</param>
     /// <param name="gcHeap">The GC heap's address ranges, sorted: memory mapped there is not native memory.</param>
     Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap);
+
+    /// <summary>The ids of <paramref name="processId"/>'s threads now; none where the system cannot tell.</summary>
+    IReadOnlySet<int> Tasks(int processId);
+
+    /// <summary>The name the system keeps for a thread (15 characters at most on Linux), or null.</summary>
+    string? TaskName(int processId, int taskId);
+
+    /// <summary>The process's open descriptors now, each with what it points to; none where the system cannot tell.</summary>
+    IReadOnlyDictionary<int, string?> Descriptors(int processId);
+
+    /// <summary>A descriptor's kind by what it points to: <c>file</c>, <c>socket</c>, <c>pipe</c> or <c>other</c>.</summary>
+    string DescriptorKind(string? target);
+
+    /// <summary>What a descriptor points to, for a person: a file's path, a socket's protocol and addresses; never contents.</summary>
+    string DescribeDescriptor(int processId, string target);
 }
 
 /// <summary>The platform the inspector runs on.</summary>

@@ -80,6 +80,14 @@ internal sealed class CensusTaker
         return status == InspectorStatus.Ok ? frames! : throw Failure(status, message!);
     }
 
+    /// <summary>The new items of <paramref name="resources"/> since census <paramref name="sinceCensusId"/>, grouped by what they are.</summary>
+    public IReadOnlyList<ResourceFindingMessage> ExplainResources(int sinceCensusId, IReadOnlyCollection<string> resources)
+    {
+        (InspectorStatus status, string? message, IReadOnlyList<ResourceFindingMessage>? findings) =
+            _inspector.ExplainResources(sinceCensusId, resources, _nextCensusId++, Route, _options.CensusTimeout);
+        return status == InspectorStatus.Ok ? findings! : throw Failure(status, message!);
+    }
+
     /// <summary>Paths to the objects that the given weak GC handles still point at.</summary>
     public Explanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles, TimeSpan timeLimit)
     {
@@ -103,7 +111,8 @@ internal sealed class CensusTaker
         _ => new LeakHunterException(LeakHunterFailure.CensusFailed, $"The census failed: {message}"),
     };
 
-    private CensusReply TakeBy(CensusRoute route, int id, bool reachableOnly) => _inspector.TakeCensus(id, route, _options.CensusTimeout, reachableOnly);
+    private CensusReply TakeBy(CensusRoute route, int id, bool reachableOnly) =>
+        _inspector.TakeCensus(id, route, _options.CensusTimeout, reachableOnly, countResources: _options.Resources != LeakResources.None);
 
     public IReadOnlyList<TypeSeries> GetHistograms(IReadOnlyList<int> censusIds) => _inspector.GetHistograms(censusIds);
 }

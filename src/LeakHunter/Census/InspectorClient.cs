@@ -194,10 +194,10 @@ internal sealed class InspectorClient : IDisposable
     }
 
     /// <summary>Takes one census of this process. The calling thread blocks, as it must: the heap is read while it waits.</summary>
-    public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout, bool reachableOnly = false)
+    public CensusReply TakeCensus(int censusId, CensusRoute route, TimeSpan timeout, bool reachableOnly = false, bool countResources = true)
     {
         (InspectorStatus status, string? message, CensusReplyMessage? reply) =
-            RequestOnTarget(target => new CensusRequest(censusId, target, reachableOnly), censusId, route, timeout);
+            RequestOnTarget(target => new CensusRequest(censusId, target, reachableOnly, countResources), censusId, route, timeout);
         return reply is not null
             ? new CensusReply(status, null, reply.Objects, reply.Bytes, reply.PauseMs, reply.UnreadableBytes, reply.Warnings) { Resources = reply.Resources }
             : CensusReply.Failed(status, message!);
@@ -227,6 +227,15 @@ internal sealed class InspectorClient : IDisposable
         (InspectorStatus status, string? message, FinalizerStackReply? reply) =
             RequestOnTarget(target => new FinalizerStackRequest(target), requestId, route, timeout);
         return (status, message, reply?.Frames);
+    }
+
+    /// <summary>The new items of <paramref name="resources"/> since census <paramref name="sinceCensusId"/>, grouped by what they are.</summary>
+    public (InspectorStatus Status, string? Message, IReadOnlyList<ResourceFindingMessage>? Findings) ExplainResources(int sinceCensusId, IReadOnlyCollection<string> resources,
+        int requestId, CensusRoute route, TimeSpan timeout)
+    {
+        (InspectorStatus status, string? message, ResourceFindingsReply? reply) =
+            RequestOnTarget(target => new ExplainResourcesRequest(target, sinceCensusId, resources.ToArray()), requestId, route, timeout);
+        return (status, message, reply?.Findings);
     }
 
     /// <summary>Paths from the roots to the objects the given weak GC handles still point at.</summary>

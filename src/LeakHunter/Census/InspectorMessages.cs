@@ -66,7 +66,11 @@ internal readonly record struct HeapTarget(CensusRoute Route, string DumpPath, T
 }
 
 /// <summary>Counts the objects of the heap by type; the inspector keeps the histogram under <paramref name="CensusId"/>.</summary>
-internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool ReachableOnly)
+/// <param name="CensusId">The number the histogram and the resources' identities are kept under.</param>
+/// <param name="Target">Where the heap is read.</param>
+/// <param name="ReachableOnly">Count only what a GC root reaches.</param>
+/// <param name="CountResources">Count the threads, handles, descriptors, native memory and assemblies too.</param>
+internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool ReachableOnly, bool CountResources = true)
     : IInspectorRequest<CensusReplyMessage>, IWireMessage<CensusRequest>
 {
     public InspectorCommand Command => InspectorCommand.Census;
@@ -76,9 +80,10 @@ internal sealed record CensusRequest(int CensusId, HeapTarget Target, bool Reach
         writer.Write(CensusId);
         Target.Write(writer);
         writer.Write(ReachableOnly);
+        writer.Write(CountResources);
     }
 
-    public static CensusRequest Read(BinaryReader reader) => new(reader.ReadInt32(), HeapTarget.Read(reader), reader.ReadBoolean());
+    public static CensusRequest Read(BinaryReader reader) => new(reader.ReadInt32(), HeapTarget.Read(reader), reader.ReadBoolean(), reader.ReadBoolean());
 }
 
 /// <summary>
@@ -157,6 +162,18 @@ internal static class ResourceNames
 
     /// <summary>The index of a reading in <see cref="Slots"/>, or -1 for one this build does not know.</summary>
     public static int SlotOf(string resource, string kind) => Array.IndexOf(Slots, (resource, kind));
+
+    /// <summary>Writes census <paramref name="census"/>'s readings into its stretch of <paramref name="series"/>, -1 where it carried none.</summary>
+    public static void Record(long[] series, int census, IReadOnlyList<ResourceReading> readings)
+    {
+        Array.Fill(series, -1, census * Slots.Length, Slots.Length);
+        foreach (ResourceReading reading in readings)
+        {
+            int slot = SlotOf(reading.Resource, reading.Kind);
+            if (slot >= 0)
+                series[census * Slots.Length + slot] = reading.Count;
+        }
+    }
 }
 
 /// <summary>Asks for the histograms of some censuses of this check, in the order given.</summary>
@@ -265,6 +282,81 @@ internal sealed record FinalizerStackReply(IReadOnlyList<string> Frames) : IWire
         for (int i = 0; i < frames.Length; i++)
             frames[i] = reader.ReadString();
         return new FinalizerStackReply(frames);
+    }
+}
+
+/// <summary>What made the resources that grew since census <paramref name="SinceCensusId"/>: their new threads, handles, descriptors and assemblies, grouped.</summary>
+/// <param name="Target">Where the process is read.</param>
+/// <param name="SinceCensusId">The census whose resources count as old.</param>
+/// <param name="Resources">The resources to explain, as <see cref="ResourceNames"/> names them.</param>
+internal sealed record ExplainResourcesRequest(HeapTarget Target, int SinceCensusId, IReadOnlyList<string> Resources)
+    : IInspectorRequest<ResourceFindingsReply>, IWireMessage<ExplainResourcesRequest>
+{
+    public InspectorCommand Command => InspectorCommand.ExplainResources;
+
+    public void Write(BinaryWriter writer)
+    {
+        Target.Write(writer);
+        writer.Write(SinceCensusId);
+        writer.Write(Resources.Count);
+        foreach (string resource in Resources)
+            writer.Write(resource);
+    }
+
+    public static ExplainResourcesRequest Read(BinaryReader reader)
+    {
+        HeapTarget target = HeapTarget.Read(reader);
+        int since = reader.ReadInt32();
+        var resources = new string[WireValues.ReadCount(reader, 1, "resources")];
+        for (int i = 0; i < resources.Length; i++)
+            resources[i] = reader.ReadString();
+        return new ExplainResourcesRequest(target, since, resources);
+    }
+}
+
+/// <summary>
+/// One group of a resource's new items that share what they are: threads with one start method and stack top, GC
+/// handles of one kind on one type of object, descriptors to one file or peer, assemblies of one maker.
+/// </summary>
+/// <param name="Resource">The resource, as <see cref="ResourceNames"/> names it.</param>
+/// <param name="Kind">What the items are: <c>thread</c>, <c>weak</c>, <c>socket</c>, <c>dynamic</c>, <c>XmlSerializer</c>, ...</param>
+/// <param name="What">The items, described: a thread's name and start method, a handle's target type, a descriptor's path or addresses.</param>
+/// <param name="Count">New items in the group.</param>
+/// <param name="OwnerType">The managed type that owns the items, when one does: the Thread, the SafeHandle, the handle's target.</param>
+/// <param name="Details">More lines: a thread's top frames, innermost first, or one item of the group.</param>
+internal sealed record ResourceFindingMessage(string Resource, string Kind, string What, int Count, string? OwnerType, IReadOnlyList<string> Details);
+
+/// <summary>The groups of new items of the resources asked about, most items first within each resource.</summary>
+internal sealed record ResourceFindingsReply(IReadOnlyList<ResourceFindingMessage> Findings) : IWireMessage<ResourceFindingsReply>
+{
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(Findings.Count);
+        foreach (ResourceFindingMessage finding in Findings)
+        {
+            writer.Write(finding.Resource);
+            writer.Write(finding.Kind);
+            writer.Write(finding.What);
+            writer.Write(finding.Count);
+            writer.Write(finding.OwnerType ?? "");
+            writer.Write(finding.Details.Count);
+            foreach (string line in finding.Details)
+                writer.Write(line);
+        }
+    }
+
+    public static ResourceFindingsReply Read(BinaryReader reader)
+    {
+        var findings = new ResourceFindingMessage[WireValues.ReadCount(reader, 4 + sizeof(int) * 2, "resource findings")];
+        for (int i = 0; i < findings.Length; i++)
+        {
+            (string resource, string kind, string what, int count, string owner) = (reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadInt32(), reader.ReadString());
+            var details = new string[WireValues.ReadCount(reader, 1, "finding details")];
+            for (int d = 0; d < details.Length; d++)
+                details[d] = reader.ReadString();
+            findings[i] = new ResourceFindingMessage(resource, kind, what, count, owner.Length == 0 ? null : owner, details);
+        }
+        return new ResourceFindingsReply(findings);
     }
 }
 

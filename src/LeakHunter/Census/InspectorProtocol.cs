@@ -31,6 +31,9 @@ internal enum InspectorCommand : byte
 
     /// <summary>The managed frames of the finalizer thread's stack, asked for when it seems blocked.</summary>
     FinalizerStack = 7,
+
+    /// <summary>The threads, GC handles, descriptors, assemblies and finalizable objects made since a census, grouped, for the resources that grew.</summary>
+    ExplainResources = 8,
 }
 
 internal enum CensusRoute : byte
@@ -65,8 +68,9 @@ internal static class InspectorProtocol
     /// the previous mark's addresses. Version 8: a mark no longer takes a midpoint, a path's root may be a loaded assembly, and the finalizer thread's stack can be asked for.
     /// Version 9: each leak path carries what its cause's new entries retain, and an explanation how long that took and its memory;
     /// a census reply carries the process's resources (threads, GC handles, file descriptors, native memory, assemblies).
+    /// Version 10: a census request says whether to count resources, and the resources made since a census can be asked for.
     /// </summary>
-    public const int Version = 9;
+    public const int Version = 10;
 
     /// <summary>First byte the inspector writes; the handshake frame follows it.</summary>
     public const byte ReadyMarker = 0x48;

@@ -124,14 +124,32 @@ public sealed record CensusReport(string Target, long Objects, long Bytes, IRead
 /// <param name="BytesChange">Bytes gained (negative: lost).</param>
 public sealed record TypeChange(string Type, long CountChange, long BytesChange);
 
+/// <summary>How one resource beyond objects changed between two censuses.</summary>
+/// <param name="Name">The resource, as <see cref="ResourceCount.Name"/> names it.</param>
+/// <param name="Before">Its count at the first census (bytes for native memory).</param>
+/// <param name="After">Its count at the second.</param>
+/// <param name="Details">How each kind changed (<c>socket</c> +12), the kinds that did not change left out.</param>
+public sealed record ResourceChange(string Name, long Before, long After, IReadOnlyDictionary<string, long> Details)
+{
+    /// <summary>What it gained (negative: lost).</summary>
+    public long Change => After - Before;
+}
+
 /// <summary>Two censuses compared, type by type, most growth first.</summary>
 /// <param name="Before">What the first census counted.</param>
 /// <param name="After">What the second census counted.</param>
 /// <param name="Changes">The types whose count or bytes changed.</param>
 public sealed record CensusDiffReport(string Before, string After, IReadOnlyList<TypeChange> Changes)
 {
-    /// <summary>Whether any type gained instances or bytes.</summary>
-    public bool HasGrowth => Changes.Any(c => c.CountChange > 0 || c.BytesChange > 0);
+    /// <summary>Whether any type gained instances or bytes, or any resource beyond objects grew.</summary>
+    public bool HasGrowth => Changes.Any(c => c.CountChange > 0 || c.BytesChange > 0) || ResourceChanges.Any(r => r.Change > 0);
+
+    /// <summary>
+    /// The resources beyond objects (threads, GC handles, descriptors, native memory, ...) that both censuses counted,
+    /// each with its counts and how its kinds changed; empty when either census has none (a dump file's, or one saved
+    /// before resources were counted).
+    /// </summary>
+    public IReadOnlyList<ResourceChange> ResourceChanges { get; private init; } = [];
 
     /// <summary>
     /// The types whose instances were traced to their causes (<see cref="HeapInspector.ExplainGrowth"/>): those that
@@ -221,7 +239,23 @@ public sealed record CensusDiffReport(string Before, string After, IReadOnlyList
         IOrderedEnumerable<TypeChange> sorted = order == CensusOrder.Count
             ? changes.OrderByDescending(c => c.CountChange)
             : changes.OrderByDescending(c => c.BytesChange);
-        return new CensusDiffReport(before.Target, after.Target, sorted.ThenBy(c => c.Type, StringComparer.Ordinal).ToArray());
+        return new CensusDiffReport(before.Target, after.Target, sorted.ThenBy(c => c.Type, StringComparer.Ordinal).ToArray())
+        {
+            ResourceChanges = CompareResources(before.Resources, after.Resources),
+        };
+    }
+
+    private static ResourceChange[] CompareResources(IReadOnlyList<ResourceCount> before, IReadOnlyList<ResourceCount> after)
+    {
+        var previous = before.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        return after.Where(r => previous.ContainsKey(r.Name))
+            .Select(r => (Now: r, Then: previous[r.Name]))
+            .Select(p => new ResourceChange(p.Now.Name, p.Then.Count, p.Now.Count,
+                p.Now.Details.Keys.Union(p.Then.Details.Keys)
+                    .Select(kind => (Kind: kind, Change: p.Now.Details.GetValueOrDefault(kind) - p.Then.Details.GetValueOrDefault(kind)))
+                    .Where(k => k.Change != 0)
+                    .ToDictionary(k => k.Kind, k => k.Change)))
+            .ToArray();
     }
 
     /// <summary>The comparison as readable text.</summary>

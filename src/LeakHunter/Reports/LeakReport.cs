@@ -57,7 +57,13 @@ public sealed class LeakReport
     /// descriptors, native memory, assemblies), those <see cref="LeakOptions.Resources"/> selects, each with whether it
     /// grew by the rules growing types are judged by. A growing resource fails the check like a growing type.
     /// </summary>
-    public IReadOnlyList<ResourceUsage> Resources { get; init; } = [];
+    public IReadOnlyList<ResourceUsage> Resources
+    {
+        get => _resources;
+        init => _resources = ResourceFindings.LinkedToCauses(value, Causes);
+    }
+
+    private readonly IReadOnlyList<ResourceUsage> _resources = [];
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
     public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);
@@ -325,6 +331,39 @@ public sealed record ResourceUsage(string Name, IReadOnlyList<long> Counts, doub
 {
     /// <summary>Why it grows is not a leak of the code under test, from a <see cref="LeakIgnore.Resource"/> rule; null when none matched.</summary>
     public string? IgnoredReason { get; init; }
+
+    /// <summary>
+    /// What its new items are, when it grew and <see cref="LeakOptions.ExplainLeaks"/> is on: groups of the threads,
+    /// GC handles, descriptors or assemblies made since the first counted census, most first, each with its fix. For
+    /// native memory, the managed types that grew beside it. Empty when it did not grow.
+    /// </summary>
+    public IReadOnlyList<ResourceFinding> Findings { get; init; } = [];
+}
+
+/// <summary>
+/// One group of a grown resource's new items that share what they are: threads with one name, start method and stack
+/// top; GC handles of one kind on one type of object; descriptors to one file or peer; assemblies of one maker.
+/// </summary>
+/// <param name="Kind">
+/// What the items are: <c>thread</c> or <c>native thread</c>; a handle's kind (<c>weak</c>, <c>strong</c>, ...); a
+/// descriptor's (<c>file</c>, <c>socket</c>, <c>pipe</c>, <c>other</c>); an assembly's (<c>XmlSerializer</c>,
+/// <c>dynamic</c>, <c>collectible</c>, <c>loaded</c>); <c>finalizable</c>; for native memory, <c>alongside</c> (managed
+/// types grew beside it) or <c>unowned</c> (none did).
+/// </param>
+/// <param name="What">
+/// The items, described: <c>thread "worker", started at lambda in Poller.Start</c>; <c>weak GC handle to a
+/// Settings</c>; <c>tcp 127.0.0.1:* -&gt; 127.0.0.1:5000 (established)</c>; a file's path. Never a file's contents.
+/// </param>
+/// <param name="Count">New items in the group since the first counted census (for native memory, the types that grew beside it).</param>
+/// <param name="Details">More lines: a thread's top frames, innermost first; who owns a descriptor; one assembly's full name.</param>
+/// <param name="Hint">The fix, in one line.</param>
+public sealed record ResourceFinding(string Kind, string What, int Count, IReadOnlyList<string> Details, string Hint)
+{
+    /// <summary>The managed type that owns the items, when one does: the <c>Thread</c>, the <c>SafeHandle</c>, the handle's target.</summary>
+    public string? OwnerType { get; init; }
+
+    /// <summary>Index in the report's causes of the cause that keeps the owner alive, when one does: that cause's path is what to cut.</summary>
+    public int? Cause { get; init; }
 }
 
 /// <summary>A growing type LeakHunter could not tie to a cause, and why: never a guessed story.</summary>

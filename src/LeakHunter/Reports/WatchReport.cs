@@ -46,8 +46,22 @@ public sealed class WatchReport
     /// <summary>
     /// Whether any type grew in every interval, and not only through causes the baseline
     /// (<see cref="InspectionOptions.BaselinePath"/>) knows: growth no cause explains counts whatever the baseline says.
+    /// A resource that grew in every interval (<see cref="Resources"/>) is a leak too.
     /// </summary>
-    public bool HasLeaks => GrowingTypes.Count > 0 && !OnlyKnownLeaks;
+    public bool HasLeaks => (GrowingTypes.Count > 0 && !OnlyKnownLeaks) || Resources.Any(r => r.Growing);
+
+    /// <summary>
+    /// What the process held besides its objects at every census (threads, GC handles, the finalization queue, file
+    /// descriptors, native memory, assemblies), each with its rate per second and whether it grew in every interval,
+    /// and for a grown one, what its new items are. Empty for a target whose system cannot be read.
+    /// </summary>
+    public IReadOnlyList<ResourceUsage> Resources
+    {
+        get => _resources;
+        init => _resources = ResourceFindings.LinkedToCauses(value, Causes);
+    }
+
+    private readonly IReadOnlyList<ResourceUsage> _resources = [];
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
     public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);

@@ -173,6 +173,7 @@ internal sealed class CheckRunner
         IReadOnlyList<ResourceUsage> resources = ResourceGrowth.Judge(_resources[..(_recordCount * ResourceNames.Slots.Length)],
             Iterations().Select(i => (double)i).ToArray(), countedLast, idle, _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes,
             IgnoreRules.For(_options));
+        resources = ExplainResources(censuses, resources, growing);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
             ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
             : null;
@@ -253,6 +254,29 @@ internal sealed class CheckRunner
             _warnings.Add($"The leaks could not be explained: {e.Message}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// What the new items of each grown resource are, since the first counted census: the threads, handles,
+    /// descriptors and assemblies made since, and for native memory the growing types beside it.
+    /// </summary>
+    private IReadOnlyList<ResourceUsage> ExplainResources(InspectionSession censuses, IReadOnlyList<ResourceUsage> resources, List<TypeSeries> growingTypes)
+    {
+        string[] grown = resources.Where(r => r.Growing).Select(r => r.Name).ToArray();
+        if (grown.Length == 0 || !_options.ExplainLeaks)
+            return resources;
+        IReadOnlyList<ResourceFindingMessage> found;
+        try
+        {
+            found = censuses.ExplainResources(_records[0].Id, grown);
+        }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        {
+            _warnings.Add($"The resources that grew could not be explained: {e.Message}");
+            found = [];
+        }
+        int span = _records[_recordCount - 1].Iteration - _records[0].Iteration;
+        return ResourceFindings.Explained(resources, found, growingTypes.Select(t => (t.Type, GrowthAnalyzer.Rate(t.Bytes, span))).ToArray(), "iteration");
     }
 
     /// <summary>
@@ -460,13 +484,7 @@ internal sealed class CheckRunner
             SettleWithoutCompacting();
         (int id, CensusReply reply) = censuses.Take();
         _warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {_recordCount + 1}"));
-        Array.Fill(_resources, -1, _recordCount * ResourceNames.Slots.Length, ResourceNames.Slots.Length);
-        foreach (ResourceReading reading in reply.Resources)
-        {
-            int slot = ResourceNames.SlotOf(reading.Resource, reading.Kind);
-            if (slot >= 0)
-                _resources[_recordCount * ResourceNames.Slots.Length + slot] = reading.Count;
-        }
+        ResourceNames.Record(_resources, _recordCount, reply.Resources);
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }

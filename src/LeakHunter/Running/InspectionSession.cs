@@ -75,6 +75,10 @@ internal sealed class InspectionSession : IDisposable
     /// <summary>The managed frames of the finalizer thread's stack, innermost first.</summary>
     public IReadOnlyList<string> FinalizerStack() => _censuses.FinalizerStack();
 
+    /// <summary>What the new items of <paramref name="resources"/> are since census <paramref name="sinceCensusId"/>, grouped.</summary>
+    public IReadOnlyList<ResourceFindingMessage> ExplainResources(int sinceCensusId, IReadOnlyCollection<string> resources) =>
+        _censuses.ExplainResources(sinceCensusId, resources);
+
     /// <summary>Paths to the objects that the given weak GC handles of this process still point at.</summary>
     public LeakExplanation ExplainWatched(IReadOnlyList<IntPtr> weakHandles) =>
         LeakExplanations.FromInspector(_censuses.ExplainWatched(weakHandles, _explanationLimit));
@@ -175,6 +179,7 @@ internal sealed class InspectionSession : IDisposable
         var ids = new List<int>(sampleCount);
         var samples = new List<WatchSample>(sampleCount);
         var warnings = new List<string>();
+        var resourceSeries = new long[sampleCount * ResourceNames.Slots.Length];
         double markedAt = 0;
         for (int sample = 0; sample < sampleCount; sample++)
         {
@@ -195,6 +200,7 @@ internal sealed class InspectionSession : IDisposable
                 Mark([]);
                 markedAt = Stopwatch.GetElapsedTime(started).TotalSeconds;
             }
+            ResourceNames.Record(resourceSeries, ids.Count, reply.Resources);
             ids.Add(id);
             samples.Add(new WatchSample(elapsed, reply.Objects, reply.Bytes, reply.PauseMs));
             warnings.AddRange(CensusWarnings(reply, $"Census {sample + 1}"));
@@ -216,13 +222,41 @@ internal sealed class InspectionSession : IDisposable
         TypeRate[] rates = growing
             .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
             .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
-        WatchReport Report() => new(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds, baseline);
+        IReadOnlyList<ResourceUsage> resources = WatchedResources(resourceSeries, samples, ids[0], rates, warnings);
+        WatchReport Report() => new(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds, baseline)
+        {
+            Resources = resources,
+        };
         return baseline?.Reported(update =>
         {
             if (update is not null)
                 warnings.Add(update);
             return Report();
         }, r => r.Causes) ?? Report();
+    }
+
+    /// <summary>
+    /// A watch's resources, judged by the rules a check's are (each rose in every interval, native memory by more than
+    /// allocator noise), with rates per second; a grown one is told by its items made since the first census.
+    /// </summary>
+    private IReadOnlyList<ResourceUsage> WatchedResources(long[] series, IReadOnlyList<WatchSample> samples, int firstCensus, IReadOnlyList<TypeRate> growingTypes,
+        List<string> warnings)
+    {
+        IReadOnlyList<ResourceUsage> resources = ResourceGrowth.Judge(series, samples.Select(s => s.ElapsedSeconds).ToArray(), samples.Count - 1, idle: null, confirmations: [],
+            LeakResources.All, LeakOptions.Default.NativeMemoryNoiseBytes, rules: []);
+        string[] grown = resources.Where(r => r.Growing).Select(r => r.Name).ToArray();
+        if (grown.Length == 0)
+            return resources;
+        IReadOnlyList<ResourceFindingMessage> found = [];
+        try
+        {
+            found = ExplainResources(firstCensus, grown);
+        }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        {
+            warnings.Add($"The resources that grew could not be explained: {e.Message}");
+        }
+        return ResourceFindings.Explained(resources, found, growingTypes.Select(t => (t.Type, t.BytesPerSecond)).ToArray(), "second");
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Reflection.Emit;
 using System.Runtime.InteropServices;
@@ -95,11 +97,83 @@ internal static partial class ResourceFileDescriptors
     private static partial int close(int descriptor);
 }
 
+// A TCP connection to a loopback listener per call, never closed: each connection is one socket descriptor, owned by
+// the Socket's SafeSocketHandle. ResourceSockets.s_leaked (static) -> Socket[] -> Socket -> SafeSocketHandle.
+internal static class ResourceSockets
+{
+    private static readonly Socket[] s_leaked = new Socket[100_000];
+    private static int s_count;
+    private static TcpListener? s_listener;
+
+    /// <summary>The listener the calls connect to; its backlog holds the other end, so no descriptor is added for it.</summary>
+    public static IPEndPoint Listener
+    {
+        get
+        {
+            if (s_listener is null)
+            {
+                s_listener = new TcpListener(IPAddress.Loopback, 0);
+                s_listener.Start(backlog: 100_000);
+            }
+            return (IPEndPoint)s_listener.LocalEndpoint;
+        }
+    }
+
+    public static void Leak()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Connect(Listener);
+        s_leaked[s_count++] = socket;
+    }
+
+    public static void Clean()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Connect(Listener);
+    }
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            s_leaked[i].Dispose();
+        Array.Clear(s_leaked, 0, s_count);
+        s_count = 0;
+        s_listener?.Stop();
+        s_listener = null;
+    }
+}
+
+// Native memory owned by a managed wrapper per call, kept: the wrapper grows beside the memory and owns it.
+// ResourceOwnedNativeMemory.s_kept (static) -> NativeBlock[] -> NativeBlock (holds 1 MiB outside the GC heap).
+internal static class ResourceOwnedNativeMemory
+{
+    private static readonly NativeBlock[] s_kept = new NativeBlock[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_kept[s_count++] = new NativeBlock();
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            s_kept[i].Free();
+        Array.Clear(s_kept, 0, s_count);
+        s_count = 0;
+    }
+
+    /// <summary>A buffer outside the GC heap and the object that owns it.</summary>
+    public sealed class NativeBlock
+    {
+        private readonly IntPtr _block = ResourceNativeMemory.Touched(Marshal.AllocHGlobal(ResourceNativeMemory.Size));
+
+        public void Free() => Marshal.FreeHGlobal(_block);
+    }
+}
+
 // 1 MiB of native memory per call, written to so it is resident, and never freed: 10 MiB per counted interval, well
 // above what the runtime's own native memory (the GC's bookkeeping, the allocator's arenas) moves by in one.
 internal static class ResourceNativeMemory
 {
-    private const int Size = 1024 * 1024;
+    public const int Size = 1024 * 1024;
     private static readonly IntPtr[] s_blocks = new IntPtr[100_000];
     private static int s_count;
 
@@ -114,7 +188,7 @@ internal static class ResourceNativeMemory
         s_count = 0;
     }
 
-    private static IntPtr Touched(IntPtr block)
+    public static IntPtr Touched(IntPtr block)
     {
         for (int offset = 0; offset < Size; offset += 4096)
             Marshal.WriteByte(block, offset, 1);

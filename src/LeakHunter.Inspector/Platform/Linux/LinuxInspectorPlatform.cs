@@ -19,6 +19,16 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => ProcResources.Read(processId, gcHeap);
 
+    public IReadOnlySet<int> Tasks(int processId) => ProcResources.Tasks(processId);
+
+    public string? TaskName(int processId, int taskId) => ProcResources.TaskName(processId, taskId);
+
+    public IReadOnlyDictionary<int, string?> Descriptors(int processId) => ProcResources.Descriptors(processId);
+
+    public string DescriptorKind(string? target) => ProcResources.KindOf(target);
+
+    public string DescribeDescriptor(int processId, string target) => ProcSockets.Describe(processId, target);
+
     [LibraryImport("libc")]
     private static partial int getppid();
 

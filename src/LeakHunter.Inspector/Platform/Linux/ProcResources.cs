@@ -15,17 +15,62 @@ internal static class ProcResources
         string proc = $"/proc/{processId}";
         try
         {
-            long threads = Directory.EnumerateDirectories($"{proc}/task").LongCount();
-            var descriptors = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
-            foreach (string descriptor in Directory.EnumerateFileSystemEntries($"{proc}/fd"))
-                descriptors[KindOf(LinkTarget(descriptor))]++;
+            IReadOnlySet<int> tasks = TasksOf(proc);
+            IReadOnlyDictionary<int, string?> descriptors = DescriptorsOf(proc);
+            var byKind = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
+            foreach (string? target in descriptors.Values)
+                byKind[KindOf(target)]++;
             (long privateResident, long outsideGcHeap) = PrivateResidentBytes(proc, gcHeap);
-            return new SystemResources(threads, descriptors, privateResident, outsideGcHeap);
+            return new SystemResources(tasks, descriptors, byKind, privateResident, outsideGcHeap);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+    }
+
+    /// <summary>The ids of the process's threads now; none when it is gone.</summary>
+    public static IReadOnlySet<int> Tasks(int processId) => UnlessGone(() => TasksOf($"/proc/{processId}"), new HashSet<int>());
+
+    /// <summary>The process's open descriptors now, each with what it points to; none when it is gone.</summary>
+    public static IReadOnlyDictionary<int, string?> Descriptors(int processId) => UnlessGone(() => DescriptorsOf($"/proc/{processId}"), new Dictionary<int, string?>());
+
+    /// <summary>The thread's name as the system keeps it (<c>comm</c>), or null when it is gone.</summary>
+    public static string? TaskName(int processId, int taskId) => UnlessGone(() => File.ReadAllText($"/proc/{processId}/task/{taskId}/comm").TrimEnd('\n'), null);
+
+    /// <summary>What <paramref name="read"/> returns, or <paramref name="gone"/> when the process or the thread is gone.</summary>
+    private static T UnlessGone<T>(Func<T> read, T gone)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return gone;
+        }
+    }
+
+    private static HashSet<int> TasksOf(string proc)
+    {
+        var tasks = new HashSet<int>();
+        foreach (string task in Directory.EnumerateDirectories($"{proc}/task"))
+        {
+            if (int.TryParse(Path.GetFileName(task), out int id))
+                tasks.Add(id);
+        }
+        return tasks;
+    }
+
+    private static Dictionary<int, string?> DescriptorsOf(string proc)
+    {
+        var descriptors = new Dictionary<int, string?>();
+        foreach (string descriptor in Directory.EnumerateFileSystemEntries($"{proc}/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(descriptor), out int number))
+                descriptors[number] = LinkTarget(descriptor);
+        }
+        return descriptors;
     }
 
     /// <summary>What a descriptor points to (<c>/var/log/app.log</c>, <c>socket:[4242]</c>, <c>pipe:[17]</c>), or null when it closed meanwhile.</summary>
@@ -41,7 +86,8 @@ internal static class ProcResources
         }
     }
 
-    private static string KindOf(string? target) => target switch
+    /// <summary>A descriptor's kind by what it points to: <c>file</c>, <c>socket</c>, <c>pipe</c> or <c>other</c>.</summary>
+    public static string KindOf(string? target) => target switch
     {
         null => "other",
         _ when target.StartsWith("socket:", StringComparison.Ordinal) => "socket",

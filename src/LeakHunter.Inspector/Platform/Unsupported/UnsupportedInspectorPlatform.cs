@@ -22,4 +22,14 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     }
 
     public SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => null;
+
+    public IReadOnlySet<int> Tasks(int processId) => new HashSet<int>();
+
+    public string? TaskName(int processId, int taskId) => null;
+
+    public IReadOnlyDictionary<int, string?> Descriptors(int processId) => new Dictionary<int, string?>();
+
+    public string DescriptorKind(string? target) => "other";
+
+    public string DescribeDescriptor(int processId, string target) => target;
 }

@@ -86,6 +86,7 @@ internal sealed class HtmlExporter : IReportExporter
                 null,
                 report.GrowingTypes.Select(t => (t.Type, t.Counts, t.Bytes, t.InstancesPerSecond, t.BytesPerSecond)).ToArray());
         }
+        Resources(html, report.Resources, "second");
         Causes(html, report.Causes, report.Unexplained, report.ExplanationNote, "per second");
         Referrers(html, report.Referrers);
         Baseline(html, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "watch");
@@ -115,6 +116,12 @@ internal sealed class HtmlExporter : IReportExporter
         Verdict(html, $"{report.Before} → {report.After}", report.HasNewGrowth);
         Table(html, ["count", "bytes", "type"],
             report.Changes.Select(c => new[] { Signed(c.CountChange), Signed(c.BytesChange), TypeCell(c.Type) }), numericColumns: 2);
+        if (report.ResourceChanges.Count > 0)
+        {
+            Section(html, "Resources beyond objects");
+            Table(html, ["change", "before", "after", "resource"],
+                report.ResourceChanges.Select(r => new[] { Signed(r.Change), Number(r.Before), Number(r.After), Encode(r.Name + TextExporter.KindChanges(r)) }), numericColumns: 3);
+        }
         if (report.ExplainedTypes.Count > 0)
         {
             html.AppendLine(string.Create(s_invariant, $"<p>Traced the {report.ExplainedTypes.Count} type(s) that gained the most, in both heaps.</p>"));
@@ -277,6 +284,18 @@ internal sealed class HtmlExporter : IReportExporter
                     Encode(r.Name), Rate(r.PerIteration, "0.##"), Encode(string.Join(" ", r.Counts)),
                     Encode(r.IgnoredReason is null ? "GROWING" : $"grows, ignored: {r.IgnoredReason}"),
                 }), numericColumns: 0, numericFrom: 1);
+            foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
+            {
+                html.AppendLine($"<h3>What the new {Encode(resource.Name)} are</h3>");
+                Table(html, ["new", "what", "details", "fix"],
+                    resource.Findings.Select(f => new[]
+                    {
+                        Number(f.Count),
+                        Encode(f.What) + (f.Cause is int index ? Encode(string.Create(CultureInfo.InvariantCulture, $" (kept by cause {index + 1})")) : ""),
+                        string.Join("<br>", f.Details.Select(Encode)),
+                        Encode(f.Hint),
+                    }), numericColumns: 1);
+            }
         }
         if (resources.Any(r => !r.Growing))
             html.AppendLine($"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => r.Name)))}.</p>");

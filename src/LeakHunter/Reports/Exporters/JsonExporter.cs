@@ -116,6 +116,7 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteEndArray();
         json.WriteStartArray("backgroundTypes");
         json.WriteEndArray();
+        WriteResources(json, report.Resources, "perSecond");
         WriteCauses(json, report.Causes, ("instancesPerSecond", "bytesPerSecond"));
         WriteUnexplained(json, report.Unexplained);
         WriteLeaks(json, report.Leaks);
@@ -178,6 +179,21 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteString("type", change.Type);
             json.WriteNumber("countChange", change.CountChange);
             json.WriteNumber("bytesChange", change.BytesChange);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("resourceChanges");
+        foreach (ResourceChange resource in report.ResourceChanges)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", resource.Name);
+            json.WriteNumber("before", resource.Before);
+            json.WriteNumber("after", resource.After);
+            json.WriteNumber("change", resource.Change);
+            json.WriteStartObject("details");
+            foreach ((string kind, long change) in resource.Details)
+                json.WriteNumber(kind, change);
+            json.WriteEndObject();
             json.WriteEndObject();
         }
         json.WriteEndArray();
@@ -408,6 +424,26 @@ internal sealed class JsonExporter : IReportExporter
             foreach ((string kind, IReadOnlyList<long> counts) in resource.Details)
                 WriteNumbers(json, kind, counts);
             json.WriteEndObject();
+            json.WriteStartArray("findings");
+            foreach (ResourceFinding finding in resource.Findings)
+            {
+                json.WriteStartObject();
+                json.WriteString("kind", finding.Kind);
+                json.WriteString("what", finding.What);
+                json.WriteNumber("count", finding.Count);
+                WriteStrings(json, "details", finding.Details);
+                if (finding.OwnerType is null)
+                    json.WriteNull("ownerType");
+                else
+                    json.WriteString("ownerType", finding.OwnerType);
+                if (finding.Cause is int cause)
+                    json.WriteNumber("cause", cause);
+                else
+                    json.WriteNull("cause");
+                json.WriteString("hint", finding.Hint);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
             json.WriteEndObject();
         }
         json.WriteEndArray();

@@ -41,24 +41,7 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Growing types");
             AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerIteration, t.BytesPerIteration, t.Counts)), "iteration");
         }
-        if (report.Resources.Count > 0)
-        {
-            // Only what grew is detailed: a flat resource's wandering counts would read as a lead (the JSON keeps them).
-            Heading(md, "### Resources beyond objects");
-            ResourceUsage[] growing = report.Resources.Where(r => r.Growing).ToArray();
-            if (growing.Length > 0)
-            {
-                md.AppendLine("| resource | per iteration | at each census | verdict |").AppendLine("|---|---:|---|---|");
-                foreach (ResourceUsage resource in growing)
-                {
-                    string verdict = resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
-                    md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.PerIteration:0.##} | {string.Join(" ", resource.Counts)} | {verdict} |"));
-                }
-                md.AppendLine();
-            }
-            if (report.Resources.Any(r => !r.Growing))
-                md.AppendLine($"Did not grow: {string.Join(", ", report.Resources.Where(r => !r.Growing).Select(r => r.Name))}.");
-        }
+        AppendResources(md, report.Resources, "iteration");
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "iteration");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
         AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "check");
@@ -99,6 +82,7 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Growing types");
             AppendGrowth(md, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)), "second");
         }
+        AppendResources(md, report.Resources, "second");
         AppendCauses(md, report.Causes, report.Unexplained, report.ExplanationNote, "second");
         AppendLeaks(md, report.Leaks.Where(l => l.Cause is not null).ToArray(), report.Referrers, null, "### Per type");
         AppendBaseline(md, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "watch");
@@ -130,6 +114,12 @@ internal sealed class MarkdownExporter : IReportExporter
         md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
         foreach (TypeChange change in report.Changes)
             md.AppendLine(string.Create(s_invariant, $"| {change.CountChange:+#,0;-#,0;0} | {change.BytesChange:+#,0;-#,0;0} | {Code(change.Type)} |"));
+        if (report.ResourceChanges.Count > 0)
+        {
+            md.AppendLine().AppendLine("| change | before | after | resource |").AppendLine("|---:|---:|---:|---|");
+            foreach (ResourceChange resource in report.ResourceChanges)
+                md.AppendLine(string.Create(s_invariant, $"| {resource.Change:+#,0;-#,0;0} | {resource.Before:N0} | {resource.After:N0} | {resource.Name}{Cell(TextExporter.KindChanges(resource))} |"));
+        }
         if (report.ExplainedTypes.Count > 0)
         {
             Heading(md, report.OnlyKnownLeaks
@@ -284,6 +274,41 @@ internal sealed class MarkdownExporter : IReportExporter
 
     // Prose in a table cell or list item: a pipe would end the cell, a line break the row, and List<Order> would be
     // read as an HTML tag, and Acme.* as the start of emphasis.
+    /// <summary>The resources beyond objects: the grown ones with their rate, counts and new items; the rest named on one line.</summary>
+    private static void AppendResources(StringBuilder md, IReadOnlyList<ResourceUsage> resources, string per)
+    {
+        if (resources.Count == 0)
+            return;
+        // Only what grew is detailed: a flat resource's wandering counts would read as a lead (the JSON keeps them).
+        Heading(md, "### Resources beyond objects");
+        ResourceUsage[] growing = resources.Where(r => r.Growing).ToArray();
+        if (growing.Length > 0)
+        {
+            md.AppendLine($"| resource | per {per} | at each census | verdict |").AppendLine("|---|---:|---|---|");
+            foreach (ResourceUsage resource in growing)
+            {
+                string verdict = resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
+                md.AppendLine(string.Create(s_invariant, $"| {resource.Name} | {resource.PerIteration:0.##} | {string.Join(" ", resource.Counts)} | {verdict} |"));
+            }
+            md.AppendLine();
+            foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
+            {
+                md.AppendLine($"What the new {resource.Name} are:").AppendLine();
+                foreach (ResourceFinding finding in resource.Findings)
+                {
+                    string cause = finding.Cause is int index ? string.Create(s_invariant, $" (kept by cause {index + 1})") : "";
+                    md.AppendLine(string.Create(s_invariant, $"- **{finding.Count:N0}** {Cell(finding.What)}{cause}"));
+                    foreach (string line in finding.Details)
+                        md.AppendLine($"  - {Cell(line)}");
+                    md.AppendLine($"  - Fix: {Cell(finding.Hint)}");
+                }
+                md.AppendLine();
+            }
+        }
+        if (resources.Any(r => !r.Growing))
+            md.AppendLine($"Did not grow: {string.Join(", ", resources.Where(r => !r.Growing).Select(r => r.Name))}.");
+    }
+
     private static string Cell(string text) =>
         text.Replace("|", "\\|", StringComparison.Ordinal).Replace("*", "\\*", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
             .ReplaceLineEndings(" ");

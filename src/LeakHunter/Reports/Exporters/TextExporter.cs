@@ -115,7 +115,7 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(report.OnlyKnownLeaks
             ? string.Create(s_invariant, $"LeakHunter: {report.Target}: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval")
             : report.HasLeaks
-            ? $"LeakHunter: {report.Target}: {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}"
+            ? $"LeakHunter: {report.Target}: {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{ResourcesGrew(report.Resources)}"
             : $"LeakHunter: {report.Target}: no type grew in every interval");
         text.AppendLine(string.Create(s_invariant,
             $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Average(s => s.PauseMs):0.#} ms on average"));
@@ -126,6 +126,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine("  Growing types                                              per second            live at each census");
             AppendTypes(text, report.GrowingTypes.Select(t => (t.Type, t.InstancesPerSecond, t.BytesPerSecond, t.Counts)).ToArray(), "obj", "B/s");
         }
+        AppendResources(text, report.Resources, "per second");
         AppendCauses(text, report.Causes, report.Unexplained, report.Leaks, report.Referrers, report.ExplanationNote, "per second");
         AppendBaseline(text, report.BaselinePath, report.Causes, report.KnownLeaksNotSeen, "watch");
         AppendWarnings(text, report.Warnings);
@@ -159,6 +160,13 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
         foreach (TypeChange change in report.Changes)
             text.AppendLine(string.Create(s_invariant, $"{change.CountChange,12:+#,0;-#,0;0} {change.BytesChange,14:+#,0;-#,0;0}  {change.Type}"));
+        if (report.ResourceChanges.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine(string.Create(s_invariant, $"{"change",12} {"before -> after",30}  resource (kinds that changed)"));
+            foreach (ResourceChange resource in report.ResourceChanges)
+                text.AppendLine(string.Create(s_invariant, $"{resource.Change,12:+#,0;-#,0;0} {$"{resource.Before:N0} -> {resource.After:N0}",30}  {resource.Name}{KindChanges(resource)}"));
+        }
         if (report.ExplainedTypes.Count > 0)
         {
             text.AppendLine();
@@ -199,9 +207,18 @@ internal sealed class TextExporter : IReportExporter
             return string.Create(s_invariant, $"LeakHunter: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval");
         if (!report.HasLeaks)
             return "LeakHunter: no leak - no type grew in every interval";
-        string[] resources = report.Resources.Where(r => r.Growing && r.IgnoredReason is null).Select(r => r.Name).ToArray();
-        string grewToo = resources.Length == 0 ? "" : $"; resources grew: {string.Join(", ", resources)}";
-        return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{grewToo}";
+        return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{ResourcesGrew(report.Resources)}";
+    }
+
+    /// <summary>" (socket +12, file -1)": how a resource's kinds changed, or nothing when none did.</summary>
+    internal static string KindChanges(ResourceChange resource) => resource.Details.Count == 0 ? ""
+        : " (" + string.Join(", ", resource.Details.Select(d => string.Create(s_invariant, $"{d.Key} {d.Value:+#,0;-#,0;0}"))) + ")";
+
+    /// <summary>"; resources grew: threads, gcHandles" for the grown resources no rule ignores, or nothing.</summary>
+    private static string ResourcesGrew(IReadOnlyList<ResourceUsage> resources)
+    {
+        string[] grown = resources.Where(r => r.Growing && r.IgnoredReason is null).Select(r => r.Name).ToArray();
+        return grown.Length == 0 ? "" : $"; resources grew: {string.Join(", ", grown)}";
     }
 
     /// <summary>
@@ -227,10 +244,30 @@ internal sealed class TextExporter : IReportExporter
                 foreach ((string kind, IReadOnlyList<long> counts) in resource.Details.Where(d => d.Value[^1] != d.Value[0]))
                     text.AppendLine(string.Create(s_invariant, $"      {kind,-36} {string.Join(" ", counts)}"));
             }
+            AppendFindings(text, growing);
         }
         string[] flat = resources.Where(r => !r.Growing).Select(r => r.Name).ToArray();
         if (flat.Length > 0)
             text.AppendLine($"  {(growing.Length > 0 ? "Other resources" : "Resources beyond objects")} did not grow: {string.Join(", ", flat)}");
+    }
+
+    /// <summary>What each grown resource's new items are: one line a group, its details, the cause that keeps its owner, and the fix.</summary>
+    private static void AppendFindings(StringBuilder text, IEnumerable<ResourceUsage> growing)
+    {
+        foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
+        {
+            text.AppendLine();
+            text.AppendLine($"    What the new {resource.Name} are:");
+            foreach (ResourceFinding finding in resource.Findings)
+            {
+                string count = resource.Name == Census.ResourceNames.NativeMemory ? "" : string.Create(s_invariant, $"{finding.Count,6:N0} x ");
+                string cause = finding.Cause is int index ? string.Create(s_invariant, $"  (kept by cause {index + 1})") : "";
+                text.AppendLine($"      {count}{finding.What}{cause}");
+                foreach (string line in finding.Details)
+                    text.AppendLine($"               {line}");
+                text.AppendLine($"               Fix: {finding.Hint}");
+            }
+        }
     }
 
     private static string NewCauses(IReadOnlyList<LeakCause> causes) => CauseCount(causes.Count(c => c.KnownLeakReason is null));

@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using LeakHunter.Census;
+using LeakHunter.Inspector.Census;
+using LeakHunter.Inspector.Platform;
+using LeakHunter.Reports;
+using Microsoft.Diagnostics.Runtime;
+
+namespace LeakHunter.Inspector.Paths;
+
+/// <summary>
+/// Tells what the new items of a grown resource are: the threads, GC handles, descriptors and assemblies a process
+/// has now and had not at an earlier census, grouped by what they share, each group with the managed type that owns
+/// it when one does. Only names, kinds and counts are read: never a file's contents or a string's value beyond a
+/// thread's name.
+/// </summary>
+internal static partial class ResourceExplainer
+{
+    // Groups shown per resource, most items first: more is a list nobody reads.
+    private const int MaxGroups = 5;
+
+    // Frames of a thread's stack shown, innermost first: enough to see what it waits on.
+    private const int TopFrames = 4;
+
+    /// <summary>The groups of new items of <paramref name="resources"/> since <paramref name="since"/>.</summary>
+    /// <param name="runtime">The process's runtime, held still.</param>
+    /// <param name="since">What the earlier census identified.</param>
+    /// <param name="resources">The resources to explain, as <see cref="ResourceNames"/> names them.</param>
+    /// <param name="livePid">The process, when the system can be asked about it (not a dump file's).</param>
+    public static List<ResourceFindingMessage> Explain(ClrRuntime runtime, ResourceIdentities since, IReadOnlyList<string> resources, int? livePid)
+    {
+        var findings = new List<ResourceFindingMessage>();
+        foreach (string resource in resources.Distinct())
+        {
+            IEnumerable<ResourceFindingMessage> groups = resource switch
+            {
+                ResourceNames.Threads => Threads(runtime, since, livePid),
+                ResourceNames.GcHandles => Handles(runtime, since),
+                ResourceNames.FileDescriptors when livePid is int pid && since.Descriptors is not null => Descriptors(runtime, since.Descriptors, pid),
+                ResourceNames.Assemblies => Assemblies(runtime, since),
+                ResourceNames.FinalizationQueue => FinalizationQueue(runtime),
+                // Native memory has no items to tell apart: the managed objects that grew beside it, which the check knows, are its owners.
+                _ => [],
+            };
+            findings.AddRange(groups.OrderByDescending(g => g.Count).ThenBy(g => g.What, StringComparer.Ordinal).Take(MaxGroups));
+        }
+        return findings;
+    }
+
+    private static IEnumerable<ResourceFindingMessage> Threads(ClrRuntime runtime, ResourceIdentities since, int? livePid)
+    {
+        Dictionary<ulong, ClrObject> threadObjects = ThreadObjects(runtime);
+        var groups = new Dictionary<(string What, string Top), (int Count, string[] Top)>();
+        var managed = new HashSet<int>();
+        foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive && !since.Threads.Contains(t.Address)))
+        {
+            managed.Add((int)thread.OSThreadId);
+            string[] frames = ThreadStacks.Frames(thread).ToArray();
+            string? start = StartMethod(frames);
+            string? name = threadObjects.TryGetValue(thread.Address, out ClrObject obj) ? ThreadName(obj) : null;
+            string what = (name is null ? "thread with no name" : $"thread \"{name}\"") + (start is null ? "" : $", started at {start}");
+            string[] top = frames.Take(TopFrames).ToArray();
+            (string, string) key = (what, string.Join("|", top));
+            groups[key] = (groups.GetValueOrDefault(key).Count + 1, top);
+        }
+        foreach (((string what, _), (int count, string[] top)) in groups)
+            yield return new ResourceFindingMessage(ResourceNames.Threads, "thread", what, count, "System.Threading.Thread", top.Select(f => $"at {f}").ToArray());
+
+        // OS threads no managed thread stands for: native code's, known only by the name the system keeps.
+        if (livePid is not int pid || since.Tasks is null)
+            yield break;
+        foreach (IGrouping<string, int> native in InspectorPlatform.Current.Tasks(pid).Where(t => !since.Tasks.Contains(t) && !managed.Contains(t))
+            .GroupBy(t => InspectorPlatform.Current.TaskName(pid, t) ?? "?", StringComparer.Ordinal))
+        {
+            yield return new ResourceFindingMessage(ResourceNames.Threads, "native thread", $"native thread \"{native.Key}\" (no managed Thread: started by native code)",
+                native.Count(), null, []);
+        }
+    }
+
+    /// <summary>Each live thread's managed <c>Thread</c> object, by the address of the runtime's thread it stands for.</summary>
+    private static Dictionary<ulong, ClrObject> ThreadObjects(ClrRuntime runtime)
+    {
+        // The runtime holds each started thread's Thread object through a handle, so no walk of the heap is needed.
+        var objects = new Dictionary<ulong, ClrObject>();
+        foreach (ClrHandle handle in runtime.EnumerateHandles())
+        {
+            ClrObject obj = handle.Object;
+            if (obj.IsValid && obj.Type?.Name == "System.Threading.Thread" && obj.Type.GetFieldByName("_DONT_USE_InternalThread") is not null)
+                objects.TryAdd(obj.ReadField<ulong>("_DONT_USE_InternalThread"), obj);
+        }
+        return objects;
+    }
+
+    private static string? ThreadName(ClrObject thread) =>
+        thread.Type?.GetFieldByName("_name") is not null ? thread.ReadStringField("_name") : null;
+
+    /// <summary>
+    /// The method a thread was started with: the outermost frame that is not the runtime's own thread start. Frames
+    /// come innermost first.
+    /// </summary>
+    private static string? StartMethod(string[] frames)
+    {
+        for (int i = frames.Length - 1; i >= 0; i--)
+        {
+            if (!frames[i].StartsWith("Thread.", StringComparison.Ordinal) && !frames[i].StartsWith("StartHelper.", StringComparison.Ordinal)
+                && !frames[i].StartsWith("ExecutionContext.", StringComparison.Ordinal))
+                return frames[i];
+        }
+        return null;
+    }
+
+    private static IEnumerable<ResourceFindingMessage> Handles(ClrRuntime runtime, ResourceIdentities since)
+    {
+        return runtime.EnumerateHandles()
+            .Where(h => !since.Handles.Contains(h.Address))
+            .Select(h => (Kind: ResourceCounter.HandleKind(h), Target: h.Object.IsValid ? h.Object.Type?.Name : null))
+            .Where(h => h.Kind is not null)
+            .GroupBy(h => h)
+            .Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key.Kind!,
+                $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : $"a {TypeNames.Short(g.Key.Target)}")}", g.Count(), g.Key.Target, []));
+    }
+
+    private static IEnumerable<ResourceFindingMessage> Descriptors(ClrRuntime runtime, IReadOnlyDictionary<int, string?> since, int pid)
+    {
+        IReadOnlyDictionary<int, string?> now = InspectorPlatform.Current.Descriptors(pid);
+        int[] added = now.Where(d => d.Value is not null && (!since.TryGetValue(d.Key, out string? was) || was != d.Value)).Select(d => d.Key).ToArray();
+        if (added.Length == 0)
+            return [];
+        Dictionary<int, string> owners = SafeHandleOwners(runtime, added);
+        return added
+            .Select(d => (Kind: InspectorPlatform.Current.DescriptorKind(now[d]), Full: InspectorPlatform.Current.DescribeDescriptor(pid, now[d]!), Owner: owners.GetValueOrDefault(d)))
+            .GroupBy(d => (d.Kind, What: EphemeralPort().Replace(d.Full, m => int.Parse(m.Groups[1].ValueSpan, CultureInfo.InvariantCulture) >= FirstEphemeralPort ? ":*" : m.Value), d.Owner))
+            .Select(g => new ResourceFindingMessage(ResourceNames.FileDescriptors, g.Key.Kind, g.Key.What, g.Count(), g.Key.Owner,
+            [
+                g.Key.Owner is null ? "no SafeHandle owns it: opened by native code, or by a P/Invoke whose result was kept as a number" : $"owned by a {TypeNames.Short(g.Key.Owner)}",
+                .. g.First().Full == g.Key.What ? Array.Empty<string>() : [$"for one: {g.First().Full}"],
+            ]));
+    }
+
+    // The kernel hands out ports from here up to connections that name none: such a port tells one socket from another,
+    // not what it is, so the sockets to one peer are one group.
+    private const int FirstEphemeralPort = 32768;
+
+    [GeneratedRegex(@":(\d{5})\b")]
+    private static partial Regex EphemeralPort();
+
+    /// <summary>The type of the SafeHandle that holds each of <paramref name="descriptors"/>, where one does.</summary>
+    private static Dictionary<int, string> SafeHandleOwners(ClrRuntime runtime, int[] descriptors)
+    {
+        var wanted = descriptors.ToHashSet();
+        var owners = new Dictionary<int, string>();
+        var isSafeHandle = new Dictionary<ulong, bool>();
+        foreach (ClrObject obj in runtime.Heap.EnumerateObjects())
+        {
+            if (obj.Type is not ClrType type)
+                continue;
+            if (!isSafeHandle.TryGetValue(type.MethodTable, out bool safeHandle))
+                isSafeHandle[type.MethodTable] = safeHandle = DerivesFrom(type, "System.Runtime.InteropServices.SafeHandle");
+            if (!safeHandle)
+                continue;
+            long value = obj.ReadField<long>("handle");
+            if (value is >= 0 and <= int.MaxValue && wanted.Contains((int)value))
+                owners.TryAdd((int)value, type.Name ?? "System.Runtime.InteropServices.SafeHandle");
+        }
+        return owners;
+    }
+
+    private static bool DerivesFrom(ClrType type, string baseName)
+    {
+        for (ClrType? t = type; t is not null; t = t.BaseType)
+        {
+            if (t.Name == baseName)
+                return true;
+        }
+        return false;
+    }
+
+    private static IEnumerable<ResourceFindingMessage> Assemblies(ClrRuntime runtime, ResourceIdentities since)
+    {
+        ulong sharedAllocator = LoadedAssemblies.SharedAllocator(runtime);
+        return runtime.EnumerateModules().DistinctBy(m => m.Address)
+            .Where(m => !since.Modules.Contains(m.Address))
+            .Select(m => (Name: LoadedAssemblies.Name(m) ?? "an assembly with no name", Kind: AssemblyKind(m, LoadedAssemblies.IsCollectible(m, sharedAllocator))))
+            .GroupBy(a => (a.Kind, What: Numbered().Replace(a.Name, "N")))
+            .Select(g => new ResourceFindingMessage(ResourceNames.Assemblies, g.Key.Kind, g.Key.What, g.Count(), "System.Reflection.RuntimeAssembly",
+                [$"for one: {g.First().Name}", AssemblyNote(g.Key.Kind)]));
+    }
+
+    private static string AssemblyKind(ClrModule module, bool collectible) =>
+        (LoadedAssemblies.Name(module) ?? "").Contains("Microsoft.Xml.Serialization.GeneratedAssembly", StringComparison.Ordinal) ? "XmlSerializer"
+        : collectible ? "collectible"
+        : module.IsDynamic ? "dynamic"
+        : "loaded";
+
+    private static string AssemblyNote(string kind) => kind switch
+    {
+        "XmlSerializer" => "made by an XmlSerializer, which generates an assembly for each serializer it does not cache; it is never unloaded",
+        "collectible" => "in a collectible AssemblyLoadContext that has not unloaded: something outside it still refers to one of its objects",
+        "dynamic" => "generated at run time (Reflection.Emit) outside a collectible context: it is never unloaded",
+        _ => "loaded outside a collectible AssemblyLoadContext: it is never unloaded",
+    };
+
+    private static IEnumerable<ResourceFindingMessage> FinalizationQueue(ClrRuntime runtime) =>
+        runtime.Heap.EnumerateFinalizerRoots()
+            .Select(r => r.Object.IsValid ? r.Object.Type?.Name : null)
+            .GroupBy(t => t ?? "?", StringComparer.Ordinal)
+            .Select(g => new ResourceFindingMessage(ResourceNames.FinalizationQueue, "finalizable", $"{TypeNames.Short(g.Key)} waiting for its finalizer", g.Count(),
+                g.Key == "?" ? null : g.Key, []));
+
+    // A number in a generated name (Generated17, a context's id): the group is the maker, not the instance.
+    [GeneratedRegex(@"\d+")]
+    private static partial Regex Numbered();
+}
