@@ -44,6 +44,18 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     double censusWall = Measure.Median(9, () => pauses.Add(taker.Take().Reply.PauseMs));
     double censusPause = Measure.MedianOf(pauses);
 
+    // The resource counters' own cost: censuses with and without them, taken in turn so drift falls on both alike.
+    var bareTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach, Resources = LeakResources.None });
+    bareTaker.Take();
+    var (countedPauses, barePauses, countedWalls, bareWalls) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+    for (int run = 0; run < 15; run++)
+    {
+        countedWalls.Add(Measure.Median(1, () => countedPauses.Add(taker.Take().Reply.PauseMs)));
+        bareWalls.Add(Measure.Median(1, () => barePauses.Add(bareTaker.Take().Reply.PauseMs)));
+    }
+    double countedPause = Measure.MedianOf(countedPauses), barePause = Measure.MedianOf(barePauses);
+    double countedWall = Measure.MedianOf(countedWalls), bareWall = Measure.MedianOf(bareWalls);
+
     var dumpTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Dump });
     dumpTaker.Take();
     var dumpPauses = new List<double>();
@@ -58,6 +70,9 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     rows.Add($"| {liveObjects:N0} | full blocking GC | {gcOnce:0.0} ms | 1.0x |");
     rows.Add($"| {liveObjects:N0} | census pause, warm (live attach) | {censusPause:0.0} ms | {censusPause / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | census round trip, request to reply | {censusWall:0.0} ms | {censusWall / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | census pause without the resource counters (LeakResources.None) | {barePause:0.0} ms | {barePause / gcOnce:0.0}x |");
+    rows.Add($"| {liveObjects:N0} | resource counters' cost per census: pause {countedPause:0.0} ms against {barePause:0.0} ms, round trip {countedWall:0.0} ms against {bareWall:0.0} ms | " +
+        $"{countedWall - bareWall:0.0} ms | {(countedPause - barePause) / barePause * 100:+0.0;-0.0}% of the pause, {(countedWall - bareWall) / bareWall * 100:+0.0;-0.0}% of the round trip |");
     rows.Add($"| {liveObjects:N0} | census pause (self-dump route) | {Measure.MedianOf(dumpPauses):0.0} ms | {Measure.MedianOf(dumpPauses) / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, clean fragment | {cleanCheck:0.0} ms | {cleanCheck / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, leaky fragment (with confirmation) | {leakyCheck:0.0} ms | {leakyCheck / gcOnce:0.0}x |");

@@ -216,11 +216,26 @@ internal static class FixedReports
         Resources =
         [
             new ResourceUsage("threads", [21, 22, 23, 23, 27], 0.1, true,
-                new Dictionary<string, IReadOnlyList<long>> { ["os"] = [21, 22, 23, 23, 27], ["managed"] = [9, 10, 11, 11, 15] }),
+                new Dictionary<string, IReadOnlyList<long>> { ["os"] = [21, 22, 23, 23, 27], ["managed"] = [9, 10, 11, 11, 15] })
+            {
+                Findings =
+                [
+                    new ResourceFinding("thread", "thread \"order-poller\", started at lambda in OrderPoller.Start", 6,
+                        ["at ManualResetEventSlim.Wait", "at lambda in OrderPoller.Start"], ResourceFindings.Hint("threads", "thread")) { OwnerType = "System.Threading.Thread" },
+                ],
+            },
             new ResourceUsage("gcHandles", [120, 120, 121, 120, 120], 0, false,
                 new Dictionary<string, IReadOnlyList<long>> { ["strong"] = [40, 40, 41, 40, 40], ["weak"] = [80, 80, 80, 80, 80] }),
             new ResourceUsage("nativeMemory", [9_000_000, 9_700_000, 10_400_000, 10_400_000, 13_200_000], 70_000, true,
-                new Dictionary<string, IReadOnlyList<long>>()) { IgnoredReason = "the vendor SDK's native cache" },
+                new Dictionary<string, IReadOnlyList<long>>())
+            {
+                IgnoredReason = "the vendor SDK's native cache",
+                Findings =
+                [
+                    new ResourceFinding("alongside", "70,000 bytes per iteration, beside Order", 1, ["Order: 40 bytes of managed heap per iteration"],
+                        "The managed objects that grow beside it usually own the native memory.") { OwnerType = "Acme.Orders.Order" },
+                ],
+            },
         ],
     };
 
@@ -244,7 +259,25 @@ internal static class FixedReports
         new LeakExplanation([s_listLeak], [], "stopped at the 30 s time limit after 900 of 1,000 instances"),
         ["Census 2 could not parse 48 bytes of the heap, so its counts may be low."],
         TimeSpan.FromSeconds(11),
-        baseline: baseline);
+        baseline: baseline)
+    {
+        Resources =
+        [
+            new ResourceUsage("fileDescriptors", [120, 170, 220], 9.996, true,
+                new Dictionary<string, IReadOnlyList<long>> { ["socket"] = [60, 110, 160], ["file"] = [60, 60, 60] })
+            {
+                Findings =
+                [
+                    new ResourceFinding("socket", "tcp 10.0.0.5:* -> 10.0.0.9:5432 (established)", 100,
+                        ["owned by a SafeSocketHandle", "for one: tcp 10.0.0.5:41822 -> 10.0.0.9:5432 (established)"], ResourceFindings.Hint("fileDescriptors", "socket"))
+                    {
+                        OwnerType = "System.Net.Sockets.SafeSocketHandle",
+                    },
+                ],
+            },
+            new ResourceUsage("threads", [30, 31, 30], 0, false, new Dictionary<string, IReadOnlyList<long>>()),
+        ],
+    };
 
     public static CensusReport Census() => new("dump /tmp/orders-1.dmp", 80_000, 6_000_000,
     [
@@ -267,7 +300,14 @@ internal static class FixedReports
         new TypeCount("System.Byte[]", 1_900, 1_450_000),
         new TypeCount("Acme.Orders.Order", 2_000, 80_000),
         new TypeCount("Acme.Orders.Invoice|Draft", 3, 96),
-    ], ["The census could not parse 48 bytes of the heap, so its counts may be low."]);
+    ], ["The census could not parse 48 bytes of the heap, so its counts may be low."])
+    {
+        Resources =
+        [
+            new ResourceCount("gcHandles", 230, new Dictionary<string, long> { ["strong"] = 90, ["pinned"] = 12, ["weak"] = 116, ["dependent"] = 12, ["refCounted"] = 0 }),
+            new ResourceCount("assemblies", 41, new Dictionary<string, long> { ["loaded"] = 38, ["dynamic"] = 3, ["collectible"] = 0, ["collectibleContexts"] = 0 }),
+        ],
+    };
 
     /// <summary>Two dumps compared, and the growth of the type that gained the most explained in the second.</summary>
     public static CensusDiffReport ExplainedDiff(LeakBaseline baseline) =>

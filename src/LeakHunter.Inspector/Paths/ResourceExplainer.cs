@@ -102,12 +102,15 @@ internal static partial class ResourceExplainer
     {
         for (int i = frames.Length - 1; i >= 0; i--)
         {
-            if (!frames[i].StartsWith("Thread.", StringComparison.Ordinal) && !frames[i].StartsWith("StartHelper.", StringComparison.Ordinal)
-                && !frames[i].StartsWith("ExecutionContext.", StringComparison.Ordinal))
+            int dot = frames[i].LastIndexOf('.');
+            if (dot < 0 || !s_threadStart.Contains(frames[i][..dot]))
                 return frames[i];
         }
         return null;
     }
+
+    // The runtime's own frames below every thread's start method.
+    private static readonly HashSet<string> s_threadStart = new(StringComparer.Ordinal) { "Thread", "Thread+StartHelper", "ExecutionContext" };
 
     private static IEnumerable<ResourceFindingMessage> Handles(ClrRuntime runtime, ResourceIdentities since)
     {

@@ -286,7 +286,7 @@ internal sealed class HtmlExporter : IReportExporter
                 }), numericColumns: 0, numericFrom: 1);
             foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
             {
-                html.AppendLine($"<h3>What the new {Encode(resource.Name)} are</h3>");
+                html.AppendLine($"<h3>{Encode(TextExporter.FindingsTitle(resource.Name))}</h3>");
                 Table(html, ["new", "what", "details", "fix"],
                     resource.Findings.Select(f => new[]
                     {

@@ -293,7 +293,7 @@ internal sealed class MarkdownExporter : IReportExporter
             md.AppendLine();
             foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
             {
-                md.AppendLine($"What the new {resource.Name} are:").AppendLine();
+                md.AppendLine($"{TextExporter.FindingsTitle(resource.Name)}:").AppendLine();
                 foreach (ResourceFinding finding in resource.Findings)
                 {
                     string cause = finding.Cause is int index ? string.Create(s_invariant, $" (kept by cause {index + 1})") : "";

@@ -210,6 +210,16 @@ internal sealed class TextExporter : IReportExporter
         return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{ResourcesGrew(report.Resources)}";
     }
 
+    /// <summary>The heading of a grown resource's findings, in words: "What the new GC handles are".</summary>
+    internal static string FindingsTitle(string resource) => resource switch
+    {
+        Census.ResourceNames.GcHandles => "What the new GC handles are",
+        Census.ResourceNames.FileDescriptors => "What the new file descriptors point to",
+        Census.ResourceNames.FinalizationQueue => "What waits for its finalizer",
+        Census.ResourceNames.NativeMemory => "What grew beside native memory",
+        _ => $"What the new {resource} are",
+    };
+
     /// <summary>" (socket +12, file -1)": how a resource's kinds changed, or nothing when none did.</summary>
     internal static string KindChanges(ResourceChange resource) => resource.Details.Count == 0 ? ""
         : " (" + string.Join(", ", resource.Details.Select(d => string.Create(s_invariant, $"{d.Key} {d.Value:+#,0;-#,0;0}"))) + ")";
@@ -242,7 +252,7 @@ internal sealed class TextExporter : IReportExporter
                 text.AppendLine(string.Create(s_invariant,
                     $"    {resource.Name,-38} {resource.PerIteration,12:0.##} {unit,-10} {string.Join(" ", resource.Counts)}{verdict}"));
                 foreach ((string kind, IReadOnlyList<long> counts) in resource.Details.Where(d => d.Value[^1] != d.Value[0]))
-                    text.AppendLine(string.Create(s_invariant, $"      {kind,-36} {string.Join(" ", counts)}"));
+                    text.AppendLine(string.Create(s_invariant, $"      {kind,-36} {"",12} {"",-10} {string.Join(" ", counts)}"));
             }
             AppendFindings(text, growing);
         }
@@ -257,7 +267,7 @@ internal sealed class TextExporter : IReportExporter
         foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
         {
             text.AppendLine();
-            text.AppendLine($"    What the new {resource.Name} are:");
+            text.AppendLine($"    {FindingsTitle(resource.Name)}:");
             foreach (ResourceFinding finding in resource.Findings)
             {
                 string count = resource.Name == Census.ResourceNames.NativeMemory ? "" : string.Create(s_invariant, $"{finding.Count,6:N0} x ");
