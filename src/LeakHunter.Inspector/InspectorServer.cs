@@ -175,7 +175,7 @@ internal sealed class InspectorServer
         return UnderTimeLimit(request.Target.Timeout, () =>
         {
             (List<ResourceFindingMessage> findings, _) = _reader.Read(request.Target,
-                runtime => ResourceExplainer.Explain(runtime, since, request.Resources, TargetReader.ReadsLiveSystem(request.Target) ? _targetPid : null));
+                runtime => ResourceExplainer.Explain(runtime, _scanner, _types, since, request.Resources, TargetReader.ReadsLiveSystem(request.Target) ? _targetPid : null));
             return new ResourceFindingsReply(findings);
         });
     }

@@ -21,8 +21,10 @@ switch (mode)
         // A long-running process for the command-line tool to inspect from outside: "leak" keeps one order per
         // tick in OrderArchive.s_orders and prints "orders N" every tenth, "clean" makes only garbage. It runs until
         // it is killed.
+        // "leak-files" keeps one open file per tick in FileKeeper.s_files and prints "files N" every tenth.
         bool leaking = args.Length > 1 && args[1] == "leak";
-        using (var ticks = new Timer(_ => OrderArchive.Tick(leaking), null, 0, 20))
+        TimerCallback tick = args.Length > 1 && args[1] == "leak-files" ? _ => FileKeeper.Tick() : _ => OrderArchive.Tick(leaking);
+        using (var ticks = new Timer(tick, null, 0, 20))
         {
             Console.WriteLine($"ready {Environment.ProcessId}");
             Thread.Sleep(Timeout.Infinite);
@@ -105,6 +107,24 @@ internal static class OrderArchive
             if (kept % 10 == 0)
                 Console.WriteLine($"orders {kept}");
         }
+    }
+}
+
+// FileKeeper.s_files (static List) -> SafeFileHandle[] -> SafeFileHandle (one open descriptor of /dev/null)
+internal static class FileKeeper
+{
+    private static readonly List<Microsoft.Win32.SafeHandles.SafeFileHandle> s_files = new();
+
+    public static void Tick()
+    {
+        int kept;
+        lock (s_files)
+        {
+            s_files.Add(File.OpenHandle("/dev/null"));
+            kept = s_files.Count;
+        }
+        if (kept % 10 == 0)
+            Console.WriteLine($"files {kept}");
     }
 }
 

@@ -46,6 +46,69 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Watch_OfAProcessKeepingFilesOpen_ShowsTheDescriptorsGrowing_WhatTheyAre_AndTheCauseThatKeepsThem()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak-files");
+
+        (int exit, string output, string errors) = RunCli("watch", target.Id.ToString(), "--interval", "1", "--samples", "4", "--format", "json");
+
+        Assert.True(exit == 1, errors + output);
+        using JsonDocument report = JsonDocument.Parse(output);
+        double[] elapsed = report.RootElement.GetProperty("censuses").EnumerateArray().Select(c => c.GetProperty("elapsedSeconds").GetDouble()).ToArray();
+        JsonElement descriptors = Assert.Single(report.RootElement.GetProperty("resources").EnumerateArray(), r => r.GetProperty("name").GetString() == "fileDescriptors");
+        Assert.True(descriptors.GetProperty("growing").GetBoolean(), output);
+        long[] files = descriptors.GetProperty("details").GetProperty("file").EnumerateArray().Select(c => c.GetInt64()).ToArray();
+        long[] counts = descriptors.GetProperty("counts").EnumerateArray().Select(c => c.GetInt64()).ToArray();
+        // Every descriptor added is a file, one per tick of the target's timer; the rate is per second of the watch.
+        Assert.Equal(counts[^1] - counts[0], files[^1] - files[0]);
+        Assert.True(files[^1] - files[0] >= 20, output);
+        Assert.Equal((counts[^1] - counts[0]) / (elapsed[^1] - elapsed[0]), descriptors.GetProperty("perSecond").GetDouble(), tolerance: 0.5);
+
+        JsonElement finding = Assert.Single(descriptors.GetProperty("findings").EnumerateArray());
+        Assert.Equal("file", finding.GetProperty("kind").GetString());
+        Assert.Equal("/dev/null", finding.GetProperty("what").GetString());
+        Assert.Equal("Microsoft.Win32.SafeHandles.SafeFileHandle", finding.GetProperty("ownerType").GetString());
+        // Told right after the last census: the target opened a few more meanwhile, one per 20 ms tick.
+        Assert.InRange(finding.GetProperty("count").GetInt64(), files[^1] - files[0], files[^1] - files[0] + 25);
+        JsonElement cause = report.RootElement.GetProperty("causes")[finding.GetProperty("cause").GetInt32()];
+        Assert.Equal("FileKeeper.s_files", cause.GetProperty("root").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void CensusesOfAProcessKeepingFilesOpen_Diffed_ShowTheDescriptorsGained()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak-files");
+        string before = Path.GetTempFileName(), after = Path.GetTempFileName();
+        try
+        {
+            long held = target.WaitForHeldAbove("files", 0, s_generous);
+            Assert.Equal(0, RunCli("census", target.Id.ToString(), "--format", "json", "--output", before).Exit);
+            target.WaitForHeldAbove("files", held + 30, s_generous);
+            Assert.Equal(0, RunCli("census", target.Id.ToString(), "--format", "json", "--output", after).Exit);
+            long gained = CensusReport.FromJson(File.ReadAllText(after)).Resources.Single(r => r.Name == "fileDescriptors").Count
+                - CensusReport.FromJson(File.ReadAllText(before)).Resources.Single(r => r.Name == "fileDescriptors").Count;
+            Assert.True(gained >= 30, $"{gained} descriptors gained");
+
+            (int exit, string output, string errors) = RunCli("diff", before, after);
+
+            Assert.True(exit == 1, errors + output);
+            string line = output.Split('\n').Single(l => l.EndsWith($"fileDescriptors (file +{gained})", StringComparison.Ordinal));
+            Assert.StartsWith($"+{gained}", line.Trim());
+
+            (exit, output, errors) = RunCli("diff", before, after, "--format", "json");
+            using JsonDocument diff = JsonDocument.Parse(output);
+            JsonElement change = Assert.Single(diff.RootElement.GetProperty("resourceChanges").EnumerateArray(), r => r.GetProperty("name").GetString() == "fileDescriptors");
+            Assert.Equal(gained, change.GetProperty("change").GetInt64());
+            Assert.Equal(gained, change.GetProperty("details").GetProperty("file").GetInt64());
+        }
+        finally
+        {
+            File.Delete(before);
+            File.Delete(after);
+        }
+    }
+
+    [Fact]
     public void CensusSavedTwice_ThenDiffed_ShowsTheGrowth()
     {
         using TargetProcess target = TargetProcess.StartServing("leak");

@@ -140,19 +140,22 @@ internal sealed class TargetProcess : IDisposable
     /// Waits until a "serve leak" target says it holds more than <paramref name="orders"/> orders, and returns how many
     /// it holds: what a test that needs the leak to have grown waits for, instead of a sleep.
     /// </summary>
-    public long WaitForOrdersAbove(long orders, TimeSpan timeout)
+    public long WaitForOrdersAbove(long orders, TimeSpan timeout) => WaitForHeldAbove("orders", orders, timeout);
+
+    /// <summary>Waits for a "<paramref name="what"/> N" line with N above <paramref name="count"/>, and returns N.</summary>
+    public long WaitForHeldAbove(string what, long count, TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
-            string? line = ReadLineStartingWith("orders ", timeout - clock.Elapsed);
+            string? line = ReadLineStartingWith(what + " ", timeout - clock.Elapsed);
             if (line is null)
                 break;
-            long held = long.Parse(line["orders ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-            if (held > orders)
+            long held = long.Parse(line[(what.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            if (held > count)
                 return held;
         }
-        throw new TimeoutException($"The target never held more than {orders} orders.");
+        throw new TimeoutException($"The target never held more than {count} {what}.");
     }
 
     public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);

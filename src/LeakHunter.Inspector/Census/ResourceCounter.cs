@@ -70,11 +70,19 @@ internal static class ResourceCounter
         _ => null,
     };
 
-    /// <summary>The GC heap's reserved address ranges, sorted and merged: the mappings there are the GC's, not native memory.</summary>
+    /// <summary>
+    /// The GC's address ranges, sorted and merged: its regions in use, its free regions and its bookkeeping (card and
+    /// mark tables). The mappings there are the GC's, not native memory: a free region the GC decommits a piece at a time
+    /// after a big heap shrank, or a card table that follows the heap's size, would otherwise move native memory by
+    /// megabytes between two censuses.
+    /// </summary>
     public static List<(ulong Start, ulong End)> GcHeapRanges(ClrRuntime runtime)
     {
         var ranges = new List<(ulong Start, ulong End)>();
-        foreach ((ulong start, ulong end) in runtime.Heap.Segments.Select(s => (s.ReservedMemory.Start, s.ReservedMemory.End)).Where(r => r.End > r.Start).OrderBy(r => r.Start))
+        IEnumerable<(ulong Start, ulong End)> gcOwned = runtime.Heap.Segments.Select(s => (s.ReservedMemory.Start, s.ReservedMemory.End))
+            .Concat(runtime.EnumerateClrNativeHeaps().Where(h => h.Kind is NativeHeapKind.GCFreeRegion or NativeHeapKind.GCBookkeeping)
+                .Select(h => (h.MemoryRange.Start, h.MemoryRange.End)));
+        foreach ((ulong start, ulong end) in gcOwned.Where(r => r.End > r.Start).OrderBy(r => r.Start))
         {
             if (ranges.Count > 0 && start <= ranges[^1].End)
                 ranges[^1] = (ranges[^1].Start, Math.Max(ranges[^1].End, end));

@@ -24,10 +24,13 @@ internal static partial class ResourceExplainer
 
     /// <summary>The groups of new items of <paramref name="resources"/> since <paramref name="since"/>.</summary>
     /// <param name="runtime">The process's runtime, held still.</param>
+    /// <param name="scanner">Reads the heap, for the paths to the targets of new GC handles.</param>
+    /// <param name="types">The type names the scanner numbers.</param>
     /// <param name="since">What the earlier census identified.</param>
     /// <param name="resources">The resources to explain, as <see cref="ResourceNames"/> names them.</param>
     /// <param name="livePid">The process, when the system can be asked about it (not a dump file's).</param>
-    public static List<ResourceFindingMessage> Explain(ClrRuntime runtime, ResourceIdentities since, IReadOnlyList<string> resources, int? livePid)
+    public static List<ResourceFindingMessage> Explain(ClrRuntime runtime, HeapScanner scanner, TypeTable types, ResourceIdentities since, IReadOnlyList<string> resources,
+        int? livePid)
     {
         var findings = new List<ResourceFindingMessage>();
         foreach (string resource in resources.Distinct())
@@ -35,7 +38,7 @@ internal static partial class ResourceExplainer
             IEnumerable<ResourceFindingMessage> groups = resource switch
             {
                 ResourceNames.Threads => Threads(runtime, since, livePid),
-                ResourceNames.GcHandles => Handles(runtime, since),
+                ResourceNames.GcHandles => Handles(runtime, scanner, types, since),
                 ResourceNames.FileDescriptors when livePid is int pid && since.Descriptors is not null => Descriptors(runtime, since.Descriptors, pid),
                 ResourceNames.Assemblies => Assemblies(runtime, since),
                 ResourceNames.FinalizationQueue => FinalizationQueue(runtime),
@@ -112,15 +115,53 @@ internal static partial class ResourceExplainer
     // The runtime's own frames below every thread's start method.
     private static readonly HashSet<string> s_threadStart = new(StringComparer.Ordinal) { "Thread", "Thread+StartHelper", "ExecutionContext" };
 
-    private static IEnumerable<ResourceFindingMessage> Handles(ClrRuntime runtime, ResourceIdentities since)
+    // Handles of a group whose targets are traced: they share a type and, nearly always, a story.
+    private const int TracedHandlesPerGroup = 10;
+
+    // How long tracing the handles' targets may take: past it, the groups are told without their targets' paths.
+    private static readonly TimeSpan s_targetPathsLimit = TimeSpan.FromSeconds(20);
+
+    private static IEnumerable<ResourceFindingMessage> Handles(ClrRuntime runtime, HeapScanner scanner, TypeTable types, ResourceIdentities since)
     {
-        return runtime.EnumerateHandles()
+        var groups = runtime.EnumerateHandles()
             .Where(h => !since.Handles.Contains(h.Address))
-            .Select(h => (Kind: ResourceCounter.HandleKind(h), Target: h.Object.IsValid ? h.Object.Type?.Name : null))
+            .Select(h => (h.Address, Kind: ResourceCounter.HandleKind(h), Target: h.Object.IsValid ? h.Object.Type?.Name : null))
             .Where(h => h.Kind is not null)
-            .GroupBy(h => h)
-            .Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key.Kind!,
-                $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : $"a {TypeNames.Short(g.Key.Target)}")}", g.Count(), g.Key.Target, []));
+            .GroupBy(h => (Kind: h.Kind!, h.Target))
+            .OrderByDescending(g => g.Count())
+            .Take(MaxGroups)
+            .ToArray();
+        if (groups.Length == 0)
+            return [];
+        // What holds a handle's target besides the handle: the object the code that allocates the handles works on.
+        Explanation traced = LeakExplainer.ExplainWatched(runtime, scanner, types,
+            groups.SelectMany(g => g.Take(TracedHandlesPerGroup).Select(h => h.Address)).ToArray(), s_targetPathsLimit);
+        return groups.Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key.Kind,
+            $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : $"a {TypeNames.Short(g.Key.Target)}")}", g.Count(), g.Key.Target,
+            traced.Leaks.Where(l => l.Type == g.Key.Target).OrderByDescending(l => l.Instances).Take(1).Select(TargetHeldBy).ToArray()));
+    }
+
+    /// <summary><c>Acme.Settings.s_current</c> as <c>Settings.s_current</c>: the type's short name, then the member.</summary>
+    private static string ShortMember(string name)
+    {
+        int dot = name.LastIndexOf('.');
+        return dot < 0 || name.Contains(' ', StringComparison.Ordinal) ? name : $"{TypeNames.Short(name[..dot])}.{name[(dot + 1)..]}";
+    }
+
+    /// <summary>"its target is held by static field Settings.s_current -> Settings": the path from a root, in short names.</summary>
+    private static string TargetHeldBy(LeakPath path)
+    {
+        string root = path.RootKind switch
+        {
+            RootKindCode.StaticField => "static field ",
+            RootKindCode.ThreadStatic => "thread-static field ",
+            RootKindCode.Stack => "a local of ",
+            _ => "",
+        } + ShortMember(path.RootName);
+        IEnumerable<string> steps = path.Steps.Select(step => step.Field is null ? TypeNames.Short(step.Type) : $".{step.Field} {TypeNames.Short(step.Type)}");
+        return path.RootKind == RootKindCode.Unknown
+            ? "its target is held by nothing else: only the handle keeps it"
+            : $"its target is held by {root} -> {string.Join(" ", steps)}";
     }
 
     private static IEnumerable<ResourceFindingMessage> Descriptors(ClrRuntime runtime, IReadOnlyDictionary<int, string?> since, int pid)
@@ -158,8 +199,8 @@ internal static partial class ResourceExplainer
             if (obj.Type is not ClrType type)
                 continue;
             if (!isSafeHandle.TryGetValue(type.MethodTable, out bool safeHandle))
-                isSafeHandle[type.MethodTable] = safeHandle = DerivesFrom(type, "System.Runtime.InteropServices.SafeHandle");
-            if (!safeHandle)
+                isSafeHandle[type.MethodTable] = safeHandle = !s_notDescriptors.Contains(type.Name ?? "") && DerivesFrom(type, "System.Runtime.InteropServices.SafeHandle");
+            if (!safeHandle || (obj.ReadField<int>("_state") & ClosedState) != 0)
                 continue;
             long value = obj.ReadField<long>("handle");
             if (value is >= 0 and <= int.MaxValue && wanted.Contains((int)value))
@@ -167,6 +208,15 @@ internal static partial class ResourceExplainer
         }
         return owners;
     }
+
+    // SafeHandle's state bit for a handle already released: its number may be a new descriptor's by now.
+    private const int ClosedState = 1;
+
+    // SafeHandles whose small numbers are the runtime's own handles or process ids, not descriptors.
+    private static readonly HashSet<string> s_notDescriptors = new(StringComparer.Ordinal)
+    {
+        "Microsoft.Win32.SafeHandles.SafeWaitHandle", "Microsoft.Win32.SafeHandles.SafeProcessHandle",
+    };
 
     private static bool DerivesFrom(ClrType type, string baseName)
     {

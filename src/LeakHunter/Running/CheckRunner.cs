@@ -158,21 +158,22 @@ internal sealed class CheckRunner
 
         int? idle = null;
         int confirmed = 0;
-        if (_options.ConfirmGrowth && HasCandidates(censuses, countedLast))
+        // A resource that rose in every counted interval is confirmed like a type: an idle census tells the thread pool's
+        // or the allocator's own growth from the fragment's, and the rounds tell a pool that fills up from a leak.
+        bool typeCandidates = HasCandidates(censuses, countedLast);
+        if (_options.ConfirmGrowth && (typeCandidates || GrowingResources(countedLast, idle: null, confirmed: 0) > 0))
         {
             TimeSpan interval = countedTime / (_options.Censuses - 1);
             int idleCensus = await TakeIdleCensusAsync(censuses, interval).ConfigureAwait(false);
             idle = idleCensus;
             // Fetched only now: the idle census must not count the list of names.
-            if (_options.ExplainLeaks)
+            if (_options.ExplainLeaks && typeCandidates)
                 TryMark(censuses, Candidates(censuses, countedLast));
             confirmed = await ConfirmAsync(censuses, countedTime, countedLast, idleCensus, compacting: _markedAt is null).ConfigureAwait(false);
         }
         IReadOnlyList<TypeSeries> series = censuses.Histograms(CensusIds());
         (List<TypeSeries> growing, List<TypeSeries> background) = GrowthAnalyzer.Confirm(series, Iterations(), countedLast, idle, _confirmations[..confirmed]);
-        IReadOnlyList<ResourceUsage> resources = ResourceGrowth.Judge(_resources[..(_recordCount * ResourceNames.Slots.Length)],
-            Iterations().Select(i => (double)i).ToArray(), countedLast, idle, _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes,
-            IgnoreRules.For(_options));
+        IReadOnlyList<ResourceUsage> resources = JudgeResources(countedLast, idle, confirmed, IgnoreRules.For(_options));
         resources = ExplainResources(censuses, resources, growing);
         LeakExplanation? explanation = growing.Count > 0 && _options.ExplainLeaks
             ? await ExplainAsync(censuses, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
@@ -279,6 +280,14 @@ internal sealed class CheckRunner
         return ResourceFindings.Explained(resources, found, growingTypes.Select(t => (t.Type, GrowthAnalyzer.Rate(t.Bytes, span))).ToArray(), "iteration");
     }
 
+    /// <summary>The selected resources judged on the censuses taken so far, by the rules growing types are judged by.</summary>
+    private IReadOnlyList<ResourceUsage> JudgeResources(int countedLast, int? idle, int confirmed, IReadOnlyList<LeakIgnore> rules) =>
+        ResourceGrowth.Judge(_resources[..(_recordCount * ResourceNames.Slots.Length)], Iterations().Select(i => (double)i).ToArray(), countedLast, idle,
+            _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes, rules);
+
+    /// <summary>How many selected resources still grow, whether or not a rule ignores them: confirmation must decide them all.</summary>
+    private int GrowingResources(int countedLast, int? idle, int confirmed) => JudgeResources(countedLast, idle, confirmed, rules: []).Count(r => r.Growing);
+
     /// <summary>
     /// Whether anything grew in the counted run. It keeps nothing it fetched: the idle census that may follow
     /// must see the heap as the last counted census left it.
@@ -300,6 +309,10 @@ internal sealed class CheckRunner
     // Growth this large is a leak by any measure: confirmation stops rather than let the process under test grow on.
     private const long ConfirmationMemoryCap = 256L << 20;
     private const long ConfirmationInstanceCap = 1_000_000;
+
+    // A thousand threads, handles, descriptors or assemblies more is a leak by any measure, and a process that goes on
+    // may meet its descriptor limit, or the machine's.
+    private const long ConfirmationItemCap = 1_000;
 
     // At least this many rounds: a type that grows in steps is judged on two of them.
     private const int MinConfirmationRounds = 2;
@@ -365,30 +378,32 @@ internal sealed class CheckRunner
                 TryMark(censuses, Candidates(censuses, countedLast));
 
             (int growing, int undecided, long bytesAdded, long instancesAdded) = Standing(censuses, countedLast, idle, taken);
-            if (growing + undecided == 0)
+            int resources = GrowingResources(countedLast, idle, taken);
+            if (growing + undecided + resources == 0)
             {
-                decision = $"nothing kept growing at its counted rate in round {taken}: growth that stops (a cache filling to its bound, a list the runtime prunes) is not a leak";
+                decision = $"nothing kept growing at its counted rate in round {taken}: growth that stops (a cache filling to its bound, a list the runtime prunes, a pool of threads reaching its size) is not a leak";
                 break;
             }
             if (taken < MinConfirmationRounds)
                 continue;
             // The process's own memory counts too: a generated assembly per call costs far more native memory than heap.
             long processAdded = Environment.WorkingSet - startWorkingSet;
-            if (bytesAdded >= ConfirmationMemoryCap || instancesAdded >= ConfirmationInstanceCap || processAdded >= ConfirmationMemoryCap)
+            long itemsAdded = ResourceItemsAdded(idle);
+            if (bytesAdded >= ConfirmationMemoryCap || instancesAdded >= ConfirmationInstanceCap || processAdded >= ConfirmationMemoryCap || itemsAdded >= ConfirmationItemCap)
             {
-                decision = $"the growing types gained {instancesAdded:N0} instances and {bytesAdded / (1024.0 * 1024.0):0} MiB of heap in {taken} round(s), " +
-                    $"and the process {processAdded / (1024.0 * 1024.0):0} MiB of memory, past the {ConfirmationInstanceCap:N0} instances or {ConfirmationMemoryCap >> 20} MiB " +
-                    "at which growth is a leak by any measure";
+                decision = $"the growing types{AndResources(resources)} gained {instancesAdded:N0} instances and {bytesAdded / (1024.0 * 1024.0):0} MiB of heap in {taken} round(s), " +
+                    $"the process {processAdded / (1024.0 * 1024.0):0} MiB of memory and {itemsAdded:N0} threads, handles, descriptors or assemblies, past the " +
+                    $"{ConfirmationInstanceCap:N0} instances, {ConfirmationMemoryCap >> 20} MiB or {ConfirmationItemCap:N0} items at which growth is a leak by any measure";
                 break;
             }
             if (_iterations >= _options.ConfirmationIterations && undecided == 0)
             {
-                decision = $"{growing} type(s) kept growing at their counted rate through {taken} round(s), to {_iterations:N0} iterations in all";
+                decision = $"{growing} type(s){AndResources(resources)} kept growing at their counted rate through {taken} round(s), to {_iterations:N0} iterations in all";
                 break;
             }
             if (taken == _confirmations.Length)
             {
-                decision = $"{growing} type(s) kept growing through {taken} round(s), to {_iterations:N0} iterations in all; {undecided} that grow in steps missed their last step and are not reported";
+                decision = $"{growing} type(s){AndResources(resources)} kept growing through {taken} round(s), to {_iterations:N0} iterations in all; {undecided} that grow in steps missed their last step and are not reported";
                 break;
             }
         }
@@ -397,6 +412,23 @@ internal sealed class CheckRunner
         _confirmation = new GrowthConfirmation(taken, _iterations - startIterations, decision);
         return taken;
     }
+
+    /// <summary>The most any resource counted in items (all but native memory's bytes) gained from the idle census to the last.</summary>
+    private long ResourceItemsAdded(int idle)
+    {
+        int slots = ResourceNames.Slots.Length, last = _recordCount - 1;
+        long most = 0;
+        foreach (string name in ResourceNames.All.Where(n => n != ResourceNames.NativeMemory))
+        {
+            int total = ResourceNames.SlotOf(name, ResourceNames.Total);
+            long then = _resources[idle * slots + total], now = _resources[last * slots + total];
+            if (then >= 0 && now >= 0)
+                most = Math.Max(most, now - then);
+        }
+        return most;
+    }
+
+    private static string AndResources(int resources) => resources == 0 ? "" : $" and {resources} resource(s)";
 
     /// <summary>Runs one confirmation round in a few parts, with the heap settled between them.</summary>
     private async ValueTask RunRoundAsync(int iterations, bool compacting)

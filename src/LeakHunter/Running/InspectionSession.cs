@@ -208,6 +208,12 @@ internal sealed class InspectionSession : IDisposable
 
         IReadOnlyList<TypeSeries> series = Histograms(ids);
         List<TypeSeries> growing = GrowthAnalyzer.FindSteadyGrowth(series, 0, ids.Count - 1);
+        double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
+        TypeRate[] rates = growing
+            .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
+            .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
+        // Right after the last census: a resource's items are told as near the counts as can be, before the paths take their time.
+        IReadOnlyList<ResourceUsage> resources = WatchedResources(resourceSeries, samples, ids[0], rates, warnings);
         LeakExplanation? explanation = null;
         double? explainedSeconds = null;
         if (growing.Count > 0)
@@ -218,11 +224,6 @@ internal sealed class InspectionSession : IDisposable
             explainedSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds - markedAt;
             explanation = Explain(maxInstancesPerType: 100, []);
         }
-        double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
-        TypeRate[] rates = growing
-            .Select(s => new TypeRate(s.Type, s.Counts, s.Bytes, GrowthAnalyzer.Rate(s.Counts, span), GrowthAnalyzer.Rate(s.Bytes, span)))
-            .OrderByDescending(r => r.BytesPerSecond).ThenBy(r => r.Type, StringComparer.Ordinal).ToArray();
-        IReadOnlyList<ResourceUsage> resources = WatchedResources(resourceSeries, samples, ids[0], rates, warnings);
         WatchReport Report() => new(Target, interval, samples, rates, explanation, warnings, Stopwatch.GetElapsedTime(started), explainedSeconds, baseline)
         {
             Resources = resources,
