@@ -160,7 +160,7 @@ internal static partial class ResourceExplainer
         } + ShortMember(path.RootName);
         IEnumerable<string> steps = path.Steps.Select(step => step.Field is null ? TypeNames.Short(step.Type) : $".{step.Field} {TypeNames.Short(step.Type)}");
         return path.RootKind == RootKindCode.Unknown
-            ? "its target is held by nothing else: only the handle keeps it"
+            ? "no root LeakHunter sees holds its target besides the handle"
             : $"its target is held by {root} -> {string.Join(" ", steps)}";
     }
 

@@ -27,11 +27,19 @@ internal static class ResourceFindings
         {
             Findings = usage.Name == ResourceNames.NativeMemory
                 ? [NativeMemory(usage, growingTypes, unit)]
-                : found.Where(f => f.Resource == usage.Name)
-                    .Select(f => new ResourceFinding(f.Kind, f.What, f.Count, f.Details, Hint(f.Resource, f.Kind)) { OwnerType = f.OwnerType })
+                : Leading(found.Where(f => f.Resource == usage.Name).ToArray(), usage.Counts[^1] - usage.Counts[0])
+                    .Select(f => new ResourceFinding(f.Kind, f.What, f.Count, f.Details, Hint(f.Resource, f.Kind, f.OwnerType)) { OwnerType = f.OwnerType })
                     .ToArray(),
         }).ToArray();
     }
+
+    // A group with fewer new items than this share of what the resource gained cannot be what each call adds: it is the
+    // runtime's own churn (a type cache's weak handle, a thread pool worker), and told beside the leak it is a false lead.
+    private const double MinShareOfRise = 0.1;
+
+    /// <summary>The groups that can be the growth: those with at least a tenth of what the resource gained; the largest one at least.</summary>
+    private static IEnumerable<ResourceFindingMessage> Leading(ResourceFindingMessage[] groups, long rise) =>
+        groups.Where((g, i) => i == 0 || g.Count >= MinShareOfRise * rise);
 
     /// <summary>
     /// Native memory has no items to tell apart. The managed objects that grew beside it usually own it (a SafeHandle,
@@ -74,9 +82,11 @@ internal static class ResourceFindings
 
     private static string Bytes(double bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes:N0} bytes");
 
-    /// <summary>The fix for a group of new items of one kind.</summary>
-    public static string Hint(string resource, string kind) => (resource, kind) switch
+    /// <summary>The fix for a group of new items of one kind, owned by <paramref name="ownerType"/> when that is known.</summary>
+    public static string Hint(string resource, string kind, string? ownerType = null) => (resource, kind) switch
     {
+        (ResourceNames.GcHandles, _) when ownerType == "System.Threading.Thread" =>
+            "These are the runtime's own handles to live threads' Thread objects, not handles the code allocated: they go when the threads end. End the threads.",
         (ResourceNames.Threads, "native thread") =>
             "Native code starts a thread that never ends: call the library's shutdown, close or dispose on what started it, once per use, not per call.",
         (ResourceNames.Threads, _) =>
