@@ -48,6 +48,9 @@ public sealed class ResourceTests
     }
 
     [Fact]
+    public void TheThreadPoolGrowingToWhatBlockingWorkNeeds_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreadPool.Work), "threads");
+
+    [Fact]
     public void ThreadsThatFinish_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreads.Clean, s_counted), "threads");
 
     [Fact]
@@ -63,7 +66,9 @@ public sealed class ResourceTests
 
             ResourceFinding weak = Assert.Single(handles.Findings);
             Assert.Equal(("weak", "weak GC handle to a Object"), (weak.Kind, weak.What));
-            Assert.Equal(handles.Counts[^1] - handles.Counts[0], weak.Count);
+            // One per call; the runtime may take or drop a handle of its own meanwhile (a type cache's), in no group of the leak's.
+            long rise = handles.Counts[^1] - handles.Counts[0];
+            Assert.InRange(weak.Count, rise - 3, rise + 3);
             Assert.Equal("System.Object", weak.OwnerType);
             // The object the handles point at, and what holds it: the code that allocates them works on it.
             Assert.Contains("its target is held by static field ResourceGcHandles.s_settings -> Object", weak.Details);
@@ -173,7 +178,8 @@ public sealed class ResourceTests
     {
         try
         {
-            LeakReport report = LeakDetector.Run(ResourceOwnedNativeMemory.Leak, s_counted);
+            // Confirmed, so a type that rose in the counted intervals by chance is not told as the memory's owner.
+            LeakReport report = LeakDetector.Run(ResourceOwnedNativeMemory.Leak);
 
             ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
             ResourceFinding alongside = Assert.Single(native.Findings);

@@ -109,7 +109,8 @@ internal static class ResourceCounter
         readings.Add(new ResourceReading(ResourceNames.Threads, "os", system.Tasks.Count));
         Add(readings, ResourceNames.FileDescriptors, system.FileDescriptors);
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, "privateResident", system.PrivateResidentBytes));
-        readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, system.PrivateResidentOutsideGcHeapBytes));
+        readings.Add(new ResourceReading(ResourceNames.NativeMemory, "fileBacked", system.FileBackedBytes));
+        readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, system.NativeBytes));
         return readings;
     }
 
@@ -124,10 +125,11 @@ internal static class ResourceCounter
 /// <param name="Tasks">Its threads' ids, managed or not.</param>
 /// <param name="Descriptors">Its open file descriptors, each with what it points to (null when it closed while being read).</param>
 /// <param name="FileDescriptors">Its open file descriptors by kind: <c>file</c>, <c>socket</c>, <c>pipe</c>, <c>other</c>.</param>
-/// <param name="PrivateResidentBytes">Its memory in RAM that no other process shares (the GC heap included).</param>
-/// <param name="PrivateResidentOutsideGcHeapBytes">The same, outside the mappings that hold the GC heap: native memory.</param>
+/// <param name="PrivateResidentBytes">Its memory in RAM that no other process shares (the GC heap and its files' pages included).</param>
+/// <param name="FileBackedBytes">Of that, the pages of files it maps: code and data read in as it runs.</param>
+/// <param name="NativeBytes">Its anonymous memory in RAM outside the GC's mappings: native memory.</param>
 internal sealed record SystemResources(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyDictionary<string, long> FileDescriptors,
-    long PrivateResidentBytes, long PrivateResidentOutsideGcHeapBytes);
+    long PrivateResidentBytes, long FileBackedBytes, long NativeBytes);
 
 /// <summary>
 /// What identifies each thread, GC handle, assembly, OS thread and descriptor at one census: a resource that grew is

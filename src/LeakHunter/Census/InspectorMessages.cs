@@ -99,9 +99,7 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
         writer.Write(Bytes);
         writer.Write(PauseMs);
         writer.Write(UnreadableBytes);
-        writer.Write(Warnings.Count);
-        foreach (string warning in Warnings)
-            writer.Write(warning);
+        WireValues.WriteStrings(writer, Warnings);
         writer.Write(Resources.Count);
         foreach (ResourceReading reading in Resources)
         {
@@ -114,9 +112,7 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
     public static CensusReplyMessage Read(BinaryReader reader)
     {
         (long objects, long bytes, double pauseMs, long unreadable) = (reader.ReadInt64(), reader.ReadInt64(), reader.ReadDouble(), reader.ReadInt64());
-        var warnings = new List<string>();
-        for (int i = WireValues.ReadCount(reader, 1, "warnings"); i > 0; i--)
-            warnings.Add(reader.ReadString());
+        string[] warnings = WireValues.ReadStrings(reader, "warnings");
         var resources = new List<ResourceReading>();
         for (int i = WireValues.ReadCount(reader, 1 + 1 + sizeof(long), "resource readings"); i > 0; i--)
             resources.Add(new ResourceReading(reader.ReadString(), reader.ReadString(), reader.ReadInt64()));
@@ -153,7 +149,7 @@ internal static class ResourceNames
         (GcHandles, Total), (GcHandles, "strong"), (GcHandles, "pinned"), (GcHandles, "weak"), (GcHandles, "dependent"), (GcHandles, "refCounted"),
         (FinalizationQueue, Total),
         (FileDescriptors, Total), (FileDescriptors, "file"), (FileDescriptors, "socket"), (FileDescriptors, "pipe"), (FileDescriptors, "other"),
-        (NativeMemory, Total), (NativeMemory, "privateResident"), (NativeMemory, "gcHeapCommitted"),
+        (NativeMemory, Total), (NativeMemory, "privateResident"), (NativeMemory, "fileBacked"), (NativeMemory, "gcHeapCommitted"),
         (Assemblies, Total), (Assemblies, "loaded"), (Assemblies, "dynamic"), (Assemblies, "collectible"), (Assemblies, "collectibleContexts"),
     ];
 
@@ -271,16 +267,12 @@ internal sealed record FinalizerStackReply(IReadOnlyList<string> Frames) : IWire
 {
     public void Write(BinaryWriter writer)
     {
-        writer.Write(Frames.Count);
-        foreach (string frame in Frames)
-            writer.Write(frame);
+        WireValues.WriteStrings(writer, Frames);
     }
 
     public static FinalizerStackReply Read(BinaryReader reader)
     {
-        var frames = new string[WireValues.ReadCount(reader, 1, "frames")];
-        for (int i = 0; i < frames.Length; i++)
-            frames[i] = reader.ReadString();
+        string[] frames = WireValues.ReadStrings(reader, "frames");
         return new FinalizerStackReply(frames);
     }
 }
@@ -298,18 +290,14 @@ internal sealed record ExplainResourcesRequest(HeapTarget Target, int SinceCensu
     {
         Target.Write(writer);
         writer.Write(SinceCensusId);
-        writer.Write(Resources.Count);
-        foreach (string resource in Resources)
-            writer.Write(resource);
+        WireValues.WriteStrings(writer, Resources);
     }
 
     public static ExplainResourcesRequest Read(BinaryReader reader)
     {
         HeapTarget target = HeapTarget.Read(reader);
         int since = reader.ReadInt32();
-        var resources = new string[WireValues.ReadCount(reader, 1, "resources")];
-        for (int i = 0; i < resources.Length; i++)
-            resources[i] = reader.ReadString();
+        string[] resources = WireValues.ReadStrings(reader, "resources");
         return new ExplainResourcesRequest(target, since, resources);
     }
 }
@@ -339,9 +327,7 @@ internal sealed record ResourceFindingsReply(IReadOnlyList<ResourceFindingMessag
             writer.Write(finding.What);
             writer.Write(finding.Count);
             writer.Write(finding.OwnerType ?? "");
-            writer.Write(finding.Details.Count);
-            foreach (string line in finding.Details)
-                writer.Write(line);
+            WireValues.WriteStrings(writer, finding.Details);
         }
     }
 
@@ -351,9 +337,7 @@ internal sealed record ResourceFindingsReply(IReadOnlyList<ResourceFindingMessag
         for (int i = 0; i < findings.Length; i++)
         {
             (string resource, string kind, string what, int count, string owner) = (reader.ReadString(), reader.ReadString(), reader.ReadString(), reader.ReadInt32(), reader.ReadString());
-            var details = new string[WireValues.ReadCount(reader, 1, "finding details")];
-            for (int d = 0; d < details.Length; d++)
-                details[d] = reader.ReadString();
+            string[] details = WireValues.ReadStrings(reader, "finding details");
             findings[i] = new ResourceFindingMessage(resource, kind, what, count, owner.Length == 0 ? null : owner, details);
         }
         return new ResourceFindingsReply(findings);
@@ -398,9 +382,7 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
     public void Write(BinaryWriter writer)
     {
         Target.Write(writer);
-        writer.Write(Types.Count);
-        foreach (string type in Types)
-            writer.Write(type);
+        WireValues.WriteStrings(writer, Types);
         writer.Write(EveryInstanceIsNew);
         writer.Write(KeepAddresses);
     }
@@ -408,9 +390,7 @@ internal sealed record MarkRequest(HeapTarget Target, IReadOnlyList<string> Type
     public static MarkRequest Read(BinaryReader reader)
     {
         HeapTarget target = HeapTarget.Read(reader);
-        var types = new string[WireValues.ReadCount(reader, 1, "types")];
-        for (int i = 0; i < types.Length; i++)
-            types[i] = reader.ReadString();
+        string[] types = WireValues.ReadStrings(reader, "types");
         return new MarkRequest(target, types, reader.ReadBoolean(), reader.ReadBoolean());
     }
 }
@@ -438,9 +418,7 @@ internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType
         Target.Write(writer);
         writer.Write(MaxInstancesPerType);
         WireValues.WriteDuration(writer, TimeLimit);
-        writer.Write(Types.Count);
-        foreach (string type in Types)
-            writer.Write(type);
+        WireValues.WriteStrings(writer, Types);
     }
 
     public static ExplainRequest Read(BinaryReader reader)
@@ -448,9 +426,7 @@ internal sealed record ExplainRequest(HeapTarget Target, int MaxInstancesPerType
         HeapTarget target = HeapTarget.Read(reader);
         int maxInstances = reader.ReadInt32();
         TimeSpan timeLimit = WireValues.ReadDuration(reader, "explanation time limit");
-        var types = new string[WireValues.ReadCount(reader, 1, "types")];
-        for (int i = 0; i < types.Length; i++)
-            types[i] = reader.ReadString();
+        string[] types = WireValues.ReadStrings(reader, "types");
         return new ExplainRequest(target, maxInstances, timeLimit, types);
     }
 }
@@ -505,6 +481,23 @@ internal sealed record FailureReply(string Message) : IWireMessage<FailureReply>
 internal static class WireValues
 {
     public static void WriteDuration(BinaryWriter writer, TimeSpan duration) => writer.Write(duration.Ticks);
+
+    /// <summary>A count, then each string: what <see cref="ReadStrings"/> reads back.</summary>
+    public static void WriteStrings(BinaryWriter writer, IReadOnlyCollection<string> strings)
+    {
+        writer.Write(strings.Count);
+        foreach (string value in strings)
+            writer.Write(value);
+    }
+
+    /// <summary>The strings <see cref="WriteStrings"/> wrote; <paramref name="what"/> names them in a malformed frame's error.</summary>
+    public static string[] ReadStrings(BinaryReader reader, string what)
+    {
+        var strings = new string[ReadCount(reader, 1, what)];
+        for (int i = 0; i < strings.Length; i++)
+            strings[i] = reader.ReadString();
+        return strings;
+    }
 
     public static TimeSpan ReadDuration(BinaryReader reader, string what)
     {

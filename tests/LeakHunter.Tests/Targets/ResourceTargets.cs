@@ -53,6 +53,13 @@ internal static class ResourceThreads
     private static int OsThreads() => Directory.GetDirectories("/proc/self/task").Length;
 }
 
+// Blocking work spread over the thread pool: the pool adds threads while it is short of them, up to what the work
+// needs, then stops. Its threads are the pool's to keep, not a leak.
+internal static class ResourceThreadPool
+{
+    public static void Work() => Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ => Thread.Sleep(2));
+}
+
 // A weak GC handle on a long-lived object, allocated per call and never freed: the handle table grows, the heap does
 // not. (The runtime's debugging interface lists only handles whose object is alive, so the target outlives the call.)
 internal static class ResourceGcHandles

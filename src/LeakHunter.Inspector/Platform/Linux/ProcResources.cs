@@ -20,8 +20,8 @@ internal static class ProcResources
             var byKind = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
             foreach (string? target in descriptors.Values)
                 byKind[KindOf(target)]++;
-            (long privateResident, long outsideGcHeap) = PrivateResidentBytes(proc, gcHeap);
-            return new SystemResources(tasks, descriptors, byKind, privateResident, outsideGcHeap);
+            (long privateResident, long fileBacked, long native) = PrivateResidentBytes(proc, gcHeap);
+            return new SystemResources(tasks, descriptors, byKind, privateResident, fileBacked, native);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -98,47 +98,135 @@ internal static class ProcResources
 
     /// <summary>
     /// Resident memory no other process shares (<c>Private_Clean</c> and <c>Private_Dirty</c> of each mapping in
-    /// <c>smaps</c>), in all and outside the mappings that hold the GC heap. The GC commits memory ahead of use and
-    /// touches it as it allocates, so subtracting its committed bytes from the total would make native memory rise and
-    /// fall with every GC; leaving out its mappings does not.
+    /// <c>smaps</c>) in all; of it, the pages of mapped files (code and read-only data faulted in as it runs, which the
+    /// kernel may drop and read again); and the anonymous memory outside the GC's ranges, which is native memory: what
+    /// malloc, mmap, the JIT and the runtime's own heaps hold. The GC commits memory ahead of use and touches it as it
+    /// allocates, so subtracting its committed bytes from the total would make native memory rise and fall with every
+    /// GC; leaving out its pages does not. A file's pages come and go with what code runs, so they are no allocation
+    /// either.
     /// </summary>
-    private static (long All, long OutsideGcHeap) PrivateResidentBytes(string proc, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
+    /// <remarks>
+    /// The kernel merges neighbouring anonymous mappings with the same protection into one, so malloc's memory can share
+    /// a mapping with the GC's. Such a mapping is split page by page, from which of its pages are present
+    /// (<c>/proc/PID/pagemap</c>): counted whole on either side, a megabyte allocated next to the GC's tables would come
+    /// and go from native memory as the mappings merge and split.
+    /// </remarks>
+    private static (long All, long FileBacked, long NativeOutsideGcHeap) PrivateResidentBytes(string proc, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
-        long all = 0, outside = 0;
-        bool inGcHeap = false;
+        long all = 0, fileBacked = 0, native = 0;
+        long mappingPrivate = 0;
+        (ulong Start, ulong End) mapping = default;
+        ulong inGcHeap = 0;
+        using var pagemap = new PresentPages($"{proc}/pagemap");
         foreach (string line in File.ReadLines($"{proc}/smaps"))
         {
             if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
             {
                 ulong start = ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
                 ulong end = ulong.Parse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-                inGcHeap = Overlaps(gcHeap, start, end);
+                mapping = (start, end);
+                inGcHeap = OverlapBytes(gcHeap, start, end);
+                mappingPrivate = 0;
                 continue;
             }
             if (line.StartsWith("Private_Clean:", StringComparison.Ordinal) || line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
             {
-                long bytes = 1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+                long bytes = Kilobytes(line);
                 all += bytes;
-                if (!inGcHeap)
-                    outside += bytes;
+                mappingPrivate += bytes;
+            }
+            else if (line.StartsWith("Anonymous:", StringComparison.Ordinal))
+            {
+                // Smaps lists Private_* before Anonymous: what is private and not anonymous is a file's pages.
+                long anonymous = Kilobytes(line);
+                fileBacked += Math.Max(0, mappingPrivate - anonymous);
+                if (anonymous == 0 || inGcHeap == 0)
+                    native += anonymous;
+                else if (inGcHeap < mapping.End - mapping.Start)
+                    native += Math.Max(0, anonymous - pagemap.PresentBytes(gcHeap, mapping.Start, mapping.End, whenUnreadable: anonymous));
             }
         }
-        return (all, outside);
+        return (all, fileBacked, native);
     }
 
-    private static bool Overlaps(IReadOnlyList<(ulong Start, ulong End)> sorted, ulong start, ulong end)
+    private static long Kilobytes(string line) =>
+        1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>How many bytes of [<paramref name="start"/>, <paramref name="end"/>) the sorted, merged <paramref name="ranges"/> cover.</summary>
+    internal static ulong OverlapBytes(IReadOnlyList<(ulong Start, ulong End)> ranges, ulong start, ulong end)
     {
-        int low = 0, high = sorted.Count - 1;
-        while (low <= high)
+        ulong covered = 0;
+        foreach ((ulong Start, ulong End) range in Within(ranges, start, end))
+            covered += range.End - range.Start;
+        return covered;
+    }
+
+    /// <summary>The parts of <paramref name="ranges"/> (sorted, merged) inside [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    internal static IEnumerable<(ulong Start, ulong End)> Within(IReadOnlyList<(ulong Start, ulong End)> ranges, ulong start, ulong end)
+    {
+        // The first range that ends after start, by binary search: a mapping meets few of them.
+        int low = 0, high = ranges.Count;
+        while (low < high)
         {
             int mid = (low + high) / 2;
-            if (sorted[mid].End <= start)
+            if (ranges[mid].End <= start)
                 low = mid + 1;
-            else if (sorted[mid].Start >= end)
-                high = mid - 1;
             else
-                return true;
+                high = mid;
         }
-        return false;
+        for (int i = low; i < ranges.Count && ranges[i].Start < end; i++)
+            yield return (Math.Max(start, ranges[i].Start), Math.Min(end, ranges[i].End));
+    }
+
+    /// <summary>
+    /// Which pages of a process are present in memory, from its <c>pagemap</c>: one 64-bit entry a page, bit 63 set
+    /// when the page is in RAM. Reading it needs the same right as reading the process's memory, which the inspector has.
+    /// </summary>
+    private sealed class PresentPages : IDisposable
+    {
+        private const int PageSize = 4096;
+        private const ulong Present = 1UL << 63;
+        private readonly string _path;
+        private FileStream? _file;
+        private bool _unreadable;
+
+        public PresentPages(string path) => _path = path;
+
+        /// <summary>The bytes of the pages present in RAM within <paramref name="ranges"/>'s part of the mapping, or <paramref name="whenUnreadable"/>.</summary>
+        public long PresentBytes(IReadOnlyList<(ulong Start, ulong End)> ranges, ulong start, ulong end, long whenUnreadable)
+        {
+            try
+            {
+                if (_unreadable)
+                    return whenUnreadable;
+                _file ??= new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+                long present = 0;
+                var entries = new byte[64 * 1024];
+                foreach ((ulong from, ulong to) in Within(ranges, start, end))
+                {
+                    for (ulong page = from / PageSize; page < (to + PageSize - 1) / PageSize;)
+                    {
+                        int count = (int)Math.Min((ulong)(entries.Length / sizeof(ulong)), (to + PageSize - 1) / PageSize - page);
+                        _file.Position = (long)(page * sizeof(ulong));
+                        _file.ReadExactly(entries, 0, count * sizeof(ulong));
+                        for (int i = 0; i < count; i++)
+                        {
+                            if ((System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(entries.AsSpan(i * sizeof(ulong))) & Present) != 0)
+                                present += PageSize;
+                        }
+                        page += (ulong)count;
+                    }
+                }
+                return present;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Counted wholly as the GC's, as before pages could be told apart.
+                _unreadable = true;
+                return whenUnreadable;
+            }
+        }
+
+        public void Dispose() => _file?.Dispose();
     }
 }

@@ -153,10 +153,7 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteStartObject();
             json.WriteString("name", resource.Name);
             json.WriteNumber("count", resource.Count);
-            json.WriteStartObject("details");
-            foreach ((string kind, long count) in resource.Details)
-                json.WriteNumber(kind, count);
-            json.WriteEndObject();
+            WriteByKind(json, resource.Details);
             json.WriteEndObject();
         }
         json.WriteEndArray();
@@ -190,10 +187,7 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteNumber("before", resource.Before);
             json.WriteNumber("after", resource.After);
             json.WriteNumber("change", resource.Change);
-            json.WriteStartObject("details");
-            foreach ((string kind, long change) in resource.Details)
-                json.WriteNumber(kind, change);
-            json.WriteEndObject();
+            WriteByKind(json, resource.Details);
             json.WriteEndObject();
         }
         json.WriteEndArray();
@@ -243,6 +237,15 @@ internal sealed class JsonExporter : IReportExporter
         foreach (string value in values)
             json.WriteStringValue(value);
         json.WriteEndArray();
+    }
+
+    /// <summary>A resource's <c>details</c>: one number per kind.</summary>
+    private static void WriteByKind(Utf8JsonWriter json, IReadOnlyDictionary<string, long> byKind)
+    {
+        json.WriteStartObject("details");
+        foreach ((string kind, long value) in byKind)
+            json.WriteNumber(kind, value);
+        json.WriteEndObject();
     }
 
     private static void WriteNumbers(Utf8JsonWriter json, string name, IEnumerable<long> values)
