@@ -53,7 +53,7 @@ internal static partial class ResourceExplainer
     private static IEnumerable<ResourceFindingMessage> Threads(ClrRuntime runtime, ResourceIdentities since, int? livePid)
     {
         Dictionary<ulong, ClrObject> threadObjects = ThreadObjects(runtime);
-        var groups = new Dictionary<(string What, string Top), (int Count, string[] Top)>();
+        var stacksByThread = new List<(string What, string[] Top)>();
         var managed = new HashSet<int>();
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive && !since.Threads.Contains(t.Address)))
         {
@@ -62,12 +62,15 @@ internal static partial class ResourceExplainer
             string? start = StartMethod(frames);
             string? name = threadObjects.TryGetValue(thread.Address, out ClrObject obj) ? ThreadName(obj) : null;
             string what = (name is null ? "thread with no name" : $"thread \"{name}\"") + (start is null ? "" : $", started at {start}");
-            string[] top = frames.Take(TopFrames).ToArray();
-            (string, string) key = (what, string.Join("|", top));
-            groups[key] = (groups.GetValueOrDefault(key).Count + 1, top);
+            stacksByThread.Add((what, frames.Take(TopFrames).ToArray()));
         }
-        foreach (((string what, _), (int count, string[] top)) in groups)
-            yield return new ResourceFindingMessage(ResourceNames.Threads, "thread", what, count, "System.Threading.Thread", top.Select(f => $"at {f}").ToArray());
+        // One group per name and start method: the top of the stack is where each thread happens to be at this moment
+        // (spinning before it blocks, or blocked), so the group shows the top most of its threads share.
+        foreach (IGrouping<string, (string What, string[] Top)> group in stacksByThread.GroupBy(t => t.What, StringComparer.Ordinal))
+        {
+            string[] top = group.GroupBy(t => string.Join("|", t.Top), StringComparer.Ordinal).OrderByDescending(g => g.Count()).First().First().Top;
+            yield return new ResourceFindingMessage(ResourceNames.Threads, "thread", group.Key, group.Count(), "System.Threading.Thread", top.Select(f => $"at {f}").ToArray());
+        }
 
         // OS threads no managed thread stands for: native code's, known only by the name the system keeps.
         if (livePid is not int pid || since.Tasks is null)
