@@ -99,6 +99,7 @@ internal sealed class InspectorServer
     {
         _censuses.Clear();
         _identities.Clear();
+        _reader.Reset();
         _marked = HeapMark.None;
         return Reply.Ok(new Acknowledgement());
     }

@@ -65,7 +65,7 @@ public sealed class ResourceTests
             Assert.Empty(report.GrowingTypes);
 
             ResourceFinding weak = Assert.Single(handles.Findings);
-            Assert.Equal(("weak", "weak GC handle to a Object"), (weak.Kind, weak.What));
+            Assert.Equal(("weak", "weak GC handle to an Object"), (weak.Kind, weak.What));
             // One per call; the runtime may take or drop a handle of its own meanwhile (a type cache's), in no group of the leak's.
             long rise = handles.Counts[^1] - handles.Counts[0];
             Assert.InRange(weak.Count, rise - 3, rise + 3);
@@ -247,6 +247,10 @@ public sealed class ResourceTests
         LeakCause keeper = report.Causes[plugin.Cause!.Value];
         Assert.Equal(LeakIdioms.UnloadableContext, keeper.Idiom);
         Assert.Equal("System.AppDomain.s_domain", keeper.Root.Name);
+        // The runtime holds each context asked to unload by handles of its own: told as the contexts', never as handles to free.
+        ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == "gcHandles");
+        Assert.All(handles.Findings, f => Assert.DoesNotContain("GCHandle.Alloc", f.Hint, StringComparison.Ordinal));
+        Assert.Contains(handles.Findings, f => f.OwnerType == "System.Runtime.Loader.AssemblyLoadContext" && f.Cause == plugin.Cause);
     }
 
     [Fact]

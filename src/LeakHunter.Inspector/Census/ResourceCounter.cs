@@ -71,37 +71,16 @@ internal static class ResourceCounter
     };
 
     /// <summary>
-    /// The GC's address ranges, sorted and merged: its regions in use, its free regions and its bookkeeping (card and
-    /// mark tables). The mappings there are the GC's, not native memory: a free region the GC decommits a piece at a time
-    /// after a big heap shrank, or a card table that follows the heap's size, would otherwise move native memory by
-    /// megabytes between two censuses.
-    /// </summary>
-    public static List<(ulong Start, ulong End)> GcHeapRanges(ClrRuntime runtime)
-    {
-        var ranges = new List<(ulong Start, ulong End)>();
-        IEnumerable<(ulong Start, ulong End)> gcOwned = runtime.Heap.Segments.Select(s => (s.ReservedMemory.Start, s.ReservedMemory.End))
-            .Concat(runtime.EnumerateClrNativeHeaps().Where(h => h.Kind is NativeHeapKind.GCFreeRegion or NativeHeapKind.GCBookkeeping)
-                .Select(h => (h.MemoryRange.Start, h.MemoryRange.End)));
-        foreach ((ulong start, ulong end) in gcOwned.Where(r => r.End > r.Start).OrderBy(r => r.Start))
-        {
-            if (ranges.Count > 0 && start <= ranges[^1].End)
-                ranges[^1] = (ranges[^1].Start, Math.Max(ranges[^1].End, end));
-            else
-                ranges.Add((start, end));
-        }
-        return ranges;
-    }
-
-    /// <summary>
     /// What the system holds for <paramref name="processId"/>, merged into <paramref name="runtimeReadings"/>: its
-    /// threads, its file descriptors, and its private memory outside the GC heap's mappings, which is native memory. Nothing is
-    /// added where the system cannot tell (a dump file of a process that is gone).
+    /// threads, its file descriptors, and its anonymous memory outside the GC's ranges, which is native memory. Nothing
+    /// is added where the system could not tell (a dump file of a process that is gone).
     /// </summary>
-    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, ResourceIdentities identities, IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
+    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, ResourceIdentities identities, SystemSnapshot? snapshot,
+        IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
     {
-        SystemResources? system = InspectorPlatform.Current.Resources(processId, gcHeap);
-        if (system is null)
+        if (snapshot is null)
             return runtimeReadings;
+        SystemResources system = InspectorPlatform.Current.Resources(snapshot, processId, gcHeap);
         identities.Tasks = system.Tasks;
         identities.Descriptors = system.Descriptors;
         var readings = new List<ResourceReading>(runtimeReadings);
@@ -120,6 +99,15 @@ internal static class ResourceCounter
         readings.AddRange(byKind.Select(k => new ResourceReading(resource, k.Key, k.Value)));
     }
 }
+
+/// <summary>What the system shows of a process at one moment: its threads, its descriptors, and its memory mappings.</summary>
+/// <param name="Tasks">Its threads' ids.</param>
+/// <param name="Descriptors">Its open descriptors, each with what it points to (null when it closed while being read).</param>
+/// <param name="Mappings">Its memory mappings, each with its resident private and anonymous bytes.</param>
+internal sealed record SystemSnapshot(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyList<MemoryMapping> Mappings);
+
+/// <summary>One memory mapping: its address range, its resident memory no other process shares, and of that, its anonymous memory.</summary>
+internal readonly record struct MemoryMapping(ulong Start, ulong End, long PrivateBytes, long AnonymousBytes);
 
 /// <summary>What the operating system says a process holds.</summary>
 /// <param name="Tasks">Its threads' ids, managed or not.</param>

@@ -8,6 +8,8 @@ namespace LeakHunter.Inspector.Census;
 /// <summary>Opens the process under test, live or through a dump of itself, for exactly one census.</summary>
 internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 {
+    private readonly GcAddressRanges _gcRanges = new();
+
     private const int MaxAttempts = 50;
 
     private static readonly Version? s_runtimeVersion =
@@ -29,11 +31,23 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             (ScanTotals counted, double paused) = Read(target, count);
             return new CensusOutcome(counted, paused, [], null);
         }
-        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), List<(ulong, ulong)> gcHeap), double pauseMs) =
-            Read(target, runtime => (count(runtime), ResourceCounter.OfRuntime(runtime), ResourceCounter.GcHeapRanges(runtime)));
-        return new CensusOutcome(totals, pauseMs,
-            !ReadsLiveSystem(target) ? resources : ResourceCounter.WithSystem(resources, identities, gcHeap, targetPid), identities);
+        bool live = ReadsLiveSystem(target);
+        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), IReadOnlyList<(ulong, ulong)> gcHeap, SystemSnapshot? system), double pauseMs) =
+            Read(target, runtime =>
+            {
+                // Read beside the heap walk, while the process is held still: the system's counts are of the same moment
+                // as the runtime's, and the kernel's walk of its page tables takes the other core instead of adding to the pause.
+                Task<SystemSnapshot?>? reading = live ? Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid)) : null;
+                ScanTotals counted = count(runtime);
+                (List<ResourceReading>, ResourceIdentities) held = ResourceCounter.OfRuntime(runtime);
+                IReadOnlyList<(ulong, ulong)> ranges = live ? _gcRanges.Of(runtime) : [];
+                return (counted, held, ranges, reading?.GetAwaiter().GetResult());
+            });
+        return new CensusOutcome(totals, pauseMs, live ? ResourceCounter.WithSystem(resources, identities, system, gcHeap, targetPid) : resources, identities);
     }
+
+    /// <summary>A new check has begun: the GC's free regions and bookkeeping are read again at its first census.</summary>
+    public void Reset() => _gcRanges.Refresh();
 
     /// <summary>Whether the system can be asked about the process now: not for a dump file, whose process may be long gone.</summary>
     public static bool ReadsLiveSystem(HeapTarget target) => target.Route != CensusRoute.DumpFile;

@@ -140,9 +140,12 @@ internal static partial class ResourceExplainer
         Explanation traced = LeakExplainer.ExplainWatched(runtime, scanner, types,
             groups.SelectMany(g => g.Take(TracedHandlesPerGroup).Select(h => h.Address)).ToArray(), s_targetPathsLimit);
         return groups.Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key.Kind,
-            $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : $"a {TypeNames.Short(g.Key.Target)}")}", g.Count(), g.Key.Target,
+            $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : WithArticle(TypeNames.Short(g.Key.Target)))}", g.Count(), g.Key.Target,
             traced.Leaks.Where(l => l.Type == g.Key.Target).OrderByDescending(l => l.Instances).Take(1).Select(TargetHeldBy).ToArray()));
     }
+
+    /// <summary>"an Object", "a Thread": a type's name with its article, as a sentence reads it.</summary>
+    private static string WithArticle(string type) => ("AEIOU".Contains(type[0], StringComparison.Ordinal) ? "an " : "a ") + type;
 
     /// <summary><c>Acme.Settings.s_current</c> as <c>Settings.s_current</c>: the type's short name, then the member.</summary>
     private static string ShortMember(string name)
@@ -179,7 +182,7 @@ internal static partial class ResourceExplainer
             .GroupBy(d => (d.Kind, What: EphemeralPort().Replace(d.Full, m => int.Parse(m.Groups[1].ValueSpan, CultureInfo.InvariantCulture) >= FirstEphemeralPort ? ":*" : m.Value), d.Owner))
             .Select(g => new ResourceFindingMessage(ResourceNames.FileDescriptors, g.Key.Kind, g.Key.What, g.Count(), g.Key.Owner,
             [
-                g.Key.Owner is null ? "no SafeHandle owns it: opened by native code, or by a P/Invoke whose result was kept as a number" : $"owned by a {TypeNames.Short(g.Key.Owner)}",
+                g.Key.Owner is null ? "no SafeHandle owns it: opened by native code, or by a P/Invoke whose result was kept as a number" : $"owned by {WithArticle(TypeNames.Short(g.Key.Owner))}",
                 .. g.First().Full == g.Key.What ? Array.Empty<string>() : [$"for one: {g.First().Full}"],
             ]));
     }
@@ -239,7 +242,10 @@ internal static partial class ResourceExplainer
             .Select(m => (Name: LoadedAssemblies.Name(m) ?? "an assembly with no name", Kind: AssemblyKind(m, LoadedAssemblies.IsCollectible(m, sharedAllocator))))
             .GroupBy(a => (a.Kind, What: Numbered().Replace(a.Name, "N")))
             .Select(g => new ResourceFindingMessage(ResourceNames.Assemblies, g.Key.Kind, g.Key.What, g.Count(), "System.Reflection.RuntimeAssembly",
-                [$"for one: {g.First().Name}", AssemblyNote(g.Key.Kind)]));
+            [
+                .. g.First().Name == g.Key.What ? Array.Empty<string>() : [$"for one: {g.First().Name}"],
+                AssemblyNote(g.Key.Kind),
+            ]));
     }
 
     private static string AssemblyKind(ClrModule module, bool collectible) =>

@@ -20,10 +20,11 @@ internal interface IInspectorPlatform
     /// <summary>Resumes <paramref name="processId"/> if a stop is pending or in force (after a dump writer was killed mid-dump).</summary>
     void Continue(int processId);
 
-    /// <summary>What the system says <paramref name="processId"/> holds, or null where it cannot tell (or the process is gone).</summary>
-    /// <param name="processId">The process.</param>
-    /// <param name="gcHeap">The GC heap's address ranges, sorted: memory mapped there is not native memory.</param>
-    Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap);
+    /// <summary>What the system shows of <paramref name="processId"/> now (its threads, descriptors, mappings), or null where it cannot tell (or the process is gone).</summary>
+    Census.SystemSnapshot? ReadSystem(int processId);
+
+    /// <summary>What <paramref name="snapshot"/> holds, with the memory in the GC's <paramref name="gcHeap"/> ranges (sorted, merged) told apart from native memory.</summary>
+    Census.SystemResources Resources(Census.SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap);
 
     /// <summary>The ids of <paramref name="processId"/>'s threads now; none where the system cannot tell.</summary>
     IReadOnlySet<int> Tasks(int processId);

@@ -87,6 +87,9 @@ internal static class ResourceFindings
     {
         (ResourceNames.GcHandles, _) when ownerType == "System.Threading.Thread" =>
             "These are the runtime's own handles to live threads' Thread objects, not handles the code allocated: they go when the threads end. End the threads.",
+        (ResourceNames.GcHandles, _) when ownerType is "System.Runtime.Loader.AssemblyLoadContext" or "System.Reflection.LoaderAllocator" or "System.Reflection.LoaderAllocatorScout" =>
+            "These are the runtime's own handles to collectible AssemblyLoadContexts that were asked to unload and cannot: they go when the contexts unload. " +
+            "Release every reference from outside into the contexts (the path above shows one) before Unload.",
         (ResourceNames.Threads, "native thread") =>
             "Native code starts a thread that never ends: call the library's shutdown, close or dispose on what started it, once per use, not per call.",
         (ResourceNames.Threads, _) =>

@@ -17,7 +17,10 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public void Continue(int processId) => _ = kill(processId, SignalContinue);
 
-    public Census.SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => ProcResources.Read(processId, gcHeap);
+    public Census.SystemSnapshot? ReadSystem(int processId) => ProcResources.Read(processId);
+
+    public Census.SystemResources Resources(Census.SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>
+        ProcResources.Summarize(snapshot, processId, gcHeap);
 
     public IReadOnlySet<int> Tasks(int processId) => ProcResources.Tasks(processId);
 

@@ -7,26 +7,35 @@ namespace LeakHunter.Inspector.Platform.Linux;
 [SupportedOSPlatform("linux")]
 internal static class ProcResources
 {
-    /// <summary>The process's resources now, or null when it is gone or <c>/proc</c> does not show it.</summary>
-    /// <param name="processId">The process.</param>
-    /// <param name="gcHeap">The GC heap's address ranges, sorted: memory mapped there is the GC's, not native memory.</param>
-    public static SystemResources? Read(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
+    /// <summary>
+    /// The process's threads, descriptors and memory mappings now, or null when it is gone or <c>/proc</c> does not show
+    /// it. This is the slow part (the kernel walks the page tables for <c>smaps</c>), and needs nothing of the runtime,
+    /// so it runs beside the heap walk.
+    /// </summary>
+    public static SystemSnapshot? Read(int processId)
     {
         string proc = $"/proc/{processId}";
         try
         {
-            IReadOnlySet<int> tasks = TasksOf(proc);
-            IReadOnlyDictionary<int, string?> descriptors = DescriptorsOf(proc);
-            var byKind = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
-            foreach (string? target in descriptors.Values)
-                byKind[KindOf(target)]++;
-            (long privateResident, long fileBacked, long native) = PrivateResidentBytes(proc, gcHeap);
-            return new SystemResources(tasks, descriptors, byKind, privateResident, fileBacked, native);
+            return new SystemSnapshot(TasksOf(proc), DescriptorsOf(proc), MappingsOf(proc));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+    }
+
+    /// <summary>What <paramref name="snapshot"/> holds, with the GC's pages told apart from native memory.</summary>
+    /// <param name="snapshot">What <see cref="Read"/> found.</param>
+    /// <param name="processId">The process, whose <c>pagemap</c> splits a mapping the GC shares with malloc.</param>
+    /// <param name="gcHeap">The GC's address ranges, sorted and merged: memory there is the GC's, not native memory.</param>
+    public static SystemResources Summarize(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
+    {
+        var byKind = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
+        foreach (string? target in snapshot.Descriptors.Values)
+            byKind[KindOf(target)]++;
+        (long privateResident, long fileBacked, long native) = PrivateResidentBytes(snapshot.Mappings, $"/proc/{processId}", gcHeap);
+        return new SystemResources(snapshot.Tasks, snapshot.Descriptors, byKind, privateResident, fileBacked, native);
     }
 
     /// <summary>The ids of the process's threads now; none when it is gone.</summary>
@@ -97,13 +106,42 @@ internal static class ProcResources
     };
 
     /// <summary>
-    /// Resident memory no other process shares (<c>Private_Clean</c> and <c>Private_Dirty</c> of each mapping in
-    /// <c>smaps</c>) in all; of it, the pages of mapped files (code and read-only data faulted in as it runs, which the
-    /// kernel may drop and read again); and the anonymous memory outside the GC's ranges, which is native memory: what
-    /// malloc, mmap, the JIT and the runtime's own heaps hold. The GC commits memory ahead of use and touches it as it
-    /// allocates, so subtracting its committed bytes from the total would make native memory rise and fall with every
-    /// GC; leaving out its pages does not. A file's pages come and go with what code runs, so they are no allocation
-    /// either.
+    /// Each mapping's range, its resident memory no other process shares (<c>Private_Clean</c> and <c>Private_Dirty</c>
+    /// in <c>smaps</c>), and of that, its anonymous memory: what is private and not anonymous is a file's pages.
+    /// </summary>
+    private static List<MemoryMapping> MappingsOf(string proc)
+    {
+        var mappings = new List<MemoryMapping>();
+        (ulong Start, ulong End) range = default;
+        long privateBytes = 0;
+        foreach (string line in File.ReadLines($"{proc}/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
+            {
+                range = (ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture),
+                    ulong.Parse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+                privateBytes = 0;
+            }
+            else if (line.StartsWith("Private_Clean:", StringComparison.Ordinal) || line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
+            {
+                privateBytes += Kilobytes(line);
+            }
+            else if (line.StartsWith("Anonymous:", StringComparison.Ordinal))
+            {
+                // Smaps lists Private_* before Anonymous.
+                mappings.Add(new MemoryMapping(range.Start, range.End, privateBytes, Kilobytes(line)));
+            }
+        }
+        return mappings;
+    }
+
+    /// <summary>
+    /// Resident memory no other process shares in all; of it, the pages of mapped files (code and read-only data
+    /// faulted in as it runs, which the kernel may drop and read again); and the anonymous memory outside the GC's
+    /// ranges, which is native memory: what malloc, mmap, the JIT and the runtime's own heaps hold. The GC commits memory
+    /// ahead of use and touches it as it allocates, so subtracting its committed bytes from the total would make native
+    /// memory rise and fall with every GC; leaving out its pages does not. A file's pages come and go with what code
+    /// runs, so they are no allocation either.
     /// </summary>
     /// <remarks>
     /// The kernel merges neighbouring anonymous mappings with the same protection into one, so malloc's memory can share
@@ -111,40 +149,22 @@ internal static class ProcResources
     /// (<c>/proc/PID/pagemap</c>): counted whole on either side, a megabyte allocated next to the GC's tables would come
     /// and go from native memory as the mappings merge and split.
     /// </remarks>
-    private static (long All, long FileBacked, long NativeOutsideGcHeap) PrivateResidentBytes(string proc, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
+    private static (long All, long FileBacked, long NativeOutsideGcHeap) PrivateResidentBytes(IReadOnlyList<MemoryMapping> mappings, string proc,
+        IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
         long all = 0, fileBacked = 0, native = 0;
-        long mappingPrivate = 0;
-        (ulong Start, ulong End) mapping = default;
-        ulong inGcHeap = 0;
         using var pagemap = new PresentPages($"{proc}/pagemap");
-        foreach (string line in File.ReadLines($"{proc}/smaps"))
+        foreach (MemoryMapping mapping in mappings)
         {
-            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
-            {
-                ulong start = ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-                ulong end = ulong.Parse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-                mapping = (start, end);
-                inGcHeap = OverlapBytes(gcHeap, start, end);
-                mappingPrivate = 0;
+            all += mapping.PrivateBytes;
+            fileBacked += Math.Max(0, mapping.PrivateBytes - mapping.AnonymousBytes);
+            if (mapping.AnonymousBytes == 0)
                 continue;
-            }
-            if (line.StartsWith("Private_Clean:", StringComparison.Ordinal) || line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
-            {
-                long bytes = Kilobytes(line);
-                all += bytes;
-                mappingPrivate += bytes;
-            }
-            else if (line.StartsWith("Anonymous:", StringComparison.Ordinal))
-            {
-                // Smaps lists Private_* before Anonymous: what is private and not anonymous is a file's pages.
-                long anonymous = Kilobytes(line);
-                fileBacked += Math.Max(0, mappingPrivate - anonymous);
-                if (anonymous == 0 || inGcHeap == 0)
-                    native += anonymous;
-                else if (inGcHeap < mapping.End - mapping.Start)
-                    native += Math.Max(0, anonymous - pagemap.PresentBytes(gcHeap, mapping.Start, mapping.End, whenUnreadable: anonymous));
-            }
+            ulong inGcHeap = OverlapBytes(gcHeap, mapping.Start, mapping.End);
+            if (inGcHeap == 0)
+                native += mapping.AnonymousBytes;
+            else if (inGcHeap < mapping.End - mapping.Start)
+                native += Math.Max(0, mapping.AnonymousBytes - pagemap.PresentBytes(gcHeap, mapping.Start, mapping.End, whenUnreadable: mapping.AnonymousBytes));
         }
         return (all, fileBacked, native);
     }

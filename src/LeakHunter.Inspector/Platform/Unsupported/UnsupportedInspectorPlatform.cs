@@ -21,7 +21,10 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     {
     }
 
-    public SystemResources? Resources(int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) => null;
+    public SystemSnapshot? ReadSystem(int processId) => null;
+
+    public SystemResources Resources(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>
+        throw new PlatformNotSupportedException("This system's resources are not read: ReadSystem gives no snapshot here.");
 
     public IReadOnlySet<int> Tasks(int processId) => new HashSet<int>();
 
