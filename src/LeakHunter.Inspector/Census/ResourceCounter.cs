@@ -87,7 +87,7 @@ internal static class ResourceCounter
         readings.Add(new ResourceReading(ResourceNames.Threads, Total, system.Tasks.Count));
         readings.Add(new ResourceReading(ResourceNames.Threads, "os", system.Tasks.Count));
         Add(readings, ResourceNames.FileDescriptors, system.FileDescriptors);
-        readings.Add(new ResourceReading(ResourceNames.NativeMemory, "privateResident", system.PrivateResidentBytes));
+        readings.Add(new ResourceReading(ResourceNames.NativeMemory, "anonymous", system.AnonymousBytes));
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, "fileBacked", system.FileBackedBytes));
         readings.Add(new ResourceReading(ResourceNames.NativeMemory, Total, system.NativeBytes));
         return readings;
@@ -104,20 +104,23 @@ internal static class ResourceCounter
 /// <param name="Tasks">Its threads' ids.</param>
 /// <param name="Descriptors">Its open descriptors, each with what it points to (null when it closed while being read).</param>
 /// <param name="Mappings">Its memory mappings, each with its resident private and anonymous bytes.</param>
-internal sealed record SystemSnapshot(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyList<MemoryMapping> Mappings);
+/// <param name="AnonymousBytes">Its anonymous memory in RAM, the GC's included.</param>
+/// <param name="FileBackedBytes">The pages of files it maps that are in RAM: code and data read in as it runs.</param>
+internal sealed record SystemSnapshot(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyList<MemoryMapping> Mappings,
+    long AnonymousBytes, long FileBackedBytes);
 
-/// <summary>One memory mapping: its address range, its resident memory no other process shares, and of that, its anonymous memory.</summary>
-internal readonly record struct MemoryMapping(ulong Start, ulong End, long PrivateBytes, long AnonymousBytes);
+/// <summary>One memory mapping that can hold pages: its address range.</summary>
+internal readonly record struct MemoryMapping(ulong Start, ulong End);
 
 /// <summary>What the operating system says a process holds.</summary>
 /// <param name="Tasks">Its threads' ids, managed or not.</param>
 /// <param name="Descriptors">Its open file descriptors, each with what it points to (null when it closed while being read).</param>
 /// <param name="FileDescriptors">Its open file descriptors by kind: <c>file</c>, <c>socket</c>, <c>pipe</c>, <c>other</c>.</param>
-/// <param name="PrivateResidentBytes">Its memory in RAM that no other process shares (the GC heap and its files' pages included).</param>
-/// <param name="FileBackedBytes">Of that, the pages of files it maps: code and data read in as it runs.</param>
-/// <param name="NativeBytes">Its anonymous memory in RAM outside the GC's mappings: native memory.</param>
+/// <param name="AnonymousBytes">Its anonymous memory in RAM, the GC's included.</param>
+/// <param name="FileBackedBytes">The pages of files it maps that are in RAM: code and data read in as it runs.</param>
+/// <param name="NativeBytes">Its anonymous memory in RAM outside the GC's pages: native memory.</param>
 internal sealed record SystemResources(IReadOnlySet<int> Tasks, IReadOnlyDictionary<int, string?> Descriptors, IReadOnlyDictionary<string, long> FileDescriptors,
-    long PrivateResidentBytes, long FileBackedBytes, long NativeBytes);
+    long AnonymousBytes, long FileBackedBytes, long NativeBytes);
 
 /// <summary>
 /// What identifies each thread, GC handle, assembly, OS thread and descriptor at one census: a resource that grew is

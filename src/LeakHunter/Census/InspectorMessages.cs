@@ -149,7 +149,7 @@ internal static class ResourceNames
         (GcHandles, Total), (GcHandles, "strong"), (GcHandles, "pinned"), (GcHandles, "weak"), (GcHandles, "dependent"), (GcHandles, "refCounted"),
         (FinalizationQueue, Total),
         (FileDescriptors, Total), (FileDescriptors, "file"), (FileDescriptors, "socket"), (FileDescriptors, "pipe"), (FileDescriptors, "other"),
-        (NativeMemory, Total), (NativeMemory, "privateResident"), (NativeMemory, "fileBacked"), (NativeMemory, "gcHeapCommitted"),
+        (NativeMemory, Total), (NativeMemory, "anonymous"), (NativeMemory, "fileBacked"), (NativeMemory, "gcHeapCommitted"),
         (Assemblies, Total), (Assemblies, "loaded"), (Assemblies, "dynamic"), (Assemblies, "collectible"), (Assemblies, "collectibleContexts"),
     ];
 

@@ -8,16 +8,18 @@ namespace LeakHunter.Inspector.Platform.Linux;
 internal static class ProcResources
 {
     /// <summary>
-    /// The process's threads, descriptors and memory mappings now, or null when it is gone or <c>/proc</c> does not show
-    /// it. This is the slow part (the kernel walks the page tables for <c>smaps</c>), and needs nothing of the runtime,
-    /// so it runs beside the heap walk.
+    /// The process's threads, descriptors, memory mappings and resident memory now, or null when it is gone or
+    /// <c>/proc</c> does not show it. Each source is one the kernel answers without walking the page tables
+    /// (<c>maps</c>, <c>status</c>): <c>smaps</c> would walk them all, at a cost above half a census on a
+    /// million-object heap.
     /// </summary>
     public static SystemSnapshot? Read(int processId)
     {
         string proc = $"/proc/{processId}";
         try
         {
-            return new SystemSnapshot(TasksOf(proc), DescriptorsOf(proc), MappingsOf(proc));
+            (long anonymous, long fileBacked) = ResidentBytes(proc);
+            return new SystemSnapshot(TasksOf(proc), DescriptorsOf(proc), MappingsOf(proc), anonymous, fileBacked);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -27,15 +29,30 @@ internal static class ProcResources
 
     /// <summary>What <paramref name="snapshot"/> holds, with the GC's pages told apart from native memory.</summary>
     /// <param name="snapshot">What <see cref="Read"/> found.</param>
-    /// <param name="processId">The process, whose <c>pagemap</c> splits a mapping the GC shares with malloc.</param>
+    /// <param name="processId">The process, whose <c>pagemap</c> tells which of the GC's pages are in RAM.</param>
     /// <param name="gcHeap">The GC's address ranges, sorted and merged: memory there is the GC's, not native memory.</param>
     public static SystemResources Summarize(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
         var byKind = LeakHunter.Census.ResourceNames.KindsOf(LeakHunter.Census.ResourceNames.FileDescriptors).ToDictionary(kind => kind, _ => 0L);
         foreach (string? target in snapshot.Descriptors.Values)
             byKind[KindOf(target)]++;
-        (long privateResident, long fileBacked, long native) = PrivateResidentBytes(snapshot.Mappings, $"/proc/{processId}", gcHeap);
-        return new SystemResources(snapshot.Tasks, snapshot.Descriptors, byKind, privateResident, fileBacked, native);
+        long inGcHeap = GcResidentBytes(snapshot.Mappings, $"/proc/{processId}", gcHeap);
+        return new SystemResources(snapshot.Tasks, snapshot.Descriptors, byKind, snapshot.AnonymousBytes, snapshot.FileBackedBytes,
+            Math.Max(0, snapshot.AnonymousBytes - inGcHeap));
+    }
+
+    /// <summary>The process's resident anonymous memory and resident pages of files, from the kernel's own counters in <c>status</c>.</summary>
+    private static (long Anonymous, long FileBacked) ResidentBytes(string proc)
+    {
+        long anonymous = 0, fileBacked = 0;
+        foreach (string line in File.ReadLines($"{proc}/status"))
+        {
+            if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                anonymous = Kilobytes(line);
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                fileBacked = Kilobytes(line);
+        }
+        return (anonymous, fileBacked);
     }
 
     /// <summary>The ids of the process's threads now; none when it is gone.</summary>
@@ -105,68 +122,44 @@ internal static class ProcResources
         _ => "other",
     };
 
-    /// <summary>
-    /// Each mapping's range, its resident memory no other process shares (<c>Private_Clean</c> and <c>Private_Dirty</c>
-    /// in <c>smaps</c>), and of that, its anonymous memory: what is private and not anonymous is a file's pages.
-    /// </summary>
+    /// <summary>The process's mappings that can hold pages (readable or writable), from <c>maps</c>: a reserve the GC has not committed cannot.</summary>
     private static List<MemoryMapping> MappingsOf(string proc)
     {
         var mappings = new List<MemoryMapping>();
-        (ulong Start, ulong End) range = default;
-        long privateBytes = 0;
-        foreach (string line in File.ReadLines($"{proc}/smaps"))
+        foreach (string line in File.ReadLines($"{proc}/maps"))
         {
-            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
-            {
-                range = (ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture),
-                    ulong.Parse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
-                privateBytes = 0;
-            }
-            else if (line.StartsWith("Private_Clean:", StringComparison.Ordinal) || line.StartsWith("Private_Dirty:", StringComparison.Ordinal))
-            {
-                privateBytes += Kilobytes(line);
-            }
-            else if (line.StartsWith("Anonymous:", StringComparison.Ordinal))
-            {
-                // Smaps lists Private_* before Anonymous.
-                mappings.Add(new MemoryMapping(range.Start, range.End, privateBytes, Kilobytes(line)));
-            }
+            // 7f3c2a000000-7f3c2a400000 rw-p 00000000 00:00 0
+            int dash = line.IndexOf('-'), space = line.IndexOf(' ');
+            if (dash <= 0 || space <= dash || line.Length < space + 3 || (line[space + 1] == '-' && line[space + 2] == '-'))
+                continue;
+            mappings.Add(new MemoryMapping(
+                ulong.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture),
+                ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)));
         }
         return mappings;
     }
 
     /// <summary>
-    /// Resident memory no other process shares in all; of it, the pages of mapped files (code and read-only data
-    /// faulted in as it runs, which the kernel may drop and read again); and the anonymous memory outside the GC's
-    /// ranges, which is native memory: what malloc, mmap, the JIT and the runtime's own heaps hold. The GC commits memory
-    /// ahead of use and touches it as it allocates, so subtracting its committed bytes from the total would make native
-    /// memory rise and fall with every GC; leaving out its pages does not. A file's pages come and go with what code
-    /// runs, so they are no allocation either.
+    /// The bytes of the GC's pages in RAM: native memory is the anonymous memory outside them, what malloc, mmap, the
+    /// JIT and the runtime's own heaps hold. The GC commits memory ahead of use and touches it as it allocates, so
+    /// subtracting its committed bytes would make native memory rise and fall with every GC; subtracting its pages
+    /// in RAM does not.
     /// </summary>
     /// <remarks>
-    /// The kernel merges neighbouring anonymous mappings with the same protection into one, so malloc's memory can share
-    /// a mapping with the GC's. Such a mapping is split page by page, from which of its pages are present
-    /// (<c>/proc/PID/pagemap</c>): counted whole on either side, a megabyte allocated next to the GC's tables would come
-    /// and go from native memory as the mappings merge and split.
+    /// Counted page by page (<c>/proc/PID/pagemap</c>), within the GC's ranges only: the kernel merges neighbouring
+    /// anonymous mappings with the same protection, so malloc's memory can share a mapping with the GC's tables, and
+    /// counted a mapping at a time, a megabyte allocated beside them would come and go from native memory.
     /// </remarks>
-    private static (long All, long FileBacked, long NativeOutsideGcHeap) PrivateResidentBytes(IReadOnlyList<MemoryMapping> mappings, string proc,
-        IReadOnlyList<(ulong Start, ulong End)> gcHeap)
+    private static long GcResidentBytes(IReadOnlyList<MemoryMapping> mappings, string proc, IReadOnlyList<(ulong Start, ulong End)> gcHeap)
     {
-        long all = 0, fileBacked = 0, native = 0;
+        long resident = 0;
         using var pagemap = new PresentPages($"{proc}/pagemap");
         foreach (MemoryMapping mapping in mappings)
         {
-            all += mapping.PrivateBytes;
-            fileBacked += Math.Max(0, mapping.PrivateBytes - mapping.AnonymousBytes);
-            if (mapping.AnonymousBytes == 0)
-                continue;
-            ulong inGcHeap = OverlapBytes(gcHeap, mapping.Start, mapping.End);
-            if (inGcHeap == 0)
-                native += mapping.AnonymousBytes;
-            else if (inGcHeap < mapping.End - mapping.Start)
-                native += Math.Max(0, mapping.AnonymousBytes - pagemap.PresentBytes(gcHeap, mapping.Start, mapping.End, whenUnreadable: mapping.AnonymousBytes));
+            if (OverlapBytes(gcHeap, mapping.Start, mapping.End) > 0)
+                resident += pagemap.PresentBytes(gcHeap, mapping.Start, mapping.End, whenUnreadable: 0);
         }
-        return (all, fileBacked, native);
+        return resident;
     }
 
     private static long Kilobytes(string line) =>
