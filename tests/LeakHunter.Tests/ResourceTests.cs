@@ -26,7 +26,7 @@ public sealed class ResourceTests
 
             // Each new thread told by its name, its start method and the top of its stack, with the fix.
             ResourceFinding leaked = AssertFinding(threads, "thread", "thread \"leaked worker\", started at lambda in ResourceThreads.Leak");
-            Assert.Equal(threads.Details["managed"][^1] - threads.Details["managed"][0], leaked.Count);
+            Assert.Equal(Calls(report), leaked.Count);
             Assert.Contains(leaked.Details, frame => frame.Contains("ManualResetEventSlim.Wait", StringComparison.Ordinal));
             Assert.Contains("Join", leaked.Hint, StringComparison.Ordinal);
             Assert.Equal("System.Threading.Thread", leaked.OwnerType);
@@ -61,14 +61,13 @@ public sealed class ResourceTests
             LeakReport report = LeakDetector.Run(ResourceGcHandles.Leak);
 
             ResourceUsage handles = AssertGrows(report, "gcHandles", perIteration: 1);
-            Assert.Equal(handles.Counts[^1] - handles.Counts[0], handles.Details["weak"][^1] - handles.Details["weak"][0]);
+            Assert.InRange(handles.Details["weak"][^1] - handles.Details["weak"][0], Calls(report), Calls(report) + 5);
             Assert.Empty(report.GrowingTypes);
 
             ResourceFinding weak = Assert.Single(handles.Findings);
             Assert.Equal(("weak", "weak GC handle to an Object"), (weak.Kind, weak.What));
             // One per call; the runtime may take or drop a handle of its own meanwhile (a type cache's), in no group of the leak's.
-            long rise = handles.Counts[^1] - handles.Counts[0];
-            Assert.InRange(weak.Count, rise - 3, rise + 3);
+            Assert.Equal(Calls(report), weak.Count);
             Assert.Equal("System.Object", weak.OwnerType);
             // The object the handles point at, and what holds it: the code that allocates them works on it.
             Assert.Contains("its target is held by static field ResourceGcHandles.s_settings -> Object", weak.Details);
@@ -91,11 +90,12 @@ public sealed class ResourceTests
             LeakReport report = LeakDetector.Run(ResourceFileDescriptors.Leak);
 
             ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
-            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], descriptors.Details["file"][^1] - descriptors.Details["file"][0]);
+            // The runtime may open a file of its own meanwhile (its first read of a /proc file): the leak's are one group.
+            Assert.InRange(descriptors.Details["file"][^1] - descriptors.Details["file"][0], Calls(report), Calls(report) + 5);
 
             // What each descriptor points to, and that no managed object owns it: the number was all the code kept.
             ResourceFinding file = AssertFinding(descriptors, "file", "/dev/null");
-            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], file.Count);
+            Assert.Equal(Calls(report), file.Count);
             Assert.Null(file.OwnerType);
             Assert.Contains(file.Details, d => d.StartsWith("no SafeHandle owns it", StringComparison.Ordinal));
             Assert.Contains("close()", file.Hint, StringComparison.Ordinal);
@@ -115,12 +115,12 @@ public sealed class ResourceTests
             LeakReport report = LeakDetector.Run(ResourceSockets.Leak, s_counted);
 
             ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
-            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], descriptors.Details["socket"][^1] - descriptors.Details["socket"][0]);
+            Assert.InRange(descriptors.Details["socket"][^1] - descriptors.Details["socket"][0], Calls(report), Calls(report) + 5);
             // The listener's port is the kernel's pick, as is each connection's own: both show as '*', and one connection's real ports follow.
             ResourceFinding socket = AssertFinding(descriptors, "socket", "tcp 127.0.0.1:");
             Assert.Contains("-> 127.0.0.1:", socket.What, StringComparison.Ordinal);
             Assert.Contains("(established)", socket.What, StringComparison.Ordinal);
-            Assert.Equal(descriptors.Counts[^1] - descriptors.Counts[0], socket.Count);
+            Assert.Equal(Calls(report), socket.Count);
             Assert.Contains(socket.Details, d => d.Contains($"-> 127.0.0.1:{port} (established)", StringComparison.Ordinal));
             Assert.Equal("System.Net.Sockets.SafeSocketHandle", socket.OwnerType);
             Assert.Contains("owned by a SafeSocketHandle", socket.Details);
@@ -204,7 +204,7 @@ public sealed class ResourceTests
         LeakReport report = LeakDetector.Run(ResourceAssemblies.Leak, s_counted);
 
         ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
-        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], assemblies.Details["dynamic"][^1] - assemblies.Details["dynamic"][0]);
+        Assert.InRange(assemblies.Details["dynamic"][^1] - assemblies.Details["dynamic"][0], Calls(report), Calls(report) + 5);
     }
 
     [Fact]
@@ -219,7 +219,7 @@ public sealed class ResourceTests
 
         ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
         ResourceFinding generated = AssertFinding(assemblies, "XmlSerializer", "dynamic assembly defining Microsoft.Xml.Serialization.GeneratedAssembly.");
-        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], generated.Count);
+        Assert.Equal(Calls(report), generated.Count);
         Assert.Contains("XmlSerializer(Type, string)", generated.Hint, StringComparison.Ordinal);
         // The assembly's own objects grow too, and their cause is the same story.
         Assert.NotNull(generated.Cause);
@@ -240,9 +240,9 @@ public sealed class ResourceTests
         }
 
         ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
-        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], assemblies.Details["collectibleContexts"][^1] - assemblies.Details["collectibleContexts"][0]);
+        Assert.Equal(Calls(report), assemblies.Details["collectibleContexts"][^1] - assemblies.Details["collectibleContexts"][0]);
         ResourceFinding plugin = AssertFinding(assemblies, "collectible", "assembly LeakHunter.TestPlugin");
-        Assert.Equal(assemblies.Counts[^1] - assemblies.Counts[0], plugin.Count);
+        Assert.Equal(Calls(report), plugin.Count);
         Assert.NotNull(plugin.Cause);
         LeakCause keeper = report.Causes[plugin.Cause!.Value];
         Assert.Equal(LeakIdioms.UnloadableContext, keeper.Idiom);
@@ -295,6 +295,9 @@ public sealed class ResourceTests
     }
 
     private const string Targets = "LeakHunter.Tests.Targets.";
+
+    /// <summary>The calls between the first counted census and the last: each leaks one item, and the findings count the items made since the first.</summary>
+    private static int Calls(LeakReport report) => report.Censuses[^1].Iteration - report.Censuses[0].Iteration;
 
     /// <summary>The one finding of <paramref name="kind"/> whose description has <paramref name="what"/>; its failure lists every finding.</summary>
     private static ResourceFinding AssertFinding(ResourceUsage resource, string kind, string what) =>
