@@ -298,7 +298,7 @@ internal sealed class HtmlExporter : IReportExporter
             }
         }
         if (resources.Any(r => !r.Growing))
-            html.AppendLine($"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => r.Name)))}.</p>");
+            html.AppendLine($"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name))))}.</p>");
     }
 
     private static void GrowthTable(StringBuilder html, IEnumerable<(string Type, double Instances, double Bytes)> types, string per) =>

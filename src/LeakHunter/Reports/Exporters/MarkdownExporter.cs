@@ -306,7 +306,7 @@ internal sealed class MarkdownExporter : IReportExporter
             }
         }
         if (resources.Any(r => !r.Growing))
-            md.AppendLine($"Did not grow: {string.Join(", ", resources.Where(r => !r.Growing).Select(r => r.Name))}.");
+            md.AppendLine($"Did not grow: {string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name)))}.");
     }
 
     private static string Cell(string text) =>

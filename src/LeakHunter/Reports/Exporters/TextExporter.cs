@@ -210,6 +210,19 @@ internal sealed class TextExporter : IReportExporter
         return $"LeakHunter: LEAK - {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{ResourcesGrew(report.Resources)}";
     }
 
+    /// <summary>
+    /// A resource that did not grow, in words ("handles", "native memory"): a line of names that did not grow is no
+    /// lead, and spelled as the JSON spells them ("gcHandles") it reads as one.
+    /// </summary>
+    internal static string InWords(string resource) => resource switch
+    {
+        Census.ResourceNames.GcHandles => "handles",
+        Census.ResourceNames.FinalizationQueue => "finalization queue",
+        Census.ResourceNames.FileDescriptors => "file descriptors",
+        Census.ResourceNames.NativeMemory => "native memory",
+        _ => resource,
+    };
+
     /// <summary>The heading of a grown resource's findings, in words: "What the new GC handles are".</summary>
     internal static string FindingsTitle(string resource) => resource switch
     {
@@ -256,7 +269,7 @@ internal sealed class TextExporter : IReportExporter
             }
             AppendFindings(text, growing);
         }
-        string[] flat = resources.Where(r => !r.Growing).Select(r => r.Name).ToArray();
+        string[] flat = resources.Where(r => !r.Growing).Select(r => InWords(r.Name)).ToArray();
         if (flat.Length > 0)
             text.AppendLine($"  {(growing.Length > 0 ? "Other resources" : "Resources beyond objects")} did not grow: {string.Join(", ", flat)}");
     }
