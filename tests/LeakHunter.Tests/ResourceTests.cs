@@ -1,5 +1,6 @@
 using LeakHunter.Analysis;
 using LeakHunter.Tests.Targets;
+using LeakHunter.Xunit;
 using Xunit;
 
 namespace LeakHunter.Tests;
@@ -7,7 +8,10 @@ namespace LeakHunter.Tests;
 /// <summary>
 /// Leaks the GC heap does not show, counted at every census beside the objects: threads, GC handles, file
 /// descriptors, native memory and assemblies, each against real leaky and clean code, with the rate asserted.
+/// These counters are the whole process's, so the tests run in the collection that is never parallel to another:
+/// a test class running beside them loads assemblies, opens files and starts threads within the counted intervals.
 /// </summary>
+[Collection(LeakTests.Collection)]
 public sealed class ResourceTests
 {
     // A leaked thread or assembly keeps managed objects too, which confirmation would multiply by thousands.
