@@ -11,6 +11,16 @@ using Microsoft.Diagnostics.Runtime;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args is ["fresh-check"])
     return FreshCheck.Run();
+if (args is ["counters"])
+{
+    // The resource counters' cost alone, on the 1M-object heap: the row to watch while working on the counters.
+    Heap.Fill(1_000_000);
+    double gc = Measure.Median(9, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
+    Console.WriteLine($"| 1,000,000 | full blocking GC | {gc:0.0} ms | 1.0x |");
+    Console.WriteLine(CountersCost.Row(1_000_000, new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach })));
+    InspectorClient.ShutdownShared();
+    return 0;
+}
 if (args is ["paths"])
 {
     foreach (string row in PathsBenchmark.Run(1_000_000, leaked: 1000, gcRootTargets: 100))
@@ -44,17 +54,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     double censusWall = Measure.Median(9, () => pauses.Add(taker.Take().Reply.PauseMs));
     double censusPause = Measure.MedianOf(pauses);
 
-    // The resource counters' own cost: censuses with and without them, taken in turn so drift falls on both alike.
-    var bareTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach, Resources = LeakResources.None });
-    bareTaker.Take();
-    var (countedPauses, barePauses, countedWalls, bareWalls) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
-    for (int run = 0; run < 15; run++)
-    {
-        countedWalls.Add(Measure.Median(1, () => countedPauses.Add(taker.Take().Reply.PauseMs)));
-        bareWalls.Add(Measure.Median(1, () => barePauses.Add(bareTaker.Take().Reply.PauseMs)));
-    }
-    double countedPause = Measure.MedianOf(countedPauses), barePause = Measure.MedianOf(barePauses);
-    double countedWall = Measure.MedianOf(countedWalls), bareWall = Measure.MedianOf(bareWalls);
+    (string countersRow, double barePause) = CountersCost.Measure(liveObjects, taker);
 
     var dumpTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Dump });
     dumpTaker.Take();
@@ -71,8 +71,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     rows.Add($"| {liveObjects:N0} | census pause, warm (live attach) | {censusPause:0.0} ms | {censusPause / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | census round trip, request to reply | {censusWall:0.0} ms | {censusWall / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | census pause without the resource counters (LeakResources.None) | {barePause:0.0} ms | {barePause / gcOnce:0.0}x |");
-    rows.Add($"| {liveObjects:N0} | resource counters' cost per census: pause {countedPause:0.0} ms against {barePause:0.0} ms, round trip {countedWall:0.0} ms against {bareWall:0.0} ms | " +
-        $"{countedWall - bareWall:0.0} ms | {(countedPause - barePause) / barePause * 100:+0.0;-0.0}% of the pause, {(countedWall - bareWall) / bareWall * 100:+0.0;-0.0}% of the round trip |");
+    rows.Add(countersRow);
     rows.Add($"| {liveObjects:N0} | census pause (self-dump route) | {Measure.MedianOf(dumpPauses):0.0} ms | {Measure.MedianOf(dumpPauses) / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, clean fragment | {cleanCheck:0.0} ms | {cleanCheck / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, leaky fragment (with confirmation) | {leakyCheck:0.0} ms | {leakyCheck / gcOnce:0.0}x |");
@@ -96,6 +95,29 @@ Console.WriteLine("|---|---|---|---|");
 rows.ForEach(Console.WriteLine);
 InspectorClient.ShutdownShared();
 return 0;
+
+internal static class CountersCost
+{
+    /// <summary>The resource counters' own cost as a report row: censuses with and without them, taken in turn so drift falls on both alike.</summary>
+    public static string Row(int liveObjects, CensusTaker counted) => Measure(liveObjects, counted).Row;
+
+    public static (string Row, double BarePause) Measure(int liveObjects, CensusTaker counted)
+    {
+        var bare = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach, Resources = LeakResources.None });
+        bare.Take();
+        counted.Take();
+        var (countedPauses, barePauses, countedWalls, bareWalls) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        for (int run = 0; run < 101; run++)
+        {
+            countedWalls.Add(global::Measure.Median(1, () => countedPauses.Add(counted.Take().Reply.PauseMs)));
+            bareWalls.Add(global::Measure.Median(1, () => barePauses.Add(bare.Take().Reply.PauseMs)));
+        }
+        double countedPause = global::Measure.MedianOf(countedPauses), barePause = global::Measure.MedianOf(barePauses);
+        double countedWall = global::Measure.MedianOf(countedWalls), bareWall = global::Measure.MedianOf(bareWalls);
+        return ($"| {liveObjects:N0} | resource counters' cost per census: pause {countedPause:0.0} ms against {barePause:0.0} ms, round trip {countedWall:0.0} ms against {bareWall:0.0} ms | " +
+            $"{countedWall - bareWall:0.0} ms | {(countedPause - barePause) / barePause * 100:+0.0;-0.0}% of the pause, {(countedWall - bareWall) / bareWall * 100:+0.0;-0.0}% of the round trip |", barePause);
+    }
+}
 
 internal static class Heap
 {

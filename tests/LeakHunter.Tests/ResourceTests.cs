@@ -200,6 +200,29 @@ public sealed class ResourceTests
     }
 
     [Fact]
+    public void AManagedHeapThatGrows_IsNotNativeMemory()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(ResourceManagedArrays.Leak, s_counted);
+
+            // A quarter megabyte a call on the GC heap, every page of it written, ten megabytes over the counted
+            // calls; meanwhile the GC gives back other memory as it settles, so the process's anonymous memory moves by
+            // megabytes both ways. Native memory, what lies outside the GC's own pages, stays where it was.
+            Assert.Contains(report.GrowingTypes, t => t.Type == "System.Byte[]" && t.BytesPerIteration >= ResourceManagedArrays.Size);
+            ResourceUsage native = Assert.Single(report.Resources, r => r.Name == "nativeMemory");
+            Assert.False(native.Growing, Counted(report));
+            Assert.True(native.Counts.Max() - native.Counts.Min() < 2 * ResourceManagedArrays.Size,
+                $"native memory moved by {native.Counts.Max() - native.Counts.Min():N0} bytes beside a managed heap growing {ResourceManagedArrays.Size:N0} a call\n" +
+                $"anonymous memory: {string.Join(" ", native.Details["anonymous"])}\n{Counted(report)}");
+        }
+        finally
+        {
+            ResourceManagedArrays.Release();
+        }
+    }
+
+    [Fact]
     public void NativeMemoryFreed_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceNativeMemory.Clean), "nativeMemory");
 
     [Fact]

@@ -25,7 +25,12 @@ internal sealed class GcAddressRanges
     /// <summary>The ranges known, with the regions <paramref name="runtime"/> has in use now.</summary>
     public IReadOnlyList<(ulong Start, ulong End)> Of(ClrRuntime runtime)
     {
-        IEnumerable<(ulong Start, ulong End)> seen = runtime.Heap.Segments.Select(s => (s.ReservedMemory.Start, s.ReservedMemory.End));
+        // A segment's reserved range is only the part past what it has committed: both are the GC's.
+        IEnumerable<(ulong Start, ulong End)> seen = runtime.Heap.Segments.SelectMany(s => new[]
+        {
+            (s.CommittedMemory.Start, s.CommittedMemory.End),
+            (s.ReservedMemory.Start, s.ReservedMemory.End),
+        });
         if (!_freeRegionsRead)
         {
             seen = seen.Concat(runtime.EnumerateClrNativeHeaps().Where(h => h.Kind is NativeHeapKind.GCFreeRegion or NativeHeapKind.GCBookkeeping)

@@ -32,17 +32,21 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             return new CensusOutcome(counted, paused, [], null);
         }
         bool live = ReadsLiveSystem(target);
-        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), IReadOnlyList<(ulong, ulong)> gcHeap, SystemSnapshot? system), double pauseMs) =
+        Task<SystemSnapshot?>? reading = null;
+        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), IReadOnlyList<(ulong, ulong)> gcHeap), double pauseMs) =
             Read(target, runtime =>
             {
-                // Read beside the heap walk, while the process is held still: the system's counts are of the same moment
-                // as the runtime's, and the kernel's walk of its page tables takes the other core instead of adding to the pause.
-                Task<SystemSnapshot?>? reading = live ? Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid)) : null;
                 ScanTotals counted = count(runtime);
+                // The system's side is read on the other core once the heap walk, which takes both, is done: beside
+                // the runtime's counters and the release of the process, which are one thread's work. It adds nothing
+                // to the pause, and its counts are of the census's moment, give or take a millisecond in which the
+                // thread that asked for the census is still waiting.
+                reading = live ? Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid)) : null;
                 (List<ResourceReading>, ResourceIdentities) held = ResourceCounter.OfRuntime(runtime);
                 IReadOnlyList<(ulong, ulong)> ranges = live ? _gcRanges.Of(runtime) : [];
-                return (counted, held, ranges, reading?.GetAwaiter().GetResult());
+                return (counted, held, ranges);
             });
+        SystemSnapshot? system = reading?.GetAwaiter().GetResult();
         return new CensusOutcome(totals, pauseMs, live ? ResourceCounter.WithSystem(resources, identities, system, gcHeap, targetPid) : resources, identities);
     }
 
@@ -94,7 +98,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                     $"Reading the memory of process {targetPid} was denied: {e.Message}", e);
             }
             using (target)
-            using (ClrRuntime runtime = CreateRuntime(target))
+            using (var held = new DataTarget(new HeldMemoryReader(target.DataReader), new DataTargetOptions()))
+            using (ClrRuntime runtime = CreateRuntime(held))
                 result = work(runtime);
         }
         return (result, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

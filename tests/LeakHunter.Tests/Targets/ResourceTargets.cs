@@ -203,6 +203,29 @@ internal static class ResourceNativeMemory
     }
 }
 
+// A managed array of a quarter megabyte kept per call, written to on every page so all of it is in RAM (the GC
+// hands out fresh memory unwritten): the process's anonymous memory grows by as much, and all of it is the GC's.
+internal static class ResourceManagedArrays
+{
+    public const int Size = 256 * 1024;
+    private static readonly byte[][] s_kept = new byte[10_000][];
+    private static int s_count;
+
+    public static void Leak()
+    {
+        var kept = new byte[Size];
+        for (int offset = 0; offset < Size; offset += 4096)
+            kept[offset] = 1;
+        s_kept[s_count++] = kept;
+    }
+
+    public static void Release()
+    {
+        Array.Clear(s_kept, 0, s_count);
+        s_count = 0;
+    }
+}
+
 // An assembly generated per call, never unloaded; and XmlSerializer(Type), which the runtime generates once and caches.
 internal static class ResourceAssemblies
 {
