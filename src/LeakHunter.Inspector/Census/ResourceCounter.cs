@@ -71,16 +71,14 @@ internal static class ResourceCounter
     };
 
     /// <summary>
-    /// What the system holds for <paramref name="processId"/>, merged into <paramref name="runtimeReadings"/>: its
-    /// threads, its file descriptors, and its anonymous memory outside the GC's ranges, which is native memory. Nothing
-    /// is added where the system could not tell (a dump file of a process that is gone).
+    /// What the system holds for the process, merged into <paramref name="runtimeReadings"/>: its threads, its file
+    /// descriptors, and its anonymous memory outside the GC's pages, which is native memory. Nothing is added where
+    /// the system could not tell (a dump file of a process that is gone).
     /// </summary>
-    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, ResourceIdentities identities, SystemSnapshot? snapshot,
-        IReadOnlyList<(ulong Start, ulong End)> gcHeap, int processId)
+    public static List<ResourceReading> WithSystem(List<ResourceReading> runtimeReadings, ResourceIdentities identities, SystemResources? system)
     {
-        if (snapshot is null)
+        if (system is null)
             return runtimeReadings;
-        SystemResources system = InspectorPlatform.Current.Resources(snapshot, processId, gcHeap);
         identities.Tasks = system.Tasks;
         identities.Descriptors = system.Descriptors;
         var readings = new List<ResourceReading>(runtimeReadings);

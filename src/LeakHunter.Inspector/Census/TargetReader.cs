@@ -32,22 +32,26 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             return new CensusOutcome(counted, paused, [], null);
         }
         bool live = ReadsLiveSystem(target);
-        Task<SystemSnapshot?>? reading = null;
-        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities), IReadOnlyList<(ulong, ulong)> gcHeap), double pauseMs) =
+        Task<SystemResources?>? reading = null;
+        ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities)), double pauseMs) =
             Read(target, runtime =>
             {
                 ScanTotals counted = count(runtime);
                 // The system's side is read on the other core once the heap walk, which takes both, is done: beside
                 // the runtime's counters and the release of the process, which are one thread's work. It adds nothing
-                // to the pause, and its counts are of the census's moment, give or take a millisecond in which the
+                // to the pause, and its counts are of the census's moment, give or take the release, in which the
                 // thread that asked for the census is still waiting.
-                reading = live ? Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid)) : null;
-                (List<ResourceReading>, ResourceIdentities) held = ResourceCounter.OfRuntime(runtime);
-                IReadOnlyList<(ulong, ulong)> ranges = live ? _gcRanges.Of(runtime) : [];
-                return (counted, held, ranges);
+                if (live)
+                {
+                    IReadOnlyList<(ulong Start, ulong End)> gcHeap = _gcRanges.Of(runtime);
+                    reading = Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid) is SystemSnapshot snapshot
+                        ? InspectorPlatform.Current.Resources(snapshot, targetPid, gcHeap)
+                        : null);
+                }
+                return (counted, ResourceCounter.OfRuntime(runtime));
             });
-        SystemSnapshot? system = reading?.GetAwaiter().GetResult();
-        return new CensusOutcome(totals, pauseMs, live ? ResourceCounter.WithSystem(resources, identities, system, gcHeap, targetPid) : resources, identities);
+        SystemResources? system = reading?.GetAwaiter().GetResult();
+        return new CensusOutcome(totals, pauseMs, ResourceCounter.WithSystem(resources, identities, system), identities);
     }
 
     /// <summary>A new check has begun: the GC's free regions and bookkeeping are read again at its first census.</summary>
