@@ -144,7 +144,7 @@ internal sealed class InspectorServer
     {
         return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
+            (Explanation explanation, double pauseMs) = _reader.ReadImage(request.Target,
                 runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked.Only(request.Types.Select(_types.GetIndex)), request.MaxInstancesPerType, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
         });
@@ -154,7 +154,7 @@ internal sealed class InspectorServer
     {
         return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (Explanation explanation, double pauseMs) = _reader.Read(request.Target,
+            (Explanation explanation, double pauseMs) = _reader.ReadImage(request.Target,
                 runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit));
             return new ExplanationReply(pauseMs, explanation);
         });
@@ -175,7 +175,7 @@ internal sealed class InspectorServer
             return Reply.Failed($"No census {request.SinceCensusId} with resources was taken in this check.");
         return UnderTimeLimit(request.Target.Timeout, () =>
         {
-            (List<ResourceFindingMessage> findings, _) = _reader.Read(request.Target,
+            (List<ResourceFindingMessage> findings, _) = _reader.ReadImage(request.Target,
                 runtime => ResourceExplainer.Explain(runtime, _scanner, _types, since, request.Resources, TargetReader.ReadsLiveSystem(request.Target) ? _targetPid : null));
             return new ResourceFindingsReply(findings);
         });

@@ -84,29 +84,100 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> against an image of the process under test, taken while it is held: the process
+    /// is stopped only for the copy, and runs on while the work reads the image. For the heavy readings (paths, a
+    /// resource's new items), which take many times longer than the copy. Routes other than a live attach read as
+    /// <see cref="Read{T}"/> does: a dump is already an image.
+    /// </summary>
+    /// <returns>The work's result, and how long the process was stopped, for every image taken.</returns>
+    public (T Result, double PauseMs) ReadImage<T>(HeapTarget target, Func<ClrRuntime, T> work)
+    {
+        if (target.Route != CensusRoute.Attach)
+            return Read(target, work);
+        double stopped = 0;
+        for (int attempt = 1; ; attempt++)
+        {
+            (HeapImage? image, DataTarget? process, double pauseMs) = Capture();
+            if (image is null)
+                return Read(target, work);
+            stopped += pauseMs;
+            try
+            {
+                using var imaged = new DataTarget(image, new DataTargetOptions());
+                using ClrRuntime runtime = CreateRuntime(imaged);
+                return (work(runtime), stopped);
+            }
+            catch (InspectorException e) when (e.Status == InspectorStatus.HeapNotWalkable && attempt < MaxAttempts)
+            {
+                // Taken in the middle of a GC another thread of the process was running: take another.
+                Thread.Sleep(Math.Min(attempt * 2, 20));
+            }
+            finally
+            {
+                image.Dispose();
+                process!.Dispose();
+            }
+        }
+    }
+
+    /// <summary>An image of the process, taken while it is held, and how long it was held; no image where the system cannot list its memory.</summary>
+    private (HeapImage? Image, DataTarget? Process, double PauseMs) Capture()
+    {
+        long started = Stopwatch.GetTimestamp();
+        DataTarget? process = null;
+        try
+        {
+            using (InspectorPlatform.Current.HoldStill(targetPid))
+            {
+                List<ImageRange>? writable = InspectorPlatform.Current.WritableMemory(targetPid);
+                if (writable is null)
+                    return (null, null, 0);
+                process = Attach();
+                // Registers must be read from the thread that stopped the process (ptrace's rule), which this one is.
+                HeapImage image = HeapImage.Capture(process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid));
+                return (image, process, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The system would not show the memory map or the page map: read the process while it is held instead.
+            process?.Dispose();
+            return (null, null, 0);
+        }
+        catch
+        {
+            process?.Dispose();
+            throw;
+        }
+    }
+
     private (T, double) ReadAttached<T>(Func<ClrRuntime, T> work)
     {
         long started = Stopwatch.GetTimestamp();
         T result;
         using (InspectorPlatform.Current.HoldStill(targetPid))
         {
-            DataTarget target;
-            try
-            {
-                // The freezer holds the process still; ClrMD only reads its memory.
-                target = DataTarget.AttachToProcess(targetPid, suspend: false);
-            }
-            catch (Exception e) when (IsPermissionFailure(e))
-            {
-                throw new InspectorException(InspectorStatus.PtraceDenied,
-                    $"Reading the memory of process {targetPid} was denied: {e.Message}", e);
-            }
-            using (target)
+            using (DataTarget target = Attach())
             using (var held = new DataTarget(new HeldMemoryReader(target.DataReader), new DataTargetOptions()))
             using (ClrRuntime runtime = CreateRuntime(held))
                 result = work(runtime);
         }
         return (result, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>ClrMD on the live process, which the freezer holds still: ClrMD only reads its memory.</summary>
+    private DataTarget Attach()
+    {
+        try
+        {
+            return DataTarget.AttachToProcess(targetPid, suspend: false);
+        }
+        catch (Exception e) when (IsPermissionFailure(e))
+        {
+            throw new InspectorException(InspectorStatus.PtraceDenied,
+                $"Reading the memory of process {targetPid} was denied: {e.Message}", e);
+        }
     }
 
     private (T, double) ReadDump<T>(string dumpPath, TimeSpan timeLimit, Func<ClrRuntime, T> work)

@@ -20,6 +20,12 @@ internal interface IInspectorPlatform
     /// <summary>Resumes <paramref name="processId"/> if a stop is pending or in force (after a dump writer was killed mid-dump).</summary>
     void Continue(int processId);
 
+    /// <summary>
+    /// The writable memory of <paramref name="processId"/>, held still, in address order: what an image of it must copy,
+    /// and what reads as zeros. Null where the system cannot tell; the process is then read while held.
+    /// </summary>
+    List<Census.ImageRange>? WritableMemory(int processId);
+
     /// <summary>What the system shows of <paramref name="processId"/> now (its threads, descriptors, mappings), or null where it cannot tell (or the process is gone).</summary>
     Census.SystemSnapshot? ReadSystem(int processId);
 

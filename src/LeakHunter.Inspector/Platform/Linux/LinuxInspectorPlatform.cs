@@ -17,6 +17,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public void Continue(int processId) => _ = kill(processId, SignalContinue);
 
+    public List<Census.ImageRange>? WritableMemory(int processId) => ProcMemory.Writable(processId);
+
     public Census.SystemSnapshot? ReadSystem(int processId) => ProcResources.Read(processId);
 
     public Census.SystemResources Resources(Census.SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>

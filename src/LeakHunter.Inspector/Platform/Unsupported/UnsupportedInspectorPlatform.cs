@@ -21,6 +21,8 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     {
     }
 
+    public List<ImageRange>? WritableMemory(int processId) => null;
+
     public SystemSnapshot? ReadSystem(int processId) => null;
 
     public SystemResources Resources(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>

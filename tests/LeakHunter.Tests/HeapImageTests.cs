@@ -1,0 +1,54 @@
+extern alias inspector;
+
+using Microsoft.Diagnostics.Runtime;
+using Xunit;
+using CensusRoute = inspector::LeakHunter.Census.CensusRoute;
+using HeapScanner = inspector::LeakHunter.Inspector.Census.HeapScanner;
+using HeapTarget = inspector::LeakHunter.Census.HeapTarget;
+using TargetReader = inspector::LeakHunter.Inspector.Census.TargetReader;
+using TypeTable = inspector::LeakHunter.Inspector.Census.TypeTable;
+
+namespace LeakHunter.Tests;
+
+/// <summary>
+/// The image of a live process that the heavy readings (paths, a resource's new items) work on: taken while the
+/// process is held, then read while it runs on, with its heap, its roots and its threads' stacks as they were.
+/// </summary>
+public sealed class HeapImageTests
+{
+    private static readonly TimeSpan s_generous = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public void AnImage_IsReadWhileTheProcessRunsOn_WithItsHeapAndEveryRootKind()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak");
+        target.WaitForOrdersAbove(5, s_generous);
+        var reader = new TargetReader(target.Id, new HeapScanner(new TypeTable()));
+        var live = new HeapTarget(CensusRoute.Attach, "", s_generous);
+
+        (Reading image, double imagePause) = reader.ReadImage(live, runtime => Read(runtime, target.Id));
+        (Reading held, double heldPause) = reader.Read(live, runtime => Read(runtime, target.Id));
+
+        // Read while held, the process is in a tracing stop; read from its image, it runs on.
+        Assert.Equal('t', held.StateWhileRead);
+        Assert.NotEqual('t', image.StateWhileRead);
+        Assert.NotEqual('X', image.StateWhileRead);
+        Assert.True(imagePause > 0 && heldPause > 0);
+
+        // The image has what the held process has: the leaked orders, held by their static, and the threads' stacks,
+        // walked from the registers taken while it was held.
+        Assert.True(image.Orders > 0);
+        Assert.InRange(image.Orders, 1, held.Orders);
+        Assert.Subset(image.RootKinds.ToHashSet(), held.RootKinds.Where(kind => kind != ClrRootKind.FinalizerQueue).ToHashSet());
+        Assert.Contains(ClrRootKind.Stack, image.RootKinds);
+        Assert.True(image.StackFrames > 0);
+    }
+
+    private sealed record Reading(char StateWhileRead, int Orders, IReadOnlySet<ClrRootKind> RootKinds, int StackFrames);
+
+    private static Reading Read(ClrRuntime runtime, int processId) => new(
+        TargetProcess.StateOf(processId),
+        runtime.Heap.EnumerateObjects().Count(o => o.Type?.Name == "ArchivedOrder"),
+        runtime.Heap.EnumerateRoots().Select(r => r.RootKind).ToHashSet(),
+        runtime.Threads.Sum(t => t.EnumerateStackTrace().Count()));
+}
