@@ -90,6 +90,8 @@ paths.SetAction((result, cancellation) => Run(result, cancellation, token =>
     using HeapInspector inspector = Open(result, InspectionTarget.Parse(result.GetValue(targetArgument)!));
     Progress($"walking the heap of {inspector.Target} for {result.GetValue(type)}...");
     PathsReport report = inspector.FindPaths(result.GetValue(type)!, result.GetValue(max), token);
+    if (report.TargetPauseMs > 0)
+        Progress(string.Create(CultureInfo.InvariantCulture, $"{inspector.Target} was stopped for {report.TargetPauseMs:0.#} ms while its memory was copied; the paths were traced in the copy while it ran on."));
     return (Export(result, e => e.Export(report)), 0);
 }));
 root.Subcommands.Add(paths);

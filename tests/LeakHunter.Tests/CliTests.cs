@@ -151,12 +151,17 @@ public sealed class CliTests
         Assert.True(exit == 0, errors + output);
         Assert.Contains("static field OrderArchive.s_orders", output);
         Assert.Contains("accumulates here", output);
+        // The process was stopped only while its memory was copied, said on stderr and in the report.
+        Assert.Contains($"process {target.Id} (", errors);
+        Assert.Contains("ms while its memory was copied; the paths were traced in the copy while it ran on.", errors);
+        Assert.Contains("the process was stopped for ", output);
 
         // Garbage the process has not collected yet (the arrays its list outgrew) is no referrer: each order has one.
         (exit, output, errors) = RunCli("paths", target.Id.ToString(), "--type", "ArchivedOrder", "--max", "20", "--format", "json");
         Assert.True(exit == 0, errors + output);
         using JsonDocument paths = JsonDocument.Parse(output);
         long alive = paths.RootElement.GetProperty("instances").GetInt64();
+        Assert.True(paths.RootElement.GetProperty("targetPauseMs").GetDouble() > 0, output);
         JsonElement from = Assert.Single(paths.RootElement.GetProperty("referrers")[0].GetProperty("from").EnumerateArray());
         Assert.Equal("ArchivedOrder[]", from.GetProperty("type").GetString());
         Assert.InRange(from.GetProperty("count").GetInt64(), alive - 5, alive);

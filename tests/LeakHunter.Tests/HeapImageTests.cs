@@ -21,7 +21,8 @@ public sealed class HeapImageTests
     [Fact]
     public void AnImage_IsReadWhileTheProcessRunsOn_WithItsHeapAndEveryRootKind()
     {
-        using TargetProcess target = TargetProcess.StartServing("leak");
+        // Stopped by this process itself, through the inspector's own reader: so it must not be this process's child.
+        using TargetProcess target = TargetProcess.StartServingDetached("leak");
         target.WaitForOrdersAbove(5, s_generous);
         var reader = new TargetReader(target.Id, new HeapScanner(new TypeTable()));
         var live = new HeapTarget(CensusRoute.Attach, "", s_generous);

@@ -42,6 +42,8 @@ public sealed class HeapInspectorTests
         Assert.All(paths.Types, t => Assert.StartsWith("Archived", t));
         Assert.True(paths.Instances > 0);
         Assert.Contains(paths.Leaks, l => l.Type == "ArchivedOrder" && l.Root.Name == "OrderArchive.s_orders");
+        // Stopped only while its memory was copied: the paths were traced in the image.
+        Assert.True(paths.TargetPauseMs > 0);
         Assert.Equal(LeakHunterFailure.TypeNotFound, missing.Failure);
         Assert.Contains("'ArchivedOrder'", missing.Message);
     }

@@ -320,5 +320,5 @@ internal static class FixedReports
 
     public static PathsReport Paths() => new(
         "process 4242 (OrderService): 40 live instance(s) of Acme.Orders.*",
-        "process 4242 (OrderService)", "Acme.Orders.*", ["Acme.Orders.Order"], 40, Explanation());
+        "process 4242 (OrderService)", "Acme.Orders.*", ["Acme.Orders.Order"], 40, Explanation(), targetPauseMs: 38.25);
 }

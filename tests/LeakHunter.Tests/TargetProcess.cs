@@ -31,7 +31,10 @@ internal sealed class TargetProcess : IDisposable
         process.BeginErrorReadLine();
     }
 
-    public int Id => _process.Id;
+    // The target's own id when it is not the process started (setsid -f forks it off).
+    private int? _detachedId;
+
+    public int Id => _detachedId ?? _process.Id;
 
     public ConcurrentBag<string> StandardError { get; } = new();
 
@@ -44,6 +47,24 @@ internal sealed class TargetProcess : IDisposable
     /// deleted on dispose.
     /// </summary>
     /// <summary>A target serving orders ("leak" keeps every order in a static list, "clean" keeps none), once it says it is ready.</summary>
+    /// <summary>
+    /// A target serving orders that is not this process's child: started through <c>setsid -f</c>, so this process
+    /// can stop it with ptrace itself, as the inspector does. The runtime waits on this process's own children, and
+    /// would take the stops ptrace reports for one of them.
+    /// </summary>
+    public static TargetProcess StartServingDetached(string mode)
+    {
+        TargetProcess target = Start(TargetFolder, ["serve", mode], environment: null, prefix: ["setsid", "-f"], privateCopy: null);
+        string? ready = target.ReadLineStartingWith("ready", TimeSpan.FromMinutes(2));
+        if (ready is null)
+        {
+            target.Dispose();
+            throw new TimeoutException($"The target serving '{mode}' never said it was ready.");
+        }
+        target._detachedId = int.Parse(ready["ready ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        return target;
+    }
+
     public static TargetProcess StartServing(string mode)
     {
         TargetProcess target = Start(["serve", mode]);
@@ -219,8 +240,28 @@ internal sealed class TargetProcess : IDisposable
         }
     }
 
+    private static void KillDetached(int processId)
+    {
+        try
+        {
+            using Process detached = Process.GetProcessById(processId);
+            detached.Kill();
+            // Not this process's child: wait for it to be gone by its /proc entry.
+            var clock = Stopwatch.StartNew();
+            while (StateOf(processId) is not ('X' or 'Z') && clock.Elapsed < TimeSpan.FromSeconds(30))
+                Thread.Sleep(10);
+        }
+        catch (ArgumentException)
+        {
+            // Gone already.
+        }
+        RuntimeFiles.DeleteOf(processId);
+    }
+
     public void Dispose()
     {
+        if (_detachedId is int detached)
+            KillDetached(detached);
         try
         {
             if (!_process.HasExited)

@@ -68,9 +68,9 @@ internal sealed class CensusTaker
     /// <summary>Paths to the instances of <paramref name="types"/> (every marked type when empty) that are new since <see cref="Mark"/>.</summary>
     public Explanation Explain(int maxInstancesPerType, TimeSpan timeLimit, IReadOnlyCollection<string> types)
     {
-        (InspectorStatus status, string? message, Explanation? explanation, _) =
+        (InspectorStatus status, string? message, Explanation? explanation, double pauseMs) =
             _inspector.Explain(_nextCensusId++, Route, _options.CensusTimeout + timeLimit, maxInstancesPerType, timeLimit, types);
-        return status == InspectorStatus.Ok ? explanation! : throw Failure(status, message!);
+        return status == InspectorStatus.Ok ? explanation! with { TargetPauseMs = pauseMs } : throw Failure(status, message!);
     }
 
     /// <summary>The managed frames of the finalizer thread's stack, innermost first.</summary>

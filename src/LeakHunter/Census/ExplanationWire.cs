@@ -60,6 +60,9 @@ internal sealed record Explanation(List<LeakPath> Leaks, List<TypeReferrerCounts
 
     /// <summary>The inspector's memory for the dominator tree, in bytes, on top of <see cref="GraphBytes"/>.</summary>
     public long RetainedSizesBytes { get; init; }
+
+    /// <summary>How long the process was stopped for this explanation, in milliseconds: set by the client from the reply.</summary>
+    public double TargetPauseMs { get; init; }
 }
 
 internal static class ExplanationWire

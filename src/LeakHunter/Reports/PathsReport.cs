@@ -9,8 +9,10 @@ namespace LeakHunter;
 /// </summary>
 public sealed class PathsReport
 {
-    internal PathsReport(string headline, string target, string typePattern, IReadOnlyList<string> types, int instances, LeakExplanation explanation)
+    internal PathsReport(string headline, string target, string typePattern, IReadOnlyList<string> types, int instances, LeakExplanation explanation,
+        double targetPauseMs = 0)
     {
+        TargetPauseMs = targetPauseMs;
         Headline = headline;
         Target = target;
         TypePattern = typePattern;
@@ -34,6 +36,12 @@ public sealed class PathsReport
 
     /// <summary>The types the pattern matched.</summary>
     public IReadOnlyList<string> Types { get; }
+
+    /// <summary>
+    /// How long the process was stopped for the paths, in milliseconds: for a live process, only while an image of its
+    /// memory was copied (the paths are traced in the image while it runs on); for a dump, none (0).
+    /// </summary>
+    public double TargetPauseMs { get; }
 
     /// <summary>Live instances of those types that were traced.</summary>
     public int Instances { get; }

@@ -137,6 +137,8 @@ internal sealed class HtmlExporter : IReportExporter
     {
         var html = new StringBuilder();
         Verdict(html, report.Headline, leak: false);
+        if (report.TargetPauseMs > 0)
+            html.AppendLine($"<p class=\"pause\">{Encode(TextExporter.PauseLine(report.TargetPauseMs))}.</p>");
         if (report.Instances > 0)
         {
             Section(html, report.ExplanationNote is null ? "What keeps them alive" : $"What keeps them alive (partial: {report.ExplanationNote})");

@@ -216,6 +216,7 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteString("type", report.TypePattern);
         WriteStrings(json, "types", report.Types);
         json.WriteNumber("instances", report.Instances);
+        json.WriteNumber("targetPauseMs", Math.Round(report.TargetPauseMs, 2));
         WriteLeaks(json, report.Leaks);
         WriteReferrers(json, report.Referrers);
         json.WriteBoolean("explanationPartial", report.ExplanationIsPartial);

@@ -137,6 +137,8 @@ internal sealed class MarkdownExporter : IReportExporter
     {
         var md = new StringBuilder();
         md.AppendLine($"## {Cell(report.Headline)}");
+        if (report.TargetPauseMs > 0)
+            md.AppendLine().AppendLine(TextExporter.PauseLine(report.TargetPauseMs) + ".");
         if (report.Instances > 0)
             AppendLeaks(md, report.Leaks, report.Referrers, report.ExplanationNote, "### What keeps them alive");
         AppendWarnings(md, report.Warnings);

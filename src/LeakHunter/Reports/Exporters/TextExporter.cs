@@ -180,9 +180,15 @@ internal sealed class TextExporter : IReportExporter
         return text.ToString();
     }
 
+    /// <summary>How long a process was stopped for its paths, in words.</summary>
+    internal static string PauseLine(double targetPauseMs) =>
+        string.Create(s_invariant, $"the process was stopped for {targetPauseMs:0.#} ms, while its memory was copied; the paths were traced in the copy while it ran on");
+
     public string Export(PathsReport report)
     {
         var text = new StringBuilder(report.Headline).AppendLine();
+        if (report.TargetPauseMs > 0)
+            text.AppendLine(string.Create(s_invariant, $"  {PauseLine(report.TargetPauseMs)}"));
         if (report.Instances > 0)
             AppendLeaks(text, report.Leaks, report.Referrers, report.ExplanationNote);
         AppendWarnings(text, report.Warnings);
