@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Diagnostics.Runtime;
 
@@ -26,12 +25,11 @@ internal readonly record struct ImageRange(ulong Start, ulong End, ImageRangeKin
 /// <remarks>
 /// The copy lives in native memory owned by the image, freed when it is disposed; nothing of it goes to disk.
 /// </remarks>
-internal sealed unsafe class HeapImage : IDataReader, IDisposable
+internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 {
     private const int ContextBytes = 4096;
     private const int CopyChunkBytes = 64 << 20;
 
-    private readonly IDataReader _process;
     private readonly ulong[] _starts;
     private readonly ulong[] _ends;
     private readonly nint[] _copies;
@@ -39,8 +37,8 @@ internal sealed unsafe class HeapImage : IDataReader, IDisposable
     private readonly ModuleInfo[] _modules;
 
     private HeapImage(IDataReader process, List<ImageRange> ranges, nint[] copies, Dictionary<uint, byte[]> contexts, ModuleInfo[] modules)
+        : base(process)
     {
-        _process = process;
         _starts = ranges.Select(r => r.Start).ToArray();
         _ends = ranges.Select(r => r.End).ToArray();
         _copies = copies;
@@ -110,16 +108,11 @@ internal sealed unsafe class HeapImage : IDataReader, IDisposable
         }
     }
 
-    public string DisplayName => $"image of {_process.DisplayName}";
-    public bool IsThreadSafe => _process.IsThreadSafe;
-    public OSPlatform TargetPlatform => _process.TargetPlatform;
-    public Architecture Architecture => _process.Architecture;
-    public int ProcessId => _process.ProcessId;
-    public int PointerSize => _process.PointerSize;
+    public override string DisplayName => $"image of {Process.DisplayName}";
 
-    public IEnumerable<ModuleInfo> EnumerateModules() => _modules;
+    public override IEnumerable<ModuleInfo> EnumerateModules() => _modules;
 
-    public bool GetThreadContext(uint threadID, uint contextFlags, Span<byte> context)
+    public override bool GetThreadContext(uint threadID, uint contextFlags, Span<byte> context)
     {
         if (!_contexts.TryGetValue(threadID, out byte[]? kept))
             return false;
@@ -127,11 +120,11 @@ internal sealed unsafe class HeapImage : IDataReader, IDisposable
         return true;
     }
 
-    public void FlushCachedData()
+    public override void FlushCachedData()
     {
     }
 
-    public int Read(ulong address, Span<byte> buffer)
+    public override int Read(ulong address, Span<byte> buffer)
     {
         int done = 0;
         while (done < buffer.Length)
@@ -166,7 +159,7 @@ internal sealed unsafe class HeapImage : IDataReader, IDisposable
     {
         try
         {
-            return _process.Read(address, buffer);
+            return Process.Read(address, buffer);
         }
         catch (InvalidOperationException)
         {
@@ -181,24 +174,6 @@ internal sealed unsafe class HeapImage : IDataReader, IDisposable
         int index = Array.BinarySearch(_starts, address);
         return index >= 0 ? index : ~index - 1;
     }
-
-    public bool Read<T>(ulong address, out T value) where T : unmanaged
-    {
-        Span<byte> bytes = stackalloc byte[sizeof(T)];
-        if (Read(address, bytes) == bytes.Length)
-        {
-            value = Unsafe.ReadUnaligned<T>(ref bytes[0]);
-            return true;
-        }
-        value = default;
-        return false;
-    }
-
-    public T Read<T>(ulong address) where T : unmanaged => Read(address, out T value) ? value : default;
-
-    public bool ReadPointer(ulong address, out ulong value) => Read(address, out value);
-
-    public ulong ReadPointer(ulong address) => Read<ulong>(address);
 
     public void Dispose() => Free(_copies);
 

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Census;
@@ -13,7 +11,7 @@ namespace LeakHunter.Inspector.Census;
 /// Large reads (the heap scan's, megabytes at a time) go straight through: each is read once. The reader lives only
 /// while the process is held: a page kept past that could be stale.
 /// </remarks>
-internal sealed class HeldMemoryReader(IDataReader process) : IDataReader
+internal sealed class HeldMemoryReader(IDataReader process) : ProcessMemoryReader(process)
 {
     private const int PageSize = 4096;
     private const int CachedReadLimit = PageSize;
@@ -22,28 +20,17 @@ internal sealed class HeldMemoryReader(IDataReader process) : IDataReader
     private const int CachedPageLimit = 4096;
     private readonly Dictionary<ulong, (byte[] Bytes, int Readable)> _pages = new();
 
-    public string DisplayName => process.DisplayName;
-    public bool IsThreadSafe => process.IsThreadSafe;
-    public OSPlatform TargetPlatform => process.TargetPlatform;
-    public Architecture Architecture => process.Architecture;
-    public int ProcessId => process.ProcessId;
-    public int PointerSize => process.PointerSize;
-
-    public IEnumerable<ModuleInfo> EnumerateModules() => process.EnumerateModules();
-
-    public bool GetThreadContext(uint threadID, uint contextFlags, Span<byte> context) => process.GetThreadContext(threadID, contextFlags, context);
-
-    public void FlushCachedData()
+    public override void FlushCachedData()
     {
         lock (_pages)
             _pages.Clear();
-        process.FlushCachedData();
+        Process.FlushCachedData();
     }
 
-    public int Read(ulong address, Span<byte> buffer)
+    public override int Read(ulong address, Span<byte> buffer)
     {
         if (buffer.Length > CachedReadLimit)
-            return process.Read(address, buffer);
+            return Process.Read(address, buffer);
         // The heap scan's workers read object headers at the ends of their ranges from several threads.
         lock (_pages)
             return ReadCached(address, buffer);
@@ -59,9 +46,9 @@ internal sealed class HeldMemoryReader(IDataReader process) : IDataReader
             if (!_pages.TryGetValue(page, out (byte[] Bytes, int Readable) kept))
             {
                 if (_pages.Count >= CachedPageLimit)
-                    return done + Math.Max(0, process.Read(at, buffer[done..]));
+                    return done + Math.Max(0, Process.Read(at, buffer[done..]));
                 var bytes = new byte[PageSize];
-                kept = (bytes, Math.Max(0, process.Read(page, bytes)));
+                kept = (bytes, Math.Max(0, Process.Read(page, bytes)));
                 _pages.Add(page, kept);
             }
             int offset = (int)(at - page);
@@ -73,27 +60,4 @@ internal sealed class HeldMemoryReader(IDataReader process) : IDataReader
         }
         return done;
     }
-
-    public unsafe bool Read<T>(ulong address, out T value) where T : unmanaged
-    {
-        Span<byte> bytes = stackalloc byte[sizeof(T)];
-        if (Read(address, bytes) == bytes.Length)
-        {
-            value = Unsafe.ReadUnaligned<T>(ref bytes[0]);
-            return true;
-        }
-        value = default;
-        return false;
-    }
-
-    public T Read<T>(ulong address) where T : unmanaged => Read(address, out T value) ? value : default;
-
-    public bool ReadPointer(ulong address, out ulong value)
-    {
-        bool read = Read(address, out ulong pointer);
-        value = pointer;
-        return read;
-    }
-
-    public ulong ReadPointer(ulong address) => ReadPointer(address, out ulong value) ? value : 0;
 }

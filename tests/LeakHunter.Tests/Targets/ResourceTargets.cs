@@ -203,12 +203,12 @@ internal static class ResourceNativeMemory
     }
 }
 
-// A managed array of a quarter megabyte kept per call, written to on every page so all of it is in RAM (the GC
-// hands out fresh memory unwritten): the process's anonymous memory grows by as much, and all of it is the GC's.
+// A managed array of a megabyte kept per call, written to on every page so all of it is in RAM (the GC hands out
+// fresh memory unwritten): the process's anonymous memory grows by as much, and all of it is the GC's.
 internal static class ResourceManagedArrays
 {
-    public const int Size = 256 * 1024;
-    private static readonly byte[][] s_kept = new byte[10_000][];
+    public const int Size = 1024 * 1024;
+    private static readonly byte[][] s_kept = new byte[1_000][];
     private static int s_count;
 
     public static void Leak()
