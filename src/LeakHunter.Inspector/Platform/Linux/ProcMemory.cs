@@ -27,7 +27,8 @@ internal static class ProcMemory
         var ranges = new List<ImageRange>();
         using var pagemap = new FileStream($"/proc/{processId}/pagemap", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         var entries = new byte[64 * 1024];
-        foreach (Mapping mapping in Mappings(processId))
+        // The kernel's own pages ([vvar], [vsyscall]) are no part of the process's state.
+        foreach (Mapping mapping in Mappings(processId).Where(m => m.Readable && m.Writable && !m.KernelPages))
         {
             bool anonymous = mapping.Private && mapping.Inode == 0;
             ulong runStart = mapping.Start;
@@ -67,27 +68,50 @@ internal static class ProcMemory
             ranges.Add(new ImageRange(start, end, ImageRangeKind.Zeros));
     }
 
-    private readonly record struct Mapping(ulong Start, ulong End, bool Private, ulong Inode);
+    /// <summary>One line of <c>/proc/PID/maps</c>: a mapping's range, its protection, and whether it is private and backed by a file.</summary>
+    internal readonly record struct Mapping(ulong Start, ulong End, bool Readable, bool Writable, bool Private, ulong Inode, bool KernelPages);
 
-    /// <summary>The readable, writable mappings, the kernel's own pages (<c>[vvar]</c>, <c>[vsyscall]</c>) left out.</summary>
-    private static IEnumerable<Mapping> Mappings(int processId)
+    /// <summary>Every mapping of the process, in address order.</summary>
+    public static List<Mapping> Mappings(int processId)
     {
-        // 7f3c2a000000-7f3c2a400000 rw-p 00000000 00:00 0          [anon:...]
-        foreach (string line in File.ReadAllLines($"/proc/{processId}/maps"))
+        var mappings = new List<Mapping>();
+        // One read of the whole file, parsed in place: a runtime maps hundreds of ranges.
+        ReadOnlySpan<byte> maps = File.ReadAllBytes($"/proc/{processId}/maps");
+        while (!maps.IsEmpty)
         {
-            string[] fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 5 || fields[1].Length < 4 || fields[1][0] != 'r' || fields[1][1] != 'w')
-                continue;
-            string path = fields.Length > 5 ? fields[5].Trim() : "";
-            if (path.StartsWith("[v", StringComparison.Ordinal))
-                continue;
-            int dash = fields[0].IndexOf('-');
-            if (dash <= 0
-                || !Utf8Parser.TryParse(System.Text.Encoding.ASCII.GetBytes(fields[0][..dash]), out ulong start, out _, 'x')
-                || !Utf8Parser.TryParse(System.Text.Encoding.ASCII.GetBytes(fields[0][(dash + 1)..]), out ulong end, out _, 'x')
-                || !ulong.TryParse(fields[4], out ulong inode))
-                continue;
-            yield return new Mapping(start, end, fields[1][3] == 'p', inode);
+            int end = maps.IndexOf((byte)'\n');
+            ReadOnlySpan<byte> line = end < 0 ? maps : maps[..end];
+            maps = end < 0 ? default : maps[(end + 1)..];
+            if (Parse(line) is Mapping mapping)
+                mappings.Add(mapping);
         }
+        return mappings;
+    }
+
+    /// <summary>7f3c2a000000-7f3c2a400000 rw-p 00000000 00:00 0          [anon:...]</summary>
+    private static Mapping? Parse(ReadOnlySpan<byte> line)
+    {
+        ReadOnlySpan<byte> range = NextField(ref line), permissions = NextField(ref line);
+        NextField(ref line); // offset
+        NextField(ref line); // device
+        ReadOnlySpan<byte> inodeField = NextField(ref line);
+        ReadOnlySpan<byte> path = line.TrimStart((byte)' ');
+        int dash = range.IndexOf((byte)'-');
+        if (dash <= 0 || permissions.Length < 4
+            || !Utf8Parser.TryParse(range[..dash], out ulong start, out int startLength, 'x') || startLength != dash
+            || !Utf8Parser.TryParse(range[(dash + 1)..], out ulong stop, out int stopLength, 'x') || stopLength != range.Length - dash - 1
+            || !Utf8Parser.TryParse(inodeField, out ulong inode, out int inodeLength) || inodeLength != inodeField.Length)
+            return null;
+        return new Mapping(start, stop, permissions[0] == 'r', permissions[1] == 'w', permissions[3] == 'p', inode, path.StartsWith("[v"u8));
+    }
+
+    /// <summary>The next field of <paramref name="line"/>, spaces before it skipped; the line keeps what follows.</summary>
+    private static ReadOnlySpan<byte> NextField(ref ReadOnlySpan<byte> line)
+    {
+        line = line.TrimStart((byte)' ');
+        int space = line.IndexOf((byte)' ');
+        ReadOnlySpan<byte> field = space < 0 ? line : line[..space];
+        line = space < 0 ? default : line[space..];
+        return field;
     }
 }

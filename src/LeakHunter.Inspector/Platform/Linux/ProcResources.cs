@@ -20,7 +20,7 @@ internal static partial class ProcResources
         try
         {
             (long anonymous, long fileBacked) = ResidentBytes(proc);
-            return new SystemSnapshot(TasksOf(proc), DescriptorsOf(proc), MappingsOf(proc), anonymous, fileBacked);
+            return new SystemSnapshot(TasksOf(proc), DescriptorsOf(proc), MappingsOf(processId), anonymous, fileBacked);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -152,26 +152,8 @@ internal static partial class ProcResources
     };
 
     /// <summary>The process's mappings that can hold pages (readable or writable), from <c>maps</c>: a reserve the GC has not committed cannot.</summary>
-    private static List<MemoryMapping> MappingsOf(string proc)
-    {
-        var mappings = new List<MemoryMapping>();
-        // One read of the whole file, parsed in place: a runtime maps hundreds of ranges.
-        ReadOnlySpan<byte> maps = File.ReadAllBytes($"{proc}/maps");
-        while (!maps.IsEmpty)
-        {
-            int end = maps.IndexOf((byte)'\n');
-            ReadOnlySpan<byte> line = end < 0 ? maps : maps[..end];
-            maps = end < 0 ? default : maps[(end + 1)..];
-            // 7f3c2a000000-7f3c2a400000 rw-p 00000000 00:00 0
-            int dash = line.IndexOf((byte)'-'), space = line.IndexOf((byte)' ');
-            if (dash <= 0 || space <= dash || line.Length < space + 3 || (line[space + 1] == '-' && line[space + 2] == '-'))
-                continue;
-            if (System.Buffers.Text.Utf8Parser.TryParse(line[..dash], out ulong start, out int startLength, 'x') && startLength == dash
-                && System.Buffers.Text.Utf8Parser.TryParse(line[(dash + 1)..space], out ulong stop, out int stopLength, 'x') && stopLength == space - dash - 1)
-                mappings.Add(new MemoryMapping(start, stop));
-        }
-        return mappings;
-    }
+    private static List<MemoryMapping> MappingsOf(int processId) =>
+        ProcMemory.Mappings(processId).Where(m => m.Readable || m.Writable).Select(m => new MemoryMapping(m.Start, m.End)).ToList();
 
     /// <summary>
     /// The bytes of the GC's pages in RAM: native memory is the anonymous memory outside them, what malloc, mmap, the
