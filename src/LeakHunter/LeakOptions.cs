@@ -90,7 +90,8 @@ public sealed class LeakOptions
     /// What is counted at every census besides objects: threads, GC handles by kind, the finalization queue, file
     /// descriptors by kind, native memory and assemblies. Each grows by the same rules as a type and fails the check
     /// when it does; native memory must also grow by more than allocator noise (<see cref="NativeMemoryNoiseBytes"/>
-    /// in every counted interval). Default all.
+    /// in every counted interval), or, where growth is confirmed, stay within it and then grow so in every interval
+    /// after (an allocator hands out memory freed earlier before the process's memory rises). Default all.
     /// </summary>
     public LeakResources Resources { get; init; } = LeakResources.All;
 

@@ -204,14 +204,39 @@ public sealed class GrowthAnalyzerTests
         Assert.False(JudgeNativeMemory(native).Growing);
     }
 
-    private static ResourceUsage JudgeNativeMemory(long[] native)
+    [Theory]
+    // Counted 10..40, idle at 40, rounds to 80 and 160: 1 MiB a call, where the allocator first hands out 25 MiB it kept
+    // from earlier frees, so resident memory stays flat for two intervals and rises by 5 MiB in the third.
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void NativeMemoryThatStartsFlat_WhileTheAllocatorRefillsWhatWasFreed_IsGrowingWhereConfirmationDecides(bool confirmationDecides, bool growing)
+    {
+        const long MiB = 1 << 20;
+        long[] native = [50 * MiB, 50 * MiB, 50 * MiB, 55 * MiB, 55 * MiB, 95 * MiB, 175 * MiB];
+
+        Assert.Equal(growing, JudgeNativeMemory(native, confirmationDecides).Growing);
+        Assert.Equal(growing, JudgeNativeMemory(native, confirmationDecides, confirmations: []).Growing);
+    }
+
+    [Theory]
+    // A flat start then a rise in the last interval, but confirmation sees it stop (a high-water mark), or see it
+    // stepping up before it was flat (an arena grown once, then a page now and then).
+    [InlineData(new long[] { 50, 50, 50, 55, 55, 56, 56 })]
+    [InlineData(new long[] { 50, 55, 55, 60, 60, 100, 180 })]
+    [InlineData(new long[] { 50, 50, 50, 50, 50, 90, 170 })]
+    public void NativeMemoryThatStartsFlat_ButStopsOrStepped_IsNotGrowing(long[] mebibytes)
+    {
+        Assert.False(JudgeNativeMemory(mebibytes.Select(m => m << 20).ToArray(), confirmationDecides: true).Growing);
+    }
+
+    private static ResourceUsage JudgeNativeMemory(long[] native, bool confirmationDecides = true, int[]? confirmations = null)
     {
         int slots = ResourceNames.Slots.Length;
         long[] readings = Enumerable.Repeat(-1L, native.Length * slots).ToArray();
         for (int c = 0; c < native.Length; c++)
             readings[c * slots + ResourceNames.SlotOf(ResourceNames.NativeMemory, ResourceNames.Total)] = native[c];
-        return Assert.Single(ResourceGrowth.Judge(readings, s_iterations.Select(i => (double)i).ToArray(), countedLast: 3, idle: 4, confirmations: [5, 6],
-            LeakResources.NativeMemory, nativeNoiseBytes: 64 * 1024, rules: []));
+        return Assert.Single(ResourceGrowth.Judge(readings, s_iterations.Select(i => (double)i).ToArray(), countedLast: 3, idle: 4, confirmations ?? [5, 6],
+            LeakResources.NativeMemory, nativeNoiseBytes: 64 * 1024, rules: [], confirmationDecides));
     }
 
     private static (List<TypeSeries> Growing, List<TypeSeries> Background) Confirm(TypeSeries series) =>

@@ -161,6 +161,7 @@ public sealed class ResourceTests
     {
         try
         {
+            NativeHeap.ReturnFreedMemory();
             LeakReport report = LeakDetector.Run(ResourceNativeMemory.Leak);
 
             ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
@@ -183,6 +184,7 @@ public sealed class ResourceTests
         try
         {
             // Confirmed, so a type that rose in the counted intervals by chance is not told as the memory's owner.
+            NativeHeap.ReturnFreedMemory();
             LeakReport report = LeakDetector.Run(ResourceOwnedNativeMemory.Leak);
 
             ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
@@ -196,6 +198,24 @@ public sealed class ResourceTests
         finally
         {
             ResourceOwnedNativeMemory.Release();
+        }
+    }
+
+    [Fact]
+    public void NativeMemoryLeakedFromMemoryFreedBefore_StartsFlat_AndIsFoundOnceItRises()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(ResourceNativeMemoryReused.Leak);
+
+            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
+            // The premise: the first counted interval did not rise (the memory handed out was resident already).
+            Assert.True(Math.Abs(native.Counts[1] - native.Counts[0]) <= LeakOptions.Default.NativeMemoryNoiseBytes, Counted(report));
+            Assert.Equal("unowned", Assert.Single(native.Findings).Kind);
+        }
+        finally
+        {
+            ResourceNativeMemoryReused.Release();
         }
     }
 

@@ -6,7 +6,10 @@ namespace LeakHunter.Analysis;
 /// Judges what a process holds besides its objects, census by census, by the rules a growing type is judged by: it
 /// rose in every counted interval, did not rise while the fragment was idle by half as much as a counted interval
 /// added, and kept at least half its slowest counted pace through confirmation. Native memory must also rise by more than allocator noise in every counted
-/// interval: an arena's high-water mark or a page of JIT code moves it a little, and now and then.
+/// interval: an arena's high-water mark or a page of JIT code moves it a little, and now and then. Where confirmation
+/// decides, native memory may instead start flat and rise in every counted interval from some point on: an allocator
+/// hands out the memory it kept from earlier frees before it asks the system for more, so a leak shows in resident
+/// memory only once that memory is used up. Confirmation must then see it go on at half the pace it rose at.
 /// </summary>
 internal static class ResourceGrowth
 {
@@ -22,8 +25,12 @@ internal static class ResourceGrowth
     /// <param name="selected">The resources to report.</param>
     /// <param name="nativeNoiseBytes">What native memory may rise by in an interval without it counting as growth.</param>
     /// <param name="rules">Ignore rules: a resource rule leaves a resource out of the verdict, with its reason.</param>
+    /// <param name="confirmationDecides">
+    /// Whether confirmation rounds follow a resource that grew in the counted run (a check), so native memory that
+    /// started flat may be a candidate; without them (a watch, a check with confirmation off) it must rise in every interval.
+    /// </param>
     public static IReadOnlyList<ResourceUsage> Judge(long[] readings, IReadOnlyList<double> positions, int countedLast, int? idle, IReadOnlyList<int> confirmations,
-        LeakResources selected, long nativeNoiseBytes, IReadOnlyList<LeakIgnore> rules)
+        LeakResources selected, long nativeNoiseBytes, IReadOnlyList<LeakIgnore> rules, bool confirmationDecides)
     {
         int slots = ResourceNames.Slots.Length;
         int censuses = positions.Count;
@@ -38,26 +45,36 @@ internal static class ResourceGrowth
             var details = ResourceNames.Slots.Select((s, i) => (s, i)).Where(p => p.s.Resource == name && p.s.Kind != ResourceNames.Total)
                 .Select(p => (p.s.Kind, Counts: Series(p.i))).Where(d => d.Counts.All(c => c >= 0))
                 .ToDictionary(d => d.Kind, d => (IReadOnlyList<long>)d.Counts);
-            long noise = name == ResourceNames.NativeMemory ? nativeNoiseBytes : 0;
+            bool native = name == ResourceNames.NativeMemory;
+            long noise = native ? nativeNoiseBytes : 0;
             double span = positions[^1] - positions[0];
             LeakIgnore? rule = rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Resource && Wildcard.ToRegex(r.Pattern).IsMatch(name));
             usages.Add(new ResourceUsage(name, counts, span <= 0 ? 0 : (counts[^1] - counts[0]) / span,
-                Grows(counts, positions, countedLast, idle, confirmations, noise), details) { IgnoredReason = rule?.Reason });
+                Grows(counts, positions, countedLast, idle, confirmations, noise, mayStartFlat: native && confirmationDecides), details) { IgnoredReason = rule?.Reason });
         }
         return usages;
     }
 
-    private static bool Grows(long[] counts, IReadOnlyList<double> positions, int countedLast, int? idle, IReadOnlyList<int> confirmations, long noise)
+    private static bool Grows(long[] counts, IReadOnlyList<double> positions, int countedLast, int? idle, IReadOnlyList<int> confirmations, long noise,
+        bool mayStartFlat)
     {
         if (countedLast < 1)
             return false;
+        // The first interval of the rise: every interval from it on rose by more than the noise, and each before it
+        // stayed within the noise (memory freed earlier being handed out again).
+        int first = countedLast + 1;
+        while (first > 1 && counts[first - 1] - counts[first - 2] > noise)
+            first--;
+        if (first > countedLast || (first > 1 && !mayStartFlat))
+            return false;
+        for (int c = 1; c < first; c++)
+            if (Math.Abs(counts[c] - counts[c - 1]) > noise)
+                return false;
         double slowest = double.MaxValue;
         long smallestRise = long.MaxValue;
-        for (int c = 1; c <= countedLast; c++)
+        for (int c = first; c <= countedLast; c++)
         {
             long rise = counts[c] - counts[c - 1];
-            if (rise <= noise)
-                return false;
             slowest = Math.Min(slowest, rise / Math.Max(1e-9, positions[c] - positions[c - 1]));
             smallestRise = Math.Min(smallestRise, rise);
         }
@@ -66,7 +83,7 @@ internal static class ResourceGrowth
         if (idle is int quiet && counts[quiet] - counts[countedLast] > Math.Max(noise, smallestRise / 2))
             return false;
         if (confirmations.Count == 0)
-            return true;
+            return true; // a candidate, or a verdict where nothing confirms: a rise that started flat is never confirmed by none
         int last = confirmations[^1];
         return counts[last] - counts[countedLast] >= 0.5 * slowest * (positions[last] - positions[countedLast]);
     }

@@ -283,7 +283,7 @@ internal sealed class CheckRunner
     /// <summary>The selected resources judged on the censuses taken so far, by the rules growing types are judged by.</summary>
     private IReadOnlyList<ResourceUsage> JudgeResources(int countedLast, int? idle, int confirmed, IReadOnlyList<LeakIgnore> rules) =>
         ResourceGrowth.Judge(_resources[..(_recordCount * ResourceNames.Slots.Length)], Iterations().Select(i => (double)i).ToArray(), countedLast, idle,
-            _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes, rules);
+            _confirmations[..confirmed], _options.Resources, _options.NativeMemoryNoiseBytes, rules, confirmationDecides: _options.ConfirmGrowth);
 
     /// <summary>How many selected resources still grow, whether or not a rule ignores them: confirmation must decide them all.</summary>
     private int GrowingResources(int countedLast, int? idle, int confirmed) => JudgeResources(countedLast, idle, confirmed, rules: []).Count(r => r.Growing);

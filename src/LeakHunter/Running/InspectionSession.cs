@@ -245,7 +245,7 @@ internal sealed class InspectionSession : IDisposable
         List<string> warnings)
     {
         IReadOnlyList<ResourceUsage> resources = ResourceGrowth.Judge(series, samples.Select(s => s.ElapsedSeconds).ToArray(), samples.Count - 1, idle: null, confirmations: [],
-            LeakResources.All, LeakOptions.Default.NativeMemoryNoiseBytes, rules: []);
+            LeakResources.All, LeakOptions.Default.NativeMemoryNoiseBytes, rules: [], confirmationDecides: false);
         string[] grown = resources.Where(r => r.Growing).Select(r => r.Name).ToArray();
         if (grown.Length == 0)
             return resources;

@@ -203,6 +203,48 @@ internal static class ResourceNativeMemory
     }
 }
 
+// 1 MiB per call never given back, taken first from 30 MiB the process allocated and wrote on its first call, as an
+// allocator hands out what earlier frees left it before it asks the system for more: resident memory stays flat
+// through the first two counted intervals (iterations 10 to 30), then rises by 1 MiB a call.
+internal static class ResourceNativeMemoryReused
+{
+    private const int Reusable = 30;
+    private static IntPtr s_reusable;
+    private static readonly IntPtr[] s_blocks = new IntPtr[100_000];
+    private static int s_count;
+
+    public static void Leak()
+    {
+        if (s_reusable == IntPtr.Zero)
+            s_reusable = Marshal.AllocHGlobal(Reusable * ResourceNativeMemory.Size);
+        for (int offset = 0; s_count == 0 && offset < Reusable * ResourceNativeMemory.Size; offset += 4096)
+            Marshal.WriteByte(s_reusable, offset, 1);
+        s_blocks[s_count] = s_count < Reusable
+            ? s_reusable + s_count * ResourceNativeMemory.Size
+            : ResourceNativeMemory.Touched(Marshal.AllocHGlobal(ResourceNativeMemory.Size));
+        s_count++;
+    }
+
+    public static void Release()
+    {
+        for (int i = Reusable; i < s_count; i++)
+            Marshal.FreeHGlobal(s_blocks[i]);
+        Marshal.FreeHGlobal(s_reusable);
+        s_reusable = IntPtr.Zero;
+        s_count = 0;
+    }
+}
+
+// What the allocator keeps of the memory earlier tests freed, given back to the system, so a native memory leak in
+// the next test is seen from its first call (glibc's malloc_trim).
+internal static class NativeHeap
+{
+    public static void ReturnFreedMemory() => _ = malloc_trim(0);
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
+}
+
 // A managed array of a megabyte kept per call, written to on every page so all of it is in RAM (the GC hands out
 // fresh memory unwritten): the process's anonymous memory grows by as much, and all of it is the GC's.
 internal static class ResourceManagedArrays
