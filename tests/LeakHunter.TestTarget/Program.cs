@@ -22,8 +22,15 @@ switch (mode)
         // tick in OrderArchive.s_orders and prints "orders N" every tenth, "clean" makes only garbage. It runs until
         // it is killed.
         // "leak-files" keeps one open file per tick in FileKeeper.s_files and prints "files N" every tenth.
+        // LEAKHUNTER_TEST_BALLAST=N keeps N more objects, so a census or an image takes long enough to be interrupted;
+        // LEAKHUNTER_TEST_THREADS=N parks N threads, each holding a ParkedWork on its stack; LEAKHUNTER_TEST_COLLECTING=1
+        // has a thread run full blocking GCs, one after another with 50 ms between.
         bool leaking = args.Length > 1 && args[1] == "leak";
         TimerCallback tick = args.Length > 1 && args[1] == "leak-files" ? _ => FileKeeper.Tick() : _ => OrderArchive.Tick(leaking);
+        Scenario.Ballast = Enumerable.Range(0, EnvironmentCount("LEAKHUNTER_TEST_BALLAST")).Select(i => new object()).ToArray();
+        ParkedWork.Park(EnvironmentCount("LEAKHUNTER_TEST_THREADS"));
+        if (EnvironmentCount("LEAKHUNTER_TEST_COLLECTING") == 1)
+            new Thread(Collector.CollectOnAndOn) { IsBackground = true, Name = "collecting" }.Start();
         using (var ticks = new Timer(tick, null, 0, 20))
         {
             Console.WriteLine($"ready {Environment.ProcessId}");
@@ -81,6 +88,8 @@ static void Run(Func<LeakReport> check)
     }
 }
 
+static int EnvironmentCount(string name) => int.TryParse(Environment.GetEnvironmentVariable(name), out int count) ? count : 0;
+
 static void Report(LeakReport report)
 {
     var growing = report.GrowingTypes.Select(t => new { t.Type, t.InstancesPerIteration }).ToArray();
@@ -125,6 +134,46 @@ internal static class FileKeeper
         }
         if (kept % 10 == 0)
             Console.WriteLine($"files {kept}");
+    }
+}
+
+// Threads that wait for ever, each with a ParkedWork only its own stack refers to.
+internal sealed class ParkedWork
+{
+    private static readonly ManualResetEventSlim s_never = new();
+    private static readonly CountdownEvent s_parked = new(1);
+
+    public long Started = Environment.TickCount64;
+
+    public static void Park(int threads)
+    {
+        if (threads == 0)
+            return;
+        s_parked.Reset(threads);
+        for (int i = 0; i < threads; i++)
+            new Thread(Wait, 256 * 1024) { IsBackground = true, Name = $"parked {i}" }.Start();
+        s_parked.Wait();
+    }
+
+    private static void Wait()
+    {
+        var work = new ParkedWork();
+        s_parked.Signal();
+        s_never.Wait();
+        GC.KeepAlive(work);
+    }
+}
+
+internal static class Collector
+{
+    public static void CollectOnAndOn()
+    {
+        while (true)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            // A server's GCs come between its requests: a gap where the heap is walkable.
+            Thread.Sleep(50);
+        }
     }
 }
 

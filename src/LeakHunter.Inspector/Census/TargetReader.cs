@@ -106,7 +106,16 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             {
                 using var imaged = new DataTarget(image, new DataTargetOptions());
                 using ClrRuntime runtime = CreateRuntime(imaged);
+                // No work ever sees an image of a heap in the middle of a GC, whether or not it walks the heap.
+                if (!runtime.Heap.CanWalkHeap)
+                    throw new InspectorException(InspectorStatus.HeapNotWalkable,
+                        $"Process {targetPid} was in the middle of a GC at each of {MaxAttempts} images taken of it; try again.");
                 return (work(runtime), stopped);
+            }
+            catch (Exception e) when (e is not InspectorException { Status: InspectorStatus.HeapNotWalkable } && InspectorPlatform.Current.HasExited(targetPid))
+            {
+                // Killed while held, after the last look: its memory went away under the copy, so the image is not its.
+                throw ExitedWhileImaged();
             }
             catch (InspectorException e) when (e.Status == InspectorStatus.HeapNotWalkable && attempt < MaxAttempts)
             {
@@ -120,6 +129,9 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             }
         }
     }
+
+    private InspectorException ExitedWhileImaged() =>
+        new(InspectorStatus.Failed, $"Process {targetPid} exited while its image was taken; nothing of it was read.");
 
     /// <summary>An image of the process, taken while it is held, and how long it was held; no image where the system cannot list its memory.</summary>
     private (HeapImage? Image, DataTarget? Process, double PauseMs) Capture()
@@ -136,13 +148,21 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                 process = Attach();
                 // Registers must be read from the thread that stopped the process (ptrace's rule), which this one is.
                 HeapImage image = HeapImage.Capture(process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid));
+                // Killed while held, a process reads as zeros: such an image is no image of it.
+                if (InspectorPlatform.Current.HasExited(targetPid))
+                {
+                    image.Dispose();
+                    throw ExitedWhileImaged();
+                }
                 return (image, process, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // The system would not show the memory map or the page map: read the process while it is held instead.
             process?.Dispose();
+            if (InspectorPlatform.Current.HasExited(targetPid))
+                throw ExitedWhileImaged();
+            // The system would not show the memory map or the page map: read the process while it is held instead.
             return (null, null, 0);
         }
         catch

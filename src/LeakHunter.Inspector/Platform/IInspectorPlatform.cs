@@ -35,6 +35,9 @@ internal interface IInspectorPlatform
     /// <summary>The ids of <paramref name="processId"/>'s threads now; none where the system cannot tell.</summary>
     IReadOnlySet<int> Tasks(int processId);
 
+    /// <summary>Whether <paramref name="processId"/> has exited (a zombie waiting for its parent included); false where it cannot tell.</summary>
+    bool HasExited(int processId);
+
     /// <summary>The name the system keeps for a thread (15 characters at most on Linux), or null.</summary>
     string? TaskName(int processId, int taskId);
 

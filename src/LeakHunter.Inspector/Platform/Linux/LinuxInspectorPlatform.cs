@@ -26,6 +26,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public IReadOnlySet<int> Tasks(int processId) => ProcResources.Tasks(processId);
 
+    public bool HasExited(int processId) => ProcessFreezer.HasExited(processId);
+
     public string? TaskName(int processId, int taskId) => ProcResources.TaskName(processId, taskId);
 
     public IReadOnlyDictionary<int, string?> Descriptors(int processId) => ProcResources.Descriptors(processId);

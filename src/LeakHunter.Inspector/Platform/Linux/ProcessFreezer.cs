@@ -92,6 +92,9 @@ internal sealed partial class ProcessFreezer : IDisposable
             int error = Marshal.GetLastPInvokeError();
             if (error == NoSuchProcess)
                 return; // the thread has exited
+            // A process that has exited cannot be traced either, whatever the permissions.
+            if (HasExited(processId))
+                throw new InspectorException(InspectorStatus.Failed, $"Process {processId} has exited.");
             throw new InspectorException(InspectorStatus.PtraceDenied,
                 $"Attaching to process {processId} with ptrace was denied: {Marshal.GetPInvokeErrorMessage(error)}.");
         }
@@ -138,6 +141,21 @@ internal sealed partial class ProcessFreezer : IDisposable
             "A census with a thread still running would read a heap that changes under it, so none was taken; every thread already stopped was let go.");
 
     private static string Describe(int error) => $"errno {error}, {Marshal.GetPInvokeErrorMessage(error)}";
+
+    /// <summary>Whether the process is gone or a zombie: its state in /proc/PID/stat is Z or X, or there is none.</summary>
+    public static bool HasExited(int processId)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{processId}/stat");
+            int afterName = stat.LastIndexOf(')');
+            return afterName < 0 || afterName + 2 >= stat.Length || stat[afterName + 2] is 'Z' or 'X';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
 
     private static IEnumerable<int> ThreadsOf(int processId)
     {

@@ -30,6 +30,8 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
 
     public IReadOnlySet<int> Tasks(int processId) => new HashSet<int>();
 
+    public bool HasExited(int processId) => false;
+
     public string? TaskName(int processId, int taskId) => null;
 
     public IReadOnlyDictionary<int, string?> Descriptors(int processId) => new Dictionary<int, string?>();
