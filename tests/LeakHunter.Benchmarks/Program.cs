@@ -28,6 +28,23 @@ if (args is ["paths"])
     InspectorClient.ShutdownShared();
     return 0;
 }
+if (args is ["scale", ..])
+{
+    // Big heaps, each with an inspector of its own so its peak memory is this heap's: `scale 10000000 50000000`.
+    int[] sizes = args.Length > 1 ? args[1..].Select(int.Parse).ToArray() : [10_000_000, 50_000_000, 100_000_000];
+    var scaleRows = new List<string>();
+    foreach (int liveObjects in sizes)
+    {
+        scaleRows.AddRange(ScaleBenchmark.Run(liveObjects, leaked: 1000));
+        Console.Error.WriteLine($"{liveObjects:N0} objects done");
+    }
+    Console.WriteLine($"LeakHunter benchmark, big heaps - {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd}");
+    Console.WriteLine();
+    Console.WriteLine("| live objects | measurement | median | vs full GC |");
+    Console.WriteLine("|---|---|---|---|");
+    scaleRows.ForEach(Console.WriteLine);
+    return 0;
+}
 if (args is ["verify", var size])
 {
     // The bulk scan must find exactly the objects ClrMD's own enumeration finds.
@@ -209,7 +226,7 @@ internal static class PathsBenchmark
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static void AddLeaked(int count)
+    public static void AddLeaked(int count)
     {
         var leaked = Heap.AtTheEnd<List<LeakedOrder>>();
         for (int i = 0; i < count; i++)
@@ -237,7 +254,64 @@ internal static class PathsBenchmark
         return (clock.Elapsed.TotalMilliseconds, searched);
     }
 
-    private sealed record LeakedOrder(int Id);
+    public sealed record LeakedOrder(int Id);
+}
+
+/// <summary>
+/// A heap of millions of objects: the census's pause, how long paths stop the process and take, and the inspector's
+/// peak memory (its resident high-water mark, the image of the process included) per heap object.
+/// </summary>
+internal static class ScaleBenchmark
+{
+    public static IEnumerable<string> Run(int liveObjects, int leaked)
+    {
+        InspectorClient.ShutdownShared();
+        Heap.Fill(liveObjects);
+        Heap.AttachAtTheEnd(new List<PathsBenchmark.LeakedOrder>());
+        double gc = Measure.Median(3, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
+        var taker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
+        taker.Take();
+        var pauses = new List<double>();
+        _ = Measure.Median(3, () => pauses.Add(taker.Take().Reply.PauseMs));
+        double census = Measure.MedianOf(pauses);
+
+        string scope = $"{liveObjects:N0}";
+        var rows = new List<string>
+        {
+            $"| {scope} | full blocking GC | {gc:0.0} ms | 1.0x |",
+            $"| {scope} | census pause, warm (live attach) | {census:0.0} ms | {census / gc:0.0}x |",
+        };
+        try
+        {
+            CheckRunner.SettleHeap();
+            taker.Mark([typeof(PathsBenchmark.LeakedOrder).FullName!]);
+            PathsBenchmark.AddLeaked(leaked);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+            var clock = Stopwatch.StartNew();
+            Explanation explanation = taker.Explain(leaked, TimeSpan.FromMinutes(10), []);
+            double paths = clock.Elapsed.TotalMilliseconds;
+            long peak = PeakResidentBytes(InspectorClient.GetShared().ProcessId);
+            int traced = explanation.Leaks.Where(l => l.Type == typeof(PathsBenchmark.LeakedOrder).FullName).Sum(l => l.Instances);
+            rows.Add($"| {scope} | time the process is stopped for paths (its image copied), against the census pause {census:0.0} ms | {explanation.TargetPauseMs:0.0} ms | {explanation.TargetPauseMs / gc:0.0}x |");
+            rows.Add($"| {scope} | paths wall time ({traced:N0} of {leaked:N0} new instances traced{(explanation.PartialReason is null ? "" : "; partial: " + explanation.PartialReason)}) | {paths:0.0} ms | {paths / gc:0.0}x |");
+            rows.Add($"| {scope} | inspector peak memory per heap object, its image of the process included ({peak / (1 << 20):N0} MiB) | {(double)peak / liveObjects:0.0} B | |");
+            rows.Add($"| {scope} | inspector memory for the graph and its search, per heap object | {(double)explanation.GraphBytes / Math.Max(1, explanation.GraphObjects):0.0} B | |");
+        }
+        catch (LeakHunterException e)
+        {
+            rows.Add($"| {scope} | paths failed: {e.Failure}: {e.Message.ReplaceLineEndings(" ")} | | |");
+        }
+        Heap.Clear();
+        InspectorClient.ShutdownShared();
+        return rows;
+    }
+
+    /// <summary>VmHWM: the most memory the process has had resident at once.</summary>
+    private static long PeakResidentBytes(int processId)
+    {
+        string line = File.ReadLines($"/proc/{processId}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
 }
 
 internal static class HandWritten

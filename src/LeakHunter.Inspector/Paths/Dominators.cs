@@ -31,6 +31,12 @@ internal sealed class Dominators
         MemoryBytes = memoryBytes;
     }
 
+    /// <summary>
+    /// About what <see cref="Compute"/> holds at its peak for a graph of <paramref name="count"/> nodes and
+    /// <paramref name="edges"/> references: its per-node arrays, and the predecessors and merged references, one per reference each.
+    /// </summary>
+    public static long BytesFor(long count, long edges) => count * (13L * sizeof(int) + 2L * sizeof(long)) + edges * 2L * sizeof(int);
+
     /// <param name="count">Nodes in the graph.</param>
     /// <param name="edgeStart">Node i's references are <paramref name="edges"/>[<paramref name="edgeStart"/>[i] .. <paramref name="edgeStart"/>[i + 1]].</param>
     /// <param name="edges">The referenced nodes.</param>

@@ -11,15 +11,13 @@ namespace LeakHunter.Inspector.Paths;
 /// </summary>
 internal sealed class HeapGraph
 {
-    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, int[] edgeStart, int[] edges, ulong unreadableBytes)
+    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, ulong unreadableBytes)
     {
         UnreadableBytes = unreadableBytes;
         Addresses = addresses;
         Types = types;
         Sizes = sizes;
         Count = count;
-        EdgeStart = edgeStart;
-        Edges = edges;
     }
 
     public ulong[] Addresses { get; }
@@ -31,12 +29,13 @@ internal sealed class HeapGraph
 
     public int Count { get; }
 
-    public int[] EdgeStart { get; }
+    /// <summary>Where each node's references start in <see cref="Edges"/>; empty until <see cref="Link"/>.</summary>
+    public int[] EdgeStart { get; private set; } = [];
 
-    public int[] Edges { get; }
+    public int[] Edges { get; private set; } = [];
 
     /// <summary>Bytes of the heap the walks could not parse: objects there are missing from the graph.</summary>
-    public ulong UnreadableBytes { get; }
+    public ulong UnreadableBytes { get; private set; }
 
     /// <summary>
     /// References the GC follows that no field holds, each with what it is: a dependent handle's key to its value
@@ -72,31 +71,48 @@ internal sealed class HeapGraph
     /// <summary>Two walks of the heap: the first lists the objects, the second their references as node indices.</summary>
     public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
     {
+        HeapGraph graph = Nodes(scanner, runtime);
+        graph.Link(scanner, runtime);
+        return graph;
+    }
+
+    /// <summary>The first walk: every object, its type and size; no references yet.</summary>
+    public static HeapGraph Nodes(HeapScanner scanner, ClrRuntime runtime)
+    {
         var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16), new GrowableArray<uint>(1 << 16));
         ulong unreadable = scanner.Walk(runtime, ref nodes);
-        ulong[] addresses = nodes.Addresses.Items;
-        int count = nodes.Addresses.Count;
+        return new HeapGraph(nodes.Addresses.Items, nodes.Types.Items, nodes.Sizes.Items, nodes.Addresses.Count, unreadable);
+    }
 
+    /// <summary>
+    /// About what linking the nodes and searching the graph will take on top of the nodes: the references' starts,
+    /// the references (three an object, more than most heaps have), and the search's parents, queue and marks.
+    /// </summary>
+    public long BytesToLinkAndSearch => Count * (sizeof(int) + 3L * sizeof(int) + 2L * sizeof(int) + 4L);
+
+    /// <summary>The second walk: every object's references, as node indices, and those no field holds.</summary>
+    public void Link(HeapScanner scanner, ClrRuntime runtime)
+    {
         var layouts = new GcLayouts(runtime);
-        var edges = new EdgeCollector(layouts, addresses, count);
+        var edges = new EdgeCollector(layouts, Addresses, Count);
         // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
-        unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref edges));
+        UnreadableBytes = Math.Max(UnreadableBytes, scanner.Walk(runtime, ref edges));
         edges.Finish();
+        EdgeStart = edges.EdgeStart;
+        Edges = edges.Edges.Items;
 
-        var graph = new HeapGraph(addresses, nodes.Types.Items, nodes.Sizes.Items, count, edges.EdgeStart, edges.Edges.Items, unreadable);
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
             if (handle.HandleKind == ClrHandleKind.Dependent)
-                graph.AddHiddenEdge(graph.IndexOf(handle.Object.Address), graph.IndexOf(handle.Dependent.Address), DependentHandleValue);
+                AddHiddenEdge(IndexOf(handle.Object.Address), IndexOf(handle.Dependent.Address), DependentHandleValue);
         }
         foreach ((int node, ulong methodTable) in edges.CollectibleObjects)
         {
             CollectibleOwner owner = layouts.OwnerOf(methodTable);
-            int loaderAllocator = graph.IndexOf(owner.LoaderAllocator);
-            graph.AddHiddenEdge(node, loaderAllocator, TypesLoaderAllocator);
-            graph.AddHiddenEdge(loaderAllocator, graph.IndexOf(owner.Context), LoaderAllocatorsContext);
+            int loaderAllocator = IndexOf(owner.LoaderAllocator);
+            AddHiddenEdge(node, loaderAllocator, TypesLoaderAllocator);
+            AddHiddenEdge(loaderAllocator, IndexOf(owner.Context), LoaderAllocatorsContext);
         }
-        return graph;
     }
 
     /// <summary>The label of a reference a dependent handle holds.</summary>

@@ -91,13 +91,42 @@ internal static class LeakExplainer
     {
         var clock = Stopwatch.StartNew();
         var failures = new FailureTally();
-        HeapGraph graph = HeapGraph.Build(scanner, runtime);
+        (int objects, int newInstances) = (0, 0);
+        try
+        {
+            HeapGraph graph = HeapGraph.Nodes(scanner, runtime);
+            objects = graph.Count;
+            Dictionary<int, List<int>> newByType = selectTargets(graph);
+            newInstances = newByType.Values.Sum(nodes => nodes.Count);
+            long available = MemoryBudget.AvailableBytes(graph.BytesToLinkAndSearch);
+            if (graph.BytesToLinkAndSearch > available)
+            {
+                return Unexplained(objects, newInstances, failures,
+                    $"no paths were traced: the heap's {objects:N0} objects need {MemoryBudget.Describe(graph.BytesToLinkAndSearch)} more memory for the graph of their " +
+                    $"references and its search, and the inspector has {MemoryBudget.Describe(available)} to spare; the counts stand, and a machine with more free memory can trace the paths");
+            }
+            graph.Link(scanner, runtime);
+            return Explain(runtime, types, graph, newByType, newInstances, mark, maxInstancesPerType, timeLimit, clock, failures);
+        }
+        catch (OutOfMemoryException)
+        {
+            return Unexplained(objects, newInstances, failures,
+                $"no paths were traced: the inspector ran out of memory for the graph of the heap's {(objects > 0 ? $"{objects:N0} " : "")}objects; the counts stand, and a machine with more free memory can trace the paths");
+        }
+    }
+
+    /// <summary>An explanation with no paths, that says why: the counts of new instances stand.</summary>
+    private static Explanation Unexplained(int objects, int newInstances, FailureTally failures, string reason) =>
+        new([], [], newInstances, reason, objects, 0, failures.Warnings());
+
+    private static Explanation Explain(ClrRuntime runtime, TypeTable types, HeapGraph graph, Dictionary<int, List<int>> newByType, int newInstances,
+        HeapMark mark, int maxInstancesPerType, TimeSpan timeLimit, Stopwatch clock, FailureTally failures)
+    {
         if (graph.UnreadableBytes > 0)
             failures.Note($"{graph.UnreadableBytes:N0} bytes of the heap could not be parsed, so the objects there are missing from the paths and referrer counts.");
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures, mark.StackSlots);
         // Not the root of one node: the search gives it the finalizable objects that nothing else reaches.
         roots.Add(new NamedRoot(RootKindCode.FinalizerQueue, "registered for finalization: the next GC queues it for its finalizer (one that resurrects it keeps it forever)", -1));
-        Dictionary<int, List<int>> newByType = selectTargets(graph);
         LoadedAssemblies.AddRoots(runtime, graph, types, roots, newByType.Values.SelectMany(nodes => nodes));
         bool[]? existed = mark.ExistedIn(graph);
         // A frame that has run since the mark holds what it held then, wherever a compacting GC has moved it since.
@@ -112,10 +141,8 @@ internal static class LeakExplainer
         var namer = new StepNamer(runtime, graph, failures);
         var signatures = new List<(LeakPath Leak, List<int[]> Paths)>();
         var referrers = new List<TypeReferrerCounts>();
-        int newInstances = 0;
         foreach ((int type, List<int> instances) in newByType)
         {
-            newInstances += instances.Count;
             List<int> sample = Sample(instances, maxInstancesPerType);
             signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
             (List<ReferrerCount> from, bool capped) = CountReferrers(graph, namer, types, instances, complete ? parent : null);
@@ -138,10 +165,28 @@ internal static class LeakExplainer
         List<LeakPath> leaks = CauseGroups.Assign(graph, signatures, existed);
         // What each cause keeps alive, from the dominators of the same graph and roots; not past the time limit.
         var retainedClock = Stopwatch.StartNew();
-        (List<LeakPath>? measured, long retainedSizesBytes) = RetainedSizes.Measure(graph, roots, signatures, leaks, () => clock.Elapsed > timeLimit);
+        (List<LeakPath>? measured, long retainedSizesBytes) = (null, 0);
+        long dominatorBytes = Dominators.BytesFor(graph.Count, graph.Edges.LongLength);
+        long available = MemoryBudget.AvailableBytes(dominatorBytes);
+        if (dominatorBytes > available)
+        {
+            partial ??= $"the retained sizes were not measured: the dominator tree of the heap's {graph.Count:N0} objects needs {MemoryBudget.Describe(dominatorBytes)}, " +
+                $"and the inspector has {MemoryBudget.Describe(available)} to spare";
+        }
+        else
+        {
+            try
+            {
+                (measured, retainedSizesBytes) = RetainedSizes.Measure(graph, roots, signatures, leaks, () => clock.Elapsed > timeLimit);
+                if (measured is null)
+                    partial ??= $"the retained sizes were not measured: the time limit ({timeLimit.TotalSeconds:0.#} s) passed while computing them";
+            }
+            catch (OutOfMemoryException)
+            {
+                partial ??= $"the retained sizes were not measured: the inspector ran out of memory for the dominator tree of the heap's {graph.Count:N0} objects";
+            }
+        }
         double retainedSizesMs = retainedClock.Elapsed.TotalMilliseconds;
-        if (measured is null)
-            partial ??= $"the retained sizes were not measured: the time limit ({timeLimit.TotalSeconds:0.#} s) passed while computing them";
         leaks = measured ?? leaks;
         return new Explanation(leaks.OrderByDescending(l => l.Instances).ToList(), referrers, newInstances, partial, graph.Count, graphBytes, failures.Warnings())
         {

@@ -35,6 +35,9 @@ internal interface IInspectorPlatform
     /// <summary>The ids of <paramref name="processId"/>'s threads now; none where the system cannot tell.</summary>
     IReadOnlySet<int> Tasks(int processId);
 
+    /// <summary>The memory the system could give this process now without swapping (Linux's MemAvailable), or null where it cannot tell.</summary>
+    long? AvailableMemory();
+
     /// <summary>Whether <paramref name="processId"/> has exited (a zombie waiting for its parent included); false where it cannot tell.</summary>
     bool HasExited(int processId);
 

@@ -82,7 +82,10 @@ internal sealed class InspectorClient : IDisposable
     /// </summary>
     public static InspectorClient StartFor(int targetPid) => Start(targetPid);
 
-    private static InspectorClient Start(int? targetPid = null)
+    /// <summary>An inspector of its own for <paramref name="targetPid"/>, with more of its runtime's settings (a GC heap limit, say).</summary>
+    internal static InspectorClient StartFor(int targetPid, IReadOnlyDictionary<string, string> runtimeSettings) => Start(targetPid, runtimeSettings);
+
+    private static InspectorClient Start(int? targetPid = null, IReadOnlyDictionary<string, string>? runtimeSettings = null)
     {
         // Dump files can be read anywhere; a live process only where the platform can stop and read it.
         if (targetPid is not 0)
@@ -111,6 +114,8 @@ internal sealed class InspectorClient : IDisposable
         // The inspector's own diagnostics are irrelevant to the check and would show up as a second target in tools.
         startInfo.Environment["DOTNET_EnableDiagnostics"] = "0";
         startInfo.Environment["DOTNET_TieredPGO"] = "0";
+        foreach ((string name, string value) in runtimeSettings ?? new Dictionary<string, string>())
+            startInfo.Environment[name] = value;
 
         Process process;
         try

@@ -249,9 +249,10 @@ internal sealed class CheckRunner
             _explainedIterations = _iterations - _markedAt!.Value;
             return censuses.Explain(_options.MaxPathsPerType, growingTypes);
         }
-        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed)
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusFailed or LeakHunterFailure.InspectorExited)
         {
-            // The verdict stands on the censuses already taken; only the explanation is lost.
+            // The verdict stands on the censuses already taken; only the explanation is lost (an inspector the system
+            // stopped for want of memory included: the next check starts another).
             _warnings.Add($"The leaks could not be explained: {e.Message}");
             return null;
         }

@@ -28,6 +28,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public bool HasExited(int processId) => ProcessFreezer.HasExited(processId);
 
+    public long? AvailableMemory() => ProcMemory.Available();
+
     public string? TaskName(int processId, int taskId) => ProcResources.TaskName(processId, taskId);
 
     public IReadOnlyDictionary<int, string?> Descriptors(int processId) => ProcResources.Descriptors(processId);

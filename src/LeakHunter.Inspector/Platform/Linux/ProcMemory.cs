@@ -17,6 +17,18 @@ internal static class ProcMemory
     private const ulong Present = 1UL << 63;
     private const ulong Swapped = 1UL << 62;
 
+    /// <summary>MemAvailable from /proc/meminfo, in bytes, or null when it is not there.</summary>
+    public static long? Available()
+    {
+        foreach (string line in File.ReadLines("/proc/meminfo"))
+        {
+            if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                && long.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long kib))
+                return kib * 1024;
+        }
+        return null;
+    }
+
     /// <summary>
     /// The writable memory of <paramref name="processId"/>, in address order: the pages in RAM or swap, to copy, and
     /// the pages of private anonymous memory never touched, which read as zeros. Pages of a writable file mapping that

@@ -32,6 +32,8 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
 
     public bool HasExited(int processId) => false;
 
+    public long? AvailableMemory() => null;
+
     public string? TaskName(int processId, int taskId) => null;
 
     public IReadOnlyDictionary<int, string?> Descriptors(int processId) => new Dictionary<int, string?>();
