@@ -4,6 +4,9 @@ using Microsoft.Diagnostics.Runtime;
 using Xunit;
 using CensusRoute = inspector::LeakHunter.Census.CensusRoute;
 using HeapScanner = inspector::LeakHunter.Inspector.Census.HeapScanner;
+using ImageBuffers = inspector::LeakHunter.Inspector.Census.ImageBuffers;
+using ImageRange = inspector::LeakHunter.Inspector.Census.ImageRange;
+using ImageRangeKind = inspector::LeakHunter.Inspector.Census.ImageRangeKind;
 using HeapTarget = inspector::LeakHunter.Census.HeapTarget;
 using TargetReader = inspector::LeakHunter.Inspector.Census.TargetReader;
 using TypeTable = inspector::LeakHunter.Inspector.Census.TypeTable;
@@ -44,6 +47,24 @@ public sealed class HeapImageTests
         Assert.Contains(ClrRootKind.Stack, image.RootKinds);
         Assert.True(image.StackFrames > 0);
     }
+
+    [Fact]
+    public void RangesThatGrewSinceTheirMemoryWasMadeReady_AreCopiedIntoItWhereItCoversThem_AndIntoNewMemoryBeyond()
+    {
+        using ImageBuffers buffers = ImageBuffers.Prepare([Copied(0x1000, 0x3000), new ImageRange(0x3000, 0x5000, ImageRangeKind.Zeros), Copied(0x5000, 0x6000)]);
+
+        List<ImageRange> cut = buffers.CutAtBuffers([Copied(0x0, 0x7000), new ImageRange(0x8000, 0x9000, ImageRangeKind.Zeros), Copied(0x9000, 0xA000)]);
+
+        Assert.Equal(
+            [Copied(0x0, 0x1000), Copied(0x1000, 0x3000), Copied(0x3000, 0x5000), Copied(0x5000, 0x6000), Copied(0x6000, 0x7000),
+             new ImageRange(0x8000, 0x9000, ImageRangeKind.Zeros), Copied(0x9000, 0xA000)],
+            cut);
+        nint first = buffers.For(cut[1]);
+        Assert.Equal(first + 0x800, buffers.For(Copied(0x1800, 0x2000)));
+        Assert.NotEqual(first + 0x2000, buffers.For(cut[2]));
+    }
+
+    private static ImageRange Copied(ulong start, ulong end) => new(start, end, ImageRangeKind.Copied);
 
     private sealed record Reading(char StateWhileRead, int Orders, IReadOnlySet<ClrRootKind> RootKinds, int StackFrames);
 

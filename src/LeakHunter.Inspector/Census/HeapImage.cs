@@ -28,20 +28,23 @@ internal readonly record struct ImageRange(ulong Start, ulong End, ImageRangeKin
 internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 {
     private const int ContextBytes = 4096;
-    private const int CopyChunkBytes = 64 << 20;
+    // Small enough that the cores share out the copy evenly, large enough that each read is one system call's worth.
+    private const int CopyChunkBytes = 8 << 20;
 
     private readonly ulong[] _starts;
     private readonly ulong[] _ends;
     private readonly nint[] _copies;
+    private readonly ImageBuffers _buffers;
     private readonly Dictionary<uint, byte[]> _contexts;
     private readonly ModuleInfo[] _modules;
 
-    private HeapImage(IDataReader process, List<ImageRange> ranges, nint[] copies, Dictionary<uint, byte[]> contexts, ModuleInfo[] modules)
+    private HeapImage(IDataReader process, List<ImageRange> ranges, nint[] copies, ImageBuffers buffers, Dictionary<uint, byte[]> contexts, ModuleInfo[] modules)
         : base(process)
     {
         _starts = ranges.Select(r => r.Start).ToArray();
         _ends = ranges.Select(r => r.End).ToArray();
         _copies = copies;
+        _buffers = buffers;
         _contexts = contexts;
         _modules = modules;
         CopiedBytes = ranges.Where(r => r.Kind == ImageRangeKind.Copied).Sum(r => (long)r.Length);
@@ -52,24 +55,34 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 
     /// <summary>
     /// Copies the writable memory of the process <paramref name="process"/> reads, which must be held still, with
-    /// the registers of each of <paramref name="threads"/>.
+    /// the registers of each of <paramref name="threads"/>. The copy goes into <paramref name="buffers"/>, made
+    /// ready before the process was held, where they cover it; the image owns them from now on.
     /// </summary>
     /// <param name="process">A reader of the held process.</param>
     /// <param name="writable">Its writable memory, in address order: what to copy, and what reads as zeros.</param>
     /// <param name="threads">Its threads' ids.</param>
+    /// <param name="buffers">Memory already in RAM for the ranges the process had before it was held.</param>
     /// <exception cref="InspectorException">The process could not be read (it exited meanwhile).</exception>
-    public static HeapImage Capture(IDataReader process, List<ImageRange> writable, IEnumerable<int> threads)
+    public static HeapImage Capture(IDataReader process, List<ImageRange> writable, IEnumerable<int> threads, ImageBuffers buffers)
     {
         var copies = new nint[writable.Count];
         try
         {
+            var chunks = new List<(ImageRange Range, nint Copy)>();
             for (int i = 0; i < writable.Count; i++)
             {
                 if (writable[i].Kind != ImageRangeKind.Copied)
                     continue;
-                copies[i] = (nint)NativeMemory.Alloc((nuint)writable[i].Length);
-                CopyRange(process, writable[i], (byte*)copies[i]);
+                copies[i] = buffers.For(writable[i]);
+                for (ulong offset = 0; offset < writable[i].Length; offset += CopyChunkBytes)
+                {
+                    ulong end = Math.Min(writable[i].End, writable[i].Start + offset + CopyChunkBytes);
+                    chunks.Add((new ImageRange(writable[i].Start + offset, end, ImageRangeKind.Copied), copies[i] + (nint)offset));
+                }
             }
+            // The process is stopped and waits for the copy alone: every core the inspector has copies.
+            Parallel.ForEach(chunks, new ParallelOptions { MaxDegreeOfParallelism = process.IsThreadSafe ? Environment.ProcessorCount : 1 },
+                chunk => CopyRange(process, chunk.Range, (byte*)chunk.Copy));
 
             var contexts = new Dictionary<uint, byte[]>();
             foreach (int thread in threads)
@@ -78,11 +91,16 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
                 if (process.GetThreadContext((uint)thread, 0, context))
                     contexts[(uint)thread] = context;
             }
-            return new HeapImage(process, writable, copies, contexts, process.EnumerateModules().ToArray());
+            return new HeapImage(process, writable, copies, buffers, contexts, process.EnumerateModules().ToArray());
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is InspectorException inner)
+        {
+            buffers.Dispose();
+            throw inner;
         }
         catch
         {
-            Free(copies);
+            buffers.Dispose();
             throw;
         }
     }
@@ -175,15 +193,94 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
         return index >= 0 ? index : ~index - 1;
     }
 
-    public void Dispose() => Free(_copies);
+    public void Dispose() => _buffers.Dispose();
+}
 
-    private static void Free(nint[] copies)
+/// <summary>
+/// The memory an image is copied into, allocated and written once while the process still runs, so that the copy
+/// made while it is held pays for neither the allocation nor the first touch of each page (about as long as the copy
+/// itself). A range the process did not have then gets memory of its own at the copy.
+/// </summary>
+internal sealed unsafe class ImageBuffers : IDisposable
+{
+    private const int PageBytes = 4096;
+
+    private readonly List<(ulong Start, ulong End, nint Memory)> _prepared = new();
+    private readonly List<nint> _owned = new();
+
+    /// <summary>Memory in RAM for each range of <paramref name="planned"/> to copy, on every core.</summary>
+    public static ImageBuffers Prepare(IReadOnlyList<ImageRange> planned)
     {
-        for (int i = 0; i < copies.Length; i++)
+        var buffers = new ImageBuffers();
+        foreach (ImageRange range in planned.Where(r => r.Kind == ImageRangeKind.Copied))
         {
-            if (copies[i] != 0)
-                NativeMemory.Free((void*)copies[i]);
-            copies[i] = 0;
+            nint memory = (nint)NativeMemory.Alloc((nuint)range.Length);
+            buffers._owned.Add(memory);
+            buffers._prepared.Add((range.Start, range.End, memory));
         }
+        Parallel.ForEach(buffers._prepared, range =>
+        {
+            for (ulong page = 0; page < range.End - range.Start; page += PageBytes)
+                ((byte*)range.Memory)[page] = 0;
+        });
+        return buffers;
+    }
+
+    /// <summary>
+    /// <paramref name="writable"/> with each range to copy cut where prepared memory begins or ends, so each piece lies
+    /// wholly inside prepared memory or wholly outside it: a range that grew while the process was being held's
+    /// memory was made ready takes new memory for its new pages only.
+    /// </summary>
+    public List<ImageRange> CutAtBuffers(List<ImageRange> writable)
+    {
+        var edges = _prepared.SelectMany(p => new[] { p.Start, p.End }).ToArray();
+        var cut = new List<ImageRange>(writable.Count);
+        foreach (ImageRange range in writable)
+        {
+            if (range.Kind != ImageRangeKind.Copied)
+            {
+                cut.Add(range);
+                continue;
+            }
+            ulong start = range.Start;
+            int edge = Array.BinarySearch(edges, start);
+            for (edge = edge >= 0 ? edge + 1 : ~edge; edge < edges.Length && edges[edge] < range.End; edge++)
+            {
+                if (edges[edge] > start)
+                {
+                    cut.Add(range with { Start = start, End = edges[edge] });
+                    start = edges[edge];
+                }
+            }
+            cut.Add(range with { Start = start });
+        }
+        return cut;
+    }
+
+    /// <summary>Where to copy <paramref name="range"/>: into memory prepared for it, or new memory.</summary>
+    public nint For(ImageRange range)
+    {
+        int index = _prepared.BinarySearch((range.Start, ulong.MaxValue, 0), StartOrder.Instance);
+        index = index >= 0 ? index : ~index - 1;
+        if (index >= 0 && _prepared[index].Start <= range.Start && range.End <= _prepared[index].End)
+            return _prepared[index].Memory + (nint)(range.Start - _prepared[index].Start);
+        nint memory = (nint)NativeMemory.Alloc((nuint)range.Length);
+        _owned.Add(memory);
+        return memory;
+    }
+
+    public void Dispose()
+    {
+        foreach (nint memory in _owned)
+            NativeMemory.Free((void*)memory);
+        _owned.Clear();
+        _prepared.Clear();
+    }
+
+    private sealed class StartOrder : IComparer<(ulong Start, ulong End, nint Memory)>
+    {
+        public static readonly StartOrder Instance = new();
+
+        public int Compare((ulong Start, ulong End, nint Memory) x, (ulong Start, ulong End, nint Memory) y) => x.Start.CompareTo(y.Start);
     }
 }

@@ -136,18 +136,28 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     /// <summary>An image of the process, taken while it is held, and how long it was held; no image where the system cannot list its memory.</summary>
     private (HeapImage? Image, DataTarget? Process, double PauseMs) Capture()
     {
-        long started = Stopwatch.GetTimestamp();
         DataTarget? process = null;
+        ImageBuffers? buffers = null;
         try
         {
+            // Listed while the process runs, so the memory to copy into is in RAM before it is held.
+            List<ImageRange>? planned = InspectorPlatform.Current.WritableMemory(targetPid);
+            if (planned is null)
+                return (null, null, 0);
+            buffers = ImageBuffers.Prepare(planned);
+            long started = Stopwatch.GetTimestamp();
             using (InspectorPlatform.Current.HoldStill(targetPid))
             {
                 List<ImageRange>? writable = InspectorPlatform.Current.WritableMemory(targetPid);
                 if (writable is null)
+                {
+                    buffers.Dispose();
                     return (null, null, 0);
+                }
+                writable = buffers.CutAtBuffers(writable);
                 process = Attach();
                 // Registers must be read from the thread that stopped the process (ptrace's rule), which this one is.
-                HeapImage image = HeapImage.Capture(process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid));
+                HeapImage image = HeapImage.Capture(process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid), buffers);
                 // Killed while held, a process reads as zeros: such an image is no image of it.
                 if (InspectorPlatform.Current.HasExited(targetPid))
                 {
@@ -160,6 +170,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             process?.Dispose();
+            buffers?.Dispose();
             if (InspectorPlatform.Current.HasExited(targetPid))
                 throw ExitedWhileImaged();
             // The system would not show the memory map or the page map: read the process while it is held instead.
@@ -168,6 +179,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         catch
         {
             process?.Dispose();
+            buffers?.Dispose();
             throw;
         }
     }
