@@ -4,23 +4,26 @@ using Microsoft.Diagnostics.Runtime;
 namespace LeakHunter.Inspector.Paths;
 
 /// <summary>
-/// Every object on the heap and the references between them, as flat arrays: node i is the object at
-/// <see cref="Addresses"/>[i], its type index is <see cref="Types"/>[i], and its references are
-/// <see cref="Edges"/>[<see cref="EdgeStart"/>[i] .. <see cref="EdgeStart"/>[i + 1]]. About 30 bytes per object
-/// where a dictionary of boxed objects would take hundreds.
+/// Every object on the heap and the references between them, as flat arrays sized from a first pass: node i is the
+/// i-th object in address order (<see cref="IndexOf"/>, <see cref="AddressOf"/>), its type index is
+/// <see cref="Types"/>[i], and its references are <see cref="Edges"/>[<see cref="EdgeStart"/>[i] .. <see cref="EdgeStart"/>[i + 1]].
+/// About 20 bytes per object and 4 per reference, where a dictionary of boxed objects would take hundreds.
 /// </summary>
 internal sealed class HeapGraph
 {
-    private HeapGraph(ulong[] addresses, int[] types, uint[] sizes, int count, ulong unreadableBytes)
+    private readonly ObjectIndex _index;
+    private readonly GcLayouts _layouts;
+
+    private HeapGraph(ObjectIndex index, GcLayouts layouts, int[] types, uint[] sizes, long referenceSlots, ulong unreadableBytes)
     {
+        _index = index;
+        _layouts = layouts;
         UnreadableBytes = unreadableBytes;
-        Addresses = addresses;
         Types = types;
         Sizes = sizes;
-        Count = count;
+        Count = types.Length;
+        ReferenceSlots = referenceSlots;
     }
-
-    public ulong[] Addresses { get; }
 
     public int[] Types { get; }
 
@@ -29,9 +32,13 @@ internal sealed class HeapGraph
 
     public int Count { get; }
 
+    /// <summary>The references the objects hold, null ones left out: at most this many edges, once linked.</summary>
+    public long ReferenceSlots { get; }
+
     /// <summary>Where each node's references start in <see cref="Edges"/>; empty until <see cref="Link"/>.</summary>
     public int[] EdgeStart { get; private set; } = [];
 
+    /// <summary>The referenced nodes; past <see cref="EdgeStart"/>[<see cref="Count"/>], unused.</summary>
     public int[] Edges { get; private set; } = [];
 
     /// <summary>Bytes of the heap the walks could not parse: objects there are missing from the graph.</summary>
@@ -59,16 +66,18 @@ internal sealed class HeapGraph
     public string? HiddenField(int from, int to) =>
         HiddenEdges.TryGetValue(from, out List<HiddenEdge>? edges) ? edges.Find(e => e.Target == to).Field : null;
 
-    public long MemoryBytes => Addresses.Length * 8L + Types.Length * 4L + Sizes.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
+    public long MemoryBytes => _index.MemoryBytes + Types.Length * 4L + Sizes.Length * 4L + EdgeStart.Length * 4L + Edges.Length * 4L;
 
     /// <summary>The node of the object at <paramref name="address"/>, or -1 when no object starts there.</summary>
-    public int IndexOf(ulong address)
-    {
-        int index = Array.BinarySearch(Addresses, 0, Count, address);
-        return index >= 0 ? index : -1;
-    }
+    public int IndexOf(ulong address) => _index.IndexOf(address);
 
-    /// <summary>Two walks of the heap: the first lists the objects, the second their references as node indices.</summary>
+    /// <summary>The address of the object of node <paramref name="node"/>.</summary>
+    public ulong AddressOf(int node) => _index.AddressOf(node);
+
+    /// <summary>Every object's address, in node order.</summary>
+    public IEnumerable<ulong> Addresses() => _index.Addresses();
+
+    /// <summary>Three walks of the heap: where the objects are, what they are, and their references as node indices.</summary>
     public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
     {
         HeapGraph graph = Nodes(scanner, runtime);
@@ -76,25 +85,36 @@ internal sealed class HeapGraph
         return graph;
     }
 
-    /// <summary>The first walk: every object, its type and size; no references yet.</summary>
+    /// <summary>
+    /// The first two walks: where every object starts, then each one's type and size and how many references it
+    /// holds, into arrays of the size the first walk found. No references yet.
+    /// </summary>
     public static HeapGraph Nodes(HeapScanner scanner, ClrRuntime runtime)
     {
-        var nodes = new NodeCollector(new GrowableArray<ulong>(1 << 16), new GrowableArray<int>(1 << 16), new GrowableArray<uint>(1 << 16));
-        ulong unreadable = scanner.Walk(runtime, ref nodes);
-        return new HeapGraph(nodes.Addresses.Items, nodes.Types.Items, nodes.Sizes.Items, nodes.Addresses.Count, unreadable);
+        // The ranges the scanner walks, in the order it walks them.
+        (ulong Start, ulong End)[] ranges = runtime.Heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start)
+            .Select(r => (r.Start, r.End)).ToArray();
+        var index = new ObjectIndex(ranges, runtime.DataTarget.DataReader.PointerSize);
+        var starts = new StartCollector(index);
+        ulong unreadable = scanner.Walk(runtime, ref starts);
+        index.Seal();
+
+        var layouts = new GcLayouts(runtime);
+        var nodes = new NodeCollector(layouts, index.Count);
+        unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref nodes));
+        return new HeapGraph(index, layouts, nodes.Types, nodes.Sizes, nodes.ReferenceSlots.Count, unreadable);
     }
 
     /// <summary>
     /// About what linking the nodes and searching the graph will take on top of the nodes: the references' starts,
-    /// the references (three an object, more than most heaps have), and the search's parents, queue and marks.
+    /// the references, and the search's parents, queue and marks.
     /// </summary>
-    public long BytesToLinkAndSearch => Count * (sizeof(int) + 3L * sizeof(int) + 2L * sizeof(int) + 4L);
+    public long BytesToLinkAndSearch => Count * (sizeof(int) + 2L * sizeof(int) + 4L) + ReferenceSlots * sizeof(int);
 
-    /// <summary>The second walk: every object's references, as node indices, and those no field holds.</summary>
+    /// <summary>The third walk: every object's references, as node indices, and those no field holds.</summary>
     public void Link(HeapScanner scanner, ClrRuntime runtime)
     {
-        var layouts = new GcLayouts(runtime);
-        var edges = new EdgeCollector(layouts, Addresses, Count);
+        var edges = new EdgeCollector(_layouts, _index, Count, new int[ReferenceSlots]);
         // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
         UnreadableBytes = Math.Max(UnreadableBytes, scanner.Walk(runtime, ref edges));
         edges.Finish();
@@ -108,7 +128,7 @@ internal sealed class HeapGraph
         }
         foreach ((int node, ulong methodTable) in edges.CollectibleObjects)
         {
-            CollectibleOwner owner = layouts.OwnerOf(methodTable);
+            CollectibleOwner owner = _layouts.OwnerOf(methodTable);
             int loaderAllocator = IndexOf(owner.LoaderAllocator);
             AddHiddenEdge(node, loaderAllocator, TypesLoaderAllocator);
             AddHiddenEdge(loaderAllocator, IndexOf(owner.Context), LoaderAllocatorsContext);
@@ -124,25 +144,57 @@ internal sealed class HeapGraph
     /// <summary>The label of the reference a loader allocator holds to its AssemblyLoadContext, which cannot unload while it lives.</summary>
     public const string LoaderAllocatorsContext = "(its AssemblyLoadContext)";
 
-    private struct NodeCollector(GrowableArray<ulong> addresses, GrowableArray<int> types, GrowableArray<uint> sizes) : IObjectVisitor
+    private readonly struct StartCollector(ObjectIndex index) : IObjectVisitor
     {
-        public readonly GrowableArray<ulong> Addresses = addresses;
-        public readonly GrowableArray<int> Types = types;
-        public readonly GrowableArray<uint> Sizes = sizes;
-
         public static bool NeedsWholeObject => false;
+
+        public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes) => index.Add(address);
+    }
+
+    private struct NodeCollector(GcLayouts layouts, int count) : IObjectVisitor
+    {
+        public readonly int[] Types = new int[count];
+        public readonly uint[] Sizes = new uint[count];
+        public readonly ReferenceCounter ReferenceSlots = new();
+        private int _node;
+
+        public static bool NeedsWholeObject => true;
 
         public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
         {
-            Addresses.Add(address);
-            Types.Add(typeIndex);
-            Sizes.Add((uint)Math.Min(size, uint.MaxValue));
+            // The walks read the same image, so they see the same objects; a walk that saw more than the first is cut short.
+            if (_node == Types.Length)
+                return;
+            Types[_node] = typeIndex;
+            Sizes[_node] = (uint)Math.Min(size, uint.MaxValue);
+            _node++;
+            if (layouts.Get(methodTable, out _) is GcLayout layout)
+                layout.Walk(objectBytes, (int)size, ref ReferenceSlots.Sink);
         }
     }
 
-    private struct EdgeCollector(GcLayouts layouts, ulong[] addresses, int count) : IObjectVisitor
+    /// <summary>Counts the references a walk finds that are not null.</summary>
+    private sealed class ReferenceCounter
     {
-        public readonly GrowableArray<int> Edges = new(1 << 16);
+        public Counter Sink;
+
+        public long Count => Sink.Count;
+
+        public struct Counter : IReferenceSink
+        {
+            public long Count;
+
+            public void Add(ulong target, int offset)
+            {
+                if (target != 0)
+                    Count++;
+            }
+        }
+    }
+
+    private struct EdgeCollector(GcLayouts layouts, ObjectIndex index, int count, int[] edges) : IObjectVisitor
+    {
+        public readonly EdgeArray Edges = new(edges, index);
         public readonly int[] EdgeStart = new int[count + 1];
 
         /// <summary>The objects of collectible types, which also keep their type's loader allocator alive.</summary>
@@ -153,6 +205,8 @@ internal sealed class HeapGraph
 
         public void Visit(ulong address, ulong methodTable, int typeIndex, ulong size, ReadOnlySpan<byte> objectBytes)
         {
+            if (_node == count)
+                return;
             EdgeStart[_node] = Edges.Count;
             GcLayout? layout = layouts.Get(methodTable, out bool collectible);
             if (collectible)
@@ -160,7 +214,7 @@ internal sealed class HeapGraph
             _node++;
             if (layout is null)
                 return;
-            var references = new ReferenceSink(Edges, addresses, count);
+            var references = new ReferenceSink(Edges);
             layout.Walk(objectBytes, (int)size, ref references);
         }
 
@@ -171,14 +225,25 @@ internal sealed class HeapGraph
         }
     }
 
-    private readonly struct ReferenceSink(GrowableArray<int> edges, ulong[] addresses, int count) : IReferenceSink
+    /// <summary>The edges, in an array sized by the count of references: those to no object of the heap are left out.</summary>
+    private sealed class EdgeArray(int[] items, ObjectIndex index)
     {
-        public void Add(ulong target, int offset)
+        public int[] Items { get; } = items;
+
+        public int Count { get; private set; }
+
+        public void Add(ulong target)
         {
-            int index = Array.BinarySearch(addresses, 0, count, target);
-            if (index >= 0)
-                edges.Add(index);
+            int node = index.IndexOf(target);
+            // More references than the counting walk saw would mean another heap: they are left out, not overrun.
+            if (node >= 0 && Count < Items.Length)
+                Items[Count++] = node;
         }
+    }
+
+    private readonly struct ReferenceSink(EdgeArray edges) : IReferenceSink
+    {
+        public void Add(ulong target, int offset) => edges.Add(target);
     }
 }
 

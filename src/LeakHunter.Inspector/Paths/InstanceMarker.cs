@@ -38,12 +38,12 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everyt
         // Both lists are in address order, so one merge pass answers for every node.
         var existed = new bool[graph.Count];
         int m = 0;
-        for (int node = 0; node < graph.Count; node++)
+        int node = 0;
+        foreach (ulong address in graph.Addresses())
         {
-            ulong address = graph.Addresses[node];
             while (m < everything.Length && everything[m] < address)
                 m++;
-            existed[node] = m < everything.Length && everything[m] == address;
+            existed[node++] = m < everything.Length && everything[m] == address;
         }
         return existed;
     }

@@ -98,6 +98,11 @@ internal static class LeakExplainer
             objects = graph.Count;
             Dictionary<int, List<int>> newByType = selectTargets(graph);
             newInstances = newByType.Values.Sum(nodes => nodes.Count);
+            if (graph.ReferenceSlots > Array.MaxLength)
+            {
+                return Unexplained(objects, newInstances, failures,
+                    $"no paths were traced: the heap's {objects:N0} objects hold {graph.ReferenceSlots:N0} references, more than one graph can index ({Array.MaxLength:N0}); the counts stand");
+            }
             long available = MemoryBudget.AvailableBytes(graph.BytesToLinkAndSearch);
             if (graph.BytesToLinkAndSearch > available)
             {
@@ -198,10 +203,12 @@ internal static class LeakExplainer
     private static Dictionary<int, List<int>> FindNewInstances(HeapGraph graph, IReadOnlyDictionary<int, ulong[]> markedByType)
     {
         var result = markedByType.Keys.ToDictionary(t => t, _ => new List<int>());
-        for (int node = 0; node < graph.Count; node++)
+        int node = 0;
+        foreach (ulong address in graph.Addresses())
         {
-            if (markedByType.TryGetValue(graph.Types[node], out ulong[]? marked) && Array.BinarySearch(marked, graph.Addresses[node]) < 0)
+            if (markedByType.TryGetValue(graph.Types[node], out ulong[]? marked) && Array.BinarySearch(marked, address) < 0)
                 result[graph.Types[node]].Add(node);
+            node++;
         }
         return result;
     }

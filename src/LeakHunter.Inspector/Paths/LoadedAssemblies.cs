@@ -33,7 +33,7 @@ internal static class LoadedAssemblies
         {
             if (graph.Types[node] != moduleType)
                 continue;
-            ClrObject moduleObject = runtime.Heap.GetObject(graph.Addresses[node]);
+            ClrObject moduleObject = runtime.Heap.GetObject(graph.AddressOf(node));
             if (!moduleObject.IsValid || !moduleObject.Type!.Fields.Any(f => f.Name == "m_pData"))
                 continue;
             if (!modules.TryGetValue(moduleObject.ReadField<ulong>("m_pData"), out ClrModule? module))
@@ -47,7 +47,7 @@ internal static class LoadedAssemblies
         {
             if (graph.Types[target] != typeObjectType)
                 continue;
-            ClrObject typeObject = runtime.Heap.GetObject(graph.Addresses[target]);
+            ClrObject typeObject = runtime.Heap.GetObject(graph.AddressOf(target));
             ClrModule? module = typeObject.IsValid && typeObject.Type!.Fields.Any(f => f.Name == "m_handle")
                 ? runtime.GetTypeByMethodTable(typeObject.ReadField<ulong>("m_handle"))?.Module
                 : null;

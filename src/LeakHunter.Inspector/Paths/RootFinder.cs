@@ -73,7 +73,7 @@ internal static partial class RootFinder
     /// <summary>What an object the runtime never frees is, without its contents; null for an object the GC may free.</summary>
     private static string? ImmortalName(ClrRuntime runtime, HeapGraph graph, int node)
     {
-        ClrObject obj = runtime.Heap.GetObject(graph.Addresses[node]);
+        ClrObject obj = runtime.Heap.GetObject(graph.AddressOf(node));
         bool frozen = runtime.Heap.GetSegmentByAddress(obj.Address)?.Kind == GCSegmentKind.Frozen;
         if (obj.Type?.Name == "System.RuntimeType")
         {
@@ -173,7 +173,7 @@ internal static partial class RootFinder
                 if (named.Contains(node))
                     continue;
                 if (!namesByType.TryGetValue(graph.Types[node], out string[]? candidates))
-                    namesByType[graph.Types[node]] = candidates = StaticsHolding(runtime.Heap.GetObject(graph.Addresses[node]).Type?.Name, patterns);
+                    namesByType[graph.Types[node]] = candidates = StaticsHolding(runtime.Heap.GetObject(graph.AddressOf(node)).Type?.Name, patterns);
                 if (candidates.Length == 0)
                     continue;
                 roots.Add(new NamedRoot(RootKindCode.StaticField, string.Join(" or ", candidates), node));

@@ -29,13 +29,13 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
             return hidden;
         if (!_fieldsByReferrer.TryGetValue(from, out Dictionary<ulong, string>? fields))
         {
-            ClrObject referrer = runtime.Heap.GetObject(graph.Addresses[from]);
+            ClrObject referrer = runtime.Heap.GetObject(graph.AddressOf(from));
             // Every reference an array of references holds is an element: no need to walk a million of them.
             if (referrer.Type is { IsArray: true, ComponentType.IsObjectReference: true })
                 return ArrayElement;
             _fieldsByReferrer[from] = fields = FieldsOf(referrer, from);
         }
-        return fields.GetValueOrDefault(graph.Addresses[to], "?");
+        return fields.GetValueOrDefault(graph.AddressOf(to), "?");
     }
 
     /// <summary>
@@ -52,7 +52,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
             return fields;
         var targets = new HashSet<ulong>();
         for (int edge = graph.EdgeStart[node]; edge < graph.EdgeStart[node + 1]; edge++)
-            targets.Add(graph.Addresses[graph.Edges[edge]]);
+            targets.Add(graph.AddressOf(graph.Edges[edge]));
         if (!_namesBySlot.TryGetValue(type.MethodTable, out Dictionary<int, string?>? names))
             _namesBySlot[type.MethodTable] = names = new Dictionary<int, string?>();
         ClrType? element = type is { IsArray: true, ComponentType.IsValueType: true, ComponentSize: > 0 } ? type.ComponentType : null;
@@ -142,7 +142,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     {
         if (_notes.TryGetValue(node, out string? note))
             return note;
-        ClrObject obj = runtime.Heap.GetObject(graph.Addresses[node]);
+        ClrObject obj = runtime.Heap.GetObject(graph.AddressOf(node));
         note = Describe(obj, failures) ?? DescribeReflection(obj);
         _notes[node] = note;
         return note;
@@ -253,7 +253,7 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
         int node = graph.IndexOf(obj.Address);
         string? assembliesIn = graph.HiddenEdges
             .Where(p => p.Value.Exists(e => e.Target == node && e.Field == HeapGraph.LoaderAllocatorsContext))
-            .Select(p => AssembliesOf(runtime.Heap.GetObject(graph.Addresses[p.Key])))
+            .Select(p => AssembliesOf(runtime.Heap.GetObject(graph.AddressOf(p.Key))))
             .FirstOrDefault(a => a is not null);
         bool collectible = obj.Type!.Fields.Any(f => f.Name == "_isCollectible") && obj.ReadField<bool>("_isCollectible");
         bool unloading = obj.Type.Fields.Any(f => f.Name == "_state") && obj.ReadField<int>("_state") != 0;
