@@ -29,7 +29,7 @@ internal static class LeakExplainer
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
-        (int[] parent, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, finalizable: [], existed: null);
+        (int[] parent, _, _) = Search(graph, roots, Stopwatch.StartNew(), TimeSpan.MaxValue, finalizable: [], existed: null);
         histogram.EnsureCapacity(scanner.TypeCount);
         for (int node = 0; node < graph.Count; node++)
         {
@@ -140,7 +140,7 @@ internal static class LeakExplainer
         // A check's paths take the plain shortest route: preferring objects that existed at the mark sent a new timer's
         // path the long way round its queue's doubly linked chain, through whatever old object reached the chain's tail.
         // A watch's paths prefer them: a live server's in-flight connections lead to its singletons too.
-        (int[] parent, bool complete) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), mark.RoutesThroughExisting ? existed : null);
+        (int[] parent, bool complete, long searchBytes) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), mark.RoutesThroughExisting ? existed : null);
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
 
         var namer = new StepNamer(runtime, graph, failures);
@@ -160,8 +160,8 @@ internal static class LeakExplainer
                 break;
             }
         }
-        // The search's two arrays (parents and queue) come on top of the graph itself.
-        long graphBytes = graph.MemoryBytes + 2L * sizeof(int) * graph.Count;
+        // The search's arrays and queues come on top of the graph itself.
+        long graphBytes = graph.MemoryBytes + searchBytes;
         if (failures.UnreadDynamicStatics.Unread > 0 && signatures.Any(s => s.Leak.RootName == RootNames.RuntimeHandleTable))
         {
             failures.Note($"The statics of {failures.UnreadDynamicStatics.Unread:N0} of {failures.UnreadDynamicStatics.Of:N0} dynamic assemblies were not read " +
@@ -246,17 +246,20 @@ internal static class LeakExplainer
     /// shortest among those: the owner a user can act on is the long-lived one, not an in-flight request or socket
     /// that happens to lead to it sooner. Otherwise it is a plain breadth-first search.
     /// </summary>
-    private static (int[] Parent, bool Complete) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit, List<int> finalizable,
+    private static (int[] Parent, bool Complete, long MemoryBytes) Search(HeapGraph graph, List<NamedRoot> roots, Stopwatch clock, TimeSpan timeLimit, List<int> finalizable,
         bool[]? existed)
     {
         var parent = new int[graph.Count];
         Array.Fill(parent, NoParent);
-        // Objects made since the mark on the best path found so far; a node is settled when taken from its level's queue.
-        var madeSince = new int[graph.Count];
-        var settled = new bool[graph.Count];
+        // Objects made since the mark on the best path found so far, kept only when it is known which existed then
+        // (otherwise every path costs nothing, and the search is a plain breadth-first one). A node is settled, one
+        // bit of its own, when taken from its level's queue.
+        int[]? madeSince = existed is null ? null : new int[graph.Count];
+        var settled = new ulong[(graph.Count + 63) / 64];
         var level = new Queue<int>();
         var nextLevel = new Queue<int>();
         int visited = 0;
+        int mostQueued = 0;
 
         // Waves, each searched to the end before the next is seeded: what statics reach is theirs; then what thread
         // statics and handles reach, even when a stack local (a test's own variable) also holds it; then what only
@@ -283,24 +286,25 @@ internal static class LeakExplainer
                 if (parent[node] != NoParent)
                     continue;
                 parent[node] = -2 - root;
-                madeSince[node] = IsNew(node) ? 1 : 0;
+                madeSince?[node] = IsNew(node) ? 1 : 0;
                 seeded.Add((node, root));
             }
             // Roots whose object existed at the mark are searched first, in the roots' order.
-            foreach ((int node, _) in seeded.Where(s => madeSince[s.Node] == 0))
+            foreach ((int node, _) in seeded.Where(s => MadeSince(s.Node) == 0))
                 level.Enqueue(node);
-            foreach ((int node, _) in seeded.Where(s => madeSince[s.Node] != 0))
+            foreach ((int node, _) in seeded.Where(s => MadeSince(s.Node) != 0))
                 nextLevel.Enqueue(node);
             while (level.Count > 0 || nextLevel.Count > 0)
             {
                 if (level.Count == 0)
                     (level, nextLevel) = (nextLevel, level);
+                mostQueued = Math.Max(mostQueued, level.Count + nextLevel.Count);
                 int node = level.Dequeue();
-                if (settled[node])
+                if (Settled(node))
                     continue;
-                settled[node] = true;
+                settled[node >> 6] |= 1UL << (node & 63);
                 if ((++visited & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
-                    return (parent, false);
+                    return (parent, false, MemoryBytes());
                 for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
                     Reach(node, graph.Edges[e]);
                 if (graph.HiddenEdges.TryGetValue(node, out List<HiddenEdge>? hidden))
@@ -310,20 +314,28 @@ internal static class LeakExplainer
                 }
             }
         }
-        return (parent, true);
+        return (parent, true, MemoryBytes());
 
         bool IsNew(int node) => existed is not null && !existed[node];
 
+        int MadeSince(int node) => madeSince?[node] ?? 0;
+
+        bool Settled(int node) => (settled[node >> 6] & (1UL << (node & 63))) != 0;
+
+        // The search's own arrays, and its two queues at their longest.
+        long MemoryBytes() => parent.LongLength * sizeof(int) + (madeSince?.LongLength ?? 0) * sizeof(int) + settled.LongLength * sizeof(ulong) +
+            (existed?.LongLength ?? 0) + (long)mostQueued * sizeof(int);
+
         void Reach(int from, int target)
         {
-            if (settled[target])
+            if (Settled(target))
                 return;
-            int cost = madeSince[from] + (IsNew(target) ? 1 : 0);
-            if (parent[target] != NoParent && cost >= madeSince[target])
+            int cost = MadeSince(from) + (IsNew(target) ? 1 : 0);
+            if (parent[target] != NoParent && cost >= MadeSince(target))
                 return;
             parent[target] = from;
-            madeSince[target] = cost;
-            (cost == madeSince[from] ? level : nextLevel).Enqueue(target);
+            madeSince?[target] = cost;
+            (cost == MadeSince(from) ? level : nextLevel).Enqueue(target);
         }
     }
 
