@@ -1,6 +1,7 @@
 extern alias inspector;
 using Xunit;
 using Dominators = inspector::LeakHunter.Inspector.Paths.Dominators;
+using ObjectSizes = inspector::LeakHunter.Inspector.Paths.ObjectSizes;
 
 namespace LeakHunter.Tests;
 
@@ -107,6 +108,17 @@ public sealed class DominatorTests
         Assert.Equal(32L * (Links + 1), tree.Retained[0]);
     }
 
+    [Fact]
+    public void ObjectsOf64KiBAndMore_KeepTheirWholeSize()
+    {
+        // A root holding a 100 KB array and a 4 GB one (a size past two bytes, and one at the top of four).
+        Dominators tree = Build(3, [(0, 1), (0, 2)], [24, 100_000, uint.MaxValue], roots: [0]);
+
+        Assert.Equal(100_000L, tree.Retained[1]);
+        Assert.Equal(uint.MaxValue, tree.Retained[2]);
+        Assert.Equal(24L + 100_000 + uint.MaxValue, tree.Retained[0]);
+    }
+
     private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, Dictionary<int, int[]>? extra = null)
     {
         int[] edgeStart = new int[count + 1];
@@ -118,6 +130,6 @@ public sealed class DominatorTests
         int[] filled = new int[count];
         foreach ((int from, int to) in edges.OrderBy(e => e.From))
             flat[edgeStart[from] + filled[from]++] = to;
-        return Dominators.Compute(count, edgeStart, flat, sizes, roots, extraEdges: extra);
+        return Dominators.Compute(count, edgeStart, flat, ObjectSizes.Of(sizes), roots, extraEdges: extra);
     }
 }

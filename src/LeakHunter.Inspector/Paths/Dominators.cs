@@ -44,7 +44,7 @@ internal sealed class Dominators
     /// <param name="roots">The nodes the GC roots hold.</param>
     /// <param name="cancelled">Asked now and then; true stops the computation with <see cref="OperationCanceledException"/>.</param>
     /// <param name="extraEdges">References no field holds, by node (a dependent handle's key to its value), or null.</param>
-    public static Dominators Compute(int count, int[] edgeStart, int[] edges, uint[] sizes, IEnumerable<int> roots, Func<bool>? cancelled = null,
+    public static Dominators Compute(int count, int[] edgeStart, int[] edges, ObjectSizes sizes, IEnumerable<int> roots, Func<bool>? cancelled = null,
         IReadOnlyDictionary<int, int[]>? extraEdges = null)
     {
         bool merged = extraEdges is { Count: > 0 };
