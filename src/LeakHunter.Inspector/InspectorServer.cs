@@ -2,6 +2,7 @@ using LeakHunter.Census;
 using LeakHunter.Inspector.Census;
 using LeakHunter.Inspector.Paths;
 using LeakHunter.Inspector.Platform;
+using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector;
 
@@ -142,22 +143,28 @@ internal sealed class InspectorServer
 
     private Reply Explain(ExplainRequest request)
     {
-        return UnderTimeLimit(request.Target.Timeout, () =>
-        {
-            (Explanation explanation, double pauseMs) = _reader.ReadImage(request.Target,
-                runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked.Only(request.Types.Select(_types.GetIndex)), request.MaxInstancesPerType, request.TimeLimit));
-            return new ExplanationReply(pauseMs, explanation);
-        });
+        return UnderTimeLimit(request.Target.Timeout, () => ExplainOnImage(request.Target,
+            runtime => LeakExplainer.Explain(runtime, _scanner, _types, _marked.Only(request.Types.Select(_types.GetIndex)), request.MaxInstancesPerType, request.TimeLimit)));
     }
 
     private Reply ExplainWatched(ExplainWatchedRequest request)
     {
-        return UnderTimeLimit(request.Target.Timeout, () =>
+        return UnderTimeLimit(request.Target.Timeout, () => ExplainOnImage(request.Target,
+            runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit)));
+    }
+
+    /// <summary>An explanation read from an image of the process; one that would not fit is a partial explanation that says so.</summary>
+    private ExplanationReply ExplainOnImage(HeapTarget target, Func<ClrRuntime, Explanation> explain)
+    {
+        try
         {
-            (Explanation explanation, double pauseMs) = _reader.ReadImage(request.Target,
-                runtime => LeakExplainer.ExplainWatched(runtime, _scanner, _types, request.WeakHandles, request.TimeLimit));
+            (Explanation explanation, double pauseMs) = _reader.ReadImage(target, explain);
             return new ExplanationReply(pauseMs, explanation);
-        });
+        }
+        catch (ImageTooLargeException e)
+        {
+            return new ExplanationReply(0, new Explanation([], [], 0, $"no paths were traced: {e.Message}", 0, 0, []));
+        }
     }
 
     private Reply FinalizerStack(FinalizerStackRequest request)
@@ -198,6 +205,10 @@ internal sealed class InspectorServer
         catch (InspectorException e)
         {
             return Reply.Failed(e.Message, e.Status);
+        }
+        catch (ImageTooLargeException e)
+        {
+            return Reply.Failed($"No image of the process was taken: {e.Message}.");
         }
         catch (Exception e)
         {

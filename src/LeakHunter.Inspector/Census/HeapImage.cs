@@ -206,18 +206,14 @@ internal sealed unsafe class ImageBuffers : IDisposable
     private const int PageBytes = 4096;
 
     private readonly List<(ulong Start, ulong End, nint Memory)> _prepared = new();
-    private readonly List<nint> _owned = new();
+    private readonly List<(nint Memory, long Bytes)> _owned = new();
 
     /// <summary>Memory in RAM for each range of <paramref name="planned"/> to copy, on every core.</summary>
     public static ImageBuffers Prepare(IReadOnlyList<ImageRange> planned)
     {
         var buffers = new ImageBuffers();
         foreach (ImageRange range in planned.Where(r => r.Kind == ImageRangeKind.Copied))
-        {
-            nint memory = (nint)NativeMemory.Alloc((nuint)range.Length);
-            buffers._owned.Add(memory);
-            buffers._prepared.Add((range.Start, range.End, memory));
-        }
+            buffers._prepared.Add((range.Start, range.End, buffers.Allocate(range.Length)));
         Parallel.ForEach(buffers._prepared, range =>
         {
             for (ulong page = 0; page < range.End - range.Start; page += PageBytes)
@@ -264,15 +260,24 @@ internal sealed unsafe class ImageBuffers : IDisposable
         index = index >= 0 ? index : ~index - 1;
         if (index >= 0 && _prepared[index].Start <= range.Start && range.End <= _prepared[index].End)
             return _prepared[index].Memory + (nint)(range.Start - _prepared[index].Start);
-        nint memory = (nint)NativeMemory.Alloc((nuint)range.Length);
-        _owned.Add(memory);
+        return Allocate(range.Length);
+    }
+
+    private nint Allocate(ulong bytes)
+    {
+        nint memory = (nint)NativeMemory.Alloc((nuint)bytes);
+        _owned.Add((memory, (long)bytes));
+        Paths.MemoryBudget.NativeTaken((long)bytes);
         return memory;
     }
 
     public void Dispose()
     {
-        foreach (nint memory in _owned)
+        foreach ((nint memory, long bytes) in _owned)
+        {
             NativeMemory.Free((void*)memory);
+            Paths.MemoryBudget.NativeTaken(-bytes);
+        }
         _owned.Clear();
         _prepared.Clear();
     }

@@ -8,3 +8,9 @@ internal sealed class InspectorException(InspectorStatus status, string message,
 {
     public InspectorStatus Status { get; } = status;
 }
+
+/// <summary>
+/// An image of the process would not fit in what the inspector may take: nothing was copied, and the process was not
+/// held. An explanation says so as what it left out.
+/// </summary>
+internal sealed class ImageTooLargeException(string message) : Exception(message);

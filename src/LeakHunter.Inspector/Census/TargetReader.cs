@@ -144,6 +144,13 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             List<ImageRange>? planned = InspectorPlatform.Current.WritableMemory(targetPid);
             if (planned is null)
                 return (null, null, 0);
+            long copied = planned.Where(r => r.Kind == ImageRangeKind.Copied).Sum(r => (long)r.Length);
+            long available = Paths.MemoryBudget.AvailableBytes(copied);
+            if (copied > available)
+            {
+                throw new ImageTooLargeException($"an image of process {targetPid}'s {Paths.MemoryBudget.Describe(copied)} of written memory would not fit in " +
+                    $"the {Paths.MemoryBudget.Describe(available)} the inspector may take, so the process was not held; a machine with more free memory can trace the paths");
+            }
             buffers = ImageBuffers.Prepare(planned);
             long started = Stopwatch.GetTimestamp();
             using (InspectorPlatform.Current.HoldStill(targetPid))
