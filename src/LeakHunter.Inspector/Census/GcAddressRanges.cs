@@ -19,6 +19,9 @@ internal sealed class GcAddressRanges
     private List<(ulong Start, ulong End)> _known = new();
     private bool _freeRegionsRead;
 
+    /// <summary>The ranges known from the censuses so far.</summary>
+    public IReadOnlyList<(ulong Start, ulong End)> Known => _known;
+
     /// <summary>Reads the free regions and the bookkeeping again at the next census: a new check has begun.</summary>
     public void Refresh() => _freeRegionsRead = false;
 

@@ -21,7 +21,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
 
     /// <summary>
     /// One census counted by <paramref name="count"/>, with the process's resources when <paramref name="countResources"/>:
-    /// the runtime's read while it is held still, the system's after (a dump file's process may be long gone, so it has
+    /// the runtime's and the system's read while it is held still (a dump file's process may be long gone, so it has
     /// only the runtime's).
     /// </summary>
     public CensusOutcome TakeCensus(HeapTarget target, Func<ClrRuntime, ScanTotals> count, bool countResources)
@@ -32,26 +32,39 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             return new CensusOutcome(counted, paused, [], null);
         }
         bool live = ReadsLiveSystem(target);
+        Task<(SystemSnapshot Snapshot, IReadOnlyList<(ulong Start, ulong End)> GcHeap, SystemResources Resources)?>? early = null;
         Task<SystemResources?>? reading = null;
         ((ScanTotals totals, (List<ResourceReading> resources, ResourceIdentities identities)), double pauseMs) =
-            Read(target, runtime =>
+            Read(target, whenHeld: live ? ReadSystemEarly : null, work: runtime =>
             {
                 ScanTotals counted = count(runtime);
-                // The system's side is read on the other core once the heap walk, which takes both, is done: beside
-                // the runtime's counters and the release of the process, which are one thread's work. It adds nothing
-                // to the pause, and its counts are of the census's moment, give or take the release, in which the
-                // thread that asked for the census is still waiting.
                 if (live)
                 {
+                    // A dump's process is held by its writer, not here: its system's side is read now.
+                    if (early is null)
+                        ReadSystemEarly();
+                    // Only where the GC has taken ranges since the last census are the GC's pages counted again.
                     IReadOnlyList<(ulong Start, ulong End)> gcHeap = _gcRanges.Of(runtime);
-                    reading = Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid) is SystemSnapshot snapshot
-                        ? InspectorPlatform.Current.Resources(snapshot, targetPid, gcHeap)
+                    reading = Task.Run(() => early!.GetAwaiter().GetResult() is var (snapshot, countedIn, system)
+                        ? countedIn.SequenceEqual(gcHeap) ? system : InspectorPlatform.Current.Resources(snapshot, targetPid, gcHeap)
                         : null);
                 }
                 return (counted, ResourceCounter.OfRuntime(runtime));
             });
         SystemResources? system = reading?.GetAwaiter().GetResult();
         return new CensusOutcome(totals, pauseMs, ResourceCounter.WithSystem(resources, identities, system), identities);
+
+        // The system's side is read on the other core as soon as the process is held, while this thread attaches the
+        // runtime's reader, which is one thread's work: the heap walk, which takes both cores, comes after. The GC's
+        // pages are counted in the ranges known from the censuses before, which are nearly always all of them; the
+        // runtime's counters and the release, one thread's work again, leave the other core to count the rest.
+        void ReadSystemEarly()
+        {
+            IReadOnlyList<(ulong Start, ulong End)> known = _gcRanges.Known;
+            early = Task.Run(() => InspectorPlatform.Current.ReadSystem(targetPid) is SystemSnapshot snapshot
+                ? (snapshot, known, InspectorPlatform.Current.Resources(snapshot, targetPid, known))
+                : ((SystemSnapshot, IReadOnlyList<(ulong Start, ulong End)>, SystemResources)?)null);
+        }
     }
 
     /// <summary>A new check has begun: the GC's free regions and bookkeeping are read again at its first census.</summary>
@@ -61,7 +74,10 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     public static bool ReadsLiveSystem(HeapTarget target) => target.Route != CensusRoute.DumpFile;
 
     /// <summary>Runs <paramref name="work"/> against the process under test, held still, and returns how long it was held.</summary>
-    public (T Result, double PauseMs) Read<T>(HeapTarget target, Func<ClrRuntime, T> work)
+    public (T Result, double PauseMs) Read<T>(HeapTarget target, Func<ClrRuntime, T> work) => Read(target, work, whenHeld: null);
+
+    /// <summary>As <see cref="Read{T}(HeapTarget, Func{ClrRuntime, T})"/>, with <paramref name="whenHeld"/> run as soon as a live process is held.</summary>
+    private (T Result, double PauseMs) Read<T>(HeapTarget target, Func<ClrRuntime, T> work, Action? whenHeld)
     {
         (CensusRoute route, string dumpPath, TimeSpan timeLimit) = target;
         for (int attempt = 1; ; attempt++)
@@ -70,7 +86,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             {
                 return route switch
                 {
-                    CensusRoute.Attach => ReadAttached(work),
+                    CensusRoute.Attach => ReadAttached(work, whenHeld),
                     CensusRoute.Dump => ReadDump(dumpPath, timeLimit, work),
                     CensusRoute.DumpFile => (ReadDumpFile(dumpPath, work), 0.0),
                     _ => throw new InspectorException(InspectorStatus.Failed, $"Unknown census route {route}."),
@@ -88,7 +104,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
     /// Runs <paramref name="work"/> against an image of the process under test, taken while it is held: the process
     /// is stopped only for the copy, and runs on while the work reads the image. For the heavy readings (paths, a
     /// resource's new items), which take many times longer than the copy. Routes other than a live attach read as
-    /// <see cref="Read{T}"/> does: a dump is already an image.
+    /// <see cref="Read{T}(HeapTarget, Func{ClrRuntime, T})"/> does: a dump is already an image.
     /// </summary>
     /// <returns>The work's result, and how long the process was stopped, for every image taken.</returns>
     public (T Result, double PauseMs) ReadImage<T>(HeapTarget target, Func<ClrRuntime, T> work)
@@ -191,12 +207,13 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
         }
     }
 
-    private (T, double) ReadAttached<T>(Func<ClrRuntime, T> work)
+    private (T, double) ReadAttached<T>(Func<ClrRuntime, T> work, Action? whenHeld)
     {
         long started = Stopwatch.GetTimestamp();
         T result;
         using (InspectorPlatform.Current.HoldStill(targetPid))
         {
+            whenHeld?.Invoke();
             using (DataTarget target = Attach())
             using (var held = new DataTarget(new HeldMemoryReader(target.DataReader), new DataTargetOptions()))
             using (ClrRuntime runtime = CreateRuntime(held))
