@@ -45,7 +45,7 @@ public sealed class CaptureSafetyTests
         target.WaitForOrdersAbove(target.LatestOrders(s_generous) + 20, s_generous);
 
         if (moment == Moment.BeforeTheCapture)
-            Kill(inspector);
+            TargetProcess.KillAndWait(inspector);
         Task explaining = Task.Run(() => client.Explain(2, CensusRoute.Attach, s_generous, 10, s_generous, ["ArchivedOrder"]));
         if (moment != Moment.BeforeTheCapture)
         {
@@ -54,7 +54,7 @@ public sealed class CaptureSafetyTests
             if (moment == Moment.WhileTheImageIsAnalysed)
                 Assert.True(SpinWait.SpinUntil(() => TargetProcess.StateOf(target.Id) != 't', s_generous), "the process was never released");
             Assert.False(explaining.IsCompleted, "the explanation was answered before the inspector could be killed");
-            Kill(inspector);
+            TargetProcess.KillAndWait(inspector);
         }
 
         var error = await Assert.ThrowsAsync<LeakHunterException>(() => explaining.WaitAsync(s_generous));
@@ -164,10 +164,4 @@ public sealed class CaptureSafetyTests
             .Where(f => Path.GetFileName(f).Contains($"-{processId}-", StringComparison.Ordinal) || Path.GetFileName(f).Contains($"-{processId}.", StringComparison.Ordinal))
             .ToArray();
 
-    private static void Kill(int processId)
-    {
-        using Process process = Process.GetProcessById(processId);
-        process.Kill();
-        Assert.True(process.WaitForExit(s_generous));
-    }
 }

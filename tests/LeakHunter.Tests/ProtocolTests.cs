@@ -187,7 +187,7 @@ public sealed class ProtocolTests
     {
         using InspectorClient client = InspectorClient.StartFor(NoTarget);
         client.DumpFile = "/nonexistent/never-read.dump";
-        Kill(client.ProcessId);
+        TargetProcess.KillAndWait(client.ProcessId);
 
         var error = Assert.Throws<LeakHunterException>(() => Send(client, command));
         var later = Assert.Throws<LeakHunterException>(() => Send(client, command));
@@ -213,7 +213,7 @@ public sealed class ProtocolTests
 
         Task request = Task.Run(() => Send(client, command));
         Assert.True(SpinWait.SpinUntil(() => UnreadInput(client.ProcessId) > 0, s_generous), "the request never reached the inspector's input");
-        Kill(client.ProcessId);
+        TargetProcess.KillAndWait(client.ProcessId);
 
         var error = await Assert.ThrowsAsync<LeakHunterException>(() => request.WaitAsync(s_generous));
         Assert.Equal(LeakHunterFailure.InspectorExited, error.Failure);
@@ -298,12 +298,6 @@ public sealed class ProtocolTests
         }
     }
 
-    private static void Kill(int processId)
-    {
-        using Process process = Process.GetProcessById(processId);
-        process.Kill();
-        Assert.True(process.WaitForExit(s_generous));
-    }
 
     /// <summary>Runs the inspector's server in-process over <paramref name="requests"/> and returns its replies after the handshake.</summary>
     private static List<Frame> Serve(Stream requests)

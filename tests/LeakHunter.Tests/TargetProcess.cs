@@ -42,15 +42,10 @@ internal sealed class TargetProcess : IDisposable
         Start(TargetFolder, arguments, environment, prefix, privateCopy: null);
 
     /// <summary>
-    /// Starts the target as another, unprivileged user. That user may not be able to read the build output where the
-    /// clone happens to live (a checkout under a 0700 folder), so the target runs from a world-readable copy of it,
-    /// deleted on dispose.
-    /// </summary>
-    /// <summary>A target serving orders ("leak" keeps every order in a static list, "clean" keeps none), once it says it is ready.</summary>
-    /// <summary>
     /// A target serving orders that is not this process's child: started through <c>setsid -f</c>, so this process
     /// can stop it with ptrace itself, as the inspector does. The runtime waits on this process's own children, and
-    /// would take the stops ptrace reports for one of them.
+    /// would take the stops ptrace reports for one of them. <paramref name="environment"/> sizes what it holds
+    /// besides (<c>LEAKHUNTER_TEST_BALLAST</c>, <c>LEAKHUNTER_TEST_THREADS</c>, <c>LEAKHUNTER_TEST_COLLECTING</c>).
     /// </summary>
     public static TargetProcess StartServingDetached(string mode, IDictionary<string, string>? environment = null)
     {
@@ -65,6 +60,7 @@ internal sealed class TargetProcess : IDisposable
         return target;
     }
 
+    /// <summary>A target serving orders ("leak" keeps every order in a static list, "clean" keeps none), once it says it is ready.</summary>
     public static TargetProcess StartServing(string mode)
     {
         TargetProcess target = Start(["serve", mode]);
@@ -76,6 +72,11 @@ internal sealed class TargetProcess : IDisposable
         return target;
     }
 
+    /// <summary>
+    /// Starts the target as another, unprivileged user. That user may not be able to read the build output where the
+    /// clone happens to live (a checkout under a 0700 folder), so the target runs from a world-readable copy of it,
+    /// deleted on dispose.
+    /// </summary>
     public static TargetProcess StartAsUnprivileged(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
         string[]? asUnprivileged = Environment.UserName == "root"
@@ -231,6 +232,15 @@ internal sealed class TargetProcess : IDisposable
             .Select(d => int.TryParse(Path.GetFileName(d), out int pid) ? pid : -1)
             .Where(pid => pid > 0 && ParentOf(pid) == parentPid && CommandLineOf(pid).Contains("LeakHunter.Inspector.dll", StringComparison.Ordinal))
             .ToArray();
+
+    /// <summary>Kills a process of this test run (an inspector, say) and waits for it to be gone.</summary>
+    public static void KillAndWait(int processId)
+    {
+        using Process process = Process.GetProcessById(processId);
+        process.Kill();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+            throw new TimeoutException($"Process {processId} did not exit when killed.");
+    }
 
     public static bool IsRunning(int pid) => File.Exists($"/proc/{pid}/status") && StateOf(pid) is not ('Z' or 'X');
 
