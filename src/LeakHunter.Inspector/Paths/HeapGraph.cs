@@ -77,11 +77,16 @@ internal sealed class HeapGraph
     /// <summary>Every object's address, in node order.</summary>
     public IEnumerable<ulong> Addresses() => _index.Addresses();
 
-    /// <summary>Three walks of the heap: where the objects are, what they are, and their references as node indices.</summary>
-    public static HeapGraph Build(HeapScanner scanner, ClrRuntime runtime)
+    /// <summary>
+    /// Two walks of the heap, for a process held while they run: where the objects are, then what they are and their
+    /// references at once. One walk fewer than <see cref="Nodes"/> and <see cref="Link"/> is worth more there than
+    /// the references' array sized in advance, which grows by doubling instead.
+    /// </summary>
+    public static HeapGraph BuildWhileHeld(HeapScanner scanner, ClrRuntime runtime)
     {
-        HeapGraph graph = Nodes(scanner, runtime);
-        graph.Link(scanner, runtime);
+        (ObjectIndex index, ulong unreadable) = Starts(scanner, runtime);
+        var graph = new HeapGraph(index, new GcLayouts(runtime), new int[index.Count], new ObjectSizes(index.Count), referenceSlots: 0, unreadable);
+        graph.LinkInto(scanner, runtime, new EdgeArray(new int[Math.Max(1, index.Count)], index, growable: true), fillNodes: true);
         return graph;
     }
 
@@ -91,6 +96,16 @@ internal sealed class HeapGraph
     /// </summary>
     public static HeapGraph Nodes(HeapScanner scanner, ClrRuntime runtime)
     {
+        (ObjectIndex index, ulong unreadable) = Starts(scanner, runtime);
+        var layouts = new GcLayouts(runtime);
+        var nodes = new NodeCollector(layouts, index.Count);
+        unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref nodes));
+        return new HeapGraph(index, layouts, nodes.Types, nodes.Sizes, nodes.ReferenceSlots.Count, unreadable);
+    }
+
+    /// <summary>The first walk: where every object starts.</summary>
+    private static (ObjectIndex Index, ulong UnreadableBytes) Starts(HeapScanner scanner, ClrRuntime runtime)
+    {
         // The ranges the scanner walks, in the order it walks them.
         (ulong Start, ulong End)[] ranges = runtime.Heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start)
             .Select(r => (r.Start, r.End)).ToArray();
@@ -98,11 +113,7 @@ internal sealed class HeapGraph
         var starts = new StartCollector(index);
         ulong unreadable = scanner.Walk(runtime, ref starts);
         index.Seal();
-
-        var layouts = new GcLayouts(runtime);
-        var nodes = new NodeCollector(layouts, index.Count);
-        unreadable = Math.Max(unreadable, scanner.Walk(runtime, ref nodes));
-        return new HeapGraph(index, layouts, nodes.Types, nodes.Sizes, nodes.ReferenceSlots.Count, unreadable);
+        return (index, unreadable);
     }
 
     /// <summary>
@@ -112,9 +123,12 @@ internal sealed class HeapGraph
     public long BytesToLinkAndSearch => Count * (sizeof(int) + 2L * sizeof(int) + 4L) + ReferenceSlots * sizeof(int);
 
     /// <summary>The third walk: every object's references, as node indices, and those no field holds.</summary>
-    public void Link(HeapScanner scanner, ClrRuntime runtime)
+    public void Link(HeapScanner scanner, ClrRuntime runtime) =>
+        LinkInto(scanner, runtime, new EdgeArray(new int[ReferenceSlots], _index, growable: false), fillNodes: false);
+
+    private void LinkInto(HeapScanner scanner, ClrRuntime runtime, EdgeArray edgeArray, bool fillNodes)
     {
-        var edges = new EdgeCollector(_layouts, _index, Count, new int[ReferenceSlots]);
+        var edges = new EdgeCollector(_layouts, Count, edgeArray, fillNodes ? Types : null, fillNodes ? Sizes : null);
         // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
         UnreadableBytes = Math.Max(UnreadableBytes, scanner.Walk(runtime, ref edges));
         edges.Finish();
@@ -192,9 +206,9 @@ internal sealed class HeapGraph
         }
     }
 
-    private struct EdgeCollector(GcLayouts layouts, ObjectIndex index, int count, int[] edges) : IObjectVisitor
+    private struct EdgeCollector(GcLayouts layouts, int count, EdgeArray edges, int[]? types, ObjectSizes? sizes) : IObjectVisitor
     {
-        public readonly EdgeArray Edges = new(edges, index);
+        public readonly EdgeArray Edges = edges;
         public readonly int[] EdgeStart = new int[count + 1];
 
         /// <summary>The objects of collectible types, which also keep their type's loader allocator alive.</summary>
@@ -208,6 +222,8 @@ internal sealed class HeapGraph
             if (_node == count)
                 return;
             EdgeStart[_node] = Edges.Count;
+            types?[_node] = typeIndex;
+            sizes?[_node] = (uint)Math.Min(size, uint.MaxValue);
             GcLayout? layout = layouts.Get(methodTable, out bool collectible);
             if (collectible)
                 CollectibleObjects.Add((_node, methodTable));
@@ -225,19 +241,31 @@ internal sealed class HeapGraph
         }
     }
 
-    /// <summary>The edges, in an array sized by the count of references: those to no object of the heap are left out.</summary>
-    private sealed class EdgeArray(int[] items, ObjectIndex index)
+    /// <summary>
+    /// The edges, in an array sized by the count of references, or growing by doubling where none was counted:
+    /// references to no object of the heap are left out.
+    /// </summary>
+    private sealed class EdgeArray(int[] items, ObjectIndex index, bool growable)
     {
-        public int[] Items { get; } = items;
+        public int[] Items { get; private set; } = items;
 
         public int Count { get; private set; }
 
         public void Add(ulong target)
         {
             int node = index.IndexOf(target);
-            // More references than the counting walk saw would mean another heap: they are left out, not overrun.
-            if (node >= 0 && Count < Items.Length)
-                Items[Count++] = node;
+            if (node < 0)
+                return;
+            if (Count == Items.Length)
+            {
+                // More references than the counting walk saw would mean another heap: they are left out, not overrun.
+                if (!growable)
+                    return;
+                int[] grown = GC.AllocateUninitializedArray<int>((int)Math.Min(Array.MaxLength, Items.Length * 2L));
+                Array.Copy(Items, grown, Count);
+                Items = grown;
+            }
+            Items[Count++] = node;
         }
     }
 

@@ -25,7 +25,7 @@ internal static class LeakExplainer
     /// </summary>
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
-        HeapGraph graph = HeapGraph.Build(scanner, runtime);
+        HeapGraph graph = HeapGraph.BuildWhileHeld(scanner, runtime);
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
