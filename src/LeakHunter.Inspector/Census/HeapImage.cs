@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using LeakHunter.Inspector.Platform;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Census;
@@ -58,12 +59,13 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
     /// the registers of each of <paramref name="threads"/>. The copy goes into <paramref name="buffers"/>, made
     /// ready before the process was held, where they cover it; the image owns them from now on.
     /// </summary>
-    /// <param name="process">A reader of the held process.</param>
+    /// <param name="processId">The held process, whose memory is copied in bulk.</param>
+    /// <param name="process">A reader of the held process, for its threads' registers and its modules.</param>
     /// <param name="writable">Its writable memory, in address order: what to copy, and what reads as zeros.</param>
     /// <param name="threads">Its threads' ids.</param>
     /// <param name="buffers">Memory already in RAM for the ranges the process had before it was held.</param>
     /// <exception cref="InspectorException">The process could not be read (it exited meanwhile).</exception>
-    public static HeapImage Capture(IDataReader process, List<ImageRange> writable, IEnumerable<int> threads, ImageBuffers buffers)
+    public static HeapImage Capture(int processId, IDataReader process, List<ImageRange> writable, IEnumerable<int> threads, ImageBuffers buffers)
     {
         var copies = new nint[writable.Count];
         try
@@ -81,8 +83,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
                 }
             }
             // The process is stopped and waits for the copy alone: every core the inspector has copies.
-            Parallel.ForEach(chunks, new ParallelOptions { MaxDegreeOfParallelism = process.IsThreadSafe ? Environment.ProcessorCount : 1 },
-                chunk => CopyRange(process, chunk.Range, (byte*)chunk.Copy));
+            Parallel.ForEach(chunks, chunk => CopyRange(processId, chunk.Range, (byte*)chunk.Copy));
 
             var contexts = new Dictionary<uint, byte[]>();
             foreach (int thread in threads)
@@ -93,10 +94,12 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
             }
             return new HeapImage(process, writable, copies, buffers, contexts, process.EnumerateModules().ToArray());
         }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0 && e.InnerExceptions[0] is InspectorException inner)
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
+            // What one copying thread met (the process gone, a read refused), as if the copy had one thread.
             buffers.Dispose();
-            throw inner;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+            throw;
         }
         catch
         {
@@ -105,7 +108,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
         }
     }
 
-    private static void CopyRange(IDataReader process, ImageRange range, byte* copy)
+    private static void CopyRange(int processId, ImageRange range, byte* copy)
     {
         for (ulong offset = 0; offset < range.Length;)
         {
@@ -113,7 +116,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
             int read;
             try
             {
-                read = process.Read(range.Start + offset, new Span<byte>(copy + offset, length));
+                read = (int)InspectorPlatform.Current.CopyMemory(processId, range.Start + offset, (nint)(copy + offset), length);
             }
             catch (InvalidOperationException e)
             {
@@ -265,7 +268,9 @@ internal sealed unsafe class ImageBuffers : IDisposable
 
     private nint Allocate(ulong bytes)
     {
-        nint memory = (nint)NativeMemory.Alloc((nuint)bytes);
+        // Page aligned as the process's pages are: a copy that straddles two pages of its destination for each page it
+        // reads runs at a third of the speed, and the process waits for it.
+        nint memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, PageBytes);
         _owned.Add((memory, (long)bytes));
         Paths.MemoryBudget.NativeTaken((long)bytes);
         return memory;
@@ -275,7 +280,7 @@ internal sealed unsafe class ImageBuffers : IDisposable
     {
         foreach ((nint memory, long bytes) in _owned)
         {
-            NativeMemory.Free((void*)memory);
+            NativeMemory.AlignedFree((void*)memory);
             Paths.MemoryBudget.NativeTaken(-bytes);
         }
         _owned.Clear();

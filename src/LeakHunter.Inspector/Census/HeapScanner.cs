@@ -18,6 +18,7 @@ namespace LeakHunter.Inspector.Census;
 internal sealed unsafe class HeapScanner
 {
     private const int WindowBytes = 4 << 20;
+    private const ulong PageMask = 4095;
     private const int ObjectHeaderBytes = 16;
     private const ulong MinObjectSize = 24;
     private const int RecentSlots = 4096;
@@ -132,7 +133,7 @@ internal sealed unsafe class HeapScanner
         MethodTableInfo[] recent = worker.Recent;
         ulong windowStart = 0, windowEnd = 0;
         ulong address = start;
-        fixed (byte* window = worker.Window)
+        byte* window = worker.Window;
         {
             while (address < end)
             {
@@ -150,17 +151,20 @@ internal sealed unsafe class HeapScanner
 
                 if (address + ObjectHeaderBytes > windowEnd)
                 {
-                    int length = (int)Math.Min((ulong)WindowBytes, end - address);
-                    if (length < ObjectHeaderBytes)
+                    if (end - address < ObjectHeaderBytes)
                         break;
-                    int read = reader.Read(address, new Span<byte>(window, length));
-                    if (read < ObjectHeaderBytes)
+                    // Read from the start of the object's page into the page-aligned window: a read whose source and
+                    // destination sit at different offsets in their pages copies at a third of the speed.
+                    ulong from = address & ~PageMask;
+                    int length = (int)Math.Min((ulong)WindowBytes, end - from);
+                    int read = reader.Read(from, new Span<byte>(window, length));
+                    if (read < (int)(address - from) + ObjectHeaderBytes)
                     {
                         worker.UnreadableBytes += end - address;
                         break;
                     }
-                    windowStart = address;
-                    windowEnd = address + (ulong)read;
+                    windowStart = from;
+                    windowEnd = from + (ulong)read;
                 }
 
                 byte* header = window + (address - windowStart);
@@ -215,7 +219,7 @@ internal sealed unsafe class HeapScanner
                     {
                         visitor.Visit(address, info.MethodTable, info.TypeIndex, size, new ReadOnlySpan<byte>(header, (int)size));
                     }
-                    else if (size <= WindowBytes && windowStart != address)
+                    else if (size + (address & PageMask) <= WindowBytes && windowStart != (address & ~PageMask))
                     {
                         // The object runs past the window: read again from its start.
                         windowEnd = 0;
@@ -271,7 +275,8 @@ internal sealed unsafe class HeapScanner
     /// <summary>One scanning thread's window, type cache and counts, kept for the inspector's life.</summary>
     private sealed class ScanWorker
     {
-        public readonly byte[] Window = GC.AllocateUninitializedArray<byte>(WindowBytes, pinned: true);
+        // Page aligned, and kept for the inspector's life as the worker is.
+        public readonly byte* Window = (byte*)NativeMemory.AlignedAlloc(WindowBytes, (nuint)(PageMask + 1));
         public readonly MethodTableInfo[] Recent = new MethodTableInfo[RecentSlots];
         public Histogram Histogram = new();
         public ulong UnreadableBytes;

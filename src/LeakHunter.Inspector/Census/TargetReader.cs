@@ -180,7 +180,7 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
                 writable = buffers.CutAtBuffers(writable);
                 process = Attach();
                 // Registers must be read from the thread that stopped the process (ptrace's rule), which this one is.
-                HeapImage image = HeapImage.Capture(process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid), buffers);
+                HeapImage image = HeapImage.Capture(targetPid, process.DataReader, writable, InspectorPlatform.Current.Tasks(targetPid), buffers);
                 // Killed while held, a process reads as zeros: such an image is no image of it.
                 if (InspectorPlatform.Current.HasExited(targetPid))
                 {

@@ -26,6 +26,13 @@ internal interface IInspectorPlatform
     /// </summary>
     List<Census.ImageRange>? WritableMemory(int processId);
 
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes of <paramref name="processId"/>'s memory at <paramref name="address"/> to
+    /// <paramref name="into"/>, in one piece; the bytes copied, fewer where the range meets an unmapped page.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The process has exited.</exception>
+    long CopyMemory(int processId, ulong address, nint into, long length);
+
     /// <summary>What the system shows of <paramref name="processId"/> now (its threads, descriptors, mappings), or null where it cannot tell (or the process is gone).</summary>
     Census.SystemSnapshot? ReadSystem(int processId);
 

@@ -19,6 +19,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public List<Census.ImageRange>? WritableMemory(int processId) => ProcMemory.Writable(processId);
 
+    public long CopyMemory(int processId, ulong address, nint into, long length) => ProcMemory.Copy(processId, address, into, length);
+
     public Census.SystemSnapshot? ReadSystem(int processId) => ProcResources.Read(processId);
 
     public Census.SystemResources Resources(Census.SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using LeakHunter.Inspector.Census;
 
@@ -11,11 +12,48 @@ namespace LeakHunter.Inspector.Platform.Linux;
 /// change and are read from the process itself later.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal static class ProcMemory
+internal static partial class ProcMemory
 {
     private const int PageSize = 4096;
     private const ulong Present = 1UL << 63;
     private const ulong Swapped = 1UL << 62;
+
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes at <paramref name="address"/> in <paramref name="processId"/> to
+    /// <paramref name="into"/> with one process_vm_readv: no page-sized pieces, no check of the mapping first.
+    /// </summary>
+    /// <returns>The bytes copied: fewer where the range meets an unmapped page.</returns>
+    /// <exception cref="InvalidOperationException">The process has exited.</exception>
+    public static unsafe long Copy(int processId, ulong address, nint into, long length)
+    {
+        var local = new IoVector { Base = into, Length = (nuint)length };
+        var remote = new IoVector { Base = (nint)address, Length = (nuint)length };
+        nint copied = process_vm_readv(processId, &local, 1, &remote, 1, 0);
+        if (copied >= 0)
+            return copied;
+        int error = Marshal.GetLastPInvokeError();
+        return error switch
+        {
+            NoSuchProcess => throw new InvalidOperationException($"Process {processId} has exited."),
+            // The range begins in a page unmapped since it was listed: it reads as nothing.
+            BadAddress => 0,
+            NotPermitted => throw new UnauthorizedAccessException($"Reading the memory of process {processId} was denied (process_vm_readv: EPERM)."),
+            _ => throw new IOException($"process_vm_readv failed for process {processId} with errno {error}."),
+        };
+    }
+
+    private const int NotPermitted = 1; // EPERM
+    private const int NoSuchProcess = 3; // ESRCH
+    private const int BadAddress = 14; // EFAULT
+
+    private struct IoVector
+    {
+        public nint Base;
+        public nuint Length;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint process_vm_readv(int pid, IoVector* local, ulong localCount, IoVector* remote, ulong remoteCount, ulong flags);
 
     /// <summary>MemAvailable from /proc/meminfo, in bytes, or null when it is not there.</summary>
     public static long? Available()

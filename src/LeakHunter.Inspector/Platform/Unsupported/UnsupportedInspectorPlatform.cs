@@ -23,6 +23,9 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
 
     public List<ImageRange>? WritableMemory(int processId) => null;
 
+    public long CopyMemory(int processId, ulong address, nint into, long length) =>
+        throw new PlatformNotSupportedException("No image is taken here: WritableMemory lists no memory to copy.");
+
     public SystemSnapshot? ReadSystem(int processId) => null;
 
     public SystemResources Resources(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>
