@@ -221,8 +221,8 @@ internal static class PathsBenchmark
         yield return $"| {scope} | ClrMD GCRoot, one search per instance, for {gcRootTargets} instances{(searched < gcRootTargets ? $" (timed on {searched}, scaled)" : "")} | {gcRootFor100:0.0} ms | {gcRootFor100 / gc:0.0}x |";
         yield return $"| {scope} | speed-up of the paths over GCRoot ({leaked:N0} paths against {gcRootTargets}) | | {gcRootFor100 / explain:0.0}x |";
         yield return $"| {scope} | inspector memory for the graph and its search, per heap object ({explanation.GraphObjects:N0} objects) | {(double)explanation.GraphBytes / explanation.GraphObjects:0.0} B | |";
-        yield return $"| {scope} | retained size of the cause (dominator tree of the whole heap; {retainedBytes:N0} bytes retained), within the paths above | {retained:0.0} ms | {retained / gc:0.0}x |";
-        yield return $"| {scope} | inspector memory for the dominator tree, per heap object, on top of the graph | {(double)explanation.RetainedSizesBytes / explanation.GraphObjects:0.0} B | |";
+        yield return $"| {scope} | retained size of the cause (the dominators of what its entries alone hold; {retainedBytes:N0} bytes retained), within the paths above | {retained:0.0} ms | {retained / gc:0.0}x |";
+        yield return $"| {scope} | inspector memory for the retained sizes, per heap object, on top of the graph | {(double)explanation.RetainedSizesBytes / explanation.GraphObjects:0.0} B | |";
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

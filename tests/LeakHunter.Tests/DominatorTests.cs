@@ -2,6 +2,8 @@ extern alias inspector;
 using Xunit;
 using Dominators = inspector::LeakHunter.Inspector.Paths.Dominators;
 using ObjectSizes = inspector::LeakHunter.Inspector.Paths.ObjectSizes;
+using RegionTooLargeException = inspector::LeakHunter.Inspector.Paths.RegionTooLargeException;
+using RetainedRegion = inspector::LeakHunter.Inspector.Paths.RetainedRegion;
 
 namespace LeakHunter.Tests;
 
@@ -119,7 +121,88 @@ public sealed class DominatorTests
         Assert.Equal(24L + 100_000 + uint.MaxValue, tree.Retained[0]);
     }
 
+    [Fact]
+    public void TheRegionPastChosenNodes_HoldsOnlyWhatTheyAloneReach()
+    {
+        // 0 (root) -> 1 (a list) -> 2, 3 (its entries); 2 -> 4 -> 5 (an entry's chain); 3 -> 6 <- 0 (held from outside too).
+        (int, int)[] edges = [(0, 1), (1, 2), (1, 3), (2, 4), (4, 5), (3, 6), (0, 6), (0, 7)];
+        uint[] sizes = [1, 2, 4, 8, 16, 32, 64, 128];
+        RetainedRegion region = Region(8, edges, sizes, roots: [0], chosen: [1, 2, 3]);
+
+        // The chosen nodes, 4 and 5 (only entry 2 reaches them); never 6, held from the root too, nor 0 or 7.
+        Assert.Equal(5, region.Count);
+        Assert.Equal(Root, region.ImmediateDominator(1));
+        Assert.Equal(1, region.ImmediateDominator(2));
+        Assert.Equal(2, region.ImmediateDominator(4));
+        Assert.Equal(4L + 16 + 32, region.Retained(2));
+        Assert.Equal(8L, region.Retained(3));
+        Assert.Equal(2L + 4 + 8 + 16 + 32, region.Retained(1));
+    }
+
+    [Fact]
+    public void ARegionLargerThanTheBudget_IsRefusedBeforeItsArraysAreMade()
+    {
+        // A root holding one list of 1,000 entries: the region is the list and all of them.
+        (int, int)[] edges = [(0, 1), .. Enumerable.Range(2, 1000).Select(n => (1, n))];
+        var refused = Assert.Throws<RegionTooLargeException>(() =>
+            Region(1002, edges, Enumerable.Repeat(24u, 1002).ToArray(), roots: [0], chosen: [1], fits: _ => false));
+
+        Assert.Equal(1001, refused.Objects);
+        Assert.True(refused.Bytes > 1001 * sizeof(int));
+    }
+
+    /// <summary>
+    /// On random graphs (cycles, shared objects, references no field holds, roots among the chosen), every chosen node's
+    /// nearest chosen dominator and retained bytes are those of the dominator tree of the whole graph.
+    /// </summary>
+    [Fact]
+    public void OnRandomGraphs_TheRegionAgreesWithTheWholeTree_ForEveryChosenNode()
+    {
+        for (int seed = 1; seed <= 300; seed++)
+        {
+            var random = new Random(seed);
+            int count = random.Next(2, 60);
+            var edges = Enumerable.Range(0, random.Next(count, count * 3)).Select(_ => (random.Next(count), random.Next(count))).Distinct().ToArray();
+            var extra = Enumerable.Range(0, random.Next(3)).Select(_ => random.Next(count)).Distinct().ToDictionary(n => n, _ => new[] { random.Next(count) });
+            uint[] sizes = Enumerable.Range(0, count).Select(_ => (uint)random.Next(1, 1000)).ToArray();
+            int[] roots = Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(count)).Distinct().ToArray();
+            var chosen = Enumerable.Range(0, random.Next(1, 8)).Select(_ => random.Next(count)).ToHashSet();
+
+            Dominators whole = Build(count, edges, sizes, roots, extra);
+            RetainedRegion region = Region(count, edges, sizes, roots, chosen, extra: extra);
+
+            foreach (int node in chosen)
+            {
+                Assert.True(NearestChosen(n => whole.ImmediateDominator[n], chosen, node) == NearestChosen(region.ImmediateDominator, chosen, node), $"seed {seed}, node {node}: nearest chosen dominator");
+                Assert.True(whole.Retained[node] == region.Retained(node), $"seed {seed}, node {node}: retained {whole.Retained[node]} against {region.Retained(node)}");
+            }
+        }
+    }
+
+    /// <summary>The first chosen node above <paramref name="node"/> in a dominator tree; a negative value when none is (or it is unreachable).</summary>
+    private static int NearestChosen(Func<int, int> immediateDominator, HashSet<int> chosen, int node)
+    {
+        for (int above = immediateDominator(node); ; above = immediateDominator(above))
+        {
+            if (above < 0 || chosen.Contains(above))
+                return above == -2 ? Root : above;
+        }
+    }
+
+    private static RetainedRegion Region(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, IReadOnlyCollection<int> chosen,
+        Dictionary<int, int[]>? extra = null, Func<long, bool>? fits = null)
+    {
+        (int[] edgeStart, int[] flat) = Flat(count, edges);
+        return RetainedRegion.Compute(count, edgeStart, flat, ObjectSizes.Of(sizes), extra, roots, chosen, () => false, fits ?? (_ => true));
+    }
+
     private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, Dictionary<int, int[]>? extra = null)
+    {
+        (int[] edgeStart, int[] flat) = Flat(count, edges);
+        return Dominators.Compute(count, edgeStart, flat, ObjectSizes.Of(sizes), roots, extraEdges: extra);
+    }
+
+    private static (int[] EdgeStart, int[] Edges) Flat(int count, (int From, int To)[] edges)
     {
         int[] edgeStart = new int[count + 1];
         foreach ((int from, _) in edges)
@@ -130,6 +213,6 @@ public sealed class DominatorTests
         int[] filled = new int[count];
         foreach ((int from, int to) in edges.OrderBy(e => e.From))
             flat[edgeStart[from] + filled[from]++] = to;
-        return Dominators.Compute(count, edgeStart, flat, ObjectSizes.Of(sizes), roots, extraEdges: extra);
+        return (edgeStart, flat);
     }
 }

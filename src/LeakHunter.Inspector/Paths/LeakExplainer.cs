@@ -171,25 +171,20 @@ internal static class LeakExplainer
         // What each cause keeps alive, from the dominators of the same graph and roots; not past the time limit.
         var retainedClock = Stopwatch.StartNew();
         (List<LeakPath>? measured, long retainedSizesBytes) = (null, 0);
-        long dominatorBytes = Dominators.BytesFor(graph.Count, graph.Edges.LongLength);
-        long available = MemoryBudget.AvailableBytes(dominatorBytes);
-        if (dominatorBytes > available)
+        try
         {
-            partial ??= $"the retained sizes were not measured: the dominator tree of the heap's {graph.Count:N0} objects needs {MemoryBudget.Describe(dominatorBytes)}, " +
-                $"and the inspector has {MemoryBudget.Describe(available)} to spare";
+            (measured, retainedSizesBytes) = RetainedSizes.Measure(graph, roots, signatures, leaks, () => clock.Elapsed > timeLimit,
+                bytes => bytes <= MemoryBudget.AvailableBytes(bytes));
+            if (measured is null)
+                partial ??= $"the retained sizes were not measured: the time limit ({timeLimit.TotalSeconds:0.#} s) passed while computing them";
         }
-        else
+        catch (RegionTooLargeException e)
         {
-            try
-            {
-                (measured, retainedSizesBytes) = RetainedSizes.Measure(graph, roots, signatures, leaks, () => clock.Elapsed > timeLimit);
-                if (measured is null)
-                    partial ??= $"the retained sizes were not measured: the time limit ({timeLimit.TotalSeconds:0.#} s) passed while computing them";
-            }
-            catch (OutOfMemoryException)
-            {
-                partial ??= $"the retained sizes were not measured: the inspector ran out of memory for the dominator tree of the heap's {graph.Count:N0} objects";
-            }
+            partial ??= $"the retained sizes were not measured: {e.Message}, and the inspector has {MemoryBudget.Describe(MemoryBudget.AvailableBytes(e.Bytes))} to spare";
+        }
+        catch (OutOfMemoryException)
+        {
+            partial ??= $"the retained sizes were not measured: the inspector ran out of memory for the dominators of what the causes' entries hold";
         }
         double retainedSizesMs = retainedClock.Elapsed.TotalMilliseconds;
         leaks = measured ?? leaks;

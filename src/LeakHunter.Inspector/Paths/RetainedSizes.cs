@@ -24,20 +24,24 @@ internal static class RetainedSizes
     /// <param name="signatures">The signatures and their traced paths, as the kept nodes of each.</param>
     /// <param name="numbered">The same signatures with their causes' numbers, in the same order.</param>
     /// <param name="cancelled">True once the explanation's time limit has passed.</param>
+    /// <param name="fits">Whether the inspector may take this many more bytes; when not, <see cref="RegionTooLargeException"/>.</param>
     /// <returns>
     /// The signatures with <see cref="LeakPath.RetainedBytes"/> set for those in a cause, or null when the time limit
     /// stopped the computation; and the memory the dominator tree took.
     /// </returns>
     public static (List<LeakPath>? Leaks, long MemoryBytes) Measure(HeapGraph graph, List<NamedRoot> roots, List<(LeakPath Leak, List<int[]> Paths)> signatures, List<LeakPath> numbered,
-        Func<bool> cancelled)
+        Func<bool> cancelled, Func<long, bool> fits)
     {
         if (numbered.All(l => l.Cause == CauseNumber.None))
             return (numbered, 0);
-        Dominators dominators;
+        var entriesOf = numbered.Select((leak, i) => leak.Cause == CauseNumber.None ? [] : Entries(signatures[i].Paths, leak.AccumulationPoint)).ToArray();
+        // Only the entries and the accumulation points holding them are asked about: the dominators of what they alone hold.
+        var chosen = entriesOf.SelectMany(e => e.Keys.Concat(e.Values)).Where(n => n >= 0).ToHashSet();
+        RetainedRegion dominators;
         try
         {
             var hidden = graph.HiddenEdges.ToDictionary(e => e.Key, e => e.Value.Select(edge => edge.Target).ToArray());
-            dominators = Dominators.Compute(graph.Count, graph.EdgeStart, graph.Edges, graph.Sizes, roots.Select(r => r.Node), cancelled, hidden);
+            dominators = RetainedRegion.Compute(graph.Count, graph.EdgeStart, graph.Edges, graph.Sizes, hidden, roots.Select(r => r.Node), chosen, cancelled, fits);
         }
         catch (OperationCanceledException)
         {
@@ -47,16 +51,15 @@ internal static class RetainedSizes
         var retained = new long[numbered.Count];
         foreach (IGrouping<int, int> cause in Enumerable.Range(0, numbered.Count).Where(i => numbered[i].Cause != CauseNumber.None).GroupBy(i => numbered[i].Cause))
         {
-            var entriesOf = cause.ToDictionary(i => i, i => Entries(signatures[i].Paths, numbered[i].AccumulationPoint));
-            var allEntries = entriesOf.Values.SelectMany(e => e.Keys).ToHashSet();
+            var allEntries = cause.SelectMany(i => entriesOf[i].Keys).ToHashSet();
             // The accumulation point's own objects are no entries: a list's array that was replaced by a bigger one
             // is a signature of its own, ending where the others pile up, and it dominates the old entries too.
             var structure = cause.SelectMany(i => signatures[i].Paths.SelectMany(p => p.Take(numbered[i].AccumulationPoint + 1))).ToHashSet();
-            var ancestors = new FirstMarkedAncestor(dominators, allEntries.Concat(entriesOf.Values.SelectMany(e => e.Values)).Where(n => n >= 0).ToHashSet());
+            var ancestors = new FirstMarkedAncestor(dominators, allEntries.Concat(cause.SelectMany(i => entriesOf[i].Values)).Where(n => n >= 0).ToHashSet());
             var estimate = cause.ToDictionary(i => i, i =>
             {
                 long traced = entriesOf[i].Where(e => !structure.Contains(e.Key) && HeldOnlyThrough(ancestors, allEntries, e.Key, e.Value))
-                    .Sum(e => dominators.Retained[e.Key]);
+                    .Sum(e => dominators.Retained(e.Key));
                 return (long)Math.Round(traced * (double)numbered[i].Instances / Math.Max(1, signatures[i].Paths.Count));
             });
             foreach (IGrouping<string, int> samePoint in cause.GroupBy(i => PointKey(numbered[i])))
@@ -111,7 +114,7 @@ internal static class RetainedSizes
     /// The nearest marked node strictly above a node in the dominator tree, remembered for every node passed on the
     /// way: a timer queue's chain makes the tree thousands of nodes deep, and a walk per entry would cross it each time.
     /// </summary>
-    private sealed class FirstMarkedAncestor(Dominators dominators, HashSet<int> marked)
+    private sealed class FirstMarkedAncestor(RetainedRegion dominators, HashSet<int> marked)
     {
         private readonly Dictionary<int, int> _known = new();
 
@@ -119,7 +122,7 @@ internal static class RetainedSizes
         public int Above(int node)
         {
             var passed = new List<int>();
-            int above = dominators.ImmediateDominator[node];
+            int above = dominators.ImmediateDominator(node);
             int found;
             while (true)
             {
@@ -136,7 +139,7 @@ internal static class RetainedSizes
                 if (_known.TryGetValue(above, out found))
                     break;
                 passed.Add(above);
-                above = dominators.ImmediateDominator[above];
+                above = dominators.ImmediateDominator(above);
             }
             // Every node passed has the same nearest marked node above it.
             foreach (int n in passed)
