@@ -55,6 +55,19 @@ public sealed class ObjectIndexTests
     }
 
     [Fact]
+    public void Contains_AgreesWithIndexOf_OnEveryObjectAndEveryAddressBetween()
+    {
+        ObjectIndex index = Indexed(s_segments, s_objects, pointerSize: 8);
+
+        foreach (ulong address in s_objects)
+            Assert.True(index.Contains(address), $"0x{address:x}");
+        foreach (ulong address in new[] { 0UL, s_segments[0].Start - 8, s_segments[0].End, s_objects[0] + 8, s_objects[0] + 1, s_segments[^1].End, ulong.MaxValue - 7 })
+            Assert.False(index.Contains(address), $"0x{address:x}");
+        for (ulong address = s_segments[1].Start; address < s_segments[1].End + 0x400; address += 8)
+            Assert.Equal(index.IndexOf(address) >= 0, index.Contains(address));
+    }
+
+    [Fact]
     public void SegmentsTerabytesApart_AreFoundBySearch()
     {
         (ulong Start, ulong End)[] apart = [(0x1000_0000, 0x1000_1000), (0x7f00_0000_0000, 0x7f00_0000_1000)];

@@ -106,10 +106,7 @@ internal sealed class HeapGraph
     /// <summary>The first walk: where every object starts.</summary>
     private static (ObjectIndex Index, ulong UnreadableBytes) Starts(HeapScanner scanner, ClrRuntime runtime)
     {
-        // The ranges the scanner walks, in the order it walks them.
-        (ulong Start, ulong End)[] ranges = runtime.Heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start)
-            .Select(r => (r.Start, r.End)).ToArray();
-        var index = new ObjectIndex(ranges, runtime.DataTarget.DataReader.PointerSize);
+        ObjectIndex index = ObjectIndex.ForHeap(runtime);
         var starts = new StartCollector(index);
         ulong unreadable = scanner.Walk(runtime, ref starts);
         index.Seal();

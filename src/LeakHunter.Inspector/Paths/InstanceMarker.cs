@@ -9,8 +9,8 @@ namespace LeakHunter.Inspector.Paths;
 /// here at the mark is at the same address then, and an address not marked is a new object.
 /// </summary>
 /// <param name="ByType">The marked types' instances, sorted by address.</param>
-/// <param name="Everything">Every object's address, sorted; null when the mark only names types (every instance counts as new).</param>
-internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everything)
+/// <param name="Everything">Where every object started, about a byte per object; null when the mark only names types (every instance counts as new).</param>
+internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ObjectIndex? Everything)
 {
     /// <summary>
     /// Whether paths go through objects that existed at the mark where they can (a watch of a live server, whose
@@ -35,16 +35,10 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ulong[]? Everyt
     {
         if (Everything is not { } everything)
             return null;
-        // Both lists are in address order, so one merge pass answers for every node.
         var existed = new bool[graph.Count];
-        int m = 0;
         int node = 0;
         foreach (ulong address in graph.Addresses())
-        {
-            while (m < everything.Length && everything[m] < address)
-                m++;
-            existed[node++] = m < everything.Length && everything[m] == address;
-        }
+            existed[node++] = everything.Contains(address);
         return existed;
     }
 }
@@ -53,11 +47,10 @@ internal static class InstanceMarker
 {
     public static HeapMark Mark(HeapScanner scanner, ClrRuntime runtime, IReadOnlyCollection<int> typeIndices)
     {
-        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)), new GrowableArray<ulong>(1 << 16));
+        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)), ObjectIndex.ForHeap(runtime));
         scanner.Walk(runtime, ref visitor);
-        return new HeapMark(
-            visitor.ByType.ToDictionary(p => p.Key, p => Sorted(p.Value)),
-            Sorted(visitor.Everything))
+        visitor.Everything.Seal();
+        return new HeapMark(visitor.ByType.ToDictionary(p => p.Key, p => Sorted(p.Value)), visitor.Everything)
         {
             StackSlots = RootFinder.StackSlots(runtime),
         };
@@ -78,10 +71,10 @@ internal static class InstanceMarker
         return sorted;
     }
 
-    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType, GrowableArray<ulong> everything) : IObjectVisitor
+    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType, ObjectIndex everything) : IObjectVisitor
     {
         public readonly Dictionary<int, GrowableArray<ulong>> ByType = byType;
-        public readonly GrowableArray<ulong> Everything = everything;
+        public readonly ObjectIndex Everything = everything;
 
         public static bool NeedsWholeObject => false;
 

@@ -250,7 +250,7 @@ internal static class LeakExplainer
         // (otherwise every path costs nothing, and the search is a plain breadth-first one). A node is settled, one
         // bit of its own, when taken from its level's queue.
         int[]? madeSince = existed is null ? null : new int[graph.Count];
-        var settled = new ulong[(graph.Count + 63) / 64];
+        var settled = new NodeBits(graph.Count);
         var level = new Queue<int>();
         var nextLevel = new Queue<int>();
         int visited = 0;
@@ -297,7 +297,7 @@ internal static class LeakExplainer
                 int node = level.Dequeue();
                 if (Settled(node))
                     continue;
-                settled[node >> 6] |= 1UL << (node & 63);
+                settled.Add(node);
                 if ((++visited & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
                     return (parent, false, MemoryBytes());
                 for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
@@ -315,10 +315,10 @@ internal static class LeakExplainer
 
         int MadeSince(int node) => madeSince?[node] ?? 0;
 
-        bool Settled(int node) => (settled[node >> 6] & (1UL << (node & 63))) != 0;
+        bool Settled(int node) => settled.Contains(node);
 
         // The search's own arrays, and its two queues at their longest.
-        long MemoryBytes() => parent.LongLength * sizeof(int) + (madeSince?.LongLength ?? 0) * sizeof(int) + settled.LongLength * sizeof(ulong) +
+        long MemoryBytes() => parent.LongLength * sizeof(int) + (madeSince?.LongLength ?? 0) * sizeof(int) + settled.MemoryBytes +
             (existed?.LongLength ?? 0) + (long)mostQueued * sizeof(int);
 
         void Reach(int from, int target)

@@ -62,6 +62,14 @@ internal sealed class ObjectIndex
         }
     }
 
+    /// <summary>An empty index over the object ranges of <paramref name="runtime"/>'s heap segments, for a walk to fill.</summary>
+    public static ObjectIndex ForHeap(Microsoft.Diagnostics.Runtime.ClrRuntime runtime)
+    {
+        (ulong Start, ulong End)[] ranges = runtime.Heap.Segments.Select(s => s.ObjectRange).Where(r => r.Length != 0).OrderBy(r => r.Start)
+            .Select(r => (r.Start, r.End)).ToArray();
+        return new ObjectIndex(ranges, runtime.DataTarget.DataReader.PointerSize);
+    }
+
     /// <summary>Objects indexed.</summary>
     public int Count { get; private set; }
 
@@ -94,19 +102,32 @@ internal sealed class ObjectIndex
     /// <summary>The node of the object starting at <paramref name="address"/>, or -1 when none does.</summary>
     public int IndexOf(ulong address)
     {
-        int segment = SegmentOf(address);
-        if (segment < 0 || (address & ((1UL << _slotShift) - 1)) != 0)
+        long word = WordOf(address, out int bit);
+        if (word < 0)
             return -1;
-        long slot = (long)((address - _segmentStarts[segment]) >> _slotShift);
-        long word = _segmentWords[segment] + (slot >> 6);
-        ulong below = _bits[word] & ((2UL << (int)(slot & 63)) - 1);
-        if ((below >> (int)(slot & 63)) == 0)
+        ulong below = _bits[word] & ((2UL << bit) - 1);
+        if ((below >> bit) == 0)
             return -1;
         long first = word / WordsPerBlock * WordsPerBlock;
         int rank = _blockRanks[word / WordsPerBlock];
         for (long w = first; w < word; w++)
             rank += BitOperations.PopCount(_bits[w]);
         return rank + BitOperations.PopCount(below) - 1;
+    }
+
+    /// <summary>Whether an object starts at <paramref name="address"/>: <see cref="IndexOf"/> without counting the objects before it.</summary>
+    public bool Contains(ulong address) => WordOf(address, out int bit) is var word && word >= 0 && (_bits[word] & (1UL << bit)) != 0;
+
+    /// <summary>The word of the bitmap that holds <paramref name="address"/>'s slot, and its bit; -1 outside every segment or between slots.</summary>
+    private long WordOf(ulong address, out int bit)
+    {
+        bit = 0;
+        int segment = SegmentOf(address);
+        if (segment < 0 || (address & ((1UL << _slotShift) - 1)) != 0)
+            return -1;
+        long slot = (long)((address - _segmentStarts[segment]) >> _slotShift);
+        bit = (int)(slot & 63);
+        return _segmentWords[segment] + (slot >> 6);
     }
 
     /// <summary>The address of node <paramref name="node"/>.</summary>

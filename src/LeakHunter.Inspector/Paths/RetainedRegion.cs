@@ -71,71 +71,69 @@ internal sealed class RetainedRegion
         IEnumerable<int> roots, IReadOnlyCollection<int> chosen, Func<bool> cancelled, Func<long, bool> fits)
     {
         var graph = new Graph(edgeStart, edges, extraEdges is { Count: > 0 } ? extraEdges : null);
-        var isChosen = new ulong[(count + 63) / 64];
+        var isChosen = new NodeBits(count);
         foreach (int node in chosen)
-            Set(isChosen, node);
+            isChosen.Add(node);
 
         // The outside: reached from the roots without passing a chosen node. The chosen nodes it points to are entered first.
-        var outside = new ulong[isChosen.Length];
+        var outside = new NodeBits(count);
         var enteredFirst = new HashSet<int>();
         var pending = new Stack<int>();
         foreach (int root in roots.Where(r => r >= 0 && r < count))
         {
-            if (IsSet(isChosen, root))
+            if (isChosen.Contains(root))
                 enteredFirst.Add(root);
-            else if (!IsSet(outside, root))
+            else if (!outside.Contains(root))
             {
-                Set(outside, root);
+                outside.Add(root);
                 pending.Push(root);
             }
         }
         long steps = 0;
         while (pending.Count > 0)
         {
-            if ((++steps & 0xFFFFF) == 0 && cancelled())
-                throw new OperationCanceledException("The retained sizes were stopped at their time limit.");
+            CheckNow(ref steps, cancelled);
             int node = pending.Pop();
             (ReadOnlyMemory<int> fields, int[]? hidden) = graph.Targets(node);
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
                 int target = Graph.TargetAt(fields.Span, hidden, i);
-                if (IsSet(isChosen, target))
+                if (isChosen.Contains(target))
                     enteredFirst.Add(target);
-                else if (!IsSet(outside, target))
+                else if (!outside.Contains(target))
                 {
-                    Set(outside, target);
+                    outside.Add(target);
                     pending.Push(target);
                 }
             }
         }
 
         // The region: the chosen nodes and what they reach outside the outside, counted before anything is made for it.
-        ulong[] inRegion = isChosen;
+        NodeBits inRegion = isChosen;
         var order = new List<int>(chosen.Count);
         foreach (int node in chosen.Distinct())
             pending.Push(node);
         long regionEdges = 0;
         while (pending.Count > 0)
         {
-            if ((++steps & 0xFFFFF) == 0 && cancelled())
-                throw new OperationCanceledException("The retained sizes were stopped at their time limit.");
+            CheckNow(ref steps, cancelled);
             int node = pending.Pop();
             order.Add(node);
             (ReadOnlyMemory<int> fields, int[]? hidden) = graph.Targets(node);
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
                 int target = Graph.TargetAt(fields.Span, hidden, i);
-                if (IsSet(outside, target))
+                if (outside.Contains(target))
                     continue;
                 regionEdges++;
-                if (!IsSet(inRegion, target))
+                if (!inRegion.Contains(target))
                 {
-                    Set(inRegion, target);
+                    inRegion.Add(target);
                     pending.Push(target);
                 }
             }
         }
-        long bytes = Dominators.BytesFor(order.Count, regionEdges) + order.Count * (long)(sizeof(int) + 24) + 2L * isChosen.LongLength * sizeof(ulong);
+        long bytes = Dominators.BytesFor(order.Count, regionEdges) + order.Count * (long)(sizeof(int) + 24) + isChosen.MemoryBytes + outside.MemoryBytes;
         if (!fits(bytes))
             throw new RegionTooLargeException(order.Count, bytes);
 
@@ -155,13 +153,20 @@ internal sealed class RetainedRegion
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
                 int target = Graph.TargetAt(fields.Span, hidden, i);
-                if (!IsSet(outside, target))
+                if (!outside.Contains(target))
                     localEdges[at++] = localOf[target];
             }
         }
         localEdgeStart[nodeOf.Length] = at;
         Dominators dominators = Dominators.Compute(nodeOf.Length, localEdgeStart, localEdges, localSizes, enteredFirst.Select(n => localOf[n]), cancelled);
         return new RetainedRegion(localOf, nodeOf, dominators, bytes);
+    }
+
+    /// <summary>Asks <paramref name="cancelled"/> once every million steps.</summary>
+    private static void CheckNow(ref long steps, Func<bool> cancelled)
+    {
+        if ((++steps & 0xFFFFF) == 0 && cancelled())
+            throw new OperationCanceledException("The retained sizes were stopped at their time limit.");
     }
 
     private readonly record struct Graph(int[] EdgeStart, int[] Edges, IReadOnlyDictionary<int, int[]>? ExtraEdges)
@@ -172,10 +177,6 @@ internal sealed class RetainedRegion
 
         public static int TargetAt(ReadOnlySpan<int> fields, int[]? extra, int i) => i < fields.Length ? fields[i] : extra![i - fields.Length];
     }
-
-    private static void Set(ulong[] bits, int node) => bits[node >> 6] |= 1UL << (node & 63);
-
-    private static bool IsSet(ulong[] bits, int node) => (bits[node >> 6] & (1UL << (node & 63))) != 0;
 }
 
 /// <summary>The region whose dominators retained sizes need is larger than the inspector may take for it.</summary>
