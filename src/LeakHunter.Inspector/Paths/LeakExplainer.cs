@@ -94,6 +94,10 @@ internal static class LeakExplainer
         (int objects, int newInstances) = (0, 0);
         try
         {
+            // The graph's arrays come in steps of hundreds of megabytes on a big heap: what the walks before them left
+            // (the census's and the mark's buffers, the reader's caches) is given back first, so the peak is the graph and
+            // the image, not those plus the garbage the GC has not yet decommitted.
+            ReleaseGarbage();
             HeapGraph graph = HeapGraph.Nodes(scanner, runtime);
             objects = graph.Count;
             Dictionary<int, List<int>> newByType = selectTargets(graph);
@@ -111,6 +115,7 @@ internal static class LeakExplainer
                     $"references and its search, and the inspector has {MemoryBudget.Describe(available)} to spare; the counts stand, and a machine with more free memory can trace the paths");
             }
             graph.Link(scanner, runtime);
+            ReleaseGarbage();
             return Explain(runtime, types, graph, newByType, newInstances, mark, maxInstancesPerType, timeLimit, clock, failures);
         }
         catch (OutOfMemoryException)
@@ -119,6 +124,9 @@ internal static class LeakExplainer
                 $"no paths were traced: the inspector ran out of memory for the graph of the heap's {(objects > 0 ? $"{objects:N0} " : "")}objects; the counts stand, and a machine with more free memory can trace the paths");
         }
     }
+
+    /// <summary>A full collection of the inspector's own heap that decommits what it frees; a few milliseconds, as its heap is a few large arrays.</summary>
+    private static void ReleaseGarbage() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     /// <summary>An explanation with no paths, that says why: the counts of new instances stand.</summary>
     private static Explanation Unexplained(int objects, int newInstances, FailureTally failures, string reason) =>
