@@ -259,10 +259,11 @@ internal static class LeakExplainer
         // bit of its own, when taken from its level's queue.
         int[]? madeSince = existed is null ? null : new int[graph.Count];
         var settled = new NodeBits(graph.Count);
-        var level = new Queue<int>();
-        var nextLevel = new Queue<int>();
+        // A plain breadth-first search queues each node once, all in its one level; a search that counts the objects
+        // made since queues the dearer ones in the next level, and may queue a node again when a cheaper path reaches it.
+        var level = new NodeQueue(graph.Count);
+        var nextLevel = new NodeQueue(madeSince is null ? 0 : graph.Count / 4);
         int visited = 0;
-        int mostQueued = 0;
 
         // Waves, each searched to the end before the next is seeded: what statics reach is theirs; then what thread
         // statics and handles reach, even when a stack local (a test's own variable) also holds it; then what only
@@ -301,7 +302,6 @@ internal static class LeakExplainer
             {
                 if (level.Count == 0)
                     (level, nextLevel) = (nextLevel, level);
-                mostQueued = Math.Max(mostQueued, level.Count + nextLevel.Count);
                 int node = level.Dequeue();
                 if (Settled(node))
                     continue;
@@ -325,9 +325,9 @@ internal static class LeakExplainer
 
         bool Settled(int node) => settled.Contains(node);
 
-        // The search's own arrays, and its two queues at their longest.
+        // The search's own arrays, and its two queues.
         long MemoryBytes() => parent.LongLength * sizeof(int) + (madeSince?.LongLength ?? 0) * sizeof(int) + settled.MemoryBytes +
-            (existed?.LongLength ?? 0) + (long)mostQueued * sizeof(int);
+            (existed?.LongLength ?? 0) + level.MemoryBytes + nextLevel.MemoryBytes;
 
         void Reach(int from, int target)
         {
