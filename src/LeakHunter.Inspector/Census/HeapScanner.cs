@@ -134,108 +134,106 @@ internal sealed unsafe class HeapScanner
         ulong windowStart = 0, windowEnd = 0;
         ulong address = start;
         byte* window = worker.Window;
+        while (address < end)
         {
-            while (address < end)
+            if (address >= nextContextStart)
             {
-                if (address >= nextContextStart)
+                if (address == nextContextStart)
                 {
-                    if (address == nextContextStart)
-                    {
-                        // An allocation context is not yet formatted as objects; the GC keeps one free object's room after it.
-                        address = contextEnds[nextContext] + MinObjectSize;
-                    }
-                    nextContext++;
-                    nextContextStart = nextContext < contextStarts.Length ? contextStarts[nextContext] : ulong.MaxValue;
-                    continue;
+                    // An allocation context is not yet formatted as objects; the GC keeps one free object's room after it.
+                    address = contextEnds[nextContext] + MinObjectSize;
                 }
+                nextContext++;
+                nextContextStart = nextContext < contextStarts.Length ? contextStarts[nextContext] : ulong.MaxValue;
+                continue;
+            }
 
-                if (address + ObjectHeaderBytes > windowEnd)
+            if (address + ObjectHeaderBytes > windowEnd)
+            {
+                if (end - address < ObjectHeaderBytes)
+                    break;
+                // Read from the start of the object's page into the page-aligned window: a read whose source and
+                // destination sit at different offsets in their pages copies at a third of the speed.
+                ulong from = address & ~PageMask;
+                int length = (int)Math.Min((ulong)WindowBytes, end - from);
+                int read = reader.Read(from, new Span<byte>(window, length));
+                if (read < (int)(address - from) + ObjectHeaderBytes)
                 {
-                    if (end - address < ObjectHeaderBytes)
-                        break;
-                    // Read from the start of the object's page into the page-aligned window: a read whose source and
-                    // destination sit at different offsets in their pages copies at a third of the speed.
-                    ulong from = address & ~PageMask;
-                    int length = (int)Math.Min((ulong)WindowBytes, end - from);
-                    int read = reader.Read(from, new Span<byte>(window, length));
-                    if (read < (int)(address - from) + ObjectHeaderBytes)
+                    worker.UnreadableBytes += end - address;
+                    break;
+                }
+                windowStart = from;
+                windowEnd = from + (ulong)read;
+            }
+
+            byte* header = window + (address - windowStart);
+            ulong methodTable = *(ulong*)header & ~3UL;
+            if (methodTable == 0)
+            {
+                // Zeroed memory where an object should start: an allocation caught between moving its thread's
+                // allocation pointer and writing the MethodTable, or the room the GC keeps after a context. It is
+                // nobody's object yet; the next one starts after the zeros.
+                address += sizeof(ulong);
+                continue;
+            }
+            ref MethodTableInfo info = ref recent[(int)(methodTable >> 3) & (RecentSlots - 1)];
+            if (info.MethodTable != methodTable)
+            {
+                MethodTableInfo resolved;
+                ulong next = 0;
+                lock (_resolveGate)
+                {
+                    if (TryResolve(heap, reader, methodTable, out resolved))
+                        worker.Histogram.EnsureCapacity(_types.Count);
+                    else
+                        next = heap.FindNextObjectOnSegment(address);
+                }
+                if (resolved.MethodTable == 0)
+                {
+                    // Lost the object chain (a torn gap or an unformatted area): ClrMD found the next valid object.
+                    if (next == 0 || next <= address || next >= end)
                     {
                         worker.UnreadableBytes += end - address;
                         break;
                     }
-                    windowStart = from;
-                    windowEnd = from + (ulong)read;
-                }
-
-                byte* header = window + (address - windowStart);
-                ulong methodTable = *(ulong*)header & ~3UL;
-                if (methodTable == 0)
-                {
-                    // Zeroed memory where an object should start: an allocation caught between moving its thread's
-                    // allocation pointer and writing the MethodTable, or the room the GC keeps after a context. It is
-                    // nobody's object yet; the next one starts after the zeros.
-                    address += sizeof(ulong);
+                    worker.UnreadableBytes += next - address;
+                    address = next;
                     continue;
                 }
-                ref MethodTableInfo info = ref recent[(int)(methodTable >> 3) & (RecentSlots - 1)];
-                if (info.MethodTable != methodTable)
-                {
-                    MethodTableInfo resolved;
-                    ulong next = 0;
-                    lock (_resolveGate)
-                    {
-                        if (TryResolve(heap, reader, methodTable, out resolved))
-                            worker.Histogram.EnsureCapacity(_types.Count);
-                        else
-                            next = heap.FindNextObjectOnSegment(address);
-                    }
-                    if (resolved.MethodTable == 0)
-                    {
-                        // Lost the object chain (a torn gap or an unformatted area): ClrMD found the next valid object.
-                        if (next == 0 || next <= address || next >= end)
-                        {
-                            worker.UnreadableBytes += end - address;
-                            break;
-                        }
-                        worker.UnreadableBytes += next - address;
-                        address = next;
-                        continue;
-                    }
-                    info = resolved;
-                }
-
-                ulong size = info.BaseSize;
-                if (info.ComponentSize != 0)
-                    size += info.ComponentSize * *(uint*)(header + 8);
-                size = (size + 7) & ~7UL;
-
-                if (info.TypeIndex >= 0)
-                {
-                    if (!TVisitor.NeedsWholeObject)
-                    {
-                        visitor.Visit(address, info.MethodTable, info.TypeIndex, size, default);
-                    }
-                    else if (address + size <= windowEnd)
-                    {
-                        visitor.Visit(address, info.MethodTable, info.TypeIndex, size, new ReadOnlySpan<byte>(header, (int)size));
-                    }
-                    else if (size + (address & PageMask) <= WindowBytes && windowStart != (address & ~PageMask))
-                    {
-                        // The object runs past the window: read again from its start.
-                        windowEnd = 0;
-                        continue;
-                    }
-                    else
-                    {
-                        byte[] large = GC.AllocateUninitializedArray<byte>(checked((int)size));
-                        if (reader.Read(address, large) == large.Length)
-                            visitor.Visit(address, info.MethodTable, info.TypeIndex, size, large);
-                        else
-                            worker.UnreadableBytes += size;
-                    }
-                }
-                address += size;
+                info = resolved;
             }
+
+            ulong size = info.BaseSize;
+            if (info.ComponentSize != 0)
+                size += info.ComponentSize * *(uint*)(header + 8);
+            size = (size + 7) & ~7UL;
+
+            if (info.TypeIndex >= 0)
+            {
+                if (!TVisitor.NeedsWholeObject)
+                {
+                    visitor.Visit(address, info.MethodTable, info.TypeIndex, size, default);
+                }
+                else if (address + size <= windowEnd)
+                {
+                    visitor.Visit(address, info.MethodTable, info.TypeIndex, size, new ReadOnlySpan<byte>(header, (int)size));
+                }
+                else if (size + (address & PageMask) <= WindowBytes && windowStart != (address & ~PageMask))
+                {
+                    // The object runs past the window: read again from its start.
+                    windowEnd = 0;
+                    continue;
+                }
+                else
+                {
+                    byte[] large = GC.AllocateUninitializedArray<byte>(checked((int)size));
+                    if (reader.Read(address, large) == large.Length)
+                        visitor.Visit(address, info.MethodTable, info.TypeIndex, size, large);
+                    else
+                        worker.UnreadableBytes += size;
+                }
+            }
+            address += size;
         }
     }
 
