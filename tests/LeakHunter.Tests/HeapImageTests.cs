@@ -49,6 +49,45 @@ public sealed class HeapImageTests
     }
 
     [Fact]
+    public void AnImageMovedToAFileWithNoName_IsReadAsItWasInMemory_AndTheFileGoesWithTheImage()
+    {
+        using TargetProcess target = TargetProcess.StartServingDetached("leak");
+        target.WaitForOrdersAbove(5, s_generous);
+        var live = new HeapTarget(CensusRoute.Attach, "", s_generous);
+        var inMemory = new TargetReader(target.Id, new HeapScanner(new TypeTable()));
+        var inFile = new TargetReader(target.Id, new HeapScanner(new TypeTable()), imageInFileFrom: 0);
+
+        ((Reading fromFile, List<(UnixFileMode Mode, long Bytes)> filesWhileRead), _) = inFile.ReadImage(live, runtime => (Read(runtime, target.Id), UnnamedFiles()));
+        ((Reading fromMemory, List<(UnixFileMode Mode, long Bytes)> filesInMemory), _) = inMemory.ReadImage(live, runtime => (Read(runtime, target.Id), UnnamedFiles()));
+
+        // One file, this user's alone, while the image lives; none once it is gone, and none for an image kept in memory.
+        (UnixFileMode mode, long bytes) = Assert.Single(filesWhileRead);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+        Assert.True(bytes >= 1 << 20, $"{bytes:N0} bytes moved to the file");
+        Assert.Empty(filesInMemory);
+        Assert.Empty(UnnamedFiles());
+        // Its heap, roots and stacks read as those of an image in memory, taken a moment later of a process that leaks on.
+        Assert.InRange(fromFile.Orders, 1, fromMemory.Orders);
+        Assert.Equal(fromMemory.RootKinds.ToHashSet(), fromFile.RootKinds.ToHashSet());
+        Assert.Contains(ClrRootKind.Stack, fromFile.RootKinds);
+        Assert.True(fromFile.StackFrames > 0);
+    }
+
+    /// <summary>The modes and lengths of this process's open files that have no name (O_TMPFILE: "/tmp/#inode (deleted)").</summary>
+    private static List<(UnixFileMode Mode, long Bytes)> UnnamedFiles() =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
+            .Where(fd => fd.LinkTarget is string link && link.StartsWith(Path.GetTempPath(), StringComparison.Ordinal) && link.Contains("/#", StringComparison.Ordinal)
+                && link.EndsWith(" (deleted)", StringComparison.Ordinal))
+            .Select(fd => (File.GetUnixFileMode(fd.FullName), LengthOf(fd.FullName)))
+            .ToList();
+
+    private static long LengthOf(string descriptorPath)
+    {
+        using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(descriptorPath);
+        return RandomAccess.GetLength(file);
+    }
+
+    [Fact]
     public void RangesThatGrewSinceTheirMemoryWasMadeReady_AreCopiedIntoItWhereItCoversThem_AndIntoNewMemoryBeyond()
     {
         using ImageBuffers buffers = ImageBuffers.Prepare([Copied(0x1000, 0x3000), new ImageRange(0x3000, 0x5000, ImageRangeKind.Zeros), Copied(0x5000, 0x6000)]);

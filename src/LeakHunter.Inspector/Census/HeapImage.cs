@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using LeakHunter.Inspector.Platform;
 using Microsoft.Diagnostics.Runtime;
+using Microsoft.Win32.SafeHandles;
 
 namespace LeakHunter.Inspector.Census;
 
@@ -24,7 +25,8 @@ internal readonly record struct ImageRange(ulong Start, ulong End, ImageRangeKin
 /// Memory that cannot change (code, read-only data of the files it maps) is read from the process when asked for.
 /// </summary>
 /// <remarks>
-/// The copy lives in native memory owned by the image, freed when it is disposed; nothing of it goes to disk.
+/// The copy lives in native memory owned by the image, freed when it is disposed. A big image can be moved to a file
+/// with no name (<see cref="MoveToFile"/>), so that it and the graph made from it are not in memory at once.
 /// </remarks>
 internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 {
@@ -35,7 +37,9 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
     private readonly ulong[] _starts;
     private readonly ulong[] _ends;
     private readonly nint[] _copies;
+    private readonly long[] _fileOffsets;
     private readonly ImageBuffers _buffers;
+    private SafeFileHandle? _file;
     private readonly Dictionary<uint, byte[]> _contexts;
     private readonly ModuleInfo[] _modules;
 
@@ -45,6 +49,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
         _starts = ranges.Select(r => r.Start).ToArray();
         _ends = ranges.Select(r => r.End).ToArray();
         _copies = copies;
+        _fileOffsets = Enumerable.Repeat(-1L, copies.Length).ToArray();
         _buffers = buffers;
         _contexts = contexts;
         _modules = modules;
@@ -53,6 +58,37 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 
     /// <summary>The bytes copied out of the process.</summary>
     public long CopiedBytes { get; }
+
+    /// <summary>The bytes of the copy that live in a file, not in memory.</summary>
+    public long BytesInFile { get; private set; }
+
+    /// <summary>
+    /// Moves every piece of the copy of at least <paramref name="minBytes"/> into <paramref name="file"/>, which the
+    /// image owns from now on, freeing each piece's memory as soon as it is written: the image's memory goes to the
+    /// system's file cache, which writes it to disk and gives it back when memory runs short, and the pieces are read
+    /// from there. The small pieces (the runtime's tables, the stacks), which ClrMD reads often and a few bytes at a
+    /// time, stay in memory.
+    /// </summary>
+    public void MoveToFile(SafeFileHandle file, long minBytes)
+    {
+        _file = file;
+        List<(nint Memory, long Bytes, long FileOffset)> moved = _buffers.MoveToFile(file, minBytes);
+        for (int range = 0; range < _copies.Length; range++)
+        {
+            if (_copies[range] == 0)
+                continue;
+            foreach ((nint memory, long bytes, long fileOffset) in moved)
+            {
+                if (_copies[range] >= memory && _copies[range] < memory + (nint)bytes)
+                {
+                    _fileOffsets[range] = fileOffset + (_copies[range] - memory);
+                    _copies[range] = 0;
+                    break;
+                }
+            }
+        }
+        BytesInFile = moved.Sum(m => m.Bytes);
+    }
 
     /// <summary>
     /// Copies the writable memory of the process <paramref name="process"/> reads, which must be held still, with
@@ -155,10 +191,12 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
             if (range >= 0 && at < _ends[range])
             {
                 int count = (int)Math.Min((ulong)(buffer.Length - done), _ends[range] - at);
-                if (_copies[range] == 0)
-                    buffer.Slice(done, count).Clear();
-                else
+                if (_copies[range] != 0)
                     new ReadOnlySpan<byte>((byte*)_copies[range] + (at - _starts[range]), count).CopyTo(buffer[done..]);
+                else if (_fileOffsets[range] >= 0)
+                    ReadFile(_fileOffsets[range] + (long)(at - _starts[range]), buffer.Slice(done, count));
+                else
+                    buffer.Slice(done, count).Clear();
                 done += count;
                 continue;
             }
@@ -174,6 +212,18 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
                 break;
         }
         return done;
+    }
+
+    private void ReadFile(long offset, Span<byte> buffer)
+    {
+        // The file holds all it was given; short reads come only from the system's own limits on one read.
+        for (int read = 0; read < buffer.Length;)
+        {
+            int got = RandomAccess.Read(_file!, buffer[read..], offset + read);
+            if (got <= 0)
+                throw new IOException($"The image's file ended {buffer.Length - read:N0} bytes short at offset {offset + read:N0}.");
+            read += got;
+        }
     }
 
     private int ReadProcess(ulong address, Span<byte> buffer)
@@ -196,7 +246,11 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
         return index >= 0 ? index : ~index - 1;
     }
 
-    public void Dispose() => _buffers.Dispose();
+    public void Dispose()
+    {
+        _buffers.Dispose();
+        _file?.Dispose();
+    }
 }
 
 /// <summary>
@@ -276,13 +330,48 @@ internal sealed unsafe class ImageBuffers : IDisposable
         return memory;
     }
 
+    /// <summary>
+    /// Writes each piece of memory of at least <paramref name="minBytes"/> into <paramref name="file"/>, one after the
+    /// other, and frees it as soon as it is written, so the memory falls as the file grows.
+    /// </summary>
+    /// <returns>Where each piece was and where it is now in the file.</returns>
+    public List<(nint Memory, long Bytes, long FileOffset)> MoveToFile(SafeFileHandle file, long minBytes)
+    {
+        const int WriteBytes = 64 << 20;
+        var moved = new List<(nint Memory, long Bytes, long FileOffset)>();
+        long fileOffset = 0;
+        foreach ((nint memory, long bytes) in _owned.Where(o => o.Bytes >= minBytes).ToList())
+        {
+            try
+            {
+                for (long written = 0; written < bytes; written += WriteBytes)
+                    RandomAccess.Write(file, new ReadOnlySpan<byte>((byte*)memory + written, (int)Math.Min(WriteBytes, bytes - written)), fileOffset + written);
+            }
+            catch (IOException)
+            {
+                // The disk is full: what is not in the file yet stays in memory, as a smaller image would.
+                break;
+            }
+            moved.Add((memory, bytes, fileOffset));
+            fileOffset += bytes;
+            Free(memory, bytes);
+            _owned.Remove((memory, bytes));
+        }
+        // Nothing is copied into them any more.
+        _prepared.Clear();
+        return moved;
+    }
+
+    private static void Free(nint memory, long bytes)
+    {
+        NativeMemory.AlignedFree((void*)memory);
+        Paths.MemoryBudget.NativeTaken(-bytes);
+    }
+
     public void Dispose()
     {
         foreach ((nint memory, long bytes) in _owned)
-        {
-            NativeMemory.AlignedFree((void*)memory);
-            Paths.MemoryBudget.NativeTaken(-bytes);
-        }
+            Free(memory, bytes);
         _owned.Clear();
         _prepared.Clear();
     }

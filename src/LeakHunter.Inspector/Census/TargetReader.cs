@@ -6,8 +6,20 @@ using Microsoft.Diagnostics.Runtime;
 namespace LeakHunter.Inspector.Census;
 
 /// <summary>Opens the process under test, live or through a dump of itself, for exactly one census.</summary>
-internal sealed class TargetReader(int targetPid, HeapScanner scanner)
+/// <param name="targetPid">The process under test.</param>
+/// <param name="scanner">The heap walk every census uses.</param>
+/// <param name="imageInFileFrom">
+/// The size from which an image of the process is moved to a file with no name once the process runs on, so that it
+/// and the graph made from it are not in memory together: the peak is then the larger of the two, not their sum.
+/// </param>
+internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imageInFileFrom = TargetReader.DefaultImageInFileFrom)
 {
+    /// <summary>About 25 million objects' worth: below it, the graph and the image together take less than the machines LeakHunter runs on spare.</summary>
+    public const long DefaultImageInFileFrom = 1L << 30;
+
+    // Pieces smaller than this (the runtime's tables, stacks) stay in memory: ClrMD reads them often, a few bytes at a time.
+    private const long PieceInFileFrom = 1 << 20;
+
     private readonly GcAddressRanges _gcRanges = new();
 
     private const int MaxAttempts = 50;
@@ -120,6 +132,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner)
             stopped += pauseMs;
             try
             {
+                if (image.CopiedBytes >= imageInFileFrom && InspectorPlatform.Current.UnnamedPrivateFile(Path.GetTempPath()) is { } file)
+                    image.MoveToFile(file, PieceInFileFrom);
                 using var imaged = new DataTarget(image, new DataTargetOptions());
                 using ClrRuntime runtime = CreateRuntime(imaged);
                 // No work ever sees an image of a heap in the middle of a GC, whether or not it walks the heap.

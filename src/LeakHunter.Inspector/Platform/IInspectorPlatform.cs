@@ -33,6 +33,12 @@ internal interface IInspectorPlatform
     /// <exception cref="InvalidOperationException">The process has exited.</exception>
     long CopyMemory(int processId, ulong address, nint into, long length);
 
+    /// <summary>
+    /// A file with no name in <paramref name="folder"/> that only this user can read, freed by the system when the
+    /// inspector closes it or dies; null where the system cannot make one.
+    /// </summary>
+    Microsoft.Win32.SafeHandles.SafeFileHandle? UnnamedPrivateFile(string folder);
+
     /// <summary>What the system shows of <paramref name="processId"/> now (its threads, descriptors, mappings), or null where it cannot tell (or the process is gone).</summary>
     Census.SystemSnapshot? ReadSystem(int processId);
 

@@ -21,6 +21,8 @@ internal sealed partial class LinuxInspectorPlatform : IInspectorPlatform
 
     public long CopyMemory(int processId, ulong address, nint into, long length) => ProcMemory.Copy(processId, address, into, length);
 
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? UnnamedPrivateFile(string folder) => UnnamedFile.Create(folder);
+
     public Census.SystemSnapshot? ReadSystem(int processId) => ProcResources.Read(processId);
 
     public Census.SystemResources Resources(Census.SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>

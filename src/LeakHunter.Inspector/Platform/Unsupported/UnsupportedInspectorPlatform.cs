@@ -26,6 +26,8 @@ internal sealed class UnsupportedInspectorPlatform : IInspectorPlatform
     public long CopyMemory(int processId, ulong address, nint into, long length) =>
         throw new PlatformNotSupportedException("No image is taken here: WritableMemory lists no memory to copy.");
 
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? UnnamedPrivateFile(string folder) => null;
+
     public SystemSnapshot? ReadSystem(int processId) => null;
 
     public SystemResources Resources(SystemSnapshot snapshot, int processId, IReadOnlyList<(ulong Start, ulong End)> gcHeap) =>
