@@ -3,6 +3,7 @@ using Xunit;
 using Dominators = inspector::LeakHunter.Inspector.Paths.Dominators;
 using ObjectSizes = inspector::LeakHunter.Inspector.Paths.ObjectSizes;
 using RegionTooLargeException = inspector::LeakHunter.Inspector.Paths.RegionTooLargeException;
+using References = inspector::LeakHunter.Inspector.Paths.References;
 using RetainedRegion = inspector::LeakHunter.Inspector.Paths.RetainedRegion;
 
 namespace LeakHunter.Tests;
@@ -193,7 +194,8 @@ public sealed class DominatorTests
         Dictionary<int, int[]>? extra = null, Func<long, bool>? fits = null)
     {
         (int[] edgeStart, int[] flat) = Flat(count, edges);
-        return RetainedRegion.Compute(count, edgeStart, flat, ObjectSizes.Of(sizes), extra, roots, chosen, () => false, fits ?? (_ => true));
+        using var references = References.FromArrays(edgeStart, flat);
+        return RetainedRegion.Compute(references, ObjectSizes.Of(sizes), extra, roots, chosen, () => false, fits ?? (_ => true));
     }
 
     private static Dominators Build(int count, (int From, int To)[] edges, uint[] sizes, int[] roots, Dictionary<int, int[]>? extra = null)

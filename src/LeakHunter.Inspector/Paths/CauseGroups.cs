@@ -60,9 +60,9 @@ internal static class CauseGroups
                         Union(set, a, holder);
                 }
                 int leaf = path[^1];
-                for (int e = graph.EdgeStart[leaf]; e < graph.EdgeStart[leaf + 1]; e++)
+                foreach (int target in graph.ReferencesOf(leaf))
                 {
-                    if (signatureOfInstance.TryGetValue(graph.Edges[e], out int referred))
+                    if (signatureOfInstance.TryGetValue(target, out int referred))
                         Union(set, a, referred);
                 }
             }

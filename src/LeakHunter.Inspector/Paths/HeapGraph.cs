@@ -6,10 +6,11 @@ namespace LeakHunter.Inspector.Paths;
 /// <summary>
 /// Every object on the heap and the references between them, as flat arrays sized from a first pass: node i is the
 /// i-th object in address order (<see cref="IndexOf"/>, <see cref="AddressOf"/>), its type index is
-/// <see cref="Types"/>[i], and its references are <see cref="Edges"/>[<see cref="EdgeStart"/>[i] .. <see cref="EdgeStart"/>[i + 1]].
-/// About 15 bytes per object and 4 per reference, where a dictionary of boxed objects would take hundreds.
+/// <see cref="Types"/>[i], and its references are <see cref="ReferencesOf"/>(i). About 15 bytes per object and 4 per
+/// reference, where a dictionary of boxed objects would take hundreds; the references live in native memory, freed
+/// when the graph is disposed.
 /// </summary>
-internal sealed class HeapGraph
+internal sealed class HeapGraph : IDisposable
 {
     private readonly ObjectIndex _index;
     private readonly GcLayouts _layouts;
@@ -35,11 +36,11 @@ internal sealed class HeapGraph
     /// <summary>The references the objects hold, null ones left out: at most this many edges, once linked.</summary>
     public long ReferenceSlots { get; }
 
-    /// <summary>Where each node's references start in <see cref="Edges"/>; empty until <see cref="Link"/>.</summary>
-    public int[] EdgeStart { get; private set; } = [];
+    /// <summary>Every node's references; none until <see cref="Link"/>.</summary>
+    public References References { get; private set; } = new(0, 0, growable: false);
 
-    /// <summary>The referenced nodes; past <see cref="EdgeStart"/>[<see cref="Count"/>], unused.</summary>
-    public int[] Edges { get; private set; } = [];
+    /// <summary>The nodes <paramref name="node"/> refers to through its fields.</summary>
+    public ReadOnlySpan<int> ReferencesOf(int node) => References.Of(node);
 
     /// <summary>Bytes of the heap the walks could not parse: objects there are missing from the graph.</summary>
     public ulong UnreadableBytes { get; private set; }
@@ -66,7 +67,7 @@ internal sealed class HeapGraph
     public string? HiddenField(int from, int to) =>
         HiddenEdges.TryGetValue(from, out List<HiddenEdge>? edges) ? edges.Find(e => e.Target == to).Field : null;
 
-    public long MemoryBytes => _index.MemoryBytes + Types.Length * 4L + Sizes.MemoryBytes + EdgeStart.Length * 4L + Edges.Length * 4L;
+    public long MemoryBytes => _index.MemoryBytes + Types.Length * 4L + Sizes.MemoryBytes + References.MemoryBytes;
 
     /// <summary>The node of the object at <paramref name="address"/>, or -1 when no object starts there.</summary>
     public int IndexOf(ulong address) => _index.IndexOf(address);
@@ -86,7 +87,7 @@ internal sealed class HeapGraph
     {
         (ObjectIndex index, ulong unreadable) = Starts(scanner, runtime);
         var graph = new HeapGraph(index, new GcLayouts(runtime), new int[index.Count], new ObjectSizes(index.Count), referenceSlots: 0, unreadable);
-        graph.LinkInto(scanner, runtime, new EdgeArray(new int[Math.Max(1, index.Count)], index, growable: true), fillNodes: true);
+        graph.LinkInto(scanner, runtime, new References(index.Count, index.Count, growable: true), fillNodes: true);
         return graph;
     }
 
@@ -121,16 +122,16 @@ internal sealed class HeapGraph
 
     /// <summary>The third walk: every object's references, as node indices, and those no field holds.</summary>
     public void Link(HeapScanner scanner, ClrRuntime runtime) =>
-        LinkInto(scanner, runtime, new EdgeArray(new int[ReferenceSlots], _index, growable: false), fillNodes: false);
+        LinkInto(scanner, runtime, new References(Count, ReferenceSlots, growable: false), fillNodes: false);
 
-    private void LinkInto(HeapScanner scanner, ClrRuntime runtime, EdgeArray edgeArray, bool fillNodes)
+    private void LinkInto(HeapScanner scanner, ClrRuntime runtime, References references, bool fillNodes)
     {
-        var edges = new EdgeCollector(_layouts, Count, edgeArray, fillNodes ? Types : null, fillNodes ? Sizes : null);
+        References.Dispose();
+        References = references;
+        var edges = new EdgeCollector(_layouts, Count, _index, references, fillNodes ? Types : null, fillNodes ? Sizes : null);
         // The same heap, walked again: it can lose no more than the first walk did, unless it was read differently.
         UnreadableBytes = Math.Max(UnreadableBytes, scanner.Walk(runtime, ref edges));
-        edges.Finish();
-        EdgeStart = edges.EdgeStart;
-        Edges = edges.Edges.Items;
+        references.Finish();
 
         foreach (ClrHandle handle in runtime.EnumerateHandles())
         {
@@ -203,11 +204,8 @@ internal sealed class HeapGraph
         }
     }
 
-    private struct EdgeCollector(GcLayouts layouts, int count, EdgeArray edges, int[]? types, ObjectSizes? sizes) : IObjectVisitor
+    private struct EdgeCollector(GcLayouts layouts, int count, ObjectIndex index, References references, int[]? types, ObjectSizes? sizes) : IObjectVisitor
     {
-        public readonly EdgeArray Edges = edges;
-        public readonly int[] EdgeStart = new int[count + 1];
-
         /// <summary>The objects of collectible types, which also keep their type's loader allocator alive.</summary>
         public readonly List<(int Node, ulong MethodTable)> CollectibleObjects = new();
         private int _node;
@@ -218,7 +216,7 @@ internal sealed class HeapGraph
         {
             if (_node == count)
                 return;
-            EdgeStart[_node] = Edges.Count;
+            references.StartNode(_node);
             types?[_node] = typeIndex;
             sizes?[_node] = (uint)Math.Min(size, uint.MaxValue);
             GcLayout? layout = layouts.Get(methodTable, out bool collectible);
@@ -227,49 +225,23 @@ internal sealed class HeapGraph
             _node++;
             if (layout is null)
                 return;
-            var references = new ReferenceSink(Edges);
-            layout.Walk(objectBytes, (int)size, ref references);
-        }
-
-        public void Finish()
-        {
-            for (int i = _node; i <= count; i++)
-                EdgeStart[i] = Edges.Count;
+            var sink = new ReferenceSink(index, references);
+            layout.Walk(objectBytes, (int)size, ref sink);
         }
     }
 
-    /// <summary>
-    /// The edges, in an array sized by the count of references, or growing by doubling where none was counted:
-    /// references to no object of the heap are left out.
-    /// </summary>
-    private sealed class EdgeArray(int[] items, ObjectIndex index, bool growable)
+    /// <summary>A reference's node, into the references; references to no object of the heap are left out.</summary>
+    private readonly struct ReferenceSink(ObjectIndex index, References references) : IReferenceSink
     {
-        public int[] Items { get; private set; } = items;
-
-        public int Count { get; private set; }
-
-        public void Add(ulong target)
+        public void Add(ulong target, int offset)
         {
             int node = index.IndexOf(target);
-            if (node < 0)
-                return;
-            if (Count == Items.Length)
-            {
-                // More references than the counting walk saw would mean another heap: they are left out, not overrun.
-                if (!growable)
-                    return;
-                int[] grown = GC.AllocateUninitializedArray<int>((int)Math.Min(Array.MaxLength, Items.Length * 2L));
-                Array.Copy(Items, grown, Count);
-                Items = grown;
-            }
-            Items[Count++] = node;
+            if (node >= 0)
+                references.Add(node);
         }
     }
 
-    private readonly struct ReferenceSink(EdgeArray edges) : IReferenceSink
-    {
-        public void Add(ulong target, int offset) => edges.Add(target);
-    }
+    public void Dispose() => References.Dispose();
 }
 
 /// <summary>An array that doubles as it fills; its <see cref="Items"/> beyond <see cref="Count"/> are unused.</summary>

@@ -25,7 +25,7 @@ internal static class LeakExplainer
     /// </summary>
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
-        HeapGraph graph = HeapGraph.BuildWhileHeld(scanner, runtime);
+        using HeapGraph graph = HeapGraph.BuildWhileHeld(scanner, runtime);
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
@@ -98,15 +98,10 @@ internal static class LeakExplainer
             // (the census's and the mark's buffers, the reader's caches) is given back first, so the peak is the graph and
             // the image, not those plus the garbage the GC has not yet decommitted.
             ReleaseGarbage();
-            HeapGraph graph = HeapGraph.Nodes(scanner, runtime);
+            using HeapGraph graph = HeapGraph.Nodes(scanner, runtime);
             objects = graph.Count;
             Dictionary<int, List<int>> newByType = selectTargets(graph);
             newInstances = newByType.Values.Sum(nodes => nodes.Count);
-            if (graph.ReferenceSlots > Array.MaxLength)
-            {
-                return Unexplained(objects, newInstances, failures,
-                    $"no paths were traced: the heap's {objects:N0} objects hold {graph.ReferenceSlots:N0} references, more than one graph can index ({Array.MaxLength:N0}); the counts stand");
-            }
             long available = MemoryBudget.AvailableBytes(graph.BytesToLinkAndSearch);
             if (graph.BytesToLinkAndSearch > available)
             {
@@ -188,7 +183,9 @@ internal static class LeakExplainer
         }
         catch (RegionTooLargeException e)
         {
-            partial ??= $"the retained sizes were not measured: {e.Message}, and the inspector has {MemoryBudget.Describe(MemoryBudget.AvailableBytes(e.Bytes))} to spare";
+            partial ??= e.TooManyReferences
+                ? $"the retained sizes were not measured: {e.Message}"
+                : $"the retained sizes were not measured: {e.Message}, and the inspector has {MemoryBudget.Describe(MemoryBudget.AvailableBytes(e.Bytes))} to spare";
         }
         catch (OutOfMemoryException)
         {
@@ -308,8 +305,8 @@ internal static class LeakExplainer
                 settled.Add(node);
                 if ((++visited & 0xFFFF) == 0 && clock.Elapsed > timeLimit)
                     return (parent, false, MemoryBytes());
-                for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
-                    Reach(node, graph.Edges[e]);
+                foreach (int target in graph.ReferencesOf(node))
+                    Reach(node, target);
                 if (graph.HiddenEdges.TryGetValue(node, out List<HiddenEdge>? hidden))
                 {
                     foreach (HiddenEdge edge in hidden)
@@ -479,16 +476,16 @@ internal static class LeakExplainer
         {
             if (reached is not null && reached[node] == NoParent)
                 continue;
-            for (int e = graph.EdgeStart[node]; e < graph.EdgeStart[node + 1]; e++)
+            foreach (int target in graph.ReferencesOf(node))
             {
-                if (!wanted.Contains(graph.Edges[e]))
+                if (!wanted.Contains(target))
                     continue;
                 if (named == MaxReferrersNamed)
                 {
                     capped = true;
                     break;
                 }
-                var key = (types[graph.Types[node]], namer.FieldBetween(node, graph.Edges[e]));
+                var key = (types[graph.Types[node]], namer.FieldBetween(node, target));
                 counts[key] = counts.GetValueOrDefault(key) + 1;
                 named++;
             }

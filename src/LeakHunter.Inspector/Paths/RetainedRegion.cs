@@ -58,19 +58,18 @@ internal sealed class RetainedRegion
     /// <summary>
     /// The region past <paramref name="chosen"/> in a heap graph, seen from <paramref name="roots"/>, and its dominators.
     /// </summary>
-    /// <param name="count">Nodes in the graph.</param>
-    /// <param name="edgeStart">Node i's references are <paramref name="edges"/>[<paramref name="edgeStart"/>[i] .. <paramref name="edgeStart"/>[i + 1]].</param>
-    /// <param name="edges">The referenced nodes.</param>
+    /// <param name="references">The graph's nodes and the references of each.</param>
     /// <param name="sizes">Each node's size in bytes.</param>
     /// <param name="extraEdges">References no field holds, by node (a dependent handle's key to its value), or null.</param>
     /// <param name="roots">The nodes the GC roots hold.</param>
     /// <param name="chosen">The nodes whose dominators and retained bytes are wanted.</param>
     /// <param name="cancelled">Asked now and then; true stops the computation with <see cref="OperationCanceledException"/>.</param>
     /// <param name="fits">Whether the bytes the region's dominators need may be taken; false stops the computation with <see cref="RegionTooLargeException"/>.</param>
-    public static RetainedRegion Compute(int count, int[] edgeStart, int[] edges, ObjectSizes sizes, IReadOnlyDictionary<int, int[]>? extraEdges,
+    public static RetainedRegion Compute(References references, ObjectSizes sizes, IReadOnlyDictionary<int, int[]>? extraEdges,
         IEnumerable<int> roots, IReadOnlyCollection<int> chosen, Func<bool> cancelled, Func<long, bool> fits)
     {
-        var graph = new Graph(edgeStart, edges, extraEdges is { Count: > 0 } ? extraEdges : null);
+        int count = references.Nodes;
+        var graph = new Graph(references, extraEdges is { Count: > 0 } ? extraEdges : null);
         var isChosen = new NodeBits(count);
         foreach (int node in chosen)
             isChosen.Add(node);
@@ -94,10 +93,11 @@ internal sealed class RetainedRegion
         {
             CheckNow(ref steps, cancelled);
             int node = pending.Pop();
-            (ReadOnlyMemory<int> fields, int[]? hidden) = graph.Targets(node);
+            ReadOnlySpan<int> fields = graph.Fields(node);
+            int[]? hidden = graph.Extra(node);
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
-                int target = Graph.TargetAt(fields.Span, hidden, i);
+                int target = Graph.TargetAt(fields, hidden, i);
                 if (isChosen.Contains(target))
                     enteredFirst.Add(target);
                 else if (!outside.Contains(target))
@@ -119,10 +119,11 @@ internal sealed class RetainedRegion
             CheckNow(ref steps, cancelled);
             int node = pending.Pop();
             order.Add(node);
-            (ReadOnlyMemory<int> fields, int[]? hidden) = graph.Targets(node);
+            ReadOnlySpan<int> fields = graph.Fields(node);
+            int[]? hidden = graph.Extra(node);
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
-                int target = Graph.TargetAt(fields.Span, hidden, i);
+                int target = Graph.TargetAt(fields, hidden, i);
                 if (outside.Contains(target))
                     continue;
                 regionEdges++;
@@ -136,6 +137,9 @@ internal sealed class RetainedRegion
         long bytes = Dominators.BytesFor(order.Count, regionEdges) + order.Count * (long)(sizeof(int) + 24) + isChosen.MemoryBytes + outside.MemoryBytes;
         if (!fits(bytes))
             throw new RegionTooLargeException(order.Count, bytes);
+        // The region's own graph is indexed as one array: past that, its dominators are left out as for want of memory.
+        if (regionEdges > Array.MaxLength)
+            throw new RegionTooLargeException(order.Count, (ulong)regionEdges);
 
         var localOf = new Dictionary<int, int>(order.Count);
         int[] nodeOf = order.ToArray();
@@ -149,10 +153,11 @@ internal sealed class RetainedRegion
         {
             localEdgeStart[local] = at;
             localSizes[local] = sizes[nodeOf[local]];
-            (ReadOnlyMemory<int> fields, int[]? hidden) = graph.Targets(nodeOf[local]);
+            ReadOnlySpan<int> fields = graph.Fields(nodeOf[local]);
+            int[]? hidden = graph.Extra(nodeOf[local]);
             for (int i = 0; i < fields.Length + (hidden?.Length ?? 0); i++)
             {
-                int target = Graph.TargetAt(fields.Span, hidden, i);
+                int target = Graph.TargetAt(fields, hidden, i);
                 if (!outside.Contains(target))
                     localEdges[at++] = localOf[target];
             }
@@ -169,23 +174,42 @@ internal sealed class RetainedRegion
             throw new OperationCanceledException("The retained sizes were stopped at their time limit.");
     }
 
-    private readonly record struct Graph(int[] EdgeStart, int[] Edges, IReadOnlyDictionary<int, int[]>? ExtraEdges)
+    /// <summary>The nodes a node refers to: its fields, then the references no field holds.</summary>
+    private readonly record struct Graph(References References, IReadOnlyDictionary<int, int[]>? ExtraEdges)
     {
-        /// <summary>The nodes <paramref name="node"/> refers to: its fields, then the references no field holds.</summary>
-        public (ReadOnlyMemory<int> Fields, int[]? Extra) Targets(int node) =>
-            (Edges.AsMemory(EdgeStart[node], EdgeStart[node + 1] - EdgeStart[node]), ExtraEdges?.GetValueOrDefault(node));
+        public ReadOnlySpan<int> Fields(int node) => References.Of(node);
+
+        public int[]? Extra(int node) => ExtraEdges?.GetValueOrDefault(node);
 
         public static int TargetAt(ReadOnlySpan<int> fields, int[]? extra, int i) => i < fields.Length ? fields[i] : extra![i - fields.Length];
     }
 }
 
-/// <summary>The region whose dominators retained sizes need is larger than the inspector may take for it.</summary>
-internal sealed class RegionTooLargeException(int objects, long bytes)
-    : Exception($"the dominators of the {objects:N0} objects the causes' entries hold need {MemoryBudget.Describe(bytes)}")
+/// <summary>The region whose dominators retained sizes need is larger than the inspector may take for it, or than one array can index.</summary>
+internal sealed class RegionTooLargeException : Exception
 {
-    /// <summary>Objects in the region.</summary>
-    public int Objects { get; } = objects;
+    /// <summary>A region whose dominators need more memory than the inspector may take.</summary>
+    public RegionTooLargeException(int objects, long bytes)
+        : base($"the dominators of the {objects:N0} objects the causes' entries hold need {MemoryBudget.Describe(bytes)}")
+    {
+        Objects = objects;
+        Bytes = bytes;
+    }
 
-    /// <summary>The bytes its dominators need.</summary>
-    public long Bytes { get; } = bytes;
+    /// <summary>A region with more references than one array can index.</summary>
+    public RegionTooLargeException(int objects, ulong references)
+        : base($"the {objects:N0} objects the causes' entries hold have {references:N0} references among them, more than the dominators' arrays can index ({Array.MaxLength:N0})")
+    {
+        Objects = objects;
+        TooManyReferences = true;
+    }
+
+    /// <summary>Objects in the region.</summary>
+    public int Objects { get; }
+
+    /// <summary>The bytes its dominators need; 0 when <see cref="TooManyReferences"/>.</summary>
+    public long Bytes { get; }
+
+    /// <summary>Whether the region has more references than one array can index, whatever the memory.</summary>
+    public bool TooManyReferences { get; }
 }

@@ -41,7 +41,7 @@ internal static class RetainedSizes
         try
         {
             var hidden = graph.HiddenEdges.ToDictionary(e => e.Key, e => e.Value.Select(edge => edge.Target).ToArray());
-            dominators = RetainedRegion.Compute(graph.Count, graph.EdgeStart, graph.Edges, graph.Sizes, hidden, roots.Select(r => r.Node), chosen, cancelled, fits);
+            dominators = RetainedRegion.Compute(graph.References, graph.Sizes, hidden, roots.Select(r => r.Node), chosen, cancelled, fits);
         }
         catch (OperationCanceledException)
         {

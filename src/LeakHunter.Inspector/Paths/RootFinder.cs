@@ -78,7 +78,7 @@ internal static partial class RootFinder
         if (obj.Type?.Name == "System.RuntimeType")
         {
             // A collectible type's Type object refers to its loader allocator (m_keepalive), and dies with its context.
-            bool collectible = graph.EdgeStart[node + 1] > graph.EdgeStart[node];
+            bool collectible = !graph.ReferencesOf(node).IsEmpty;
             if (collectible || !obj.Type.Fields.Any(f => f.Name == "m_handle"))
                 return null;
             string? typeName = runtime.GetTypeByMethodTable(obj.ReadField<ulong>("m_handle"))?.Name;
@@ -167,9 +167,8 @@ internal static partial class RootFinder
             int bucketNode = graph.IndexOf(bucket.Address);
             if (bucketNode < 0)
                 continue;
-            for (int e = graph.EdgeStart[bucketNode]; e < graph.EdgeStart[bucketNode + 1]; e++)
+            foreach (int node in graph.ReferencesOf(bucketNode))
             {
-                int node = graph.Edges[e];
                 if (named.Contains(node))
                     continue;
                 if (!namesByType.TryGetValue(graph.Types[node], out string[]? candidates))

@@ -51,8 +51,8 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
         if (referrer.Type is not { } type)
             return fields;
         var targets = new HashSet<ulong>();
-        for (int edge = graph.EdgeStart[node]; edge < graph.EdgeStart[node + 1]; edge++)
-            targets.Add(graph.AddressOf(graph.Edges[edge]));
+        foreach (int target in graph.ReferencesOf(node))
+            targets.Add(graph.AddressOf(target));
         if (!_namesBySlot.TryGetValue(type.MethodTable, out Dictionary<int, string?>? names))
             _namesBySlot[type.MethodTable] = names = new Dictionary<int, string?>();
         ClrType? element = type is { IsArray: true, ComponentType.IsValueType: true, ComponentSize: > 0 } ? type.ComponentType : null;
