@@ -19,11 +19,11 @@ internal sealed class InspectorServer
 
     private readonly int _targetPid;
 
-    public InspectorServer(int targetPid)
+    public InspectorServer(int targetPid, long imageInFileFrom = InspectorProtocol.DefaultImageInFileFrom)
     {
         _targetPid = targetPid;
         _scanner = new HeapScanner(_types);
-        _reader = new TargetReader(targetPid, _scanner);
+        _reader = new TargetReader(targetPid, _scanner, imageInFileFrom);
     }
 
     /// <summary>

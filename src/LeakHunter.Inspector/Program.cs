@@ -18,12 +18,23 @@ internal static class Program
             return 2;
         }
 
+        long imageInFileFrom;
+        try
+        {
+            imageInFileFrom = InspectorProtocol.ImageInFileFrom(Environment.GetEnvironmentVariable(InspectorProtocol.ImageInFileFromVariable));
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"leakhunter inspector: {e.Message}");
+            return 2;
+        }
+
         WatchParent(parentPid);
 
         using Stream input = Console.OpenStandardInput();
         using Stream output = Console.OpenStandardOutput();
         int targetPid = int.TryParse(Environment.GetEnvironmentVariable(InspectorProtocol.TargetPidVariable), out int target) ? target : parentPid;
-        var server = new InspectorServer(targetPid);
+        var server = new InspectorServer(targetPid, imageInFileFrom);
 
         try
         {

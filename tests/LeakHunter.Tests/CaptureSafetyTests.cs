@@ -28,17 +28,22 @@ public sealed class CaptureSafetyTests
         BeforeTheCapture,
         WhileTheProcessIsHeld,
         WhileTheImageIsAnalysed,
+        WhileTheImageIsAnalysedFromAFile,
     }
 
     [Theory]
     [InlineData(Moment.BeforeTheCapture)]
     [InlineData(Moment.WhileTheProcessIsHeld)]
     [InlineData(Moment.WhileTheImageIsAnalysed)]
+    [InlineData(Moment.WhileTheImageIsAnalysedFromAFile)]
     public async Task AnInspectorKilled_AtAnyMomentOfACapture_LeavesTheProcessRunningUntraced_AndNothingBehind(Moment moment)
     {
         using TargetProcess target = TargetProcess.StartServingDetached("leak", s_bigHeap);
         target.WaitForOrdersAbove(5, s_generous);
-        using InspectorClient client = InspectorClient.StartFor(target.Id);
+        // Every image of this inspector's goes to a file with no name, as a big heap's would.
+        using InspectorClient client = moment == Moment.WhileTheImageIsAnalysedFromAFile
+            ? InspectorClient.StartFor(target.Id, new Dictionary<string, string> { [InspectorProtocol.ImageInFileFromVariable] = "0" })
+            : InspectorClient.StartFor(target.Id);
         int inspector = client.ProcessId;
         Assert.Equal(InspectorStatus.Ok, client.Mark(["ArchivedOrder"], everyInstanceIsNew: false, 1, CensusRoute.Attach, s_generous).Status);
         // Orders made since the mark, for the explanation to trace.
@@ -51,8 +56,11 @@ public sealed class CaptureSafetyTests
         {
             // After the mark, the only time the process is held is the capture of its image.
             Assert.True(SpinWait.SpinUntil(() => TargetProcess.StateOf(target.Id) == 't', s_generous), "the process was never seen held for its image");
-            if (moment == Moment.WhileTheImageIsAnalysed)
+            if (moment is Moment.WhileTheImageIsAnalysed or Moment.WhileTheImageIsAnalysedFromAFile)
                 Assert.True(SpinWait.SpinUntil(() => TargetProcess.StateOf(target.Id) != 't', s_generous), "the process was never released");
+            // Moved there once the process runs on, before the analysis: the system frees it when the inspector dies.
+            if (moment == Moment.WhileTheImageIsAnalysedFromAFile)
+                Assert.True(SpinWait.SpinUntil(() => TargetProcess.UnnamedFilesOf(inspector).Count == 1, s_generous), "the image never went to a file");
             Assert.False(explaining.IsCompleted, "the explanation was answered before the inspector could be killed");
             TargetProcess.KillAndWait(inspector);
         }

@@ -1,5 +1,6 @@
 extern alias inspector;
 
+using LeakHunter.Census;
 using Microsoft.Diagnostics.Runtime;
 using Xunit;
 using CensusRoute = inspector::LeakHunter.Census.CensusRoute;
@@ -73,19 +74,20 @@ public sealed class HeapImageTests
         Assert.True(fromFile.StackFrames > 0);
     }
 
-    /// <summary>The modes and lengths of this process's open files that have no name (O_TMPFILE: "/tmp/#inode (deleted)").</summary>
-    private static List<(UnixFileMode Mode, long Bytes)> UnnamedFiles() =>
-        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos()
-            .Where(fd => fd.LinkTarget is string link && link.StartsWith(Path.GetTempPath(), StringComparison.Ordinal) && link.Contains("/#", StringComparison.Ordinal)
-                && link.EndsWith(" (deleted)", StringComparison.Ordinal))
-            .Select(fd => (File.GetUnixFileMode(fd.FullName), LengthOf(fd.FullName)))
-            .ToList();
-
-    private static long LengthOf(string descriptorPath)
+    [Theory]
+    [InlineData("1GB")]
+    [InlineData("-1")]
+    public void AnImageFileSettingThatIsNoNumberOfBytes_IsRefusedBeforeAnInspectorStarts_NamingTheSetting(string value)
     {
-        using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(descriptorPath);
-        return RandomAccess.GetLength(file);
+        var error = Assert.Throws<LeakHunterException>(() =>
+            InspectorClient.StartFor(Environment.ProcessId, new Dictionary<string, string> { [InspectorProtocol.ImageInFileFromVariable] = value }));
+
+        Assert.Equal(LeakHunterFailure.InvalidInput, error.Failure);
+        Assert.Contains($"{InspectorProtocol.ImageInFileFromVariable} is '{value}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("number of bytes", error.Message, StringComparison.Ordinal);
     }
+
+    private static List<(UnixFileMode Mode, long Bytes)> UnnamedFiles() => TargetProcess.UnnamedFilesOf(Environment.ProcessId);
 
     [Fact]
     public void RangesThatGrewSinceTheirMemoryWasMadeReady_AreCopiedIntoItWhereItCoversThem_AndIntoNewMemoryBeyond()

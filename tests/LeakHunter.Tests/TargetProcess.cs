@@ -211,6 +211,31 @@ internal sealed class TargetProcess : IDisposable
         RuntimeFiles.DeleteOf(_process.Id);
     }
 
+    /// <summary>
+    /// The modes and lengths of the files with no name (O_TMPFILE: "/tmp/#inode (deleted)") that process
+    /// <paramref name="pid"/> has open now; none once it has exited.
+    /// </summary>
+    public static List<(UnixFileMode Mode, long Bytes)> UnnamedFilesOf(int pid)
+    {
+        var files = new List<(UnixFileMode, long)>();
+        try
+        {
+            foreach (FileSystemInfo descriptor in new DirectoryInfo($"/proc/{pid}/fd").EnumerateFileSystemInfos())
+            {
+                if (descriptor.LinkTarget is not string link || !link.StartsWith(Path.GetTempPath(), StringComparison.Ordinal)
+                    || !link.Contains("/#", StringComparison.Ordinal) || !link.EndsWith(" (deleted)", StringComparison.Ordinal))
+                    continue;
+                using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(descriptor.FullName);
+                files.Add((File.GetUnixFileMode(descriptor.FullName), RandomAccess.GetLength(file)));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The process, or the descriptor, went away while it was listed.
+        }
+        return files;
+    }
+
     /// <summary>The state letter from /proc (R running, S sleeping, t stopped by a tracer, T stopped).</summary>
     public static char StateOf(int pid)
     {

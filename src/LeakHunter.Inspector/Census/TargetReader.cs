@@ -12,11 +12,8 @@ namespace LeakHunter.Inspector.Census;
 /// The size from which an image of the process is moved to a file with no name once the process runs on, so that it
 /// and the graph made from it are not in memory together: the peak is then the larger of the two, not their sum.
 /// </param>
-internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imageInFileFrom = TargetReader.DefaultImageInFileFrom)
+internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imageInFileFrom = InspectorProtocol.DefaultImageInFileFrom)
 {
-    /// <summary>About 25 million objects' worth: below it, the graph and the image together take less than the machines LeakHunter runs on spare.</summary>
-    public const long DefaultImageInFileFrom = 1L << 30;
-
     // Pieces smaller than this (the runtime's tables, stacks) stay in memory: ClrMD reads them often, a few bytes at a time.
     private const long PieceInFileFrom = 1 << 20;
 

@@ -110,6 +110,9 @@ internal sealed class HeapGraph : IDisposable
         ObjectIndex index = ObjectIndex.ForHeap(runtime);
         var starts = new StartCollector(index);
         ulong unreadable = scanner.Walk(runtime, ref starts);
+        // A node's number is an int, as are the arrays of one entry per node: about 48 GB of the smallest objects.
+        if (index.Objects > Array.MaxLength)
+            throw new TooManyObjectsException(index.Objects);
         index.Seal();
         return (index, unreadable);
     }
@@ -242,6 +245,14 @@ internal sealed class HeapGraph : IDisposable
     }
 
     public void Dispose() => References.Dispose();
+}
+
+/// <summary>A heap with more objects than a graph can number (<see cref="Array.MaxLength"/>).</summary>
+internal sealed class TooManyObjectsException(long objects)
+    : Exception($"the heap's {objects:N0} objects are more than one graph can number ({Array.MaxLength:N0})")
+{
+    /// <summary>Objects on the heap.</summary>
+    public long Objects { get; } = objects;
 }
 
 /// <summary>An array that doubles as it fills; its <see cref="Items"/> beyond <see cref="Count"/> are unused.</summary>

@@ -25,7 +25,7 @@ internal static class LeakExplainer
     /// </summary>
     public static ScanTotals ReachableCensus(ClrRuntime runtime, HeapScanner scanner, Histogram histogram)
     {
-        using HeapGraph graph = HeapGraph.BuildWhileHeld(scanner, runtime);
+        using HeapGraph graph = BuildWhileHeld(scanner, runtime);
         // A root that cannot be read lowers the counts, so the reply says how many could not, and why.
         var failures = new FailureTally();
         List<NamedRoot> roots = RootFinder.Find(runtime, graph, failures).Where(r => r.Kind != RootKindCode.FinalizerQueue).ToList();
@@ -113,10 +113,26 @@ internal static class LeakExplainer
             ReleaseGarbage();
             return Explain(runtime, types, graph, newByType, newInstances, mark, maxInstancesPerType, timeLimit, clock, failures);
         }
+        catch (TooManyObjectsException e)
+        {
+            return Unexplained(objects, newInstances, failures, $"no paths were traced: {e.Message}; the counts stand");
+        }
         catch (OutOfMemoryException)
         {
             return Unexplained(objects, newInstances, failures,
                 $"no paths were traced: the inspector ran out of memory for the graph of the heap's {(objects > 0 ? $"{objects:N0} " : "")}objects; the counts stand, and a machine with more free memory can trace the paths");
+        }
+    }
+
+    private static HeapGraph BuildWhileHeld(HeapScanner scanner, ClrRuntime runtime)
+    {
+        try
+        {
+            return HeapGraph.BuildWhileHeld(scanner, runtime);
+        }
+        catch (TooManyObjectsException e)
+        {
+            throw new InspectorException(InspectorStatus.Failed, $"Only the objects roots reach cannot be counted: {e.Message}. Count every object instead: a census that is not reachable-only (`census` without `--reachable`).");
         }
     }
 

@@ -70,8 +70,11 @@ internal sealed class ObjectIndex
         return new ObjectIndex(ranges, runtime.DataTarget.DataReader.PointerSize);
     }
 
-    /// <summary>Objects indexed.</summary>
-    public int Count { get; private set; }
+    /// <summary>Objects indexed, as a node number can count them: <see cref="Objects"/> when that is at most <see cref="int.MaxValue"/>.</summary>
+    public int Count => (int)Math.Min(Objects, int.MaxValue);
+
+    /// <summary>Objects indexed; past <see cref="int.MaxValue"/>, <see cref="Contains"/> still answers, but nodes are not numbered.</summary>
+    public long Objects { get; private set; }
 
     public long MemoryBytes => _bits.LongLength * sizeof(ulong) + _blockRanks.LongLength * sizeof(int) + (_unitSegments?.LongLength ?? 0) * sizeof(int);
 
@@ -83,20 +86,20 @@ internal sealed class ObjectIndex
             return;
         long slot = (long)((address - _segmentStarts[segment]) >> _slotShift);
         _bits[_segmentWords[segment] + (slot >> 6)] |= 1UL << (int)(slot & 63);
-        Count++;
+        Objects++;
     }
 
     /// <summary>Counts the objects before each block: after the last <see cref="Add"/>, before the first lookup.</summary>
     public void Seal()
     {
-        int rank = 0;
+        long rank = 0;
         for (int block = 0; block < _blockRanks.Length - 1; block++)
         {
-            _blockRanks[block] = rank;
+            _blockRanks[block] = (int)Math.Min(rank, int.MaxValue);
             for (int word = block * WordsPerBlock; word < (block + 1) * WordsPerBlock; word++)
                 rank += BitOperations.PopCount(_bits[word]);
         }
-        _blockRanks[^1] = rank;
+        _blockRanks[^1] = (int)Math.Min(rank, int.MaxValue);
     }
 
     /// <summary>The node of the object starting at <paramref name="address"/>, or -1 when none does.</summary>

@@ -116,6 +116,15 @@ internal sealed class InspectorClient : IDisposable
         startInfo.Environment["DOTNET_TieredPGO"] = "0";
         foreach ((string name, string value) in runtimeSettings ?? new Dictionary<string, string>())
             startInfo.Environment[name] = value;
+        try
+        {
+            // The inspector would refuse it at its start; the user hears why from here, before it is started.
+            InspectorProtocol.ImageInFileFrom(startInfo.Environment.TryGetValue(InspectorProtocol.ImageInFileFromVariable, out string? imageInFileFrom) ? imageInFileFrom : null);
+        }
+        catch (FormatException e)
+        {
+            throw new LeakHunterException(LeakHunterFailure.InvalidInput, e.Message, e);
+        }
 
         Process process;
         try

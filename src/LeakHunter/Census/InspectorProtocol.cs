@@ -111,6 +111,23 @@ internal static class InspectorProtocol
     /// <summary>Environment variable naming the process the inspector serves and must not outlive.</summary>
     public const string ParentPidVariable = "LEAKHUNTER_PARENT_PID";
 
+    /// <summary>
+    /// Environment variable a user may set: the size in bytes from which the inspector moves an image of a live
+    /// process to a file with no name once the process runs on (<see cref="DefaultImageInFileFrom"/> when unset; 0
+    /// moves every image). The inspector inherits it from the process that starts it.
+    /// </summary>
+    public const string ImageInFileFromVariable = "LEAKHUNTER_IMAGE_IN_FILE_FROM";
+
+    /// <summary>1 GiB, about 25 million objects: below it, an image and the graph made from it fit in memory together on any machine LeakHunter runs on.</summary>
+    public const long DefaultImageInFileFrom = 1L << 30;
+
+    /// <summary>The value of <see cref="ImageInFileFromVariable"/>, <paramref name="value"/>.</summary>
+    /// <exception cref="FormatException">It is not a number of bytes; the message names the variable and what it takes.</exception>
+    public static long ImageInFileFrom(string? value) =>
+        string.IsNullOrEmpty(value) ? DefaultImageInFileFrom
+        : long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes) ? bytes
+        : throw new FormatException($"{ImageInFileFromVariable} is '{value}': it takes a number of bytes, such as {DefaultImageInFileFrom} (1 GiB, the default), or 0 to move every image to a file.");
+
     /// <summary>The build an assembly came from, as its handshake and error messages name it.</summary>
     public static string BuildVersionOf(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
