@@ -261,6 +261,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
 internal sealed unsafe class ImageBuffers : IDisposable
 {
     private const int PageBytes = 4096;
+    private const ulong TouchPieceBytes = 64 << 20;
 
     private readonly List<(ulong Start, ulong End, nint Memory)> _prepared = new();
     private readonly List<(nint Memory, long Bytes)> _owned = new();
@@ -271,10 +272,14 @@ internal sealed unsafe class ImageBuffers : IDisposable
         var buffers = new ImageBuffers();
         foreach (ImageRange range in planned.Where(r => r.Kind == ImageRangeKind.Copied))
             buffers._prepared.Add((range.Start, range.End, buffers.Allocate(range.Length)));
-        Parallel.ForEach(buffers._prepared, range =>
+        // In pieces, so that both cores share even one range of gigabytes (a big GC heap is one): a page's first touch
+        // costs the system about as much as copying it, and one core alone takes seconds for a heap of 100M objects.
+        var pieces = buffers._prepared.SelectMany(range => Enumerable.Range(0, (int)((range.End - range.Start + TouchPieceBytes - 1) / TouchPieceBytes))
+            .Select(piece => (Memory: range.Memory + (nint)((ulong)piece * TouchPieceBytes), Bytes: Math.Min(TouchPieceBytes, range.End - range.Start - (ulong)piece * TouchPieceBytes))));
+        Parallel.ForEach(pieces, piece =>
         {
-            for (ulong page = 0; page < range.End - range.Start; page += PageBytes)
-                ((byte*)range.Memory)[page] = 0;
+            for (ulong page = 0; page < piece.Bytes; page += PageBytes)
+                ((byte*)piece.Memory)[page] = 0;
         });
         return buffers;
     }
