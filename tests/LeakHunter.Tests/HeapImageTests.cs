@@ -103,6 +103,11 @@ public sealed class HeapImageTests
         nint first = buffers.For(cut[1]);
         Assert.Equal(first + 0x800, buffers.For(Copied(0x1800, 0x2000)));
         Assert.NotEqual(first + 0x2000, buffers.For(cut[2]));
+
+        // Memory taken for a range that was not made ready serves it again when the next image is copied into the same buffers.
+        nint grown = buffers.For(cut[4]);
+        Assert.Equal(grown, buffers.For(Copied(0x6000, 0x7000)));
+        Assert.Equal([Copied(0x5000, 0x6000), Copied(0x6000, 0x7000), Copied(0x7000, 0x7800)], buffers.CutAtBuffers([Copied(0x5000, 0x7800)]));
     }
 
     private static ImageRange Copied(ulong start, ulong end) => new(start, end, ImageRangeKind.Copied);

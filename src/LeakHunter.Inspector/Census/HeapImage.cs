@@ -38,7 +38,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
     private readonly ulong[] _ends;
     private readonly nint[] _copies;
     private readonly long[] _fileOffsets;
-    private readonly ImageBuffers _buffers;
+    private ImageBuffers? _buffers;
     private SafeFileHandle? _file;
     private readonly Dictionary<uint, byte[]> _contexts;
     private readonly ModuleInfo[] _modules;
@@ -72,7 +72,7 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
     public void MoveToFile(SafeFileHandle file, long minBytes)
     {
         _file = file;
-        List<(nint Memory, long Bytes, long FileOffset)> moved = _buffers.MoveToFile(file, minBytes);
+        List<(nint Memory, long Bytes, long FileOffset)> moved = _buffers!.MoveToFile(file, minBytes);
         for (int range = 0; range < _copies.Length; range++)
         {
             if (_copies[range] == 0)
@@ -246,9 +246,20 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
         return index >= 0 ? index : ~index - 1;
     }
 
+    /// <summary>
+    /// Gives up the memory the image was copied into, for the next image of the same process to be copied into: made
+    /// ready again, it would cost about as long as the copy for every retry. The image is unreadable from now on.
+    /// </summary>
+    public ImageBuffers TakeBuffers()
+    {
+        ImageBuffers buffers = _buffers ?? throw new InvalidOperationException("The image's memory was given up already.");
+        _buffers = null;
+        return buffers;
+    }
+
     public void Dispose()
     {
-        _buffers.Dispose();
+        _buffers?.Dispose();
         _file?.Dispose();
     }
 }
@@ -322,7 +333,10 @@ internal sealed unsafe class ImageBuffers : IDisposable
         index = index >= 0 ? index : ~index - 1;
         if (index >= 0 && _prepared[index].Start <= range.Start && range.End <= _prepared[index].End)
             return _prepared[index].Memory + (nint)(range.Start - _prepared[index].Start);
-        return Allocate(range.Length);
+        // Kept in order with the rest, so that another image copied into these buffers uses it again.
+        nint memory = Allocate(range.Length);
+        _prepared.Insert(index + 1, (range.Start, range.End, memory));
+        return memory;
     }
 
     private nint Allocate(ulong bytes)

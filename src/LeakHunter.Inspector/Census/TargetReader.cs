@@ -121,22 +121,25 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imag
         if (target.Route != CensusRoute.Attach)
             return Read(target, work);
         double stopped = 0;
+        ImageBuffers? copiedInto = null;
         for (int attempt = 1; ; attempt++)
         {
-            (HeapImage? image, DataTarget? process, double pauseMs) = Capture();
+            (HeapImage? image, DataTarget? process, double pauseMs) = Capture(copiedInto);
+            copiedInto = null;
             if (image is null)
                 return Read(target, work);
             stopped += pauseMs;
             try
             {
-                if (image.CopiedBytes >= imageInFileFrom && InspectorPlatform.Current.UnnamedPrivateFile(Path.GetTempPath()) is { } file)
-                    image.MoveToFile(file, PieceInFileFrom);
                 using var imaged = new DataTarget(image, new DataTargetOptions());
                 using ClrRuntime runtime = CreateRuntime(imaged);
                 // No work ever sees an image of a heap in the middle of a GC, whether or not it walks the heap.
                 if (!runtime.Heap.CanWalkHeap)
                     throw new InspectorException(InspectorStatus.HeapNotWalkable,
                         $"Process {targetPid} was in the middle of a GC at each of {MaxAttempts} images taken of it; try again.");
+                // Only an image that will be read is worth the move.
+                if (image.CopiedBytes >= imageInFileFrom && InspectorPlatform.Current.UnnamedPrivateFile(Path.GetTempPath()) is { } file)
+                    image.MoveToFile(file, PieceInFileFrom);
                 return (work(runtime), stopped);
             }
             catch (Exception e) when (e is not InspectorException { Status: InspectorStatus.HeapNotWalkable } && InspectorPlatform.Current.HasExited(targetPid))
@@ -146,7 +149,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imag
             }
             catch (InspectorException e) when (e.Status == InspectorStatus.HeapNotWalkable && attempt < MaxAttempts)
             {
-                // Taken in the middle of a GC another thread of the process was running: take another.
+                // Taken in the middle of a GC another thread of the process was running: take another, into the same memory.
+                copiedInto = image.TakeBuffers();
                 Thread.Sleep(Math.Min(attempt * 2, 20));
             }
             finally
@@ -160,25 +164,32 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imag
     private InspectorException ExitedWhileImaged() =>
         new(InspectorStatus.Failed, $"Process {targetPid} exited while its image was taken; nothing of it was read.");
 
-    /// <summary>An image of the process, taken while it is held, and how long it was held; no image where the system cannot list its memory.</summary>
-    private (HeapImage? Image, DataTarget? Process, double PauseMs) Capture()
+    /// <summary>
+    /// An image of the process, taken while it is held, and how long it was held; no image where the system cannot list
+    /// its memory. It is copied into <paramref name="copiedInto"/>, the memory of an image just taken that could not be
+    /// used, where that covers it, or into memory made ready for it first.
+    /// </summary>
+    private (HeapImage? Image, DataTarget? Process, double PauseMs) Capture(ImageBuffers? copiedInto)
     {
         DataTarget? process = null;
-        ImageBuffers? buffers = null;
+        ImageBuffers? buffers = copiedInto;
         try
         {
-            // Listed while the process runs, so the memory to copy into is in RAM before it is held.
-            List<ImageRange>? planned = InspectorPlatform.Current.WritableMemory(targetPid);
-            if (planned is null)
-                return (null, null, 0);
-            long copied = planned.Where(r => r.Kind == ImageRangeKind.Copied).Sum(r => (long)r.Length);
-            long available = Paths.MemoryBudget.AvailableBytes(copied);
-            if (copied > available)
+            if (buffers is null)
             {
-                throw new ImageTooLargeException($"an image of process {targetPid}'s {Paths.MemoryBudget.Describe(copied)} of written memory would not fit in " +
-                    $"the {Paths.MemoryBudget.Describe(available)} the inspector may take, so the process was not held; a machine with more free memory can trace the paths");
+                // Listed while the process runs, so the memory to copy into is in RAM before it is held.
+                List<ImageRange>? planned = InspectorPlatform.Current.WritableMemory(targetPid);
+                if (planned is null)
+                    return (null, null, 0);
+                long copied = planned.Where(r => r.Kind == ImageRangeKind.Copied).Sum(r => (long)r.Length);
+                long available = Paths.MemoryBudget.AvailableBytes(copied);
+                if (copied > available)
+                {
+                    throw new ImageTooLargeException($"an image of process {targetPid}'s {Paths.MemoryBudget.Describe(copied)} of written memory would not fit in " +
+                        $"the {Paths.MemoryBudget.Describe(available)} the inspector may take, so the process was not held; a machine with more free memory can trace the paths");
+                }
+                buffers = ImageBuffers.Prepare(planned);
             }
-            buffers = ImageBuffers.Prepare(planned);
             long started = Stopwatch.GetTimestamp();
             using (InspectorPlatform.Current.HoldStill(targetPid))
             {
