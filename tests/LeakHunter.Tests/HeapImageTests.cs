@@ -5,6 +5,7 @@ using Microsoft.Diagnostics.Runtime;
 using Xunit;
 using CensusRoute = inspector::LeakHunter.Census.CensusRoute;
 using HeapScanner = inspector::LeakHunter.Inspector.Census.HeapScanner;
+using InspectorPlatform = inspector::LeakHunter.Inspector.Platform.InspectorPlatform;
 using ImageBuffers = inspector::LeakHunter.Inspector.Census.ImageBuffers;
 using ImageRange = inspector::LeakHunter.Inspector.Census.ImageRange;
 using ImageRangeKind = inspector::LeakHunter.Inspector.Census.ImageRangeKind;
@@ -73,6 +74,27 @@ public sealed class HeapImageTests
         Assert.Contains(ClrRootKind.Stack, fromFile.RootKinds);
         Assert.True(fromFile.StackFrames > 0);
     }
+
+    [Fact]
+    public void AnImageFile_IsMadeOnADisksFileSystem_AndNotWhereFilesAreMemoryThemselves()
+    {
+        string descriptor;
+        using (Microsoft.Win32.SafeHandles.SafeFileHandle? onDisk = InspectorPlatform.Current.UnnamedPrivateFile(Path.GetTempPath()))
+        {
+            Assert.NotNull(onDisk);
+            descriptor = $"/proc/self/fd/{onDisk.DangerousGetHandle()}";
+            Assert.Matches($"^{Path.GetTempPath()}#[0-9]+ \\(deleted\\)$", new FileInfo(descriptor).LinkTarget);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(descriptor));
+        }
+        Assert.False(File.Exists(descriptor) && new FileInfo(descriptor).LinkTarget?.Contains("(deleted)", StringComparison.Ordinal) == true);
+
+        // /dev/shm is tmpfs: a file there is memory the inspector's peak would not show.
+        Assert.Equal("tmpfs", MountTypeOf("/dev/shm"));
+        Assert.Null(InspectorPlatform.Current.UnnamedPrivateFile("/dev/shm"));
+    }
+
+    private static string? MountTypeOf(string mountPoint) =>
+        File.ReadLines("/proc/self/mounts").Select(line => line.Split(' ')).Where(fields => fields[1] == mountPoint).Select(fields => fields[2]).LastOrDefault();
 
     [Theory]
     [InlineData("1GB")]

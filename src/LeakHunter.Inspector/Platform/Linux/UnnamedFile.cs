@@ -16,9 +16,19 @@ internal static partial class UnnamedFile
     private const int CloseOnExec = 0x80000; // O_CLOEXEC
     private const int OwnerReadWrite = 0x180; // 0600
 
-    /// <summary>An unnamed file on the file system of <paramref name="folder"/>, or null where it refuses one (tmpfs before 3.11, NFS).</summary>
-    public static SafeFileHandle? Create(string folder)
+    private const long TmpfsMagic = 0x01021994;
+    private const long RamfsMagic = 0x858458f6;
+
+    /// <summary>
+    /// An unnamed file on the file system of <paramref name="folder"/>; null where it refuses one (NFS, old kernels),
+    /// or where the file system is memory itself (tmpfs, ramfs): a file there would take the same memory, unseen.
+    /// </summary>
+    public static unsafe SafeFileHandle? Create(string folder)
     {
+        // struct statfs begins with f_type on every Linux architecture; the rest is not needed.
+        byte* fileSystem = stackalloc byte[256];
+        if (statfs(folder, fileSystem) != 0 || *(long*)fileSystem is TmpfsMagic or RamfsMagic)
+            return null;
         int descriptor = open(folder, TemporaryFile | ReadWrite | NeverNamed | CloseOnExec, OwnerReadWrite);
         return descriptor < 0 ? null : new SafeFileHandle(descriptor, ownsHandle: true);
     }
@@ -28,4 +38,7 @@ internal static partial class UnnamedFile
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags, int mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statfs(string path, byte* buffer);
 }
