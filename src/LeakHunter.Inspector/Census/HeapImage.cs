@@ -59,9 +59,6 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
     /// <summary>The bytes copied out of the process.</summary>
     public long CopiedBytes { get; }
 
-    /// <summary>The bytes of the copy that live in a file, not in memory.</summary>
-    public long BytesInFile { get; private set; }
-
     /// <summary>
     /// Moves every piece of the copy of at least <paramref name="minBytes"/> into <paramref name="file"/>, which the
     /// image owns from now on, freeing each piece's memory as soon as it is written: the image's memory goes to the
@@ -87,7 +84,6 @@ internal sealed unsafe class HeapImage : ProcessMemoryReader, IDisposable
                 }
             }
         }
-        BytesInFile = moved.Sum(m => m.Bytes);
     }
 
     /// <summary>
