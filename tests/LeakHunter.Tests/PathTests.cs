@@ -270,6 +270,47 @@ public sealed class PathTests
     }
 
     [Fact]
+    public void OlderInstancesOfTheGrowingType_StayWhereTheMarkSawThem_AndAreNotTraced()
+    {
+        // Each call leaves young garbage around the one payload it keeps, which makes a full GC compact; the older
+        // payloads behind the gaps each call leaves would move, and a moved payload looks made since the mark.
+        LeakReport report;
+        try
+        {
+            report = LeakDetector.Run(() => PathBesideOldInstances.Handle());
+        }
+        finally
+        {
+            PathBesideOldInstances.Release();
+        }
+
+        Assert.True(report.HasLeaks, report.ToString());
+        string payload = Targets + "PathBesideOldInstances+Payload";
+        Assert.All(report.Leaks.Where(l => l.Type == payload),
+            l => Assert.Equal(new LeakRoot(LeakRootKind.StaticField, Targets + "PathBesideOldInstances.s_leaked"), l.Root));
+        Assert.DoesNotContain(report.Referrers.Single(r => r.Type == payload).From, r => r.Type == "System.Object[]");
+        Assert.DoesNotContain(report.Warnings, w => w.Contains("compacted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AFragmentThatCompactsTheHeap_IsExplainedOverAFewIntervals_AndTheReportSaysInstancesMayHaveMoved()
+    {
+        LeakReport report;
+        try
+        {
+            report = LeakDetector.Run(() => PathCompactingFragment.Handle(), new LeakOptions { ConfirmationIterations = 200 });
+        }
+        finally
+        {
+            PathCompactingFragment.Release();
+        }
+
+        Assert.True(report.HasLeaks, report.ToString());
+        Assert.Contains(report.Leaks, l => l.Type == Targets + "PathCompactingFragment+Item" && l.Root.Name == Targets + "PathCompactingFragment.s_kept");
+        Assert.Single(report.Warnings, w => w.StartsWith("A GC compacted the heap in each of the 3 intervals run to explain the growth", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AsyncMethodWaitingForever_IsNamedByItsStateMachine()
     {
         LeakSignature leak;

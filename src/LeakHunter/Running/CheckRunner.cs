@@ -35,7 +35,8 @@ internal sealed class CheckRunner
     // The iteration the growing types' instances were marked at, when they were.
     private int? _markedAt;
     // The last full blocking GC LeakHunter itself made after the mark, and whether another one (the runtime's own, which
-    // may compact) ran since: then marked objects may have moved and look new, and the mark is taken again.
+    // may compact) ran since, or one of LeakHunter's compacted: then marked objects may have moved and look new, and
+    // the mark is taken again.
     private long _ownFullGc;
     private bool _markMayHaveMoved;
     private bool _finalizerBlocked;
@@ -218,8 +219,8 @@ internal sealed class CheckRunner
     private void MarkSettledHeap(InspectionSession censuses, IReadOnlyCollection<string> types)
     {
         // One more full GC puts every survivor in gen2, where no young-generation GC moves it, and the settles after
-        // the mark never compact.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        // the mark do not compact. This one does, so that the old generation has no gaps for a later GC to close.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         censuses.Mark(types);
         _markedAt = _iterations;
         _ownFullGc = LastFullBlockingGc();
@@ -232,15 +233,21 @@ internal sealed class CheckRunner
     /// Asks what holds the instances of the growing types that are new since the mark. When no mark was taken before
     /// confirmation, or no iteration ran since, it marks now and runs one more interval. The heap is settled without
     /// compacting after the mark, so the old instances stay where they were marked and only the new ones have
-    /// addresses the mark has not seen.
+    /// addresses the mark has not seen; an interval in which a GC compacted all the same is run again, a few times at most.
     /// </summary>
     private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes)
     {
         _cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            if (_markedAt is null || _markedAt == _iterations)
+            for (int intervals = 0; _markedAt is null || _markedAt == _iterations || _markMayHaveMoved; intervals++)
             {
+                if (intervals == MaxExplainedIntervals)
+                {
+                    _warnings.Add($"A GC compacted the heap in each of the {MaxExplainedIntervals} intervals run to explain the growth, so some instances " +
+                        "traced as new may be older ones it moved: a path to a collection that did not grow may be one of those.");
+                    break;
+                }
                 Settle();
                 MarkSettledHeap(censuses, growingTypes);
                 await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
@@ -317,6 +324,9 @@ internal sealed class CheckRunner
 
     // At least this many rounds: a type that grows in steps is judged on two of them.
     private const int MinConfirmationRounds = 2;
+
+    // Intervals the explanation runs while GCs keep compacting; each costs a mark and IterationsPerCensus iterations.
+    private const int MaxExplainedIntervals = 3;
 
     /// <summary>The most rounds confirmation may take: to four times <see cref="LeakOptions.ConfirmationIterations"/>, doubling from the counted run.</summary>
     private static int MaxConfirmationRounds(LeakOptions options)
@@ -493,7 +503,13 @@ internal sealed class CheckRunner
         _iterations += count;
     }
 
-    /// <summary>Collects what the last iterations left, keeping every survivor where it is, so marked addresses stay true.</summary>
+    /// <summary>
+    /// Collects what the last iterations left, keeping every survivor where it is, so marked addresses stay true. A GC
+    /// asked not to compact may compact all the same, and does whenever a full GC meets young objects that mostly
+    /// died: it then moves the old generation too, where every marked object is. So the young generations are
+    /// collected first, by a GC that never touches the old one; a full GC that still compacted (an old generation
+    /// left too fragmented) is noted, and the mark is taken again.
+    /// </summary>
     private void SettleWithoutCompacting()
     {
         _cancellationToken.ThrowIfCancellationRequested();
@@ -502,9 +518,20 @@ internal sealed class CheckRunner
         for (int i = 0; i < 2; i++)
         {
             _finalizerBlocked |= !FinalizerWaiter.Wait(FinalizerWaiter.Limit);
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+            CollectWithoutCompacting(1);
+            CollectWithoutCompacting(GC.MaxGeneration);
         }
         _ownFullGc = LastFullBlockingGc();
+    }
+
+    /// <summary>A blocking GC of <paramref name="generation"/> that does not ask to compact; one that became a compacting full GC is noted.</summary>
+    private void CollectWithoutCompacting(int generation)
+    {
+        long before = LastFullBlockingGc();
+        GC.Collect(generation, GCCollectionMode.Forced, blocking: true, compacting: false);
+        GCMemoryInfo full = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        if (full.Index != before && full.Compacted)
+            _markMayHaveMoved = true;
     }
 
     private void SettleAndTake(InspectionSession censuses, CensusPhase phase, bool compacting = true)

@@ -443,3 +443,67 @@ internal static class PathImmortalKeyAlias
 {
     public static readonly Type s_widgetType = typeof(PathImmortalKey.Widget);
 }
+
+// PathBesideOldInstances.s_leaked -> List<Payload> -> Payload[] -> Payload, one per call, kept among hundreds of
+// young objects dropped. Thousands of older payloads, made before the check, lie in s_old between blocks that are
+// replaced one per call, so each call leaves a gap in the old generation before some of them. A full GC that meets
+// that much young garbage compacts, and the old payloads it moves would have addresses the mark never saw.
+internal static class PathBesideOldInstances
+{
+    private const int OldPayloads = 5_000;
+    private static readonly List<object> s_old = Old();
+    private static readonly List<Payload> s_leaked = [];
+    private static object? s_dropped;
+    private static int s_calls;
+
+    public static object Handle()
+    {
+        for (int i = 0; i < 300; i++)
+            s_dropped = new byte[48];
+        var payload = new Payload();
+        s_leaked.Add(payload);
+        s_old[2 * (s_calls++ % OldPayloads) + 1] = new byte[64];
+        return payload;
+    }
+
+    public static void Release() => s_leaked.Clear();
+
+    private static List<object> Old()
+    {
+        var old = new List<object>(2 * OldPayloads);
+        for (int i = 0; i < OldPayloads; i++)
+        {
+            old.Add(new Payload());
+            old.Add(new byte[64]);
+        }
+        return old;
+    }
+
+    public sealed class Payload
+    {
+        public long Id = Interlocked.Increment(ref s_calls);
+    }
+}
+
+// PathCompactingFragment.s_kept -> List<Item> -> Item[] -> Item, one per call; every tenth call compacts the heap
+// itself, so every interval of ten calls moves what was marked before it.
+internal static class PathCompactingFragment
+{
+    private static readonly List<Item> s_kept = [];
+
+    public static object Handle()
+    {
+        var item = new Item();
+        s_kept.Add(item);
+        if (s_kept.Count % 10 == 0)
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return item;
+    }
+
+    public static void Release() => s_kept.Clear();
+
+    public sealed class Item
+    {
+        public int Size = 8;
+    }
+}
