@@ -228,8 +228,10 @@ public sealed class ResourceTests
 
             // A megabyte a call on the GC heap, every page of it written: forty megabytes over the counted calls, while
             // the GC gives back other memory as it settles and the process's own allocators move a megabyte or so.
-            // Native memory, what lies outside the GC's own pages, gains none of the forty.
-            Assert.Contains(report.GrowingTypes, t => t.Type == "System.Byte[]" && t.BytesPerIteration >= ResourceManagedArrays.Size);
+            // Native memory, what lies outside the GC's own pages, gains none of the forty. Other byte arrays of this
+            // process may die meanwhile (the shared array pool drops buffers left unused when a full GC runs), so the
+            // arrays' growth is about a megabyte a call, not at least one.
+            Assert.Contains(report.GrowingTypes, t => t.Type == "System.Byte[]" && t.BytesPerIteration >= 0.9 * ResourceManagedArrays.Size);
             ResourceUsage native = Assert.Single(report.Resources, r => r.Name == "nativeMemory");
             Assert.False(native.Growing, Counted(report));
             long kept = (long)Calls(report) * ResourceManagedArrays.Size;
