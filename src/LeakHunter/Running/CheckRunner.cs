@@ -39,6 +39,8 @@ internal sealed class CheckRunner
     // the mark is taken again.
     private long _ownFullGc;
     private bool _markMayHaveMoved;
+    // Iterations the last confirmation round ran; an interval the explanation runs on its own is as long.
+    private int _lastRoundIterations;
     private bool _finalizerBlocked;
     private readonly List<string> _warnings = new();
     private int _recordCount;
@@ -231,9 +233,11 @@ internal sealed class CheckRunner
 
     /// <summary>
     /// Asks what holds the instances of the growing types that are new since the mark. When no mark was taken before
-    /// confirmation, or no iteration ran since, it marks now and runs one more interval. The heap is settled without
-    /// compacting after the mark, so the old instances stay where they were marked and only the new ones have
-    /// addresses the mark has not seen; an interval in which a GC compacted all the same is run again, a few times at most.
+    /// confirmation, or no iteration ran since, it marks now and runs one more interval, as long as the last
+    /// confirmation round: what other threads make meanwhile (a test host's own caches) then weighs as little against
+    /// the growth as it did in the rounds. The heap is settled without compacting after the mark, so the old instances
+    /// stay where they were marked and only the new ones have addresses the mark has not seen; an interval in which a
+    /// GC compacted all the same is run again, a few times at most.
     /// </summary>
     private async ValueTask<LeakExplanation?> ExplainAsync(InspectionSession censuses, IReadOnlyCollection<string> growingTypes)
     {
@@ -250,7 +254,7 @@ internal sealed class CheckRunner
                 }
                 Settle();
                 MarkSettledHeap(censuses, growingTypes);
-                await RunIterationsAsync(_options.IterationsPerCensus).ConfigureAwait(false);
+                await RunIterationsAsync(Math.Max(_options.IterationsPerCensus, _lastRoundIterations)).ConfigureAwait(false);
                 SettleWithoutCompacting();
             }
             _explainedIterations = _iterations - _markedAt!.Value;
@@ -380,6 +384,7 @@ internal sealed class CheckRunner
 
             long roundStarted = Stopwatch.GetTimestamp();
             await RunRoundAsync(affordable, compacting).ConfigureAwait(false);
+            _lastRoundIterations = affordable;
             secondsPerIteration = Stopwatch.GetElapsedTime(roundStarted).TotalSeconds / affordable;
             long censusStarted = Stopwatch.GetTimestamp();
             SettleAndTake(censuses, CensusPhase.Confirmation, compacting);
