@@ -329,7 +329,7 @@ internal sealed class CheckRunner
     // At least this many rounds: a type that grows in steps is judged on two of them.
     private const int MinConfirmationRounds = 2;
 
-    // Intervals the explanation runs while GCs keep compacting; each costs a mark and IterationsPerCensus iterations.
+    // Intervals the explanation runs while GCs keep compacting; each costs a mark and as many iterations as the last round.
     private const int MaxExplainedIntervals = 3;
 
     /// <summary>The most rounds confirmation may take: to four times <see cref="LeakOptions.ConfirmationIterations"/>, doubling from the counted run.</summary>
