@@ -32,6 +32,14 @@ internal static class CauseGroups
             _ => true,
         }).ToArray();
 
+        // A thread started per call and never ended is one owner, whatever its stack holds: the same code's threads are one cause.
+        foreach (IGrouping<string, int> threads in Enumerable.Range(0, count).Where(i => signatures[i].Leak.RootKind == RootKindCode.Thread)
+            .GroupBy(i => signatures[i].Leak.RootName, StringComparer.Ordinal))
+        {
+            foreach (int i in threads)
+                Union(set, i, threads.First());
+        }
+
         var signatureOfInstance = new Dictionary<int, int>();
         for (int i = 0; i < count; i++)
         {

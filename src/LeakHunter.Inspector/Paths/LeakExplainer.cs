@@ -161,6 +161,7 @@ internal static class LeakExplainer
         // A watch's paths prefer them: a live server's in-flight connections lead to its singletons too.
         (int[] parent, bool complete, long searchBytes) = Search(graph, roots, clock, timeLimit, FinalizableNodes(runtime, graph), mark.RoutesThroughExisting ? existed : null);
         string? partial = complete ? null : $"the search from the roots stopped at its time limit ({timeLimit.TotalSeconds:0.#} s); paths not reached show as unknown";
+        OwnThreads(runtime, graph, roots, existed);
 
         var namer = new StepNamer(runtime, graph, failures);
         var signatures = new List<(LeakPath Leak, List<int[]> Paths)>();
@@ -168,7 +169,7 @@ internal static class LeakExplainer
         foreach ((int type, List<int> instances) in newByType)
         {
             List<int> sample = Sample(instances, maxInstancesPerType);
-            signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count));
+            signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count, existed));
             (List<ReferrerCount> from, bool capped) = CountReferrers(graph, namer, types, instances, complete ? parent : null);
             referrers.Add(new TypeReferrerCounts(types[type], from));
             if (capped)
@@ -214,6 +215,35 @@ internal static class LeakExplainer
             RetainedSizesMs = retainedSizesMs,
             RetainedSizesBytes = retainedSizesBytes,
         };
+    }
+
+    /// <summary>
+    /// The roots of threads started since the mark that still run, and are not the thread pool's: such a thread is
+    /// the owner of what its stack and thread statics hold, not work in flight. Each becomes a <see cref="RootKindCode.Thread"/>
+    /// root named by the code it runs, so the threads one call after another started are one owner. Only known when the
+    /// mark saw every object: a thread whose <c>Thread</c> object was not there then was started since.
+    /// </summary>
+    private static void OwnThreads(ClrRuntime runtime, HeapGraph graph, List<NamedRoot> roots, bool[]? existed)
+    {
+        if (existed is null || !roots.Any(r => r.ThreadAddress != 0))
+            return;
+        Dictionary<ulong, ClrObject> threadObjects = ThreadStacks.ThreadObjects(runtime);
+        var owners = new Dictionary<ulong, PathThread?>();
+        foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
+        {
+            PathThread? owner = null;
+            if (threadObjects.TryGetValue(thread.Address, out ClrObject obj) && graph.IndexOf(obj.Address) is int node and >= 0 && !existed[node])
+                owner = ThreadStacks.Owner(thread, ThreadStacks.ThreadName(obj));
+            owners[thread.Address] = owner;
+        }
+        for (int i = 0; i < roots.Count; i++)
+        {
+            if (roots[i].ThreadAddress != 0 && owners.GetValueOrDefault(roots[i].ThreadAddress) is { } owner)
+            {
+                string name = (owner.Name is null ? "thread" : $"thread \"{owner.Name}\"") + $" started at {owner.StartMethod}";
+                roots[i] = roots[i] with { Kind = RootKindCode.Thread, Name = name, Thread = owner };
+            }
+        }
     }
 
     private static Dictionary<int, List<int>> FindNewInstances(HeapGraph graph, IReadOnlyDictionary<int, ulong[]> markedByType)
@@ -356,9 +386,11 @@ internal static class LeakExplainer
     }
 
     private static IEnumerable<(LeakPath Leak, List<int[]> Paths)> Signatures(HeapGraph graph, TypeTable types, List<NamedRoot> roots, int[] parent, StepNamer namer, string typeName,
-        List<int> sample, int totalInstances)
+        List<int> sample, int totalInstances, bool[]? existed)
     {
         var groups = new Dictionary<string, (RootKindCode Kind, string Root, List<PathStep> Steps, List<int[]> Paths)>();
+        var threads = new Dictionary<string, HashSet<ulong>>(StringComparer.Ordinal);
+        var threadOf = new Dictionary<string, PathThread>(StringComparer.Ordinal);
         foreach (int instance in sample)
         {
             var nodes = new List<int>();
@@ -378,20 +410,33 @@ internal static class LeakExplainer
             List<PathStep> steps = CollapseRepeats(nodes.Select((n, i) => new PathStep(
                 types[graph.Types[n]],
                 i == 0 ? null : namer.FieldBetween(nodes[i - 1], n),
-                namer.NoteFor(n))).ToList(), nodes, out int[] keptNodes);
+                namer.NoteFor(n))
+            {
+                Closer = namer.CloserOf(n),
+                IsNew = existed is not null && !existed[n],
+            }).ToList(), nodes, out int[] keptNodes);
             string key = $"{kind}|{rootName}|{string.Join("|", steps.Select(s => s.Type + "." + s.Field))}";
+            if (node != NoParent && roots[-2 - node].Thread is { } thread)
+            {
+                // Threads that run the same code are one owner: each call started one, and each holds its share.
+                threadOf.TryAdd(key, thread);
+                if (!threads.TryGetValue(key, out HashSet<ulong>? seen))
+                    threads[key] = seen = new HashSet<ulong>();
+                seen.Add(roots[-2 - node].ThreadAddress);
+            }
             if (!groups.TryGetValue(key, out var group))
                 groups[key] = group = (kind, rootName, steps, new List<int[]>());
             group.Paths.Add(keptNodes);
         }
 
         // The sample stands for all the new instances: scale each signature's share up to the whole.
-        foreach ((RootKindCode kind, string root, List<PathStep> steps, List<int[]> paths) in groups.Values)
+        foreach ((string key, (RootKindCode kind, string root, List<PathStep> steps, List<int[]> paths)) in groups)
         {
             double scale = (double)totalInstances / sample.Count;
             int instances = (int)Math.Round(paths.Count * scale);
             long bytes = (long)Math.Round(paths.Sum(p => (double)graph.Sizes[p[^1]]) * scale);
-            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)) { Bytes = bytes }, paths);
+            PathThread? thread = threadOf.TryGetValue(key, out PathThread? owner) ? owner with { Threads = threads[key].Count } : null;
+            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)) { Bytes = bytes, Thread = thread }, paths);
         }
     }
 

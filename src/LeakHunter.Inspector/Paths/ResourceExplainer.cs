@@ -52,15 +52,15 @@ internal static partial class ResourceExplainer
 
     private static IEnumerable<ResourceFindingMessage> Threads(ClrRuntime runtime, ResourceIdentities since, int? livePid)
     {
-        Dictionary<ulong, ClrObject> threadObjects = ThreadObjects(runtime);
+        Dictionary<ulong, ClrObject> threadObjects = ThreadStacks.ThreadObjects(runtime);
         var stacksByThread = new List<(string What, string[] Top)>();
         var managed = new HashSet<int>();
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive && !since.Threads.Contains(t.Address)))
         {
             managed.Add((int)thread.OSThreadId);
             string[] frames = ThreadStacks.Frames(thread).ToArray();
-            string? start = StartMethod(frames);
-            string? name = threadObjects.TryGetValue(thread.Address, out ClrObject obj) ? ThreadName(obj) : null;
+            string? start = ThreadStacks.StartMethod(frames);
+            string? name = threadObjects.TryGetValue(thread.Address, out ClrObject obj) ? ThreadStacks.ThreadName(obj) : null;
             string what = (name is null ? "thread with no name" : $"thread \"{name}\"") + (start is null ? "" : $", started at {start}");
             stacksByThread.Add((what, frames.Take(TopFrames).ToArray()));
         }
@@ -82,41 +82,6 @@ internal static partial class ResourceExplainer
                 native.Count(), null, []);
         }
     }
-
-    /// <summary>Each live thread's managed <c>Thread</c> object, by the address of the runtime's thread it stands for.</summary>
-    private static Dictionary<ulong, ClrObject> ThreadObjects(ClrRuntime runtime)
-    {
-        // The runtime holds each started thread's Thread object through a handle, so no walk of the heap is needed.
-        var objects = new Dictionary<ulong, ClrObject>();
-        foreach (ClrHandle handle in runtime.EnumerateHandles())
-        {
-            ClrObject obj = handle.Object;
-            if (obj.IsValid && obj.Type?.Name == "System.Threading.Thread" && obj.Type.GetFieldByName("_DONT_USE_InternalThread") is not null)
-                objects.TryAdd(obj.ReadField<ulong>("_DONT_USE_InternalThread"), obj);
-        }
-        return objects;
-    }
-
-    private static string? ThreadName(ClrObject thread) =>
-        thread.Type?.GetFieldByName("_name") is not null ? thread.ReadStringField("_name") : null;
-
-    /// <summary>
-    /// The method a thread was started with: the outermost frame that is not the runtime's own thread start. Frames
-    /// come innermost first.
-    /// </summary>
-    private static string? StartMethod(string[] frames)
-    {
-        for (int i = frames.Length - 1; i >= 0; i--)
-        {
-            int dot = frames[i].LastIndexOf('.');
-            if (dot < 0 || !s_threadStart.Contains(frames[i][..dot]))
-                return frames[i];
-        }
-        return null;
-    }
-
-    // The runtime's own frames below every thread's start method.
-    private static readonly HashSet<string> s_threadStart = new(StringComparer.Ordinal) { "Thread", "Thread+StartHelper", "ExecutionContext" };
 
     // Handles of a group whose targets are traced: they share a type and, nearly always, a story.
     private const int TracedHandlesPerGroup = 10;

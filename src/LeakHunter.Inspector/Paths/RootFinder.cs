@@ -22,6 +22,12 @@ internal readonly record struct NamedRoot(RootKindCode Kind, string Name, int No
     /// shares it, and clearing that static would free nothing.
     /// </summary>
     public bool Immortal { get; init; }
+
+    /// <summary>For a stack local or a thread static: the runtime's thread whose root it is (<c>ClrThread.Address</c>); 0 for other roots.</summary>
+    public ulong ThreadAddress { get; init; }
+
+    /// <summary>For a root of a thread started since the mark that is still running: that thread, its name, start and starter.</summary>
+    public PathThread? Thread { get; init; }
 }
 
 /// <summary>
@@ -133,7 +139,7 @@ internal static partial class RootFinder
                     foreach (ClrThread thread in threads)
                     {
                         ulong address = Try(() => field.IsInitialized(thread) ? field.ReadObject(thread).Address : 0, failures, UnreadableThreadStatics);
-                        Add(threadStatics, graph, RootKindCode.ThreadStatic, $"{type.Name}.{MemberName(field.Name)} (thread {thread.ManagedThreadId})", address);
+                        Add(threadStatics, graph, RootKindCode.ThreadStatic, $"{type.Name}.{MemberName(field.Name)} (thread {thread.ManagedThreadId})", address, thread.Address);
                     }
                 }
             }
@@ -317,6 +323,7 @@ internal static partial class RootFinder
                 roots.Add(new NamedRoot(RootKindCode.Stack, $"local in {method} (thread {thread.ManagedThreadId})", node)
                 {
                     HeldSinceMark = slotsAtMark?.Contains(SlotOf(root)) == true,
+                    ThreadAddress = thread.Address,
                 });
             }
         }
@@ -347,13 +354,13 @@ internal static partial class RootFinder
         }
     }
 
-    private static void Add(List<NamedRoot> roots, HeapGraph graph, RootKindCode kind, string name, ulong address)
+    private static void Add(List<NamedRoot> roots, HeapGraph graph, RootKindCode kind, string name, ulong address, ulong threadAddress = 0)
     {
         if (address == 0)
             return;
         int node = graph.IndexOf(address);
         if (node >= 0)
-            roots.Add(new NamedRoot(kind, name, node));
+            roots.Add(new NamedRoot(kind, name, node) { ThreadAddress = threadAddress });
     }
 
     /// <summary>An auto-property's backing field is spelled as the property.</summary>

@@ -22,6 +22,10 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     private ClrModule[]? _modules;
     private ulong? _sharedAllocator;
 
+    /// <summary>The public method that releases the object at <paramref name="node"/> (its Dispose, Close, Shutdown, ...), or null.</summary>
+    public string? CloserOf(int node) =>
+        runtime.Heap.GetObjectType(graph.AddressOf(node)) is { } type ? Closers.Of(type) : null;
+
     /// <summary>The field of <paramref name="from"/> that holds <paramref name="to"/>: <c>_items</c>, <c>[]</c>, <c>[].value</c>.</summary>
     public string FieldBetween(int from, int to)
     {

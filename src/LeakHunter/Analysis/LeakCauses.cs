@@ -215,7 +215,7 @@ internal static class LeakCauses
     {
         LeakRootKind.StaticField => 0,
         LeakRootKind.ThreadStatic => 1,
-        LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle or LeakRootKind.LoadedAssembly => 2,
+        LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle or LeakRootKind.LoadedAssembly or LeakRootKind.Thread => 2,
         LeakRootKind.Stack => 3,
         _ => 4,
     };

@@ -41,8 +41,11 @@ internal static class LeakExplanations
 
     private static LeakSignature ToSignature(LeakPath path)
     {
-        var root = new LeakRoot((LeakRootKind)path.RootKind, path.RootName);
-        LeakStep[] steps = path.Steps.Select(s => new LeakStep(s.Type, s.Field, s.Note)).ToArray();
+        var root = new LeakRoot((LeakRootKind)path.RootKind, path.RootName)
+        {
+            Thread = path.Thread is { } t ? new LeakThread(t.Name, t.StartMethod, t.StartedBy, t.StopMethod, t.Threads) : null,
+        };
+        LeakStep[] steps = path.Steps.Select(s => new LeakStep(s.Type, s.Field, s.Note) { Closer = s.Closer, IsNew = s.IsNew }).ToArray();
         int? accumulationPoint = path.AccumulationPoint >= 0 && path.AccumulationPoint < steps.Length ? path.AccumulationPoint : null;
         return new LeakSignature(path.Type, path.Instances, root, steps, accumulationPoint, LeakIdioms.Decode(root, steps).Hint)
         {

@@ -33,12 +33,12 @@ internal static partial class LeakIdioms
     // Every idiom's name, most specific first: the order Decode tests them in.
     private static readonly string[] s_bySpecificity =
     [
-        UnloadableContext, "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
+        UnloadableContext, ThreadNeverEnded, "Task.Delay", "System.Timers.Timer", "timer", "RegisterWaitForSingleObject", "IOptionsMonitor.OnChange", "change token callback",
         "linked CancellationTokenSource", "cancellation token registration", "DI root scope", "Meter registry", "ActivitySource registry",
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
-        "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
+        "instrument per call", "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
         "ConditionalWeakTable entry",
-        "async method", "event handler", "closure", "collection",
+        "async method", ContainerScope, ForgottenObject, "event handler", "closure", "collection",
     ];
 
     /// <summary>Where an idiom stands among the others: lower is more specific (a System.Timers.Timer is a timer, not the other way).</summary>
@@ -48,11 +48,22 @@ internal static partial class LeakIdioms
         return index < 0 ? s_bySpecificity.Length : index;
     }
 
+    /// <summary>The idiom of a thread started per call that never ends, whose stack holds what grows.</summary>
+    public const string ThreadNeverEnded = "thread never ended";
+
+    /// <summary>The idiom of an object created per call that has a Dispose (Close, Shutdown, ...) nobody called.</summary>
+    public const string ForgottenObject = "never disposed";
+
+    /// <summary>The idiom of a container's scope that keeps every disposable it creates until the scope is disposed.</summary>
+    public const string ContainerScope = "DI root scope";
+
     /// <summary>The idiom of one path, from its root to a growing instance.</summary>
     public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         if (UnloadableContextKind(root, path) is { } context)
             return context;
+        if (root.Kind == LeakRootKind.Thread && root.Thread is { } thread)
+            return ThreadKind(thread);
         if (TimerKind(path) is { } timer)
             return timer;
         if (Has(path, "System.Threading.RegisteredWaitHandle"))
@@ -67,6 +78,8 @@ internal static partial class LeakIdioms
             return new("DI root scope", "Resolve disposable transient and scoped services from a scope (IServiceScopeFactory.CreateScope) and dispose the scope when the work is done: the root ServiceProvider keeps every IDisposable it creates until the provider itself is disposed.");
         if (RegistryKind(root, path) is { } registry)
             return registry;
+        if (path.Select((step, i) => (step, i)).Any(p => p.step.Type == "System.Diagnostics.Metrics.Meter" && p.i + 1 < path.Count && path[p.i + 1].Field == "_instruments"))
+            return new("instrument per call", "Create each instrument (counter, histogram, observable gauge) once, when the Meter is created, and keep it in a field: a Meter keeps every instrument created on it, with its callback and all the callback captures, until the Meter is disposed.");
         if (path.Any(s => s.Type == "Microsoft.Extensions.Logging.LoggerFactory") && path.Any(s => s.Field == "_loggers"))
             return new("logger category", "Use a fixed set of logger category names (a type's name or a constant) and put the per-call value in the message or a scope: the LoggerFactory caches one logger per category name for as long as it lives.");
         if (Has(path, "Microsoft.Extensions.Caching.Memory.MemoryCache"))
@@ -95,6 +108,10 @@ internal static partial class LeakIdioms
         }
         if (AsyncKind(path) is { } asyncMethod)
             return asyncMethod;
+        if (ContainerScopeKind(path) is { } scope)
+            return scope;
+        if (ForgottenObjectKind(path) is { } forgotten)
+            return forgotten;
         // A delegate held by a field, not by a collection's slot, is an event's handler.
         bool eventHoldsOneHandler = path.Select((s, i) => (s, i)).Any(p =>
             (p.s.Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false) && (p.i == 0 || p.s.Field?.StartsWith('[') == false));
@@ -115,10 +132,111 @@ internal static partial class LeakIdioms
             LeakRootKind.Unknown =>
                 new(null, "No root LeakHunter can see reaches these: look for native code or unmanaged callbacks that hold them."),
             _ when path.Any(s => IsCollection(s.Type)) =>
-                new("collection", "Remove the entries from the collection when they are done, or bound it (an eviction policy, a size limit)."),
+                new("collection", $"Remove the entries from {CollectionHolder(path)} when they are done, or bound it (an eviction policy, a size limit)."),
             _ => new(null, "Clear the static field, or stop storing per-call objects in it."),
         };
     }
+
+    /// <summary>A thread per call: the fix is to release what started it, read from the starter's own type.</summary>
+    private static LeakIdiom ThreadKind(LeakThread thread)
+    {
+        string starter = TypeNames.Short(thread.StartedBy);
+        string threads = thread.Threads > 1 ? $" ({thread.Threads:N0} of them were running)" : "";
+        string release = thread.StopMethod is { } stop
+            ? $"call {starter}.{stop}() when the work is done (or dispose the object of yours that created it: disposing it stops its {starter}), so its thread ends; or create one and share it."
+            : $"stop the thread when the work is done (signal its loop to end), or start one {starter} and share it.";
+        return new(ThreadNeverEnded, $"Each call starts a thread that runs {TypeNames.Short(thread.StartMethod)} and never ends{threads}; its stack holds these for as long as it runs: {release}");
+    }
+
+    /// <summary>
+    /// A container's scope that keeps the disposables it creates, recognised by shape rather than by library: an object
+    /// whose type is a scope, a container or a service provider, holding (through something named for disposables) new
+    /// objects that have a Dispose. Resolved from the root scope, a disposable transient stays until the container does.
+    /// </summary>
+    private static LeakIdiom? ContainerScopeKind(IReadOnlyList<LeakStep> path)
+    {
+        int scope = -1;
+        for (int i = 0; i < path.Count - 1; i++)
+        {
+            string type = TypeNames.Short(path[i].Type);
+            if (scope < 0 && (type.Contains("Scope", StringComparison.Ordinal) || type.Contains("Container", StringComparison.Ordinal)
+                || type.Contains("ServiceProvider", StringComparison.Ordinal) || type.Contains("Injector", StringComparison.Ordinal)))
+                scope = i;
+            bool namedForDisposables = path[i].Field?.Contains("dispos", StringComparison.OrdinalIgnoreCase) == true
+                || type.Contains("Dispos", StringComparison.Ordinal);
+            if (scope < 0 || !namedForDisposables)
+                continue;
+            int disposable = Enumerable.Range(i + 1, path.Count - i - 1).FirstOrDefault(j => path[j].Closer is "Dispose" or "DisposeAsync" && !IsCollection(path[j].Type), -1);
+            if (disposable < 0)
+                return null;
+            string service = TypeNames.Short(path[disposable].Type);
+            return new(ContainerScope,
+                $"Resolve {service} from a scope that is disposed when the work is done (create a child scope per unit of work, and dispose it), or do not register a disposable type as transient: " +
+                $"the container's {TypeNames.Short(path[scope].Type)} keeps every IDisposable it creates until the scope itself is disposed, and this one lives as long as the container.");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The first object made during the calls on the path, past the collections that hold it, has a method to release
+    /// it and is still held: it was created per call and never released. The fix names that method on that type, and
+    /// what keeps the objects until then. A delegate on the way first is an event's handler, told as such.
+    /// </summary>
+    private static LeakIdiom? ForgottenObjectKind(IReadOnlyList<LeakStep> path)
+    {
+        for (int i = 1; i < path.Count; i++)
+        {
+            LeakStep step = path[i];
+            if (IsDelegate(step))
+                return null;
+            if (!step.IsNew || IsCollection(step.Type) || IsCollectionPart(step.Type))
+                continue;
+            if (step.Closer is not { } closer)
+                return null;
+            string type = TypeNames.Short(step.Type);
+            string returned = IsHandleLike(type)
+                ? $" It is the IDisposable (a subscription or registration) that a call of yours was given back: keep it, and dispose it when done."
+                : $" Or create one {type} and share it.";
+            return new(ForgottenObject, $"Call {closer} on each {type} when the work is done (a using block): {Holder(path, i)} keeps every one made per call until then, and nothing calls it.{returned}");
+        }
+        return null;
+    }
+
+    /// <summary>The object and field that hold step <paramref name="index"/>, past the collections on the way: <c>SchedulerRepository.schedulers</c>.</summary>
+    private static string Holder(IReadOnlyList<LeakStep> path, int index)
+    {
+        int holder = index - 1;
+        while (holder > 0 && (IsCollection(path[holder].Type) || IsCollectionPart(path[holder].Type)))
+            holder--;
+        string field = holder + 1 < path.Count ? path[holder + 1].Field ?? "" : "";
+        return holder + 1 < index || field.Length > 0
+            ? $"{TypeNames.Short(path[holder].Type)}.{(field.StartsWith('[') ? "" : field)}".TrimEnd('.')
+            : TypeNames.Short(path[holder].Type);
+    }
+
+    /// <summary>The library type, and its field, that holds the collection the path runs through: the last resort's owner.</summary>
+    private static string CollectionHolder(IReadOnlyList<LeakStep> path)
+    {
+        int collection = Enumerable.Range(0, path.Count).First(i => IsCollection(path[i].Type));
+        int holder = collection;
+        while (holder > 0 && (IsCollection(path[holder - 1].Type) || IsCollectionPart(path[holder - 1].Type)))
+            holder--;
+        return holder == 0
+            ? $"the {TypeNames.Short(path[collection].Type)}"
+            : $"the {TypeNames.Short(path[holder].Type)} in {TypeNames.Short(path[holder - 1].Type)}.{path[holder].Field}";
+    }
+
+    private static bool IsDelegate(LeakStep step) =>
+        step.Note?.StartsWith("handler ", StringComparison.Ordinal) == true || step.Note?.StartsWith("delegate with", StringComparison.Ordinal) == true
+        || step.Note?.StartsWith(ClosureNote, StringComparison.Ordinal) == true;
+
+    // A collection's own nodes, entries and tables: a linked list's node, a dictionary's entry, a concurrent table.
+    private static bool IsCollectionPart(string type) =>
+        type.StartsWith("System.Collections.", StringComparison.Ordinal) || type.EndsWith("+Node", StringComparison.Ordinal) || type.EndsWith("+Entry", StringComparison.Ordinal);
+
+    // What a call hands back to be disposed later: a subscription, a registration, a token, a handle.
+    private static bool IsHandleLike(string type) =>
+        new[] { "Disposable", "Subscription", "Registration", "Token", "Handle", "Unsubscriber" }.Any(word => type.Contains(word, StringComparison.Ordinal));
 
     private const string ClosureNote = "closure created in ";
     // The namespace of the types XmlSerializer generates, which names their assembly too.

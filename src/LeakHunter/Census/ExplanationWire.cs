@@ -4,7 +4,22 @@ namespace LeakHunter.Census;
 // as it crosses the pipe, inside an ExplanationReply. The library turns it into the public report model.
 
 /// <summary>One step of a path: the object's type, the field of the previous object that holds it, and its idiom.</summary>
-internal sealed record PathStep(string Type, string? Field, string? Note);
+internal sealed record PathStep(string Type, string? Field, string? Note)
+{
+    /// <summary>The public method that releases the object (Dispose, Close, Shutdown, ...), or null.</summary>
+    public string? Closer { get; init; }
+
+    /// <summary>Whether the object was made since the mark.</summary>
+    public bool IsNew { get; init; }
+}
+
+/// <summary>A thread started since the mark and still running, whose stack or thread statics are a path's root.</summary>
+/// <param name="Name">The thread's name, or null.</param>
+/// <param name="StartMethod">The method it runs, <c>Namespace.Type.Method</c>.</param>
+/// <param name="StartedBy">The type of that method, outside the runtime's own frames.</param>
+/// <param name="StopMethod">The method of <paramref name="StartedBy"/> that releases it, or null.</param>
+/// <param name="Threads">How many such threads hold the path's instances.</param>
+internal sealed record PathThread(string? Name, string StartMethod, string StartedBy, string? StopMethod, int Threads);
 
 /// <summary>
 /// Paths that differ only in array indices and addresses, and how many new instances they hold, and their bytes
@@ -21,6 +36,9 @@ internal sealed record LeakPath(string Type, int Instances, RootKindCode RootKin
     /// not measured: the signature is in no cause, or the time limit stopped the dominator computation.
     /// </summary>
     public long RetainedBytes { get; init; } = -1;
+
+    /// <summary>For a <see cref="RootKindCode.Thread"/> root, the thread; otherwise null.</summary>
+    public PathThread? Thread { get; init; }
 }
 
 /// <summary>The number a <see cref="LeakPath"/>'s cause takes when it is part of none.</summary>
@@ -84,12 +102,23 @@ internal static class ExplanationWire
             writer.Write(leak.RootName);
             writer.Write(leak.AccumulationPoint);
             writer.Write(leak.Cause);
+            writer.Write(leak.Thread is not null);
+            if (leak.Thread is { } thread)
+            {
+                writer.Write(thread.Name ?? string.Empty);
+                writer.Write(thread.StartMethod);
+                writer.Write(thread.StartedBy);
+                writer.Write(thread.StopMethod ?? string.Empty);
+                writer.Write(thread.Threads);
+            }
             writer.Write(leak.Steps.Count);
             foreach (PathStep step in leak.Steps)
             {
                 writer.Write(step.Type);
                 writer.Write(step.Field ?? string.Empty);
                 writer.Write(step.Note ?? string.Empty);
+                writer.Write(step.Closer ?? string.Empty);
+                writer.Write(step.IsNew);
             }
         }
         writer.Write(explanation.Referrers.Count);
@@ -128,10 +157,19 @@ internal static class ExplanationWire
             string root = reader.ReadString();
             int accumulationPoint = reader.ReadInt32();
             int cause = reader.ReadInt32();
+            PathThread? thread = reader.ReadBoolean()
+                ? new PathThread(NullIfEmpty(reader.ReadString()), reader.ReadString(), reader.ReadString(), NullIfEmpty(reader.ReadString()), reader.ReadInt32())
+                : null;
             var steps = new List<PathStep>();
-            for (int s = WireValues.ReadCount(reader, 3, "path steps"); s > 0; s--)
-                steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString())));
-            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes, RetainedBytes = retainedBytes });
+            for (int s = WireValues.ReadCount(reader, 5, "path steps"); s > 0; s--)
+            {
+                steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString()))
+                {
+                    Closer = NullIfEmpty(reader.ReadString()),
+                    IsNew = reader.ReadBoolean(),
+                });
+            }
+            leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes, RetainedBytes = retainedBytes, Thread = thread });
         }
         var referrers = new List<TypeReferrerCounts>();
         for (int i = WireValues.ReadCount(reader, 1, "referred types"); i > 0; i--)

@@ -256,4 +256,5 @@ internal enum RootKindCode : byte
     FinalizerQueue = 6,
     Unknown = 7,
     LoadedAssembly = 8,
+    Thread = 9,
 }

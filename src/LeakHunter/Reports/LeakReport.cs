@@ -226,12 +226,34 @@ public enum LeakRootKind
     /// <c>ConditionalWeakTable</c>: <c>typeof(Acme.Widget): a Type object, ...</c>, or a string literal.
     /// </summary>
     LoadedAssembly,
+
+    /// <summary>
+    /// A thread started during the counted calls that is still running: its stack and thread statics hold what it
+    /// works on, for as long as it runs. Named by its start method, <c>thread started at Acme.Sink.Pump</c>;
+    /// <see cref="LeakRoot.Thread"/> says which thread. A thread that ends when the call ends is work in flight, not
+    /// this kind.
+    /// </summary>
+    Thread,
 }
+
+/// <summary>A thread that outlives the call that started it: the owner of what its stack holds.</summary>
+/// <param name="Name">The name the thread was given, or null.</param>
+/// <param name="StartMethod">The method the thread runs, as <c>Namespace.Type.Method</c>.</param>
+/// <param name="StartedBy">The type whose code the thread runs, outside the runtime's own: the library type that started it.</param>
+/// <param name="StopMethod">
+/// The method of <paramref name="StartedBy"/> that releases it (<c>Dispose</c>, <c>Stop</c>, ...), when it has one.
+/// </param>
+/// <param name="Threads">How many such threads hold new instances.</param>
+public sealed record LeakThread(string? Name, string StartMethod, string StartedBy, string? StopMethod, int Threads);
 
 /// <summary>A GC root, named the way a developer thinks of it.</summary>
 /// <param name="Kind">What kind of root it is.</param>
 /// <param name="Name">The field (<c>Acme.Registry.s_items</c>), the method and thread of a stack local, or the handle's kind.</param>
-public sealed record LeakRoot(LeakRootKind Kind, string Name);
+public sealed record LeakRoot(LeakRootKind Kind, string Name)
+{
+    /// <summary>For a <see cref="LeakRootKind.Thread"/> root, the thread; null for every other kind.</summary>
+    public LeakThread? Thread { get; init; }
+}
 
 /// <summary>One object on a path from a root.</summary>
 /// <param name="Type">The object's full type name.</param>
@@ -240,7 +262,18 @@ public sealed record LeakRoot(LeakRootKind Kind, string Name);
 /// array element, <c>[].value</c> for a field of a struct element. Null for the first step, which the root holds.
 /// </param>
 /// <param name="Note">The .NET idiom the object is, when it is one: the method a delegate calls, the method that made a closure.</param>
-public sealed record LeakStep(string Type, string? Field, string? Note);
+public sealed record LeakStep(string Type, string? Field, string? Note)
+{
+    /// <summary>
+    /// The public method the object's type has to release it (<c>Dispose</c>, <c>DisposeAsync</c>, <c>Close</c>,
+    /// <c>Shutdown</c>, <c>Stop</c>, <c>Unsubscribe</c>), or null when it has none. A new object that has one and is
+    /// still held was created per call and never released.
+    /// </summary>
+    public string? Closer { get; init; }
+
+    /// <summary>Whether the object was made during the traced calls (it was not in the heap when LeakHunter marked it).</summary>
+    public bool IsNew { get; init; }
+}
 
 /// <summary>One way new instances of a growing type are kept alive.</summary>
 /// <param name="Type">The growing type.</param>
