@@ -38,12 +38,14 @@ internal static class Closers
         {
             for (ClrType? t = type; t is not null && t.Name != "System.Object"; t = t.BaseType)
             {
-                foreach (ClrMethod method in t.Methods)
+                // The runtime lists only the methods it has prepared, so an interface method nobody called yet (a
+                // Shutdown never called is the leak) is missing there: the module's metadata lists them all.
+                foreach (string declared in ModuleMetadata.PublicMethodNames(t) ?? t.Methods.Select(m => m.Name ?? ""))
                 {
                     // An explicit implementation (System.IDisposable.Dispose) is reached through the interface.
-                    string methodName = method.Name is { } n && n.LastIndexOf('.') is int dot and >= 0 ? n[(dot + 1)..] : method.Name ?? "";
+                    string methodName = declared.LastIndexOf('.') is int dot and >= 0 ? declared[(dot + 1)..] : declared;
                     int rank = Array.IndexOf(s_names, methodName);
-                    if (rank >= 0 && rank < best && !method.IsConstructor)
+                    if (rank >= 0 && rank < best)
                         best = rank;
                 }
             }

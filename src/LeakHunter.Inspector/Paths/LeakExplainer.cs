@@ -436,7 +436,16 @@ internal static class LeakExplainer
             int instances = (int)Math.Round(paths.Count * scale);
             long bytes = (long)Math.Round(paths.Sum(p => (double)graph.Sizes[p[^1]]) * scale);
             PathThread? thread = threadOf.TryGetValue(key, out PathThread? owner) ? owner with { Threads = threads[key].Count } : null;
-            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, steps, AccumulationPoint(graph, types, paths)) { Bytes = bytes, Thread = thread }, paths);
+            int point = AccumulationPoint(graph, types, paths);
+            List<PathStep> named = steps;
+            // Where the new instances pile up in a dictionary, the shapes of its newest keys say whether each call adds a key.
+            if (point >= 0 && point < steps.Count && steps[point].Type.EndsWith("[]", StringComparison.Ordinal) && point < paths[0].Length
+                && namer.KeyShapesOf(paths[0][point]) is { Count: > 0 } shapes)
+            {
+                named = [.. steps];
+                named[point] = steps[point] with { KeyShapes = shapes };
+            }
+            yield return (new LeakPath(typeName, Math.Max(1, instances), kind, root, named, point) { Bytes = bytes, Thread = thread }, paths);
         }
     }
 

@@ -22,6 +22,16 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     private ClrModule[]? _modules;
     private ulong? _sharedAllocator;
 
+    private readonly Dictionary<int, List<string>> _keyShapes = new();
+
+    /// <summary>The shapes of the newest keys of the dictionary entries array at <paramref name="node"/>; empty for anything else.</summary>
+    public List<string> KeyShapesOf(int node)
+    {
+        if (!_keyShapes.TryGetValue(node, out List<string>? shapes))
+            _keyShapes[node] = shapes = KeyShapes.Of(runtime, graph.AddressOf(node));
+        return shapes;
+    }
+
     /// <summary>The public method that releases the object at <paramref name="node"/> (its Dispose, Close, Shutdown, ...), or null.</summary>
     public string? CloserOf(int node) =>
         runtime.Heap.GetObjectType(graph.AddressOf(node)) is { } type ? Closers.Of(type) : null;

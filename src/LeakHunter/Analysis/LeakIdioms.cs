@@ -38,7 +38,7 @@ internal static partial class LeakIdioms
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
         "instrument per call", "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
         "ConditionalWeakTable entry",
-        "async method", ContainerScope, ForgottenObject, "event handler", "closure", "collection",
+        "async method", ContainerScope, ForgottenObject, KeyPerCall, "event handler", "closure", "collection",
     ];
 
     /// <summary>Where an idiom stands among the others: lower is more specific (a System.Timers.Timer is a timer, not the other way).</summary>
@@ -53,6 +53,9 @@ internal static partial class LeakIdioms
 
     /// <summary>The idiom of an object created per call that has a Dispose (Close, Shutdown, ...) nobody called.</summary>
     public const string ForgottenObject = "never disposed";
+
+    /// <summary>The idiom of a dictionary that gains a new key on every call: a cache or registry keyed by per-call values.</summary>
+    public const string KeyPerCall = "new key per call";
 
     /// <summary>The idiom of a container's scope that keeps every disposable it creates until the scope is disposed.</summary>
     public const string ContainerScope = "DI root scope";
@@ -112,11 +115,19 @@ internal static partial class LeakIdioms
             return scope;
         if (ForgottenObjectKind(path) is { } forgotten)
             return forgotten;
+        if (KeyPerCallKind(path) is { } keyed)
+            return keyed;
         // A delegate held by a field, not by a collection's slot, is an event's handler.
         bool eventHoldsOneHandler = path.Select((s, i) => (s, i)).Any(p =>
             (p.s.Note?.StartsWith("handler ", StringComparison.Ordinal) ?? false) && (p.i == 0 || p.s.Field?.StartsWith('[') == false));
         if (eventHoldsOneHandler || path.Any(s => s.Field == "_invocationList" || (s.Note?.StartsWith("delegate with", StringComparison.Ordinal) ?? false)))
-            return new("event handler", "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.");
+        {
+            // A subscriber made per call that has a Dispose (or Stop, Close) is a library's object that subscribed itself and
+            // lets go in that method: calling it is the fix in the user's code, not a -= they cannot write.
+            return SubscriberThatReleases(path) is { } subscriber
+                ? new("event handler", $"Call {subscriber.Closer} on each {TypeNames.Short(subscriber.Type)} when it is done (or dispose the object of yours that created it): it subscribed its handler to {EventOwner(path)} and removes it there; until then the event keeps it, and all it holds.")
+                : new("event handler", "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.");
+        }
         if (path.Select(s => s.Note).FirstOrDefault(n => n?.StartsWith(ClosureNote, StringComparison.Ordinal) == true) is { } closure)
             return new("closure", $"The lambda made in {closure[ClosureNote.Length..]} captures per-call objects, and something long-lived keeps the delegate: remove the delegate when its work is done, or capture only the values it needs.");
         return root.Kind switch
@@ -159,12 +170,11 @@ internal static partial class LeakIdioms
         for (int i = 0; i < path.Count - 1; i++)
         {
             string type = TypeNames.Short(path[i].Type);
-            if (scope < 0 && (type.Contains("Scope", StringComparison.Ordinal) || type.Contains("Container", StringComparison.Ordinal)
+            // The scope nearest the disposables: a container holds its root scope, and the scope holds the list.
+            if ((scope < 0 || !NamedForDisposables(path[i], type)) && (type.Contains("Scope", StringComparison.Ordinal) || type.Contains("Container", StringComparison.Ordinal)
                 || type.Contains("ServiceProvider", StringComparison.Ordinal) || type.Contains("Injector", StringComparison.Ordinal)))
                 scope = i;
-            bool namedForDisposables = path[i].Field?.Contains("dispos", StringComparison.OrdinalIgnoreCase) == true
-                || type.Contains("Dispos", StringComparison.Ordinal);
-            if (scope < 0 || !namedForDisposables)
+            if (scope < 0 || !NamedForDisposables(path[i], type))
                 continue;
             int disposable = Enumerable.Range(i + 1, path.Count - i - 1).FirstOrDefault(j => path[j].Closer is "Dispose" or "DisposeAsync" && !IsCollection(path[j].Type), -1);
             if (disposable < 0)
@@ -176,6 +186,9 @@ internal static partial class LeakIdioms
         }
         return null;
     }
+
+    private static bool NamedForDisposables(LeakStep step, string shortType) =>
+        step.Field?.Contains("dispos", StringComparison.OrdinalIgnoreCase) == true || shortType.Contains("Dispos", StringComparison.Ordinal);
 
     /// <summary>
     /// The first object made during the calls on the path, past the collections that hold it, has a method to release
@@ -197,9 +210,44 @@ internal static partial class LeakIdioms
             string returned = IsHandleLike(type)
                 ? $" It is the IDisposable (a subscription or registration) that a call of yours was given back: keep it, and dispose it when done."
                 : $" Or create one {type} and share it.";
-            return new(ForgottenObject, $"Call {closer} on each {type} when the work is done (a using block): {Holder(path, i)} keeps every one made per call until then, and nothing calls it.{returned}");
+            string scope = closer switch { "Dispose" => " (a using block)", "DisposeAsync" => " (an await using block)", _ => "" };
+            return new(ForgottenObject, $"Call {closer} on each {type} when the work is done{scope}: {Holder(path, i)} keeps every one made per call until then, and nothing calls it.{returned}");
         }
         return null;
+    }
+
+    /// <summary>
+    /// The new instances pile up in a dictionary whose newest keys differ: each call adds a key, so the key set grows
+    /// without bound. The shapes say which key it is (<c>tenant-N</c>) without any key's value.
+    /// </summary>
+    private static LeakIdiom? KeyPerCallKind(IReadOnlyList<LeakStep> path)
+    {
+        int point = Enumerable.Range(0, path.Count).FirstOrDefault(i => path[i].KeyShapes is { Count: > 0 }, -1);
+        if (point < 0)
+            return null;
+        string like = string.Join(", ", path[point].KeyShapes!.Select(shape => $"`{shape}`"));
+        string holder = point == 0 ? TypeNames.Short(path[0].Type) : CollectionHolder(path);
+        bool loggers = Enumerable.Range(0, point).Any(i => TypeNames.Short(path[i].Type).Contains("Log", StringComparison.Ordinal));
+        return loggers
+            ? new(KeyPerCall, $"Use a fixed logger name (a type's name or a constant) and put the per-call value in the message or a scope: {holder} keeps one entry per logger name, and every call adds a new name, like {like}, so it grows without bound.")
+            : new(KeyPerCall, $"Use a fixed set of keys, or bound the collection and expire its entries: {holder} gains a new key on every call, like {like}, so its key set grows without bound.");
+    }
+
+    /// <summary>The first delegate's target on the path, when it was made per call and has a method that releases it.</summary>
+    private static LeakStep? SubscriberThatReleases(IReadOnlyList<LeakStep> path)
+    {
+        int handler = Enumerable.Range(0, path.Count).FirstOrDefault(i => IsDelegate(path[i]), -1);
+        if (handler < 0 || handler + 1 >= path.Count)
+            return null;
+        LeakStep target = path[handler + 1];
+        return target.IsNew && target.Closer is not null && path[handler + 1].Field == "_target" ? target : null;
+    }
+
+    /// <summary>Where the path's event lives: the object before the first delegate, past the collections that hold it.</summary>
+    private static string EventOwner(IReadOnlyList<LeakStep> path)
+    {
+        int handler = Enumerable.Range(0, path.Count).First(i => IsDelegate(path[i]));
+        return handler == 0 ? "an event" : Holder(path, handler);
     }
 
     /// <summary>The object and field that hold step <paramref name="index"/>, past the collections on the way: <c>SchedulerRepository.schedulers</c>.</summary>

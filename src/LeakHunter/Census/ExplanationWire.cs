@@ -11,6 +11,9 @@ internal sealed record PathStep(string Type, string? Field, string? Note)
 
     /// <summary>Whether the object was made since the mark.</summary>
     public bool IsNew { get; init; }
+
+    /// <summary>For a dictionary's entries where new instances pile up: the shapes of its newest keys (<c>tenant-N</c>), never their values.</summary>
+    public List<string>? KeyShapes { get; init; }
 }
 
 /// <summary>A thread started since the mark and still running, whose stack or thread statics are a path's root.</summary>
@@ -119,6 +122,9 @@ internal static class ExplanationWire
                 writer.Write(step.Note ?? string.Empty);
                 writer.Write(step.Closer ?? string.Empty);
                 writer.Write(step.IsNew);
+                writer.Write(step.KeyShapes?.Count ?? 0);
+                foreach (string shape in step.KeyShapes ?? [])
+                    writer.Write(shape);
             }
         }
         writer.Write(explanation.Referrers.Count);
@@ -161,13 +167,17 @@ internal static class ExplanationWire
                 ? new PathThread(NullIfEmpty(reader.ReadString()), reader.ReadString(), reader.ReadString(), NullIfEmpty(reader.ReadString()), reader.ReadInt32())
                 : null;
             var steps = new List<PathStep>();
-            for (int s = WireValues.ReadCount(reader, 5, "path steps"); s > 0; s--)
+            for (int s = WireValues.ReadCount(reader, 5 + sizeof(int), "path steps"); s > 0; s--)
             {
-                steps.Add(new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString()))
+                var step = new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString()))
                 {
                     Closer = NullIfEmpty(reader.ReadString()),
                     IsNew = reader.ReadBoolean(),
-                });
+                };
+                var shapes = new List<string>();
+                for (int k = WireValues.ReadCount(reader, 1, "key shapes"); k > 0; k--)
+                    shapes.Add(reader.ReadString());
+                steps.Add(shapes.Count > 0 ? step with { KeyShapes = shapes } : step);
             }
             leaks.Add(new LeakPath(type, instances, kind, root, steps, accumulationPoint, cause) { Bytes = bytes, RetainedBytes = retainedBytes, Thread = thread });
         }

@@ -273,6 +273,13 @@ public sealed record LeakStep(string Type, string? Field, string? Note)
 
     /// <summary>Whether the object was made during the traced calls (it was not in the heap when LeakHunter marked it).</summary>
     public bool IsNew { get; init; }
+
+    /// <summary>
+    /// For a dictionary's entries where the new instances pile up: the shapes of its newest keys, such as
+    /// <c>tenant-N</c> (what all of them share is kept, what varies is told by kind: N a number, X hex, {guid}, … text),
+    /// never the keys themselves. Null for other steps.
+    /// </summary>
+    public IReadOnlyList<string>? KeyShapes { get; init; }
 }
 
 /// <summary>One way new instances of a growing type are kept alive.</summary>
