@@ -30,7 +30,9 @@ internal static partial class KeyShapes
             ClrObject entries = runtime.Heap.GetObject(entriesAddress);
             if (entries.Type is not { IsArray: true, ComponentType: { } element } arrayType || element.Name is not { } name)
                 return [];
-            List<string> keys = name.StartsWith("System.Collections.Generic.Dictionary<", StringComparison.Ordinal) && name.EndsWith("+Entry", StringComparison.Ordinal)
+            bool entriesArray = (name.StartsWith("System.Collections.Generic.Dictionary<", StringComparison.Ordinal) && name.EndsWith("+Entry", StringComparison.Ordinal))
+                || name is "System.Collections.Hashtable+Bucket" or "System.Collections.Hashtable+bucket";
+            List<string> keys = entriesArray
                 ? DictionaryKeys(entries, arrayType, element)
                 : name.StartsWith("System.Collections.Concurrent.ConcurrentDictionary<", StringComparison.Ordinal) && name.EndsWith("+VolatileNode", StringComparison.Ordinal)
                     ? ConcurrentKeys(runtime, entries, arrayType, element)
@@ -46,7 +48,7 @@ internal static partial class KeyShapes
 
     private static List<string> DictionaryKeys(ClrObject entries, ClrType arrayType, ClrType element)
     {
-        if (element.GetFieldByName("key") is not { } key)
+        if ((element.GetFieldByName("key") ?? element.GetFieldByName("_key")) is not { } key)
             return [];
         int length = entries.AsArray().Length;
         var keys = new List<string>();
@@ -83,9 +85,15 @@ internal static partial class KeyShapes
             return key.ReadString(owner, interior);
         if (key.Type is { IsValueType: true } keyType && keyType.Fields.FirstOrDefault(f => f.Type?.IsString == true) is { } text)
             return text.ReadString(key.GetAddress(owner, interior), interior: true);
-        if (key.IsObjectReference && key.ReadObject(owner, interior) is { IsNull: false, IsValid: true } boxed && boxed.Type?.IsString == true)
+        if (!key.IsObjectReference || key.ReadObject(owner, interior) is not { IsNull: false, IsValid: true } boxed)
+            return null;
+        if (boxed.Type?.IsString == true)
             return boxed.AsString();
-        return null;
+        // A key object of its own (a logger's key of name and hash): its first string field names it. The runtime's own
+        // objects as keys (an Assembly, a Type) are not values a caller chose, and their names say nothing of a key per call.
+        if (boxed.Type?.Name?.StartsWith("System.", StringComparison.Ordinal) != false)
+            return null;
+        return boxed.Type?.Fields.FirstOrDefault(f => f.Type?.IsString == true) is { } named ? named.ReadString(boxed.Address, interior: false) : null;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using LeakHunter.Reports;
 namespace LeakHunter.Analysis;
 
 /// <summary>
@@ -114,6 +115,7 @@ internal static class LeakCauses
             }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        built = MergeOneOwnerPerCall(built);
 
         var numberOf = new Dictionary<LeakSignature, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < built.Count; i++)
@@ -132,6 +134,63 @@ internal static class LeakCauses
             .ToArray();
         return new Result(built.Select(b => b.Cause).ToArray(), numbered, unexplained);
     }
+
+    /// <summary>
+    /// One forgotten object, one cause. A host, a server or a cache made per call and never disposed registers several
+    /// things with the process (a Meter, an ActivitySource, a DiagnosticListener, a signal handler), each in a registry
+    /// of its own, so each is a cause of its own, though the user made one mistake. Such causes are told as one when each
+    /// keeps a new object per call that has a Dispose (or Close, Stop, ...), all at the same rate: the same call made
+    /// them. Objects without such a method (a user's own lists of orders and sessions) stay causes of their own.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeOneOwnerPerCall(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        var perCall = built.Select((b, i) => (Index: i, Object: LeakIdioms.ReleasablePerCallObject(Owner(b.Members).Path)))
+            .Where(c => c.Object is not null)
+            .Select(c => (c.Index, Type: c.Object!, Rate: built[c.Index].Cause.Types.FirstOrDefault(t => t.Type == c.Object)?.InstancesPerIteration ?? 0))
+            .Where(c => c.Rate >= MinPerCallRate && built[c.Index].Cause.Root.Kind != LeakRootKind.Thread)
+            .ToList();
+        // The largest group of such causes whose objects come at one rate, within a tenth.
+        var group = perCall.Select(c => perCall.Where(o => Math.Abs(o.Rate - c.Rate) <= SameRate * Math.Max(o.Rate, c.Rate)).ToList())
+            .OrderByDescending(g => g.Count).FirstOrDefault();
+        if (group is null || group.Count < 2 || group.Select(c => built[c.Index].Cause.Root).Distinct().Count() < 2)
+            return built;
+
+        int[] merged = group.Select(c => c.Index).Order().ToArray();
+        LeakCause primary = built[merged[0]].Cause;
+        LeakCause[] others = merged.Skip(1).Select(i => built[i].Cause).ToArray();
+        CausedGrowth[] types = merged.SelectMany(i => built[i].Cause.Types)
+            .GroupBy(t => t.Type, StringComparer.Ordinal)
+            .Select(g => new CausedGrowth(g.Key, g.Sum(t => t.NewInstances), g.Sum(t => t.InstancesPerIteration), g.Sum(t => t.BytesPerIteration)))
+            .OrderByDescending(t => t.BytesPerIteration).ToArray();
+        string through = string.Join("; ", group.Select(c => $"{Article(TypeNames.Short(c.Type))} in {RootText(built[c.Index].Cause.Root)}"));
+        string hint = $"One object your code creates on every call and never disposes (a host, a server, a client, a cache or a container) registers {group.Count} things with the process, " +
+            $"each held until that object is disposed: {through}. Dispose it when the work is done (a using block), or create it once and share it; disposing it releases them all.";
+        LeakCause cause = primary with
+        {
+            Types = types,
+            InstancesPerIteration = types.Sum(t => t.InstancesPerIteration),
+            BytesPerIteration = types.Sum(t => t.BytesPerIteration),
+            Hint = hint,
+            Idiom = LeakIdioms.OwnerPerCall,
+            RetainedBytes = merged.All(i => built[i].Cause.RetainedBytes is null) ? null : merged.Sum(i => built[i].Cause.RetainedBytes ?? 0),
+            HeldThrough = others,
+        };
+        var result = built.Where((_, i) => !merged.Contains(i)).ToList();
+        result.Add((cause, merged.SelectMany(i => built[i].Members).ToArray()));
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    // A per-call object comes at least every other call; its siblings from the same call come at its rate, within this share.
+    private const double MinPerCallRate = 0.5;
+    private const double SameRate = 0.1;
+
+    private static string RootText(LeakRoot root) =>
+        root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0
+            ? $"{TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}"
+            : root.Name;
+
+    private static string Article(string noun) => ("AEIOU".Contains(char.ToUpperInvariant(noun[0])) ? "an " : "a ") + noun;
 
     /// <summary>
     /// What the entries the cause's accumulation point gained retain: the inspector gives it to one signature of those

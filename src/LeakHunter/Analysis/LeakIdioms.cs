@@ -38,7 +38,7 @@ internal static partial class LeakIdioms
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
         "instrument per call", "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
         "ConditionalWeakTable entry",
-        "async method", ContainerScope, ForgottenObject, KeyPerCall, "event handler", "closure", "collection",
+        "async method", OwnerPerCall, ContainerScope, ForgottenObject, KeyPerCall, "event handler", "closure", "collection",
     ];
 
     /// <summary>Where an idiom stands among the others: lower is more specific (a System.Timers.Timer is a timer, not the other way).</summary>
@@ -56,6 +56,27 @@ internal static partial class LeakIdioms
 
     /// <summary>The idiom of a dictionary that gains a new key on every call: a cache or registry keyed by per-call values.</summary>
     public const string KeyPerCall = "new key per call";
+
+    /// <summary>The idiom of one object made per call and never disposed that reaches the runtime through several roots.</summary>
+    public const string OwnerPerCall = "one object per call";
+
+    /// <summary>
+    /// The type of the first object made during the calls on the path, past the collections that hold it, when it has a
+    /// method that releases it (a Dispose, Close, Stop, ...): the per-call object that was never released. Null when the
+    /// first new object has none, or a delegate comes first.
+    /// </summary>
+    public static string? ReleasablePerCallObject(IReadOnlyList<LeakStep> path)
+    {
+        foreach (LeakStep step in path)
+        {
+            if (IsDelegate(step))
+                return null;
+            if (!step.IsNew || IsCollection(step.Type) || IsCollectionPart(step.Type))
+                continue;
+            return step.Closer is null ? null : step.Type;
+        }
+        return null;
+    }
 
     /// <summary>The idiom of a container's scope that keeps every disposable it creates until the scope is disposed.</summary>
     public const string ContainerScope = "DI root scope";
@@ -95,6 +116,11 @@ internal static partial class LeakIdioms
         if (path.Any(s => s.Note?.Contains(XmlSerializerTypes, StringComparison.Ordinal) == true)
             || (root.Kind == LeakRootKind.LoadedAssembly && root.Name.Contains(XmlSerializerTypes, StringComparison.Ordinal)))
             return new("XmlSerializer assembly", "Create the XmlSerializer once and keep it (a static field per type and root): this constructor generates a new assembly every time, and an assembly is never unloaded; only XmlSerializer(Type) and XmlSerializer(Type, string) reuse theirs.");
+        // A library that generates code (a proxy generator, a serializer, a script compiler) made per call emits a new
+        // dynamic assembly each time, and something of the library's keeps the builder: the assembly never unloads.
+        if (path.Select((step, i) => (step, i)).FirstOrDefault(p => p.step.IsNew && p.step.Type.StartsWith("System.Reflection.Emit.", StringComparison.Ordinal)
+            && p.step.Type.EndsWith("AssemblyBuilder", StringComparison.Ordinal), (null!, -1)) is { i: > 0 } emitted)
+            return new("dynamic assembly", $"Each call generates a new dynamic assembly, and {Holder(root, path, emitted.i)} keeps its builder: an assembly is never unloaded. Create the object that generates it once and share it (a library's proxy generator, serializer or script compiler, not one per call), or define the assembly with AssemblyBuilderAccess.RunAndCollect.");
         if (root.Name == RootNames.RuntimeHandleTable)
         {
             return path[^1].Type == "System.String"
@@ -113,7 +139,7 @@ internal static partial class LeakIdioms
             return asyncMethod;
         if (ContainerScopeKind(path) is { } scope)
             return scope;
-        if (ForgottenObjectKind(path) is { } forgotten)
+        if (ForgottenObjectKind(root, path) is { } forgotten)
             return forgotten;
         if (KeyPerCallKind(path) is { } keyed)
             return keyed;
@@ -125,7 +151,7 @@ internal static partial class LeakIdioms
             // A subscriber made per call that has a Dispose (or Stop, Close) is a library's object that subscribed itself and
             // lets go in that method: calling it is the fix in the user's code, not a -= they cannot write.
             return SubscriberThatReleases(path) is { } subscriber
-                ? new("event handler", $"Call {subscriber.Closer} on each {TypeNames.Short(subscriber.Type)} when it is done (or dispose the object of yours that created it): it subscribed its handler to {EventOwner(path)} and removes it there; until then the event keeps it, and all it holds.")
+                ? new("event handler", $"Call {subscriber.Closer} on each {TypeNames.Short(subscriber.Type)} when it is done (or dispose the object of yours that created it): it subscribed its handler to {EventOwner(root, path)} and removes it there; until then the event keeps it, and all it holds.")
                 : new("event handler", "Unsubscribe the handler (-=) when the subscriber is done, or give the event's owner the subscriber's lifetime.");
         }
         if (path.Select(s => s.Note).FirstOrDefault(n => n?.StartsWith(ClosureNote, StringComparison.Ordinal) == true) is { } closure)
@@ -182,7 +208,7 @@ internal static partial class LeakIdioms
             string service = TypeNames.Short(path[disposable].Type);
             return new(ContainerScope,
                 $"Resolve {service} from a scope that is disposed when the work is done (create a child scope per unit of work, and dispose it), or do not register a disposable type as transient: " +
-                $"the container's {TypeNames.Short(path[scope].Type)} keeps every IDisposable it creates until the scope itself is disposed, and this one lives as long as the container.");
+                $"{TypeNames.Short(path[scope].Type)} keeps every IDisposable it creates until it is disposed itself, and this one is the container's root, which lives as long as the container.");
         }
         return null;
     }
@@ -195,7 +221,7 @@ internal static partial class LeakIdioms
     /// it and is still held: it was created per call and never released. The fix names that method on that type, and
     /// what keeps the objects until then. A delegate on the way first is an event's handler, told as such.
     /// </summary>
-    private static LeakIdiom? ForgottenObjectKind(IReadOnlyList<LeakStep> path)
+    private static LeakIdiom? ForgottenObjectKind(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         for (int i = 1; i < path.Count; i++)
         {
@@ -211,7 +237,7 @@ internal static partial class LeakIdioms
                 ? $" It is the IDisposable (a subscription or registration) that a call of yours was given back: keep it, and dispose it when done."
                 : $" Or create one {type} and share it.";
             string scope = closer switch { "Dispose" => " (a using block)", "DisposeAsync" => " (an await using block)", _ => "" };
-            return new(ForgottenObject, $"Call {closer} on each {type} when the work is done{scope}: {Holder(path, i)} keeps every one made per call until then, and nothing calls it.{returned}");
+            return new(ForgottenObject, $"Call {closer} on each {type} when the work is done{scope}: {Holder(root, path, i)} keeps every one made per call until then, and nothing calls it.{returned}");
         }
         return null;
     }
@@ -244,18 +270,21 @@ internal static partial class LeakIdioms
     }
 
     /// <summary>Where the path's event lives: the object before the first delegate, past the collections that hold it.</summary>
-    private static string EventOwner(IReadOnlyList<LeakStep> path)
+    private static string EventOwner(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         int handler = Enumerable.Range(0, path.Count).First(i => IsDelegate(path[i]));
-        return handler == 0 ? "an event" : Holder(path, handler);
+        return handler == 0 ? "an event" : Holder(root, path, handler);
     }
 
     /// <summary>The object and field that hold step <paramref name="index"/>, past the collections on the way: <c>SchedulerRepository.schedulers</c>.</summary>
-    private static string Holder(IReadOnlyList<LeakStep> path, int index)
+    private static string Holder(LeakRoot root, IReadOnlyList<LeakStep> path, int index)
     {
         int holder = index - 1;
         while (holder > 0 && (IsCollection(path[holder].Type) || IsCollectionPart(path[holder].Type)))
             holder--;
+        // A static collection is told by its field: StrongNameUtil.signedAssemblyCache, not Dictionary<Assembly, Boolean>.
+        if (holder == 0 && root.Kind == LeakRootKind.StaticField && (IsCollection(path[0].Type) || IsCollectionPart(path[0].Type)) && root.Name.LastIndexOf('.') is int dot and > 0)
+            return $"{TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}";
         string field = holder + 1 < path.Count ? path[holder + 1].Field ?? "" : "";
         return holder + 1 < index || field.Length > 0
             ? $"{TypeNames.Short(path[holder].Type)}.{(field.StartsWith('[') ? "" : field)}".TrimEnd('.')

@@ -340,6 +340,13 @@ public sealed record LeakCause(
     /// (the explanation's time limit passed first).
     /// </summary>
     public long? RetainedBytes { get; init; }
+
+    /// <summary>
+    /// When one object made per call and never disposed reaches the runtime through several roots at once (a host
+    /// registers a Meter, an ActivitySource and a DiagnosticListener): the other roots, each as the cause it would be on
+    /// its own. This cause's types, rates and retained bytes include theirs. Empty for a cause with one root.
+    /// </summary>
+    public IReadOnlyList<LeakCause> HeldThrough { get; init; } = [];
 }
 
 /// <summary>A leak a team knows of and accepts for now: a cause's id, and the reason a person wrote.</summary>

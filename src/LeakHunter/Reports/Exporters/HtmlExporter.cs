@@ -325,6 +325,12 @@ internal sealed class HtmlExporter : IReportExporter
                 html.AppendLine($"<p class=\"known\">Known leak (baseline): {Encode(cause.KnownLeakReason)}</p>");
             RetentionGraph(html, cause.Root, cause.Path, cause.AccumulationPoint,
                 cause.Types.Select(t => (t.Type, string.Create(s_invariant, $"{t.InstancesPerIteration:0.##} obj, {t.BytesPerIteration:0.#} B {rate}"))).ToArray());
+            foreach (LeakCause through in cause.HeldThrough)
+            {
+                html.AppendLine("<p class=\"through\">and through</p>");
+                RetentionGraph(html, through.Root, through.Path, through.AccumulationPoint,
+                    through.Types.Select(t => (t.Type, string.Create(s_invariant, $"{t.InstancesPerIteration:0.##} obj, {t.BytesPerIteration:0.#} B {rate}"))).ToArray());
+            }
             if (TextExporter.Retained(cause) is string retained)
                 html.AppendLine(string.Create(s_invariant, $"<p class=\"retained\" data-bytes=\"{cause.RetainedBytes}\">{Encode(retained)}</p>"));
             html.AppendLine($"<p class=\"fix\"><strong>Fix:</strong> {Encode(cause.Hint)}</p>");

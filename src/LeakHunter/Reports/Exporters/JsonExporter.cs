@@ -308,6 +308,12 @@ internal sealed class JsonExporter : IReportExporter
     {
         json.WriteStartArray("causes");
         foreach (LeakCause cause in causes)
+            WriteCause(json, cause, names);
+        json.WriteEndArray();
+    }
+
+    private static void WriteCause(Utf8JsonWriter json, LeakCause cause, (string Instances, string Bytes) names)
+    {
         {
             json.WriteStartObject();
             json.WriteString("id", cause.Id);
@@ -348,9 +354,15 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteString("hint", cause.Hint);
             if (cause.Idiom is not null)
                 json.WriteString("idiom", cause.Idiom);
+            if (cause.HeldThrough.Count > 0)
+            {
+                json.WriteStartArray("heldThrough");
+                foreach (LeakCause through in cause.HeldThrough)
+                    WriteCause(json, through, names);
+                json.WriteEndArray();
+            }
             json.WriteEndObject();
         }
-        json.WriteEndArray();
     }
 
     private static void WriteUnexplained(Utf8JsonWriter json, IReadOnlyList<UnexplainedGrowth> unexplained)
@@ -371,6 +383,16 @@ internal sealed class JsonExporter : IReportExporter
         json.WriteStartObject("root");
         json.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(root.Kind.ToString()));
         json.WriteString("name", root.Name);
+        if (root.Thread is { } thread)
+        {
+            json.WriteStartObject("thread");
+            json.WriteString("name", thread.Name);
+            json.WriteString("startMethod", thread.StartMethod);
+            json.WriteString("startedBy", thread.StartedBy);
+            json.WriteString("stopMethod", thread.StopMethod);
+            json.WriteNumber("threads", thread.Threads);
+            json.WriteEndObject();
+        }
         json.WriteEndObject();
     }
 
@@ -384,6 +406,12 @@ internal sealed class JsonExporter : IReportExporter
             json.WriteString("field", step.Field);
             if (step.Note is not null)
                 json.WriteString("note", step.Note);
+            if (step.Closer is not null)
+                json.WriteString("closer", step.Closer);
+            if (step.IsNew)
+                json.WriteBoolean("isNew", true);
+            if (step.KeyShapes is { Count: > 0 } shapes)
+                WriteStrings(json, "keyShapes", shapes);
             json.WriteEndObject();
         }
         json.WriteEndArray();

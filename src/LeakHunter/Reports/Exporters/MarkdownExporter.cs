@@ -176,6 +176,11 @@ internal sealed class MarkdownExporter : IReportExporter
             if (cause.KnownLeakReason is not null)
                 md.AppendLine($"Known leak (baseline): {Cell(cause.KnownLeakReason)}").AppendLine();
             AppendPath(md, cause.Root, cause.Path, cause.AccumulationPoint);
+            foreach (LeakCause through in cause.HeldThrough)
+            {
+                md.AppendLine().AppendLine("and through").AppendLine();
+                AppendPath(md, through.Root, through.Path, through.AccumulationPoint);
+            }
             md.AppendLine().AppendLine($"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
             foreach (CausedGrowth type in cause.Types)
                 md.AppendLine(string.Create(s_invariant, $"| {Code(TypeNames.Short(type.Type))} | {type.InstancesPerIteration:0.##} | {type.BytesPerIteration:0.#} |"));

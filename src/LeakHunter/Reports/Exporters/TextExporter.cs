@@ -381,6 +381,11 @@ internal sealed class TextExporter : IReportExporter
         text.AppendLine(string.Create(s_invariant,
             $"    Cause {index + 1}{idiom}{id}: {cause.InstancesPerIteration:0.##} obj, {cause.BytesPerIteration:0.#} B {rate}, held by"));
         AppendPath(text, cause.Root, cause.Path, cause.AccumulationPoint, maxSteps);
+        foreach (LeakCause through in cause.HeldThrough)
+        {
+            text.AppendLine("      and through");
+            AppendPath(text, through.Root, through.Path, through.AccumulationPoint, maxSteps);
+        }
         text.AppendLine("      It keeps:");
         foreach (CausedGrowth type in cause.Types.Take(maxTypes))
             text.AppendLine(string.Create(s_invariant,
