@@ -32,7 +32,7 @@ internal static class LibraryCases
         ["lamar-root-transient"] = new(LamarCases.Leak, LamarCases.Fixed, 2_000),
         ["grace-root-transient"] = new(GraceCases.Leak, GraceCases.Fixed, 2_000),
         ["serilog-async-logger"] = new(SerilogCases.Leak, SerilogCases.Fixed, 20),
-        ["console-logger-factory"] = new(ConsoleLoggerCases.Leak, ConsoleLoggerCases.Fixed, 20),
+        ["console-logger-factory"] = new(ConsoleLoggerCases.Leak, ConsoleLoggerCases.Fixed, 100),
         ["quartz-scheduler"] = new(QuartzCases.Leak, QuartzCases.Fixed, 20),
         ["nlog-logger-per-tenant"] = new(NLogCases.Leak, NLogCases.Fixed, 2_000),
         ["log4net-logger-per-tenant"] = new(Log4NetCases.Leak, Log4NetCases.Fixed, 2_000),
@@ -40,9 +40,9 @@ internal static class LibraryCases
         ["rx-subject-subscription"] = new(RxCases.Leak, RxCases.Fixed, 2_000),
         ["meter-gauge-per-call"] = new(MeterCases.Leak, MeterCases.Fixed, 2_000),
         ["host-started-per-call"] = new(HostCases.Leak, HostCases.Fixed, 50),
-        ["test-server-per-call"] = new(TestServerCases.Leak, TestServerCases.Fixed, 20),
+        ["test-server-per-call"] = new(TestServerCases.Leak, TestServerCases.Fixed, 200),
         ["castle-proxy-generator"] = new(CastleCases.Leak, CastleCases.Fixed, 20),
-        ["akka-actor-system"] = new(AkkaCases.Leak, AkkaCases.Fixed, 5),
+        
     };
 }
 
@@ -285,21 +285,4 @@ internal static class CastleCases
     public static void Leak() => _ = new ProxyGenerator().CreateClassProxy<Repository>().Count();
 
     public static void Fixed() => _ = s_generator.CreateClassProxy<Repository>().Count();
-}
-
-internal static class AkkaCases
-{
-    private static readonly Akka.Configuration.Config s_quiet = Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = OFF\nakka.stdout-loglevel = OFF");
-    private static int s_systems;
-
-    private static Akka.Actor.ActorSystem Create() => Akka.Actor.ActorSystem.Create($"orders{Interlocked.Increment(ref s_systems)}", s_quiet);
-
-    public static void Leak() => _ = Create().Name;
-
-    public static void Fixed()
-    {
-        Akka.Actor.ActorSystem system = Create();
-        system.Terminate().GetAwaiter().GetResult();
-        system.Dispose();
-    }
 }

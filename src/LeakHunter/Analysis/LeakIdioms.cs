@@ -141,7 +141,7 @@ internal static partial class LeakIdioms
             return scope;
         if (ForgottenObjectKind(root, path) is { } forgotten)
             return forgotten;
-        if (KeyPerCallKind(path) is { } keyed)
+        if (KeyPerCallKind(root, path) is { } keyed)
             return keyed;
         // A delegate held by a field, not by a collection's slot, is an event's handler.
         bool eventHoldsOneHandler = path.Select((s, i) => (s, i)).Any(p =>
@@ -169,7 +169,7 @@ internal static partial class LeakIdioms
             LeakRootKind.Unknown =>
                 new(null, "No root LeakHunter can see reaches these: look for native code or unmanaged callbacks that hold them."),
             _ when path.Any(s => IsCollection(s.Type)) =>
-                new("collection", $"Remove the entries from {CollectionHolder(path)} when they are done, or bound it (an eviction policy, a size limit)."),
+                new("collection", $"Remove the entries from {CollectionHolder(root, path)} when they are done, or bound it (an eviction policy, a size limit)."),
             _ => new(null, "Clear the static field, or stop storing per-call objects in it."),
         };
     }
@@ -246,13 +246,13 @@ internal static partial class LeakIdioms
     /// The new instances pile up in a dictionary whose newest keys differ: each call adds a key, so the key set grows
     /// without bound. The shapes say which key it is (<c>tenant-N</c>) without any key's value.
     /// </summary>
-    private static LeakIdiom? KeyPerCallKind(IReadOnlyList<LeakStep> path)
+    private static LeakIdiom? KeyPerCallKind(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         int point = Enumerable.Range(0, path.Count).FirstOrDefault(i => path[i].KeyShapes is { Count: > 0 }, -1);
         if (point < 0)
             return null;
         string like = string.Join(", ", path[point].KeyShapes!.Select(shape => $"`{shape}`"));
-        string holder = point == 0 ? TypeNames.Short(path[0].Type) : CollectionHolder(path);
+        string holder = CollectionHolder(root, path);
         bool loggers = Enumerable.Range(0, point).Any(i => TypeNames.Short(path[i].Type).Contains("Log", StringComparison.Ordinal));
         return loggers
             ? new(KeyPerCall, $"Use a fixed logger name (a type's name or a constant) and put the per-call value in the message or a scope: {holder} keeps one entry per logger name, and every call adds a new name, like {like}, so it grows without bound.")
@@ -292,15 +292,17 @@ internal static partial class LeakIdioms
     }
 
     /// <summary>The library type, and its field, that holds the collection the path runs through: the last resort's owner.</summary>
-    private static string CollectionHolder(IReadOnlyList<LeakStep> path)
+    private static string CollectionHolder(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         int collection = Enumerable.Range(0, path.Count).First(i => IsCollection(path[i].Type));
         int holder = collection;
         while (holder > 0 && (IsCollection(path[holder - 1].Type) || IsCollectionPart(path[holder - 1].Type)))
             holder--;
-        return holder == 0
-            ? $"the {TypeNames.Short(path[collection].Type)}"
-            : $"the {TypeNames.Short(path[holder].Type)} in {TypeNames.Short(path[holder - 1].Type)}.{path[holder].Field}";
+        if (holder > 0)
+            return $"the {TypeNames.Short(path[holder].Type)} in {TypeNames.Short(path[holder - 1].Type)}.{path[holder].Field}";
+        return root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0
+            ? $"the {TypeNames.Short(path[0].Type)} in {TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}"
+            : $"the {TypeNames.Short(path[collection].Type)}";
     }
 
     private static bool IsDelegate(LeakStep step) =>

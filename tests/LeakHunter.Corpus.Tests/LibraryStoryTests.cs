@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Xunit;
+
+namespace LeakHunter.Corpus.Tests;
+
+/// <summary>
+/// Leaks in popular libraries from NuGet that no idiom table names, each beside its fixed twin, each run in a process of
+/// its own. The report must tell one cause, held by the library's real owner, with the fix in the library's own terms
+/// (its Dispose or Shutdown, a scope, a fixed key), and the twin must be clean. Each case's truth is measured apart
+/// from LeakHunter: the runtime's live heap bytes and the kernel's thread count at 1x, 3x and 5x the calls.
+/// </summary>
+public sealed class LibraryStoryTests
+{
+    /// <summary>What a case's report must say.</summary>
+    /// <param name="Idiom">The cause's idiom.</param>
+    /// <param name="RootKind">The owner's root kind, as the JSON report spells it.</param>
+    /// <param name="Root">Words of the owner's root name.</param>
+    /// <param name="Fix">Words of the fix.</param>
+    /// <param name="GrowsThreads">Whether the truth is a thread per call, beside the heap.</param>
+    public sealed record Story(string Idiom, string RootKind, string Root, string[] Fix, bool GrowsThreads = false);
+
+    private static readonly Dictionary<string, Story> s_stories = new(StringComparer.Ordinal)
+    {
+        // Containers keep the disposable transients their root scope creates: resolve in a scope.
+        ["autofac-root-transient"] = new("DI root scope", "staticField", "AutofacCases.s_container", ["Resolve ReportWriter from a scope that is disposed", "LifetimeScope keeps every IDisposable"]),
+        ["lamar-root-transient"] = new("DI root scope", "staticField", "LamarCases.s_container", ["Resolve ReportWriter from a scope that is disposed", "do not register a disposable type as transient"]),
+        ["grace-root-transient"] = new("DI root scope", "staticField", "GraceCases.s_container", ["Resolve ReportWriter from a scope that is disposed"]),
+        // A logger whose sink runs on a thread of its own, made per call: the thread is the owner.
+        ["serilog-async-logger"] = new("thread never ended", "thread", "Serilog.Sinks.Async.BackgroundWorkerSink.Pump", ["BackgroundWorkerSink.Dispose()", "its thread ends"], GrowsThreads: true),
+        ["console-logger-factory"] = new("thread never ended", "thread", "Microsoft.Extensions.Logging.Console.ConsoleLoggerProcessor.ProcessLogQueue", ["ConsoleLoggerProcessor.Dispose()"], GrowsThreads: true),
+        // A scheduler made per call and never shut down: its own Shutdown is the fix, read from its type.
+        ["quartz-scheduler"] = new("never disposed", "staticField", "Quartz.Impl.SchedulerRepository.Instance", ["Call Shutdown on each StdScheduler", "SchedulerRepository.schedulers", "create one StdScheduler and share it"]),
+        // Caches keyed by a name made per call: the key's shape, never its value, and a fixed key as the fix.
+        ["nlog-logger-per-tenant"] = new("new key per call", "staticField", "NLog.LogManager", ["Use a fixed logger name", "`tenant-N`"]),
+        ["log4net-logger-per-tenant"] = new("new key per call", "staticField", "log4net.LogManager", ["Use a fixed logger name", "`tenant-N`"]),
+        ["polly-pipeline-per-tenant"] = new("new key per call", "staticField", "PollyCases.s_registry", ["Use a fixed set of keys", "ResiliencePipelineRegistry<String>._pipelines", "`tenant-N`"]),
+        // A subscription is an IDisposable the call gave back: dispose it, not -=.
+        ["rx-subject-subscription"] = new("never disposed", "staticField", "RxCases.s_prices", ["Call Dispose on each Subject<Decimal>+SubjectDisposable", "subscription"]),
+        ["meter-gauge-per-call"] = new("instrument per call", "staticField", "MeterCases.s_meter", ["Create each instrument", "once"]),
+        // A host that subscribed to the process's signals: its lifetime's Dispose removes the handler.
+        ["host-started-per-call"] = new("event handler", "staticField", "PosixSignalRegistration.s_registrations", ["Call Dispose on each ConsoleLifetime", "dispose the object of yours that created it"]),
+        // A test server made per call reaches the runtime through three registries: one forgotten object, one cause.
+        ["test-server-per-call"] = new("one object per call", "staticField", "System.Diagnostics.", ["registers 3 things", "Meter.s_allMeters", "ActivitySource.s_activeSources", "DiagnosticListener.s_allListeners", "Dispose it"]),
+        // A proxy generator made per call emits an assembly per call.
+        ["castle-proxy-generator"] = new("dynamic assembly", "staticField", "Castle.DynamicProxy.Generators.Emitters.StrongNameUtil.signedAssemblyCache", ["StrongNameUtil.signedAssemblyCache", "Create the object that generates it once"]),
+    };
+
+    public static TheoryData<string> Cases => new(s_stories.Keys);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Leak_IsOneCause_HeldByTheLibrarysOwner_WithTheLibrarysOwnFix(string name)
+    {
+        Story story = s_stories[name];
+        JsonElement report = CorpusProcess.Check(name, leak: true);
+
+        Assert.True(report.GetProperty("hasLeaks").GetBoolean(), Describe(name, report));
+        JsonElement cause = Assert.Single(report.GetProperty("causes").EnumerateArray());
+        Assert.True(story.Idiom == Idiom(cause), $"told as '{Idiom(cause)}', not '{story.Idiom}': {Describe(name, report)}");
+        Assert.Equal(story.RootKind, cause.GetProperty("root").GetProperty("kind").GetString());
+        Assert.Contains(story.Root, cause.GetProperty("root").GetProperty("name").GetString());
+        string hint = cause.GetProperty("hint").GetString()!;
+        foreach (string word in story.Fix)
+            Assert.True(hint.Contains(word, StringComparison.Ordinal), $"the fix lacks '{word}': {hint}");
+        // The generic last resort is never the story of a library's own idiom.
+        Assert.DoesNotContain("Remove the entries from", hint);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FixedTwin_IsClean(string name)
+    {
+        JsonElement report = CorpusProcess.Check(name, leak: false);
+
+        Assert.False(report.GetProperty("hasLeaks").GetBoolean(), Describe(name, report));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Truth_OutsideLeakHunter_TheLeakGrowsWithItsScale_AndTheTwinStaysFlat(string name)
+    {
+        Story story = s_stories[name];
+        Truth leak = CorpusProcess.Measure(name, leak: true);
+        Truth twin = CorpusProcess.Measure(name, leak: false);
+
+        // Each step runs twice the first's calls again: a leak adds at least a small object per call in each.
+        long perStep = 2L * leak.Scale * MinBytesPerCall;
+        Assert.True(leak.HeapBytes[1] - leak.HeapBytes[0] >= perStep && leak.HeapBytes[2] - leak.HeapBytes[1] >= perStep, $"leak: {leak}");
+        // The twin's heap moves by what the runtime itself does (a pool that grows once, a cache's first fill), far below the leak's growth.
+        Assert.True(twin.HeapGrowth < leak.HeapGrowth / 4, $"twin: {twin}, leak: {leak}");
+        if (story.GrowsThreads)
+        {
+            Assert.True(leak.ThreadGrowth >= 4 * leak.Scale, $"leak's threads: {leak}");
+            Assert.True(twin.ThreadGrowth <= 1, $"twin's threads: {twin}");
+        }
+    }
+
+    // Every leak of the corpus keeps at least an object and its header per call.
+    private const long MinBytesPerCall = 24;
+
+    private static string? Idiom(JsonElement cause) => cause.TryGetProperty("idiom", out JsonElement idiom) ? idiom.GetString() : null;
+
+    private static string Describe(string name, JsonElement report) =>
+        $"{name}: {JsonSerializer.Serialize(new
+        {
+            hasLeaks = report.GetProperty("hasLeaks").GetBoolean(),
+            growing = report.GetProperty("growingTypes").EnumerateArray().Select(t => t.GetProperty("type").GetString()).Take(10),
+            causes = report.GetProperty("causes").EnumerateArray().Select(c => new { root = c.GetProperty("root").GetProperty("name").GetString(), idiom = Idiom(c), hint = c.GetProperty("hint").GetString() }),
+        })}";
+}
