@@ -126,6 +126,8 @@ public sealed class IdiomStoryTests
 
         story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomCancellationChangeToken.s_token");
         story.AssertIdiom("change token callback", "Dispose the IDisposable that IChangeToken.RegisterChangeCallback");
+        // The callbacks' list is reached through its head and through a node's next: one token, one cause.
+        Assert.True(story.Report.Causes.Count == 1, story.Report.ToString());
     }
 
     [Fact]
@@ -266,6 +268,8 @@ public sealed class IdiomStoryTests
 
         story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomChannel.s_outbox");
         story.AssertIdiom("unread channel", "read it", "Channel.CreateBounded");
+        // The queue's items are reached through its head segment and through its tail: one channel, one cause.
+        Assert.True(story.Report.Causes.Count == 1, story.Report.ToString());
     }
 
     [Fact]

@@ -115,7 +115,7 @@ internal static class LeakCauses
             }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
-        built = MergeOneOwnerPerCall(built);
+        built = MergeOneOwnerPerCall(MergeSameOwner(built));
 
         var numberOf = new Dictionary<LeakSignature, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < built.Count; i++)
@@ -156,29 +156,53 @@ internal static class LeakCauses
             return built;
 
         int[] merged = group.Select(c => c.Index).Order().ToArray();
-        LeakCause primary = built[merged[0]].Cause;
-        LeakCause[] others = merged.Skip(1).Select(i => built[i].Cause).ToArray();
-        CausedGrowth[] types = merged.SelectMany(i => built[i].Cause.Types)
-            .GroupBy(t => t.Type, StringComparer.Ordinal)
-            .Select(g => new CausedGrowth(g.Key, g.Sum(t => t.NewInstances), g.Sum(t => t.InstancesPerIteration), g.Sum(t => t.BytesPerIteration)))
-            .OrderByDescending(t => t.BytesPerIteration).ToArray();
         string through = string.Join("; ", group.Select(c => $"{Article(TypeNames.Short(c.Type))} in {RootText(built[c.Index].Cause.Root)}"));
         string hint = $"One object your code creates on every call and never disposes (a host, a server, a client, a cache or a container) registers {group.Count} things with the process, " +
             $"each held until that object is disposed: {through}. Dispose it when the work is done (a using block), or create it once and share it; disposing it releases them all.";
-        LeakCause cause = primary with
+        LeakCause cause = Combine(merged.Select(i => built[i].Cause).ToList(), hint, LeakIdioms.OwnerPerCall);
+        var result = built.Where((_, i) => !merged.Contains(i)).ToList();
+        result.Add((cause, merged.SelectMany(i => built[i].Members).ToArray()));
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>
+    /// One owner, one cause: paths from the same root told as the same idiom are one mistake, however the search
+    /// reached the new instances (an unread channel's items through its queue's head segment and through its tail, a
+    /// token's callbacks through the head of their list and through a node's next).
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeSameOwner(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        // A cause whose idiom is not known has only its root to go by: two lists of one static are two mistakes.
+        var result = built.Where(b => b.Cause.Idiom is null).ToList();
+        foreach (var group in built.Where(b => b.Cause.Idiom is not null).GroupBy(b => (b.Cause.Root, b.Cause.Idiom)))
+        {
+            var causes = group.ToList();
+            result.Add(causes.Count == 1
+                ? causes[0]
+                : (Combine(causes.Select(c => c.Cause).ToList(), causes[0].Cause.Hint, causes[0].Cause.Idiom), causes.SelectMany(c => c.Members).ToArray()));
+        }
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>The causes told as one: the first's owner and path, every type's rate summed, the others' paths under it.</summary>
+    private static LeakCause Combine(List<LeakCause> causes, string hint, string? idiom)
+    {
+        CausedGrowth[] types = causes.SelectMany(c => c.Types)
+            .GroupBy(t => t.Type, StringComparer.Ordinal)
+            .Select(g => new CausedGrowth(g.Key, g.Sum(t => t.NewInstances), g.Sum(t => t.InstancesPerIteration), g.Sum(t => t.BytesPerIteration)))
+            .OrderByDescending(t => t.BytesPerIteration).ToArray();
+        return causes[0] with
         {
             Types = types,
             InstancesPerIteration = types.Sum(t => t.InstancesPerIteration),
             BytesPerIteration = types.Sum(t => t.BytesPerIteration),
             Hint = hint,
-            Idiom = LeakIdioms.OwnerPerCall,
-            RetainedBytes = merged.All(i => built[i].Cause.RetainedBytes is null) ? null : merged.Sum(i => built[i].Cause.RetainedBytes ?? 0),
-            HeldThrough = others,
+            Idiom = idiom,
+            RetainedBytes = causes.All(c => c.RetainedBytes is null) ? null : causes.Sum(c => c.RetainedBytes ?? 0),
+            HeldThrough = [.. causes[0].HeldThrough, .. causes.Skip(1)],
         };
-        var result = built.Where((_, i) => !merged.Contains(i)).ToList();
-        result.Add((cause, merged.SelectMany(i => built[i].Members).ToArray()));
-        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
-        return result;
     }
 
     // A per-call object comes at least every other call; its siblings from the same call come at its rate, within this share.
