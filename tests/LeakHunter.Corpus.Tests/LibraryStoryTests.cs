@@ -41,6 +41,12 @@ public sealed class LibraryStoryTests
         ["host-started-per-call"] = new("event handler", "staticField", "PosixSignalRegistration.s_registrations", ["Call Dispose on each ConsoleLifetime", "dispose the object of yours that created it"]),
         // A test server made per call reaches the runtime through three registries: one forgotten object, one cause.
         ["test-server-per-call"] = new("one object per call", "staticField", "System.Diagnostics.", ["registers 3 things", "Meter.s_allMeters", "ActivitySource.s_activeSources", "DiagnosticListener.s_allListeners", "Dispose it"]),
+        // A log factory whose async target runs on a timer subscribes to the process's shutdown: its Dispose lets go.
+        ["nlog-async-factory"] = new("event handler", "staticField", "NLog.LogFactory._loggerShutdown", ["Call Dispose on each LogFactory"]),
+        // A connection pool group per connection string: the string's shape, and no secret, in the report.
+        ["sqlite-connection-string-per-call"] = new("new key per call", "staticField", "Microsoft.Data.Sqlite.SqliteConnectionFactory.Instance", ["`Data Source=tenant-N;Mode=Memory;Cache=Shared`", "Use a fixed set of keys"]),
+        // A started scheduler made per call is the same forgotten Shutdown.
+        ["quartz-started-scheduler"] = new("never disposed", "staticField", "Quartz.Impl.SchedulerRepository.Instance", ["Call Shutdown on each StdScheduler"]),
         // A proxy generator made per call emits an assembly per call.
         ["castle-proxy-generator"] = new("dynamic assembly", "staticField", "Castle.DynamicProxy.Generators.Emitters.StrongNameUtil.signedAssemblyCache", ["StrongNameUtil.signedAssemblyCache", "Create the object that generates it once"]),
     };

@@ -42,6 +42,9 @@ internal static class LibraryCases
         ["host-started-per-call"] = new(HostCases.Leak, HostCases.Fixed, 50),
         ["test-server-per-call"] = new(TestServerCases.Leak, TestServerCases.Fixed, 200),
         ["castle-proxy-generator"] = new(CastleCases.Leak, CastleCases.Fixed, 20),
+        ["nlog-async-factory"] = new(NLogAsyncCases.Leak, NLogAsyncCases.Fixed, 50),
+        ["sqlite-connection-string-per-call"] = new(SqliteCases.Leak, SqliteCases.Fixed, 500),
+        ["quartz-started-scheduler"] = new(QuartzStartedCases.Leak, QuartzStartedCases.Fixed, 20),
         
     };
 }
@@ -285,4 +288,59 @@ internal static class CastleCases
     public static void Leak() => _ = new ProxyGenerator().CreateClassProxy<Repository>().Count();
 
     public static void Fixed() => _ = s_generator.CreateClassProxy<Repository>().Count();
+}
+
+internal static class NLogAsyncCases
+{
+    private static NLog.LogFactory Create()
+    {
+        var configuration = new NLog.Config.LoggingConfiguration();
+        var target = new NLog.Targets.Wrappers.AsyncTargetWrapper(new NLog.Targets.NullTarget("discard"));
+        configuration.AddRuleForAllLevels(target);
+        var factory = new NLog.LogFactory { Configuration = configuration };
+        factory.GetLogger("Orders").Info("handled");
+        return factory;
+    }
+
+    public static void Leak() => Create();
+
+    public static void Fixed() => Create().Dispose();
+}
+
+internal static class SqliteCases
+{
+    private static int s_tenant;
+
+    private static void Query(string connectionString)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString);
+        connection.Open();
+        using Microsoft.Data.Sqlite.SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "select 1";
+        command.ExecuteScalar();
+    }
+
+    public static void Leak() => Query($"Data Source=tenant-{Interlocked.Increment(ref s_tenant)};Mode=Memory;Cache=Shared");
+
+    public static void Fixed() => Query("Data Source=tenants;Mode=Memory;Cache=Shared");
+}
+
+internal static class QuartzStartedCases
+{
+    private static int s_schedulers;
+
+    private static Quartz.IScheduler Start()
+    {
+        Quartz.IScheduler scheduler = new Quartz.Impl.StdSchedulerFactory(new NameValueCollection
+        {
+            ["quartz.scheduler.instanceName"] = $"billing-{Interlocked.Increment(ref s_schedulers)}",
+            ["quartz.threadPool.maxConcurrency"] = "1",
+        }).GetScheduler().GetAwaiter().GetResult();
+        scheduler.Start().GetAwaiter().GetResult();
+        return scheduler;
+    }
+
+    public static void Leak() => Start();
+
+    public static void Fixed() => Start().Shutdown(waitForJobsToComplete: true).GetAwaiter().GetResult();
 }

@@ -111,8 +111,12 @@ internal static partial class KeyShapes
         int suffix = keys.Count < 2 ? 0 : keys.Aggregate(keys[0].Length - prefix, (n, k) => Math.Min(n, CommonSuffix(keys[0], k, prefix)));
         while (suffix > 0 && char.IsLetterOrDigit(keys[0][^suffix]) && keys.Any(k => k.Length > suffix + prefix && char.IsLetterOrDigit(k[^(suffix + 1)])))
             suffix--;
-        return keys.Select(k => k[..prefix] + Shape(k[prefix..(k.Length - suffix)]) + k[(k.Length - suffix)..])
+        List<string> shapes = keys.Select(k => k[..prefix] + Shape(k[prefix..(k.Length - suffix)]) + k[(k.Length - suffix)..])
             .Distinct(StringComparer.Ordinal).Take(ShapesShown).ToList();
+        // Keys made per call come from one pattern: a constant part they share, or a number, an id, a GUID in each. Words
+        // with nothing in common ("Data Source", "Mode") are a fixed vocabulary, not a key per call.
+        bool patterned = prefix + suffix > 0 || shapes.Any(shape => shape.Contains('N') || shape.Contains('X') || shape.Contains("{guid}", StringComparison.Ordinal));
+        return patterned ? shapes : [];
     }
 
     /// <summary>A varying part by its kind: a number is N, a GUID {guid}, hex X, and anything with letters "…".</summary>

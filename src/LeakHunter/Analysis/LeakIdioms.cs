@@ -262,12 +262,24 @@ internal static partial class LeakIdioms
     /// <summary>The first delegate's target on the path, when it was made per call and has a method that releases it.</summary>
     private static LeakStep? SubscriberThatReleases(IReadOnlyList<LeakStep> path)
     {
-        int handler = Enumerable.Range(0, path.Count).FirstOrDefault(i => IsDelegate(path[i]), -1);
-        if (handler < 0 || handler + 1 >= path.Count)
+        // The delegate that calls the subscriber may sit in an invocation list, and reach it through a closure or another
+        // delegate: the subscriber is the first object past them.
+        int handler = Enumerable.Range(0, path.Count).FirstOrDefault(i => IsDelegateType(path[i]), -1);
+        if (handler < 0)
             return null;
-        LeakStep target = path[handler + 1];
-        return target.IsNew && target.Closer is not null && path[handler + 1].Field == "_target" ? target : null;
+        for (int i = handler + 1; i < path.Count; i++)
+        {
+            LeakStep step = path[i];
+            if (IsDelegateType(step) || step.Type.Contains("<>c__DisplayClass", StringComparison.Ordinal) || IsCollection(step.Type))
+                continue;
+            return step.IsNew && step.Closer is not null ? step : null;
+        }
+        return null;
     }
+
+    private static bool IsDelegateType(LeakStep step) =>
+        IsDelegate(step) || step.Type.StartsWith("System.EventHandler", StringComparison.Ordinal) || step.Type.StartsWith("System.Action", StringComparison.Ordinal)
+        || step.Type.StartsWith("System.Func<", StringComparison.Ordinal) || step.Type.EndsWith("Handler", StringComparison.Ordinal) || step.Type.EndsWith("Callback", StringComparison.Ordinal);
 
     /// <summary>Where the path's event lives: the object before the first delegate, past the collections that hold it.</summary>
     private static string EventOwner(LeakRoot root, IReadOnlyList<LeakStep> path)
@@ -360,12 +372,28 @@ internal static partial class LeakIdioms
             return null;
         IEnumerable<LeakStep> timer = path.Skip(Math.Max(last, 0));
         if (timer.Any(s => IsDelayPromise(s.Type) || (s.Type == TimerQueueTimer && s.Note?.Contains("Task.Delay", StringComparison.Ordinal) == true)))
+        {
+            // A library's loop that waits in Task.Delay between rounds, on an object made per call that has a Dispose: the
+            // delay is not the user's to cancel, the loop's owner is theirs to dispose.
+            if (timer.FirstOrDefault(s => s.Field == "<>4__this" && s.IsNew && s.Closer is not null) is { } loop)
+            {
+                string owner = TypeNames.Short(loop.Type);
+                return new(ForgottenObject, $"Call {loop.Closer} on each {owner} when the work is done (or dispose the object of yours that created it): each one made per call runs a loop that waits in Task.Delay, and the runtime's timer queue keeps the loop, the {owner} and all it holds until it is stopped. Or create one and share it.");
+            }
             return new("Task.Delay", "Cancel the Task.Delay when it loses the race: pass it a CancellationToken and cancel that token once the other task wins (Task.WhenAny); until its time is up, the runtime's timer queue keeps the delay and all that waits on it.");
+        }
         // A System.Timers.Timer's entry calls its MyTimerCallback; the note names the method's type by its short name only.
         if (timer.Any(s => s.Type == "System.Timers.Timer"
             || (s.Type == TimerQueueTimer && s.Note?.Contains("System.Timers.Timer", StringComparison.Ordinal) == true)
             || (s.Type == "System.Threading.TimerCallback" && s.Note?.StartsWith("handler Timer.MyTimerCallback,", StringComparison.Ordinal) == true)))
             return new("System.Timers.Timer", "Stop and Dispose the System.Timers.Timer when its owner is done: a started System.Timers.Timer stays in the runtime's timer queue, with its Elapsed handlers and their targets, until then.");
+        // A library's object made per call that owns the timer (a scheduler's periodic timer, a subscription's): disposing
+        // it disposes its timer, and it is what the user's code made or was given back.
+        if (timer.Skip(1).FirstOrDefault(s => s.IsNew && s.Closer is not null && !s.Type.StartsWith("System.Threading.", StringComparison.Ordinal)) is { } timerOwner)
+        {
+            string type = TypeNames.Short(timerOwner.Type);
+            return new("timer", $"Dispose the Timer's owner when it is done: each {type} made per call keeps a timer in the runtime's queue until its {timerOwner.Closer} is called. Call {type}.{timerOwner.Closer}(), or dispose the IDisposable a call of yours was given back (a subscription, a registration) that owns it; or create one and share it.");
+        }
         return new("timer", "Dispose the Timer when its owner is done: the runtime's timer queue holds the callback, and the callback holds the owner.");
     }
 
