@@ -111,13 +111,19 @@ internal static partial class KeyShapes
         int suffix = keys.Count < 2 ? 0 : keys.Aggregate(keys[0].Length - prefix, (n, k) => Math.Min(n, CommonSuffix(keys[0], k, prefix)));
         while (suffix > 0 && char.IsLetterOrDigit(keys[0][^suffix]) && keys.Any(k => k.Length > suffix + prefix && char.IsLetterOrDigit(k[^(suffix + 1)])))
             suffix--;
-        List<string> shapes = keys.Select(k => k[..prefix] + Shape(k[prefix..(k.Length - suffix)]) + k[(k.Length - suffix)..])
+        List<string> shapes = keys.Select(k => Redacted(k[..prefix] + Shape(k[prefix..(k.Length - suffix)]) + k[(k.Length - suffix)..]))
             .Distinct(StringComparer.Ordinal).Take(ShapesShown).ToList();
         // Keys made per call come from one pattern: a constant part they share, or a number, an id, a GUID in each. Words
         // with nothing in common ("Data Source", "Mode") are a fixed vocabulary, not a key per call.
         bool patterned = prefix + suffix > 0 || shapes.Any(shape => shape.Contains('N') || shape.Contains('X') || shape.Contains("{guid}", StringComparison.Ordinal));
         return patterned ? shapes : [];
     }
+
+    /// <summary>
+    /// A constant part is the code's, but the code may hold a secret: a connection string's password, a key or a token
+    /// is told by its name only, whatever it is.
+    /// </summary>
+    private static string Redacted(string shape) => SecretValue().Replace(shape, match => $"{match.Groups[1].Value}=…");
 
     /// <summary>A varying part by its kind: a number is N, a GUID {guid}, hex X, and anything with letters "…".</summary>
     private static string Shape(string varying)
@@ -153,6 +159,9 @@ internal static partial class KeyShapes
             n++;
         return n;
     }
+
+    [GeneratedRegex(@"(?i)\b(password|pwd|passwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|shared[_-]?access[_-]?key|sig|signature|key)\s*=\s*[^;&]*")]
+    private static partial Regex SecretValue();
 
     [GeneratedRegex(@"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")]
     private static partial Regex Guid();

@@ -182,7 +182,11 @@ internal static partial class LeakIdioms
         string release = thread.StopMethod is { } stop
             ? $"call {starter}.{stop}() when the work is done (or dispose the object of yours that created it: disposing it stops its {starter}), so its thread ends; or create one and share it."
             : $"stop the thread when the work is done (signal its loop to end), or start one {starter} and share it.";
-        return new(ThreadNeverEnded, $"Each call starts a thread that runs {TypeNames.Short(thread.StartMethod)} and never ends{threads}; its stack holds these for as long as it runs: {release}");
+        // A method's name is no type's: only the type before it is shortened (Serilog.Sinks.Async.BackgroundWorkerSink.Pump).
+        string method = thread.StartMethod.StartsWith(thread.StartedBy + ".", StringComparison.Ordinal)
+            ? $"{starter}.{thread.StartMethod[(thread.StartedBy.Length + 1)..]}"
+            : thread.StartMethod;
+        return new(ThreadNeverEnded, $"Each call starts a thread that runs {method} and never ends{threads}; its stack holds these for as long as it runs: {release}");
     }
 
     /// <summary>

@@ -49,8 +49,13 @@ internal static class ResourceGrowth
             long noise = native ? nativeNoiseBytes : 0;
             double span = positions[^1] - positions[0];
             LeakIgnore? rule = rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Resource && Wildcard.ToRegex(r.Pattern).IsMatch(name));
-            usages.Add(new ResourceUsage(name, counts, span <= 0 ? 0 : (counts[^1] - counts[0]) / span,
-                Grows(counts, positions, countedLast, idle, confirmations, noise, mayStartFlat: native && confirmationDecides), details) { IgnoredReason = rule?.Reason });
+            bool grows = Grows(counts, positions, countedLast, idle, confirmations, noise, mayStartFlat: native && confirmationDecides);
+            // Blocks malloc handed out and nobody wrote to are not resident: the allocator's own count shows them, and
+            // when it grows where resident memory does not, it is the series the verdict and the rate come from.
+            if (native && !grows && details.TryGetValue(ResourceNames.MallocInUse, out IReadOnlyList<long>? allocated)
+                && Grows([.. allocated], positions, countedLast, idle, confirmations, noise, mayStartFlat: confirmationDecides))
+                (counts, grows) = ([.. allocated], true);
+            usages.Add(new ResourceUsage(name, counts, span <= 0 ? 0 : (counts[^1] - counts[0]) / span, grows, details) { IgnoredReason = rule?.Reason });
         }
         return usages;
     }

@@ -140,6 +140,12 @@ internal static class ResourceNames
     public const string Total = "total";
 
     /// <summary>
+    /// Native memory the allocator handed out and did not get back, read by the process under test itself (only it can
+    /// ask its allocator): it sees blocks nobody wrote to yet, which are not resident.
+    /// </summary>
+    public const string MallocInUse = "mallocInUse";
+
+    /// <summary>
     /// Every reading a census may carry, in the order reports list them: a check keeps them in one array sized before
     /// its first census, so its own bookkeeping never grows while it counts.
     /// </summary>
@@ -149,7 +155,7 @@ internal static class ResourceNames
         (GcHandles, Total), (GcHandles, "strong"), (GcHandles, "pinned"), (GcHandles, "weak"), (GcHandles, "dependent"), (GcHandles, "refCounted"),
         (FinalizationQueue, Total),
         (FileDescriptors, Total), (FileDescriptors, "file"), (FileDescriptors, "socket"), (FileDescriptors, "pipe"), (FileDescriptors, "other"),
-        (NativeMemory, Total), (NativeMemory, "anonymous"), (NativeMemory, "fileBacked"), (NativeMemory, "gcHeapCommitted"),
+        (NativeMemory, Total), (NativeMemory, "anonymous"), (NativeMemory, "fileBacked"), (NativeMemory, "gcHeapCommitted"), (NativeMemory, MallocInUse),
         (Assemblies, Total), (Assemblies, "loaded"), (Assemblies, "dynamic"), (Assemblies, "collectible"), (Assemblies, "collectibleContexts"),
     ];
 

@@ -18,6 +18,12 @@ internal interface IHostPlatform
 
     /// <summary>The command line <paramref name="processId"/> was started with, or an empty string when it cannot be read.</summary>
     string CommandLine(int processId);
+
+    /// <summary>
+    /// The bytes this process's native allocator (malloc) has handed out and not had back, or -1 where it cannot say.
+    /// Memory malloc hands out is not resident until it is written, so a leak of blocks nobody touches shows only here.
+    /// </summary>
+    long NativeAllocatorInUseBytes();
 }
 
 /// <summary>The platform LeakHunter runs on.</summary>

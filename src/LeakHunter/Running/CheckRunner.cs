@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LeakHunter.Analysis;
 using LeakHunter.Census;
+using LeakHunter.Platform;
 
 namespace LeakHunter.Running;
 
@@ -13,6 +14,7 @@ internal sealed class CheckRunner
 {
     // One check at a time per process: two checks would count each other's objects.
     private static readonly SemaphoreSlim s_oneCheckAtATime = new(1, 1);
+    private static readonly int s_mallocSlot = ResourceNames.SlotOf(ResourceNames.NativeMemory, ResourceNames.MallocInUse);
 
     // Set for the code a check runs (its fragment included, and whatever that fragment starts or awaits): a check
     // started there would wait for the semaphore its own caller holds.
@@ -550,6 +552,9 @@ internal sealed class CheckRunner
         (int id, CensusReply reply) = censuses.Take();
         _warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {_recordCount + 1}"));
         ResourceNames.Record(_resources, _recordCount, reply.Resources);
+        // Only this process can ask its own allocator; the inspector reads what is resident.
+        if (reply.Resources.Count > 0)
+            _resources[_recordCount * ResourceNames.Slots.Length + s_mallocSlot] = HostPlatform.Current.NativeAllocatorInUseBytes();
         _records[_recordCount++] = new CensusRecord(id, _iterations, reply.Objects, reply.Bytes, reply.PauseMs, phase);
         WatchOtherThreads(window);
     }

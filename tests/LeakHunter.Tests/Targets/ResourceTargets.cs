@@ -203,6 +203,26 @@ internal static class ResourceNativeMemory
     }
 }
 
+// 64 KiB of malloc per call, never freed and never written: the pages are not resident, so only the allocator's own
+// count of the bytes it handed out rises (640 KiB an interval).
+internal static class ResourceUntouchedMalloc
+{
+    public const int Size = 64 * 1024;
+    private static readonly IntPtr[] s_blocks = new IntPtr[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_blocks[s_count++] = Marshal.AllocHGlobal(Size);
+
+    public static void Clean() => Marshal.FreeHGlobal(Marshal.AllocHGlobal(Size));
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            Marshal.FreeHGlobal(s_blocks[i]);
+        s_count = 0;
+    }
+}
+
 // 1 MiB per call never given back, taken first from 30 MiB the process allocated and wrote on its first call, as an
 // allocator hands out what earlier frees left it before it asks the system for more: resident memory stays flat
 // through the first two counted intervals (iterations 10 to 30), then rises by 1 MiB a call.

@@ -55,6 +55,46 @@ internal sealed partial class LinuxPlatform : IHostPlatform
         }
     }
 
+    /// <summary>
+    /// glibc's own count, from mallinfo2 (glibc 2.33 and later): the arenas' bytes in use and the blocks it mapped on
+    /// their own. Another C library (musl) has no such count: -1, and resident memory alone is read.
+    /// </summary>
+    public long NativeAllocatorInUseBytes()
+    {
+        if (s_noMallinfo)
+            return -1;
+        try
+        {
+            MallInfo2 info = mallinfo2();
+            return checked((long)(info.uordblks + info.hblkhd));
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or OverflowException)
+        {
+            s_noMallinfo = true;
+            return -1;
+        }
+    }
+
+    private static volatile bool s_noMallinfo;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint arena;
+        public nuint ordblks;
+        public nuint smblks;
+        public nuint hblks;
+        public nuint hblkhd;
+        public nuint usmblks;
+        public nuint fsmblks;
+        public nuint uordblks;
+        public nuint fordblks;
+        public nuint keepcost;
+    }
+
+    [LibraryImport("libc")]
+    private static partial MallInfo2 mallinfo2();
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
 }

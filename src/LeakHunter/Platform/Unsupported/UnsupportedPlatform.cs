@@ -18,6 +18,8 @@ internal sealed class UnsupportedPlatform : IHostPlatform
 
     public string CommandLine(int processId) => string.Empty;
 
+    public long NativeAllocatorInUseBytes() => -1;
+
     public static LeakHunterException Failure(string what) =>
         new(LeakHunterFailure.PlatformNotSupported,
             $"{what} needs to read a live process, which LeakHunter supports on Linux only, and this is {RuntimeInformation.OSDescription}. " +

@@ -1,0 +1,167 @@
+extern alias inspector;
+
+using LeakHunter.Analysis;
+using Xunit;
+using KeyShapes = inspector::LeakHunter.Inspector.Paths.KeyShapes;
+
+namespace LeakHunter.Tests;
+
+/// <summary>
+/// The general rules that read a fix from the leaked objects themselves, on paths as the inspector gives them: the
+/// release method a new object's type has, a container's list of disposables, a dictionary gaining a key per call, a
+/// thread started per call. Each rule is shown with the path it reads and a near twin it must not claim.
+/// </summary>
+public sealed class OwnerStoryTests
+{
+    private static readonly LeakRoot s_repository = new(LeakRootKind.StaticField, "Quartz.Impl.SchedulerRepository.Instance");
+
+    private static LeakStep Step(string type, string? field, bool isNew = false, string? closer = null, string? note = null, IReadOnlyList<string>? keys = null) =>
+        new(type, field, note) { IsNew = isNew, Closer = closer, KeyShapes = keys };
+
+    [Fact]
+    public void ANewObjectWithAShutdown_HeldPastACollection_IsToldByItsOwnShutdown()
+    {
+        LeakStep[] path =
+        [
+            Step("Quartz.Impl.SchedulerRepository", null),
+            Step("System.Collections.Generic.Dictionary<System.String, Quartz.IScheduler>", "schedulers"),
+            Step("System.Collections.Generic.Dictionary<System.String, Quartz.IScheduler>+Entry[]", "_entries", isNew: true),
+            Step("Quartz.Impl.StdScheduler", "[].value", isNew: true, closer: "Shutdown"),
+        ];
+
+        LeakIdiom idiom = LeakIdioms.Decode(s_repository, path);
+
+        Assert.Equal(LeakIdioms.ForgottenObject, idiom.Name);
+        Assert.Contains("Call Shutdown on each StdScheduler", idiom.Hint);
+        Assert.Contains("SchedulerRepository.schedulers keeps every one", idiom.Hint);
+        // Only Dispose is a using block.
+        Assert.DoesNotContain("using", idiom.Hint);
+    }
+
+    [Fact]
+    public void TheSameObject_ThatExistedBeforeTheCalls_IsNoForgottenObject()
+    {
+        LeakStep[] path =
+        [
+            Step("Acme.Registry", null),
+            Step("System.Collections.Generic.List<Acme.Order>", "_orders"),
+            Step("Acme.Order[]", "_items", isNew: true),
+            Step("Acme.Order", "[]", isNew: false, closer: "Dispose"),
+        ];
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Registry.s_instance"), path);
+
+        Assert.Equal("collection", idiom.Name);
+        Assert.Contains("the List<Order> in Registry._orders", idiom.Hint);
+    }
+
+    [Fact]
+    public void ANewObjectWithNoReleaseMethod_IsLeftToTheCollectionsRule()
+    {
+        LeakStep[] path = [Step("System.Collections.Generic.List<Acme.Order>", null), Step("Acme.Order[]", "_items", isNew: true), Step("Acme.Order", "[]", isNew: true)];
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Archive.s_orders"), path);
+
+        Assert.Equal("collection", idiom.Name);
+        Assert.Contains("the List<Order> in Archive.s_orders", idiom.Hint);
+    }
+
+    [Fact]
+    public void AnyContainersScopeThatKeepsDisposables_IsTheRootScope_FixedByAScope()
+    {
+        LeakStep[] path =
+        [
+            Step("Acme.Ioc.Container", null),
+            Step("Acme.Ioc.LifetimeScope", "_root"),
+            Step("Acme.Ioc.Disposer", "_disposer"),
+            Step("System.Collections.Generic.Stack<System.Object>", "_items"),
+            Step("System.Object[]", "_array", isNew: true),
+            Step("Acme.ReportWriter", "[]", isNew: true, closer: "Dispose"),
+        ];
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.App.s_container"), path);
+
+        Assert.Equal(LeakIdioms.ContainerScope, idiom.Name);
+        Assert.Contains("Resolve ReportWriter from a scope that is disposed", idiom.Hint);
+        Assert.Contains("LifetimeScope keeps every IDisposable", idiom.Hint);
+    }
+
+    [Fact]
+    public void ADictionaryGainingAKeyPerCall_ShowsTheKeysShape_AndAFixedKeyAsTheFix()
+    {
+        LeakStep[] path =
+        [
+            Step("Acme.Logging.LogFactory", null),
+            Step("System.Collections.Generic.Dictionary<System.String, Acme.Logging.Logger>", "_loggers"),
+            Step("System.Collections.Generic.Dictionary<System.String, Acme.Logging.Logger>+Entry[]", "_entries", isNew: true, keys: ["tenant-N"]),
+            Step("Acme.Logging.Logger", "[].value", isNew: true),
+        ];
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Logging.LogManager.s_factory"), path);
+
+        Assert.Equal(LeakIdioms.KeyPerCall, idiom.Name);
+        Assert.Contains("Use a fixed logger name", idiom.Hint);
+        Assert.Contains("`tenant-N`", idiom.Hint);
+    }
+
+    [Fact]
+    public void AThreadStartedPerCall_IsTheOwner_FixedByItsStartersStop()
+    {
+        var root = new LeakRoot(LeakRootKind.Thread, "thread \"sink\" started at Acme.Sinks.Pump.Run")
+        {
+            Thread = new LeakThread("sink", "Acme.Sinks.Pump.Run", "Acme.Sinks.Pump", "Stop", 40),
+        };
+
+        LeakIdiom idiom = LeakIdioms.Decode(root, [Step("System.Threading.Thread", null, isNew: true)]);
+
+        Assert.Equal(LeakIdioms.ThreadNeverEnded, idiom.Name);
+        Assert.Contains("Pump.Run and never ends (40 of them were running)", idiom.Hint);
+        Assert.Contains("call Pump.Stop()", idiom.Hint);
+    }
+
+    [Fact]
+    public void AnEventsSubscriberThatReleasesItself_IsFixedByItsDispose_AndAPlainSubscriberByMinusEquals()
+    {
+        LeakStep[] Path(string? closer) =>
+        [
+            Step("System.EventHandler", null, isNew: true, note: "delegate with 40 targets (an event's handler list)"),
+            Step("System.Object[]", "_invocationList", isNew: true),
+            Step("System.EventHandler", "[]", isNew: true, note: "handler Lifetime.OnSignal"),
+            Step("Acme.Hosting.Lifetime", "_target", isNew: true, closer: closer),
+        ];
+        var root = new LeakRoot(LeakRootKind.StaticField, "Acme.Signals.Raised");
+
+        LeakIdiom releasing = LeakIdioms.Decode(root, Path("Dispose"));
+        LeakIdiom plain = LeakIdioms.Decode(root, Path(null));
+
+        Assert.Equal(("event handler", "event handler"), (releasing.Name, plain.Name));
+        Assert.Contains("Call Dispose on each Lifetime", releasing.Hint);
+        Assert.Contains("-=", plain.Hint);
+    }
+
+    [Fact]
+    public void KeyShapes_KeepWhatAllKeysShare_AndTellTheRestByKind()
+    {
+        Assert.Equal(["tenant-N"], KeyShapes.Shapes(["tenant-12", "tenant-7", "tenant-3"]));
+        Assert.Equal(["order:{guid}"], KeyShapes.Shapes(["order:1b4e28ba-2fa1-11d2-883f-0016d3cca427", "order:6fa459ea-ee8a-3ca4-894e-db77e160355e"]));
+        // The shared part ends where a word does: the 4 both keys start with is data.
+        Assert.Equal(["tenant-N"], KeyShapes.Shapes(["tenant-4", "tenant-43"]));
+    }
+
+    [Fact]
+    public void KeyShapes_OfAFixedVocabulary_AreNone()
+    {
+        Assert.Empty(KeyShapes.Shapes(["Data Source", "Mode", "Cache"]));
+        Assert.Empty(KeyShapes.Shapes([]));
+    }
+
+    [Fact]
+    public void KeyShapes_NeverCarryASecret_EvenOneAllKeysShare()
+    {
+        List<string> shapes = KeyShapes.Shapes(["Server=db;Password=hunter2;Database=tenant-1", "Server=db;Password=hunter2;Database=tenant-2"]);
+
+        string shape = Assert.Single(shapes);
+        Assert.Equal("Server=db;Password=…;Database=tenant-N", shape);
+        Assert.DoesNotContain("hunter2", shape);
+    }
+}
