@@ -368,7 +368,8 @@ public sealed record CausedGrowth(string Type, int NewInstances, double Instance
 /// <summary>A resource the process holds besides its objects, counted at every census.</summary>
 /// <param name="Name">
 /// <c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c> (objects ready for their finalizer), <c>fileDescriptors</c>,
-/// <c>nativeMemory</c> (bytes: anonymous resident memory outside the GC's mappings) or <c>assemblies</c>.
+/// <c>nativeMemory</c> (bytes: anonymous resident memory outside the GC's mappings, or in a check what malloc handed out
+/// and did not get back when only that grew) or <c>assemblies</c>.
 /// </param>
 /// <param name="Counts">Its count at each census, in the order of the report's censuses (bytes for <c>nativeMemory</c>).</param>
 /// <param name="PerIteration">What it added per iteration (per second for a watch), from the first census to the last.</param>
