@@ -209,10 +209,7 @@ internal static class LeakCauses
     private const double MinPerCallRate = 0.5;
     private const double SameRate = 0.1;
 
-    private static string RootText(LeakRoot root) =>
-        root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0
-            ? $"{TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}"
-            : root.Name;
+    private static string RootText(LeakRoot root) => LeakIdioms.StaticFieldName(root) ?? root.Name;
 
     private static string Article(string noun) => ("AEIOU".Contains(char.ToUpperInvariant(noun[0])) ? "an " : "a ") + noun;
 

@@ -299,8 +299,8 @@ internal static partial class LeakIdioms
         while (holder > 0 && (IsCollection(path[holder].Type) || IsCollectionPart(path[holder].Type)))
             holder--;
         // A static collection is told by its field: StrongNameUtil.signedAssemblyCache, not Dictionary<Assembly, Boolean>.
-        if (holder == 0 && root.Kind == LeakRootKind.StaticField && (IsCollection(path[0].Type) || IsCollectionPart(path[0].Type)) && root.Name.LastIndexOf('.') is int dot and > 0)
-            return $"{TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}";
+        if (holder == 0 && (IsCollection(path[0].Type) || IsCollectionPart(path[0].Type)) && StaticFieldName(root) is { } staticField)
+            return staticField;
         string field = holder + 1 < path.Count ? path[holder + 1].Field ?? "" : "";
         return holder + 1 < index || field.Length > 0
             ? $"{TypeNames.Short(path[holder].Type)}.{(field.StartsWith('[') ? "" : field)}".TrimEnd('.')
@@ -316,10 +316,16 @@ internal static partial class LeakIdioms
             holder--;
         if (holder > 0)
             return $"the {TypeNames.Short(path[holder].Type)} in {TypeNames.Short(path[holder - 1].Type)}.{path[holder].Field}";
-        return root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0
-            ? $"the {TypeNames.Short(path[0].Type)} in {TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}"
+        return StaticFieldName(root) is { } field
+            ? $"the {TypeNames.Short(path[0].Type)} in {field}"
             : $"the {TypeNames.Short(path[collection].Type)}";
     }
+
+    /// <summary>A static field root as a reader names it, its type short: <c>StrongNameUtil.signedAssemblyCache</c>; null for other roots.</summary>
+    public static string? StaticFieldName(LeakRoot root) =>
+        root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0
+            ? $"{TypeNames.Short(root.Name[..dot])}.{root.Name[(dot + 1)..]}"
+            : null;
 
     private static bool IsDelegate(LeakStep step) =>
         step.Note?.StartsWith("handler ", StringComparison.Ordinal) == true || step.Note?.StartsWith("delegate with", StringComparison.Ordinal) == true
