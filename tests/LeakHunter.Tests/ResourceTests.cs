@@ -89,6 +89,32 @@ public sealed class ResourceTests
     }
 
     [Fact]
+    public void AWeakGcHandleWhoseObjectDied_NeverFreed_StillCounts()
+    {
+        try
+        {
+            LeakReport report = LeakDetector.Run(ResourceEmptiedGcHandles.Leak);
+
+            ResourceUsage handles = AssertGrows(report, "gcHandles", perIteration: 1);
+            long threadsEnded = Math.Max(0, -(Threads(report)[^1] - Threads(report)[0]));
+            Assert.InRange(handles.Details["weak"][^1] - handles.Details["weak"][0] + threadsEnded, Calls(report), Calls(report) + 5);
+            Assert.Empty(report.GrowingTypes);
+
+            // Nothing to trace: the handles are told by their kind and number, with the fix.
+            ResourceFinding emptied = Assert.Single(handles.Findings, f => f.What == "weak GC handle whose object was collected");
+            Assert.InRange(emptied.Count, Calls(report) - threadsEnded, Calls(report) + 5);
+            Assert.Contains("Free()", emptied.Hint, StringComparison.Ordinal);
+        }
+        finally
+        {
+            ResourceEmptiedGcHandles.Release();
+        }
+    }
+
+    [Fact]
+    public void WeakGcHandlesToObjectsThatDie_Freed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceEmptiedGcHandles.Clean), "gcHandles");
+
+    [Fact]
     public void GcHandlesFreed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceGcHandles.Clean), "gcHandles");
 
     [Fact]

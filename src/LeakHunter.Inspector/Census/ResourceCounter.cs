@@ -24,12 +24,17 @@ internal static class ResourceCounter
         var readings = new List<ResourceReading>();
         var identities = new ResourceIdentities();
         var handles = ResourceNames.KindsOf(ResourceNames.GcHandles).ToDictionary(kind => kind, _ => 0L);
-        foreach (ClrHandle handle in runtime.EnumerateHandles())
+        List<ClrHandle> listed = runtime.EnumerateHandles().ToList();
+        // The table's own slots where it reads, so a handle whose object died still counts; the listed handles where not.
+        IEnumerable<(ulong Address, ClrHandleKind Kind)> inUse = HandleTableSlots.Read(runtime, listed) is List<HandleTableSlots.Slot> slots
+            ? slots.Select(s => (s.Address, s.Kind))
+            : listed.Select(h => (h.Address, h.HandleKind));
+        foreach ((ulong address, ClrHandleKind handleKind) in inUse)
         {
-            if (HandleKind(handle) is string kind)
+            if (HandleKind(handleKind) is string kind)
             {
                 handles[kind]++;
-                identities.Handles.Add(handle.Address);
+                identities.Handles.Add(address);
             }
         }
         Add(readings, ResourceNames.GcHandles, handles);
@@ -60,7 +65,10 @@ internal static class ResourceCounter
     }
 
     /// <summary>The kind a census counts a handle under, or null for one it does not count.</summary>
-    public static string? HandleKind(ClrHandle handle) => handle.HandleKind switch
+    public static string? HandleKind(ClrHandle handle) => HandleKind(handle.HandleKind);
+
+    /// <summary>The kind a census counts a handle of the runtime's <paramref name="kind"/> under, or null for one it does not count.</summary>
+    public static string? HandleKind(ClrHandleKind kind) => kind switch
     {
         ClrHandleKind.Strong or ClrHandleKind.SizedRef => "strong",
         ClrHandleKind.Pinned or ClrHandleKind.AsyncPinned => "pinned",

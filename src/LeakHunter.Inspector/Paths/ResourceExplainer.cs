@@ -91,7 +91,8 @@ internal static partial class ResourceExplainer
 
     private static IEnumerable<ResourceFindingMessage> Handles(ClrRuntime runtime, HeapScanner scanner, TypeTable types, ResourceIdentities since)
     {
-        var groups = runtime.EnumerateHandles()
+        List<ClrHandle> listed = runtime.EnumerateHandles().ToList();
+        var groups = listed
             .Where(h => !since.Handles.Contains(h.Address))
             .Select(h => (h.Address, Kind: ResourceCounter.HandleKind(h), Target: h.Object.IsValid ? h.Object.Type?.Name : null))
             .Where(h => h.Kind is not null)
@@ -99,14 +100,24 @@ internal static partial class ResourceExplainer
             .OrderByDescending(g => g.Count())
             .Take(MaxGroups)
             .ToArray();
+        // Handles in use whose object the GC collected: no object to trace, only their kind and number to tell. Where
+        // the runtime's own handles grew (threads', contexts'), so did the ones it keeps beside them whose objects died.
+        bool runtimeOwn = groups.Any(g => g.Key.Target is string target && ResourceNames.RuntimeOwnHandleTargets.Contains(target));
+        List<HandleTableSlots.Slot> slots = runtimeOwn ? [] : HandleTableSlots.Read(runtime, listed) ?? [];
+        ResourceFindingMessage[] emptied = slots
+            .Where(s => s.Emptied && !since.Handles.Contains(s.Address) && ResourceCounter.HandleKind(s.Kind) is not null)
+            .GroupBy(s => ResourceCounter.HandleKind(s.Kind)!)
+            .Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key, $"{g.Key} GC handle whose object was collected", g.Count(), null, []))
+            .ToArray();
         if (groups.Length == 0)
-            return [];
+            return emptied;
         // What holds a handle's target besides the handle: the object the code that allocates the handles works on.
         Explanation traced = LeakExplainer.ExplainWatched(runtime, scanner, types,
             groups.SelectMany(g => g.Take(TracedHandlesPerGroup).Select(h => h.Address)).ToArray(), s_targetPathsLimit);
         return groups.Select(g => new ResourceFindingMessage(ResourceNames.GcHandles, g.Key.Kind,
             $"{g.Key.Kind} GC handle to {(g.Key.Target is null ? "an object" : WithArticle(TypeNames.Short(g.Key.Target)))}", g.Count(), g.Key.Target,
-            traced.Leaks.Where(l => l.Type == g.Key.Target).OrderByDescending(l => l.Instances).Take(1).Select(TargetHeldBy).ToArray()));
+            traced.Leaks.Where(l => l.Type == g.Key.Target).OrderByDescending(l => l.Instances).Take(1).Select(TargetHeldBy).ToArray()))
+            .Concat(emptied);
     }
 
     /// <summary>"an Object", "a Thread": a type's name with its article, as a sentence reads it.</summary>

@@ -87,7 +87,7 @@ internal static class ResourceFindings
     {
         (ResourceNames.GcHandles, _) when ownerType == "System.Threading.Thread" =>
             "These are the runtime's own handles to live threads' Thread objects, not handles the code allocated: they go when the threads end. End the threads.",
-        (ResourceNames.GcHandles, _) when ownerType is "System.Runtime.Loader.AssemblyLoadContext" or "System.Reflection.LoaderAllocator" or "System.Reflection.LoaderAllocatorScout" =>
+        (ResourceNames.GcHandles, _) when ownerType is not null && ResourceNames.RuntimeOwnHandleTargets.Contains(ownerType) =>
             "These are the runtime's own handles to collectible AssemblyLoadContexts that were asked to unload and cannot: they go when the contexts unload. " +
             "Release every reference from outside into the contexts (the path above shows one) before Unload.",
         (ResourceNames.Threads, "native thread") =>

@@ -136,6 +136,13 @@ internal static class ResourceNames
     /// <summary>Every resource, in the order reports list them.</summary>
     public static readonly string[] All = [Threads, GcHandles, FinalizationQueue, FileDescriptors, NativeMemory, Assemblies];
 
+    /// <summary>
+    /// The types whose GC handles are the runtime's own, taken for its live threads and for collectible contexts that
+    /// are asked to unload: they go with those, and are never told as handles the code should free.
+    /// </summary>
+    public static readonly string[] RuntimeOwnHandleTargets =
+        ["System.Threading.Thread", "System.Runtime.Loader.AssemblyLoadContext", "System.Reflection.LoaderAllocator", "System.Reflection.LoaderAllocatorScout"];
+
     /// <summary>The reading of a resource's own count; every other kind is part of its breakdown.</summary>
     public const string Total = "total";
 

@@ -80,6 +80,25 @@ internal static class ResourceGcHandles
     }
 }
 
+// A weak GC handle to an object made per call, never freed: the object dies at the next GC, the handle stays in use,
+// pointing at nothing. The runtime's debugging interface no longer lists it; its handle table still does.
+internal static class ResourceEmptiedGcHandles
+{
+    private static readonly GCHandle[] s_handles = new GCHandle[100_000];
+    private static int s_count;
+
+    public static void Leak() => s_handles[s_count++] = GCHandle.Alloc(new object(), GCHandleType.Weak);
+
+    public static void Clean() => GCHandle.Alloc(new object(), GCHandleType.Weak).Free();
+
+    public static void Release()
+    {
+        for (int i = 0; i < s_count; i++)
+            s_handles[i].Free();
+        s_count = 0;
+    }
+}
+
 // A file descriptor opened through P/Invoke per call and never closed.
 internal static partial class ResourceFileDescriptors
 {

@@ -56,44 +56,72 @@ internal sealed partial class LinuxPlatform : IHostPlatform
     }
 
     /// <summary>
-    /// glibc's own count, from mallinfo2 (glibc 2.33 and later): the arenas' bytes in use and the blocks it mapped on
-    /// their own. Another C library (musl) has no such count: -1, and resident memory alone is read.
+    /// glibc's own count, from malloc_info: every arena's bytes from the system less those free in its bins, and the
+    /// blocks it mapped on their own. (mallinfo2 counts the main arena alone, so it misses what threads other than the
+    /// first allocate from arenas of their own.) Another C library (musl) has no such count: -1, and resident memory
+    /// alone is read.
     /// </summary>
     public long NativeAllocatorInUseBytes()
     {
-        if (s_noMallinfo)
+        if (s_noMallocInfo)
             return -1;
         try
         {
-            MallInfo2 info = mallinfo2();
-            return checked((long)(info.uordblks + info.hblkhd));
+            lock (s_mallocInfoText)
+                return MallocInUse(s_mallocInfoText, WriteMallocInfo(s_mallocInfoText));
         }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or OverflowException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or FormatException or OverflowException)
         {
-            s_noMallinfo = true;
+            s_noMallocInfo = true;
             return -1;
         }
     }
 
-    private static volatile bool s_noMallinfo;
+    private static volatile bool s_noMallocInfo;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MallInfo2
+    // Where glibc writes its report: a few hundred bytes per arena. A managed buffer, so that reading the count
+    // allocates nothing from the allocator it counts, and made once, before any census counts the heap.
+    private static readonly byte[] s_mallocInfoText = new byte[256 << 10];
+
+    private static unsafe int WriteMallocInfo(byte[] text)
     {
-        public nuint arena;
-        public nuint ordblks;
-        public nuint smblks;
-        public nuint hblks;
-        public nuint hblkhd;
-        public nuint usmblks;
-        public nuint fsmblks;
-        public nuint uordblks;
-        public nuint fordblks;
-        public nuint keepcost;
+        fixed (byte* buffer = text)
+        {
+            nint stream = fmemopen(buffer, (nuint)text.Length, "w");
+            if (stream == 0)
+                throw new FormatException("fmemopen failed");
+            int failed = malloc_info(0, stream);
+            long written = ftell(stream);
+            _ = fclose(stream);
+            if (failed != 0 || written <= 0 || written >= text.Length)
+                throw new FormatException("malloc_info wrote nothing, or more than its buffer holds");
+            return (int)written;
+        }
     }
 
+    /// <summary>The bytes in use from malloc_info's totals, which close its report after every arena's own.</summary>
+    private static long MallocInUse(byte[] text, int length)
+    {
+        string report = System.Text.Encoding.ASCII.GetString(text, 0, length);
+        long Last(string element) => report.LastIndexOf(element, StringComparison.Ordinal) is int at and >= 0
+            ? long.Parse(ValueOf(report, report.IndexOf("size=\"", at, StringComparison.Ordinal) + 6), CultureInfo.InvariantCulture)
+            : throw new FormatException($"malloc_info has no {element}");
+        return checked(Last("<system type=\"current\"") - Last("<total type=\"fast\"") - Last("<total type=\"rest\"") + Last("<total type=\"mmap\""));
+    }
+
+    private static string ValueOf(string report, int start) => report[start..report.IndexOf('"', start)];
+
     [LibraryImport("libc")]
-    private static partial MallInfo2 mallinfo2();
+    private static partial int malloc_info(int options, nint stream);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial nint fmemopen(byte* buffer, nuint size, string mode);
+
+    [LibraryImport("libc")]
+    private static partial long ftell(nint stream);
+
+    [LibraryImport("libc")]
+    private static partial int fclose(nint stream);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
