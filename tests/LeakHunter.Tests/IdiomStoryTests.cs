@@ -276,6 +276,34 @@ public sealed class IdiomStoryTests
     public void ChannelThatIsRead_IsClean() => AssertClean(IdiomChannel.Fixed);
 
     [Fact]
+    public void ChannelOfValuesNobodyReads_GrowsByItsItems_AndIsAnUnreadChannel()
+    {
+        LeakStory story = Story(IdiomValueChannel.Leak, "items of System.Collections.Concurrent.ConcurrentQueueSegment<System.Int32>");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomValueChannel.s_readings");
+        story.AssertIdiom("unread channel", "read it", "Channel.CreateBounded");
+        Assert.True(story.Report.Causes.Count == 1, story.Report.ToString());
+        // An item a call, and no object: the items are what grows.
+        TypeGrowth items = Assert.Single(story.Report.GrowingTypes);
+        Assert.InRange(items.InstancesPerIteration, 0.95, 1.05);
+    }
+
+    [Fact]
+    public void ChannelOfValuesThatIsRead_IsClean() => AssertClean(IdiomValueChannel.Fixed);
+
+    [Fact]
+    public void ListOfValuesThatGrowsPerCall_GrowsByItsItems_HeldByItsStatic()
+    {
+        LeakStory story = Story(IdiomValueList.Leak, "items of System.Collections.Generic.List<System.Guid>");
+
+        story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomValueList.s_seen");
+        Assert.True(story.Report.Causes.Count == 1, story.Report.ToString());
+    }
+
+    [Fact]
+    public void ListOfValuesKeptBounded_IsClean() => AssertClean(IdiomValueList.Fixed);
+
+    [Fact]
     public void XNamesMadeFromData_AreTheXNameTable()
     {
         LeakStory story = Story(IdiomXName.Leak, "System.Xml.Linq.XName");

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using LeakHunter.Census;
 using Microsoft.Diagnostics.Runtime;
 
 namespace LeakHunter.Inspector.Census;
@@ -30,6 +31,8 @@ internal sealed unsafe class HeapScanner
     private readonly TypeTable _types;
     private readonly Dictionary<ulong, MethodTableInfo> _methodTables = new();
     private readonly List<ulong> _collectibleMethodTables = new();
+    // The type indices that count items, each with the collection type whose items they are.
+    private readonly Dictionary<int, int> _collectionOfItems = new();
     // ClrMD's type lookups and the tables above are shared by the workers; the hot loop never takes this lock.
     private readonly Lock _resolveGate = new();
     private readonly ScanWorker[] _workers;
@@ -70,7 +73,32 @@ internal sealed unsafe class HeapScanner
             histogram.AddAll(worker.Histogram);
             unreadable += worker.UnreadableBytes;
         }
-        return new ScanTotals { Objects = histogram.TotalObjects, Bytes = histogram.TotalBytes, UnreadableBytes = unreadable };
+        long items = _collectionOfItems.Keys.Sum(histogram.CountOf);
+        return new ScanTotals { Objects = histogram.TotalObjects - items, Bytes = histogram.TotalBytes, UnreadableBytes = unreadable };
+    }
+
+    /// <summary>Whether <paramref name="typeIndex"/> counts the items of a collection type, and which.</summary>
+    public bool CountsItemsOf(int typeIndex, out int collectionType)
+    {
+        lock (_resolveGate)
+            return _collectionOfItems.TryGetValue(typeIndex, out collectionType);
+    }
+
+    /// <summary>The items in the collection at <paramref name="address"/>, or null where it is none whose items are counted.</summary>
+    public long? ItemsIn(IDataReader reader, ulong address)
+    {
+        Span<byte> bytes = stackalloc byte[256];
+        if (reader.Read(address, bytes[..sizeof(ulong)]) != sizeof(ulong))
+            return null;
+        MethodTableInfo info;
+        lock (_resolveGate)
+        {
+            if (!_methodTables.TryGetValue(MemoryMarshal.Read<ulong>(bytes) & ~3UL, out info))
+                return null;
+        }
+        if (info.ItemsIndex < 0 || info.Items.Span > bytes.Length || reader.Read(address, bytes[..info.Items.Span]) != info.Items.Span)
+            return null;
+        return info.Items.Items(bytes);
     }
 
     /// <summary>
@@ -210,6 +238,8 @@ internal sealed unsafe class HeapScanner
 
             if (info.TypeIndex >= 0)
             {
+                if (info.ItemsIndex >= 0 && typeof(TVisitor) == typeof(CensusCounter))
+                    worker.Histogram.AddItems(info.ItemsIndex, ItemsAt(reader, info.Items, address, header, windowEnd));
                 if (!TVisitor.NeedsWholeObject)
                 {
                     visitor.Visit(address, info.MethodTable, info.TypeIndex, size, default);
@@ -237,6 +267,15 @@ internal sealed unsafe class HeapScanner
         }
     }
 
+    /// <summary>The items of the collection at <paramref name="address"/>, from the window where its fields are in it.</summary>
+    private static long ItemsAt(IDataReader reader, ItemCounter counter, ulong address, byte* header, ulong windowEnd)
+    {
+        if (address + (ulong)counter.Span <= windowEnd)
+            return counter.Items(new ReadOnlySpan<byte>(header, counter.Span));
+        Span<byte> fields = stackalloc byte[counter.Span];
+        return reader.Read(address, fields) == fields.Length ? counter.Items(fields) : 0;
+    }
+
     private bool TryResolve(ClrHeap heap, IDataReader reader, ulong methodTable, out MethodTableInfo info)
     {
         if (_methodTables.TryGetValue(methodTable, out info))
@@ -251,7 +290,13 @@ internal sealed unsafe class HeapScanner
 
         uint flags = gcHeader[0];
         int typeIndex = type.IsFree ? -1 : _types.GetIndex(type.Name ?? $"<unknown type 0x{methodTable:x}>");
-        info = new MethodTableInfo(methodTable, gcHeader[1], (flags & HasComponentSizeFlag) != 0 ? flags & 0xFFFF : 0, typeIndex);
+        (int itemsIndex, ItemCounter items) = (-1, default);
+        if (typeIndex >= 0 && ItemCounter.For(type) is ItemCounter counter && counter.Span <= 256)
+        {
+            (itemsIndex, items) = (_types.GetIndex(ItemCounts.Of(type.Name!)), counter);
+            _collectionOfItems[itemsIndex] = typeIndex;
+        }
+        info = new MethodTableInfo(methodTable, gcHeader[1], (flags & HasComponentSizeFlag) != 0 ? flags & 0xFFFF : 0, typeIndex, itemsIndex, items);
         _methodTables.Add(methodTable, info);
         if ((flags & CollectibleFlag) != 0)
             _collectibleMethodTables.Add(methodTable);
@@ -268,7 +313,7 @@ internal sealed unsafe class HeapScanner
             histogram.Add(typeIndex, (long)size);
     }
 
-    private readonly record struct MethodTableInfo(ulong MethodTable, ulong BaseSize, ulong ComponentSize, int TypeIndex);
+    private readonly record struct MethodTableInfo(ulong MethodTable, ulong BaseSize, ulong ComponentSize, int TypeIndex, int ItemsIndex = -1, ItemCounter Items = default);
 
     /// <summary>One scanning thread's window, type cache and counts, kept for the inspector's life.</summary>
     private sealed class ScanWorker

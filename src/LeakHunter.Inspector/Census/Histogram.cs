@@ -51,6 +51,9 @@ internal sealed class Histogram
         _bytes[typeIndex] += size;
     }
 
+    /// <summary>Adds <paramref name="count"/> items, which take no bytes of their own: their collection's array has them.</summary>
+    public void AddItems(int typeIndex, long count) => _counts[typeIndex] += count;
+
     public void AddAll(Histogram other)
     {
         EnsureCapacity(other.Length);

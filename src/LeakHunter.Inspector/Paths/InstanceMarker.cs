@@ -18,6 +18,12 @@ internal sealed record HeapMark(Dictionary<int, ulong[]> ByType, ObjectIndex? Ev
     /// </summary>
     public bool RoutesThroughExisting { get; init; }
 
+    /// <summary>
+    /// The items each collection held at the mark, where a marked type counts a collection's items: those whose items
+    /// grew since are the ones to explain. Null when the mark only names types (every collection's items count as new).
+    /// </summary>
+    public IReadOnlyDictionary<ulong, long>? ItemsAtMark { get; init; }
+
     /// <summary>The stack slots at the mark, and the types of what they held; null when the mark only names types.</summary>
     public IReadOnlySet<StackSlot>? StackSlots { get; init; }
 
@@ -47,12 +53,20 @@ internal static class InstanceMarker
 {
     public static HeapMark Mark(HeapScanner scanner, ClrRuntime runtime, IReadOnlyCollection<int> typeIndices)
     {
-        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)), ObjectIndex.ForHeap(runtime));
+        var collections = new Dictionary<int, int>();
+        foreach (int type in typeIndices)
+        {
+            if (scanner.CountsItemsOf(type, out int collection))
+                collections[collection] = type;
+        }
+        var visitor = new Marker(typeIndices.ToDictionary(t => t, _ => new GrowableArray<ulong>(256)), ObjectIndex.ForHeap(runtime),
+            new CollectionItems(scanner, runtime.DataTarget.DataReader, collections));
         scanner.Walk(runtime, ref visitor);
         visitor.Everything.Seal();
         return new HeapMark(visitor.ByType.ToDictionary(p => p.Key, p => Sorted(p.Value)), visitor.Everything)
         {
             StackSlots = RootFinder.StackSlots(runtime),
+            ItemsAtMark = visitor.Items.AtMark,
         };
     }
 
@@ -71,10 +85,23 @@ internal static class InstanceMarker
         return sorted;
     }
 
-    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType, ObjectIndex everything) : IObjectVisitor
+    /// <summary>The collections whose items a mark counts, by their type index, and what each held.</summary>
+    private sealed class CollectionItems(HeapScanner scanner, IDataReader reader, Dictionary<int, int> collections)
+    {
+        public Dictionary<ulong, long> AtMark { get; } = new();
+
+        public void Visit(ulong address, int typeIndex)
+        {
+            if (collections.ContainsKey(typeIndex))
+                AtMark[address] = scanner.ItemsIn(reader, address) ?? 0;
+        }
+    }
+
+    private readonly struct Marker(Dictionary<int, GrowableArray<ulong>> byType, ObjectIndex everything, CollectionItems items) : IObjectVisitor
     {
         public readonly Dictionary<int, GrowableArray<ulong>> ByType = byType;
         public readonly ObjectIndex Everything = everything;
+        public readonly CollectionItems Items = items;
 
         public static bool NeedsWholeObject => false;
 
@@ -83,6 +110,7 @@ internal static class InstanceMarker
             Everything.Add(address);
             if (ByType.TryGetValue(typeIndex, out GrowableArray<ulong>? addresses))
                 addresses.Add(address);
+            Items.Visit(address, typeIndex);
         }
     }
 }

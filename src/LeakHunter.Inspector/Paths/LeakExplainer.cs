@@ -101,6 +101,7 @@ internal static class LeakExplainer
             using HeapGraph graph = HeapGraph.Nodes(scanner, runtime);
             objects = graph.Count;
             Dictionary<int, List<int>> newByType = selectTargets(graph);
+            Dictionary<int, long> itemsGained = AddGrowingCollections(runtime, scanner, graph, newByType, mark);
             newInstances = newByType.Values.Sum(nodes => nodes.Count);
             long available = MemoryBudget.AvailableBytes(graph.BytesToLinkAndSearch);
             if (graph.BytesToLinkAndSearch > available)
@@ -111,7 +112,7 @@ internal static class LeakExplainer
             }
             graph.Link(scanner, runtime);
             ReleaseGarbage();
-            return Explain(runtime, types, graph, newByType, newInstances, mark, maxInstancesPerType, timeLimit, clock, failures);
+            return Explain(runtime, types, graph, newByType, itemsGained, newInstances, mark, maxInstancesPerType, timeLimit, clock, failures);
         }
         catch (TooManyObjectsException e)
         {
@@ -122,6 +123,44 @@ internal static class LeakExplainer
             return Unexplained(objects, newInstances, failures,
                 $"no paths were traced: the inspector ran out of memory for the graph of the heap's {(objects > 0 ? $"{objects:N0} " : "")}objects; the counts stand, and a machine with more free memory can trace the paths");
         }
+    }
+
+    /// <summary>
+    /// For each type to explain that counts a collection's items: the collections whose items grew since the mark (or
+    /// that hold any, where the mark did not count them), most grown first, leaving out those that gained a tenth of
+    /// the most grown one's or less: the runtime's own lists that took an item meanwhile are not the leak's.
+    /// </summary>
+    /// <returns>The items each of those types gained in the collections chosen.</returns>
+    private static Dictionary<int, long> AddGrowingCollections(ClrRuntime runtime, HeapScanner scanner, HeapGraph graph, Dictionary<int, List<int>> newByType, HeapMark mark)
+    {
+        var itemsOf = new Dictionary<int, int>();
+        foreach (int type in newByType.Keys)
+        {
+            if (scanner.CountsItemsOf(type, out int collection))
+                itemsOf[collection] = type;
+        }
+        var gainedByType = new Dictionary<int, long>();
+        if (itemsOf.Count == 0)
+            return gainedByType;
+        var grown = itemsOf.Values.ToDictionary(t => t, _ => new List<(int Node, long Items)>());
+        IDataReader reader = runtime.DataTarget.DataReader;
+        for (int node = 0; node < graph.Count; node++)
+        {
+            if (!itemsOf.TryGetValue(graph.Types[node], out int items))
+                continue;
+            ulong address = graph.AddressOf(node);
+            long gained = (scanner.ItemsIn(reader, address) ?? 0) - (mark.ItemsAtMark?.GetValueOrDefault(address) ?? 0);
+            if (gained > 0)
+                grown[items].Add((node, gained));
+        }
+        foreach ((int items, List<(int Node, long Items)> collections) in grown)
+        {
+            long most = collections.Count == 0 ? 0 : collections.Max(c => c.Items);
+            var chosen = collections.Where(c => c.Items * 10 > most).OrderByDescending(c => c.Items).ToList();
+            newByType[items] = chosen.Select(c => c.Node).ToList();
+            gainedByType[items] = chosen.Sum(c => c.Items);
+        }
+        return gainedByType;
     }
 
     private static HeapGraph BuildWhileHeld(HeapScanner scanner, ClrRuntime runtime)
@@ -143,7 +182,7 @@ internal static class LeakExplainer
     private static Explanation Unexplained(int objects, int newInstances, FailureTally failures, string reason) =>
         new([], [], newInstances, reason, objects, 0, failures.Warnings());
 
-    private static Explanation Explain(ClrRuntime runtime, TypeTable types, HeapGraph graph, Dictionary<int, List<int>> newByType, int newInstances,
+    private static Explanation Explain(ClrRuntime runtime, TypeTable types, HeapGraph graph, Dictionary<int, List<int>> newByType, Dictionary<int, long> itemsGained, int newInstances,
         HeapMark mark, int maxInstancesPerType, TimeSpan timeLimit, Stopwatch clock, FailureTally failures)
     {
         if (graph.UnreadableBytes > 0)
@@ -169,7 +208,9 @@ internal static class LeakExplainer
         foreach ((int type, List<int> instances) in newByType)
         {
             List<int> sample = Sample(instances, maxInstancesPerType);
-            signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, instances.Count, existed));
+            // A collection's items are told by the collections that gained them: as many as they gained, and no bytes of their own.
+            bool items = itemsGained.TryGetValue(type, out long gained);
+            signatures.AddRange(Signatures(graph, types, roots, parent, namer, types[type], sample, items ? gained : instances.Count, existed, bytesOfInstances: !items));
             (List<ReferrerCount> from, bool capped) = CountReferrers(graph, namer, types, instances, complete ? parent : null);
             referrers.Add(new TypeReferrerCounts(types[type], from));
             if (capped)
@@ -386,7 +427,7 @@ internal static class LeakExplainer
     }
 
     private static IEnumerable<(LeakPath Leak, List<int[]> Paths)> Signatures(HeapGraph graph, TypeTable types, List<NamedRoot> roots, int[] parent, StepNamer namer, string typeName,
-        List<int> sample, int totalInstances, bool[]? existed)
+        List<int> sample, long totalInstances, bool[]? existed, bool bytesOfInstances = true)
     {
         var groups = new Dictionary<string, (RootKindCode Kind, string Root, List<PathStep> Steps, List<int[]> Paths)>();
         var threads = new Dictionary<string, HashSet<ulong>>(StringComparer.Ordinal);
@@ -433,8 +474,8 @@ internal static class LeakExplainer
         foreach ((string key, (RootKindCode kind, string root, List<PathStep> steps, List<int[]> paths)) in groups)
         {
             double scale = (double)totalInstances / sample.Count;
-            int instances = (int)Math.Round(paths.Count * scale);
-            long bytes = (long)Math.Round(paths.Sum(p => (double)graph.Sizes[p[^1]]) * scale);
+            int instances = (int)Math.Min(int.MaxValue, Math.Round(paths.Count * scale));
+            long bytes = bytesOfInstances ? (long)Math.Round(paths.Sum(p => (double)graph.Sizes[p[^1]]) * scale) : 0;
             PathThread? thread = threadOf.TryGetValue(key, out PathThread? owner) ? owner with { Threads = threads[key].Count } : null;
             int point = AccumulationPoint(graph, types, paths);
             List<PathStep> named = steps;

@@ -123,6 +123,22 @@ internal sealed record CensusReplyMessage(long Objects, long Bytes, double Pause
 /// <summary>One count, at one census, of a resource the GC heap's objects do not show: <c>gcHandles</c> of kind <c>weak</c>, say.</summary>
 internal sealed record ResourceReading(string Resource, string Kind, long Count);
 
+/// <summary>
+/// The names under which a census counts the items of collections of value types (a <c>List&lt;int&gt;</c>'s, a
+/// <c>Channel&lt;Guid&gt;</c>'s queue's), beside the objects: such items are no objects of their own, so only their
+/// count shows a collection that gains one per call.
+/// </summary>
+internal static class ItemCounts
+{
+    public const string Prefix = "items of ";
+
+    /// <summary>The name the items of <paramref name="collectionType"/> are counted under.</summary>
+    public static string Of(string collectionType) => Prefix + collectionType;
+
+    /// <summary>Whether <paramref name="type"/> names items rather than objects.</summary>
+    public static bool Are(string type) => type.StartsWith(Prefix, StringComparison.Ordinal);
+}
+
 /// <summary>The resources a census counts besides objects, as the JSON report names them, and the kinds of each.</summary>
 internal static class ResourceNames
 {

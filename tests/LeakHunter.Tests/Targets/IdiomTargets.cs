@@ -423,6 +423,40 @@ internal static class IdiomChannel
     }
 }
 
+// IdiomValueChannel.s_readings (static) -> UnboundedChannel<int> -> ConcurrentQueue<int> -> segment, an int per call:
+// no object per call at all, only the segment's items, and a new segment of twice the length now and then.
+internal static class IdiomValueChannel
+{
+    private static readonly Channel<int> s_readings = Channel.CreateUnbounded<int>();
+    private static readonly Channel<int> s_readReadings = Channel.CreateUnbounded<int>();
+    private static int s_next;
+
+    public static void Leak() => s_readings.Writer.TryWrite(s_next++);
+
+    public static void Fixed()
+    {
+        s_readReadings.Writer.TryWrite(s_next++);
+        while (s_readReadings.Reader.TryRead(out int reading))
+            s_next += reading & 0;
+    }
+}
+
+// IdiomValueList.s_seen (static) -> List<Guid>, a Guid per call: the list's array doubles now and then, its count every call.
+internal static class IdiomValueList
+{
+    private static readonly List<Guid> s_seen = new();
+    private static readonly List<Guid> s_recent = new();
+
+    public static void Leak() => s_seen.Add(Guid.NewGuid());
+
+    public static void Fixed()
+    {
+        s_recent.Add(Guid.NewGuid());
+        if (s_recent.Count > 16)
+            s_recent.RemoveAt(0);
+    }
+}
+
 // XNamespace.None (kept by the document's root name) -> its name table -> XName, one per call
 internal static class IdiomXName
 {
