@@ -298,6 +298,8 @@ public sealed class IdiomStoryTests
 
         story.AssertOwner(LeakRootKind.StaticField, Targets + "IdiomValueList.s_seen");
         Assert.True(story.Report.Causes.Count == 1, story.Report.ToString());
+        // The last resort names the call of the user's code that fills the list.
+        Assert.Contains("It is filled by your call to List<Guid>.Add in IdiomValueList.Leak.", story.Report.Causes[0].Hint);
     }
 
     [Fact]

@@ -164,4 +164,61 @@ public sealed class OwnerStoryTests
         Assert.Equal("Server=db;Password=…;Database=tenant-N", shape);
         Assert.DoesNotContain("hunter2", shape);
     }
+
+    [Fact]
+    public void TheLastResort_NamesTheUsersCallIntoTheLibraryThatHoldsTheCollection()
+    {
+        LeakStep[] path =
+        [
+            Step("Acme.Telemetry.Registry", null),
+            Step("System.Collections.Generic.List<Acme.Telemetry.Sample>", "_samples"),
+            Step("Acme.Telemetry.Sample[]", "_items", isNew: true),
+        ];
+        FragmentCall[] calls =
+        [
+            new("System.Threading.Interlocked", "Increment", "OrderHandler.Handle", IntoUserCode: false),
+            new("Acme.Telemetry.Tracker", "Record", "OrderHandler.Handle", IntoUserCode: false),
+        ];
+
+        string? filledBy = LeakIdioms.FilledBy(new LeakRoot(LeakRootKind.StaticField, "Acme.Telemetry.Registry.Default"), path, calls);
+
+        // The call into the library whose types hold the list, not the one into the base class library before it.
+        Assert.Equal(" It is filled by your call to Tracker.Record in OrderHandler.Handle.", filledBy);
+    }
+
+    [Fact]
+    public void TheLastResort_WithoutACallIntoTheHoldersLibrary_NamesTheFragmentsOwnCall_OrNothing()
+    {
+        LeakStep[] path = [Step("Acme.Registry", null), Step("System.Collections.Generic.List<Acme.Order>", "_orders")];
+        var root = new LeakRoot(LeakRootKind.StaticField, "Acme.Registry.s_instance");
+
+        Assert.Equal(" It is filled by your call to OrderService.Place in OrderTests.Leak.",
+            LeakIdioms.FilledBy(root, path, [new("Other.Library.Client", "Send", "OrderTests.Leak", false), new("Shop.OrderService", "Place", "OrderTests.Leak", true)]));
+        Assert.Null(LeakIdioms.FilledBy(root, path, [new("Other.Library.Client", "Send", "OrderTests.Leak", false)]));
+        Assert.Null(LeakIdioms.FilledBy(root, path, null));
+    }
+
+    [Fact]
+    public void FragmentCalls_AreReadFromTheLambda_TheUsersHelpers_AndAnAsyncMethodsStateMachine()
+    {
+        var seen = new HashSet<string>();
+        IReadOnlyList<FragmentCall> calls = FragmentCalls.Of(() => Remember(seen, "order"));
+
+        // The helper is the user's own code: its calls out are the fragment's too, made in the helper.
+        Assert.Contains(new FragmentCall("LeakHunter.Tests.OwnerStoryTests", "Remember", "OwnerStoryTests.FragmentCalls_AreReadFromTheLambda_TheUsersHelpers_AndAnAsyncMethodsStateMachine", true), calls);
+        Assert.Contains(new FragmentCall("System.Collections.Generic.HashSet<System.String>", "Add", "OwnerStoryTests.Remember", false), calls);
+
+        IReadOnlyList<FragmentCall> awaited = FragmentCalls.Of(RememberLater);
+        Assert.Contains(awaited, c => c.Type == "System.Collections.Generic.List<System.Int32>" && c.Method == "Add" && c.Caller == "OwnerStoryTests.RememberLater");
+    }
+
+    private static void Remember(HashSet<string> seen, string key) => seen.Add(key);
+
+    private static readonly List<int> s_later = new();
+
+    private static async Task RememberLater()
+    {
+        await Task.Yield();
+        s_later.Add(1);
+    }
 }

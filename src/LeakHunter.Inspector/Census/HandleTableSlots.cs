@@ -51,10 +51,14 @@ internal static class HandleTableSlots
     /// The handles in use in every segment of the tables that <paramref name="listed"/> (the debugging interface's
     /// handles) live in, or null where the runtime's table does not read as laid out here, or is not 64-bit.
     /// </summary>
-    public static List<Slot>? Read(ClrRuntime runtime, IReadOnlyList<ClrHandle> listed)
+    /// <param name="runtime">The runtime, held still.</param>
+    /// <param name="listed">The handles the debugging interface lists, which the layout is checked against.</param>
+    /// <param name="unread">Why the table was not read, where it was not.</param>
+    public static List<Slot>? Read(ClrRuntime runtime, IReadOnlyList<ClrHandle> listed, out string? unread)
     {
         IDataReader reader = runtime.DataTarget.DataReader;
-        if (reader.PointerSize != sizeof(ulong) || listed.Count == 0)
+        unread = reader.PointerSize != sizeof(ulong) ? "the runtime's handle table is read in 64-bit processes only" : null;
+        if (unread is not null || listed.Count == 0)
             return null;
         var segments = new Dictionary<ulong, (byte[] Bytes, int Read)>();
         int? kinds = null;
@@ -65,16 +69,25 @@ internal static class HandleTableSlots
             if (segments.ContainsKey(segment))
                 continue;
             if (segments.Count >= MaxSegments)
+            {
+                unread = $"the runtime's handle table has more than {MaxSegments:N0} segments";
                 return null;
+            }
             // The segment is reserved whole and committed as it fills: what is read past the header are the handles
             // the runtime has pages for, and a handle in use is always on one.
             byte[] bytes = new byte[SegmentSize];
             int read = reader.Read(segment, bytes);
             if (read < HeaderSize)
+            {
+                unread = $"a segment of the runtime's handle table (0x{segment:x}) could not be read";
                 return null;
+            }
             kinds ??= s_kindCounts.Cast<int?>().FirstOrDefault(k => IsLaidOut(bytes, k!.Value));
             if (kinds is not int kindCount || !IsLaidOut(bytes, kindCount))
+            {
+                unread = $"a segment of the runtime's handle table (0x{segment:x}) is not laid out as LeakHunter reads it";
                 return null;
+            }
             segments.Add(segment, (bytes, read));
             if (Pointer(bytes, NextSegmentOffset(kindCount)) is ulong next and not 0)
                 pending.Push(next);
@@ -83,11 +96,12 @@ internal static class HandleTableSlots
         {
             byte[] segment = segments[handle.Address & ~(SegmentSize - 1)].Bytes;
             long offset = (long)(handle.Address & (SegmentSize - 1)) - HeaderSize;
-            if (offset < 0 || offset % sizeof(ulong) != 0)
-                return null;
             int index = (int)(offset / sizeof(ulong));
-            if (IsFree(segment, index) || segment[BlockTypeOffset + index / HandlesPerBlock] != (byte)handle.HandleKind)
+            if (offset < 0 || offset % sizeof(ulong) != 0 || IsFree(segment, index) || segment[BlockTypeOffset + index / HandlesPerBlock] != (byte)handle.HandleKind)
+            {
+                unread = $"the {handle.HandleKind} handle 0x{handle.Address:x} the debugging interface lists is not in use in the runtime's handle table as LeakHunter reads it";
                 return null;
+            }
         }
         var slots = new List<Slot>();
         foreach ((ulong segment, (byte[] bytes, int read)) in segments)
@@ -106,7 +120,10 @@ internal static class HandleTableSlots
                         inUse &= inUse - 1;
                         int at = HeaderSize + index * sizeof(ulong);
                         if (at + sizeof(ulong) > read)
+                        {
+                            unread = $"a handle in use in the runtime's handle table (0x{segment + (ulong)at:x}) could not be read";
                             return null;
+                        }
                         slots.Add(new Slot(segment + (ulong)at, (ClrHandleKind)kind, Pointer(bytes, at) == 0));
                     }
                 }

@@ -87,6 +87,8 @@ internal readonly record struct ItemCounter(int CountAt, int MinusAt, int HeadAt
         return null;
     }
 
+    // A field type ClrMD could not resolve (a shared generic's T[], an array type not loaded) has no MethodTable and
+    // reads as holding no references: only an array type the runtime has, of elements with no references, counts.
     private static bool HoldsNoReferences(ClrType type, string storage) =>
-        type.GetFieldByName(storage)?.Type is { IsArray: true, ContainsPointers: false };
+        type.GetFieldByName(storage)?.Type is { IsArray: true, ContainsPointers: false, ComponentSize: > 0 } array && array.MethodTable != 0;
 }

@@ -19,6 +19,7 @@ internal static class ResourceCounter
     /// What the runtime holds, read from the runtime of a process that is held still, and what identifies each thread,
     /// handle and assembly, so a later explanation can tell the ones made since.
     /// </summary>
+    /// <remarks>Where the runtime's handle table cannot be read, <see cref="ResourceIdentities.Warning"/> says why.</remarks>
     public static (List<ResourceReading> Readings, ResourceIdentities Identities) OfRuntime(ClrRuntime runtime)
     {
         var readings = new List<ResourceReading>();
@@ -26,7 +27,7 @@ internal static class ResourceCounter
         var handles = ResourceNames.KindsOf(ResourceNames.GcHandles).ToDictionary(kind => kind, _ => 0L);
         List<ClrHandle> listed = runtime.EnumerateHandles().ToList();
         // The table's own slots where it reads, so a handle whose object died still counts; the listed handles where not.
-        IEnumerable<(ulong Address, ClrHandleKind Kind)> inUse = HandleTableSlots.Read(runtime, listed) is List<HandleTableSlots.Slot> slots
+        IEnumerable<(ulong Address, ClrHandleKind Kind)> inUse = HandleTableSlots.Read(runtime, listed, out string? unread) is List<HandleTableSlots.Slot> slots
             ? slots.Select(s => (s.Address, s.Kind))
             : listed.Select(h => (h.Address, h.HandleKind));
         foreach ((ulong address, ClrHandleKind handleKind) in inUse)
@@ -38,6 +39,8 @@ internal static class ResourceCounter
             }
         }
         Add(readings, ResourceNames.GcHandles, handles);
+        if (unread is not null)
+            identities.Warning = $"GC handles were counted from the runtime's debugging interface alone, which lists only handles whose object is alive: {unread}.";
 
         readings.Add(new ResourceReading(ResourceNames.FinalizationQueue, Total, runtime.Heap.EnumerateFinalizerRoots().LongCount()));
         foreach (ClrThread thread in runtime.Threads.Where(t => t.IsAlive))
@@ -142,6 +145,9 @@ internal sealed class ResourceIdentities
 
     /// <summary>The addresses of the loaded modules.</summary>
     public HashSet<ulong> Modules { get; } = new();
+
+    /// <summary>What could not be counted as it should, for the census's warnings; null when everything was.</summary>
+    public string? Warning { get; set; }
 
     /// <summary>The OS threads' ids; null where the system cannot tell (a dump file).</summary>
     public IReadOnlySet<int>? Tasks { get; set; }

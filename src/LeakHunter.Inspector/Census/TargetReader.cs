@@ -61,6 +61,8 @@ internal sealed class TargetReader(int targetPid, HeapScanner scanner, long imag
                 return (counted, ResourceCounter.OfRuntime(runtime));
             });
         SystemResources? system = reading?.GetAwaiter().GetResult();
+        if (identities.Warning is string warning)
+            totals.Warnings = [.. totals.Warnings ?? [], warning];
         return new CensusOutcome(totals, pauseMs, ResourceCounter.WithSystem(resources, identities, system), identities);
 
         // The system's side is read on the other core as soon as the process is held, while this thread attaches the

@@ -103,7 +103,7 @@ internal static partial class ResourceExplainer
         // Handles in use whose object the GC collected: no object to trace, only their kind and number to tell. Where
         // the runtime's own handles grew (threads', contexts'), so did the ones it keeps beside them whose objects died.
         bool runtimeOwn = groups.Any(g => g.Key.Target is string target && ResourceNames.RuntimeOwnHandleTargets.Contains(target));
-        List<HandleTableSlots.Slot> slots = runtimeOwn ? [] : HandleTableSlots.Read(runtime, listed) ?? [];
+        List<HandleTableSlots.Slot> slots = runtimeOwn ? [] : HandleTableSlots.Read(runtime, listed, out _) ?? [];
         ResourceFindingMessage[] emptied = slots
             .Where(s => s.Emptied && !since.Handles.Contains(s.Address) && ResourceCounter.HandleKind(s.Kind) is not null)
             .GroupBy(s => ResourceCounter.HandleKind(s.Kind)!)

@@ -20,7 +20,8 @@ internal static class LeakCauses
     /// under a quarter of every type's measured rate is another thread's work, or objects a compacting GC moved, not
     /// the leak. Null when the span is not known: shares then follow the traced instances.
     /// </param>
-    public static Result Build(LeakExplanation? explanation, IReadOnlyList<Growth> growth, double? explainedSpan = null)
+    /// <param name="fragmentCalls">The calls the check's fragment makes, which the last resort's fix names; null where not known.</param>
+    public static Result Build(LeakExplanation? explanation, IReadOnlyList<Growth> growth, double? explainedSpan = null, IReadOnlyList<FragmentCall>? fragmentCalls = null)
     {
         if (explanation is null)
             return new Result([], [], []);
@@ -107,6 +108,8 @@ internal static class LeakCauses
                 ?? LeakIdioms.Decode(owner.Root, owner.Path);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             LeakStep[] path = owner.Path.Take(ownerLength).ToArray();
+            if (idiom.Name == LeakIdioms.Collection && LeakIdioms.FilledBy(owner.Root, path, fragmentCalls) is { } filledBy)
+                idiom = idiom with { Hint = idiom.Hint + filledBy };
             built.Add((new LeakCause(owner.Root, path, owner.AccumulationPoint, types,
                 types.Sum(t => t.InstancesPerIteration), types.Sum(t => t.BytesPerIteration), idiom.Hint, idiom.Name)
             {

@@ -169,7 +169,7 @@ internal static partial class LeakIdioms
             LeakRootKind.Unknown =>
                 new(null, "No root LeakHunter can see reaches these: look for native code or unmanaged callbacks that hold them."),
             _ when path.Any(s => IsCollection(s.Type)) =>
-                new("collection", $"Remove the entries from {CollectionHolder(root, path)} when they are done, or bound it (an eviction policy, a size limit)."),
+                new(Collection, $"Remove the entries from {CollectionHolder(root, path)} when they are done, or bound it (an eviction policy, a size limit)."),
             _ => new(null, "Clear the static field, or stop storing per-call objects in it."),
         };
     }
@@ -319,6 +319,44 @@ internal static partial class LeakIdioms
         return StaticFieldName(root) is { } field
             ? $"the {TypeNames.Short(path[0].Type)} in {field}"
             : $"the {TypeNames.Short(path[collection].Type)}";
+    }
+
+    /// <summary>The generic last resort's name: the owner is a collection, and no rule says more.</summary>
+    public const string Collection = "collection";
+
+    /// <summary>
+    /// "It is filled by your call to LogManager.GetLogger in NLogCases.Leak.": the public call of the user's code that
+    /// reaches the library whose types hold the collection (<paramref name="ownerPath"/>), or the collection's own
+    /// method where the user's code calls it; the fragment's first call into the user's own code where neither is
+    /// called. Null where the fragment's calls are not known, or none fits.
+    /// </summary>
+    public static string? FilledBy(LeakRoot root, IReadOnlyList<LeakStep> ownerPath, IReadOnlyList<FragmentCall>? calls)
+    {
+        if (calls is null || calls.Count == 0)
+            return null;
+        string? rootType = root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0 ? root.Name[..dot] : null;
+        string[] library = ownerPath.Select(s => s.Type).Where(t => !IsCollection(t) && !IsCollectionPart(t)).Prepend(rootType).OfType<string>().ToArray();
+        string[] collections = ownerPath.Select(s => s.Type).Where(t => IsCollection(t) && !t.EndsWith(']')).ToArray();
+        FragmentCall? call = calls.FirstOrDefault(c => !c.IntoUserCode && library.Any(t => SameLibrary(t, c.Type)))
+            ?? calls.FirstOrDefault(c => !c.IntoUserCode && collections.Contains(c.Type, StringComparer.Ordinal))
+            ?? calls.FirstOrDefault(c => c.IntoUserCode);
+        return call is null ? null : $" It is filled by your call to {TypeNames.Short(call.Type)}.{call.Method} in {call.Caller}.";
+    }
+
+    /// <summary>Whether two types' namespaces begin alike: their first two names, or the one a one-name namespace has.</summary>
+    private static bool SameLibrary(string a, string b)
+    {
+        string[] first = Namespace(a).Split('.');
+        string[] second = Namespace(b).Split('.');
+        int shared = first.Zip(second).TakeWhile(p => p.First == p.Second).Count();
+        return shared > 0 && shared >= Math.Min(2, Math.Min(first.Length, second.Length));
+    }
+
+    private static string Namespace(string type)
+    {
+        string plain = type.Split('<')[0].Split('+')[0];
+        int dot = plain.LastIndexOf('.');
+        return dot < 0 ? plain : plain[..dot];
     }
 
     /// <summary>A static field root as a reader names it, its type short: <c>StrongNameUtil.signedAssemblyCache</c>; null for other roots.</summary>

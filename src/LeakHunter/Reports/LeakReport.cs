@@ -22,7 +22,8 @@ public sealed class LeakReport
         IReadOnlyList<IgnoredLeak>? ignored = null,
         int? explainedIterations = null,
         GrowthConfirmation? confirmation = null,
-        LeakBaseline? baseline = null)
+        LeakBaseline? baseline = null,
+        IReadOnlyList<FragmentCall>? fragmentCalls = null)
     {
         Confirmation = confirmation ?? GrowthConfirmation.NotRun;
         Strategy = strategy;
@@ -34,7 +35,7 @@ public sealed class LeakReport
         Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
         Duration = duration;
         LeakCauses.Result causes = LeakCauses.Build(explanation,
-            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations);
+            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations, fragmentCalls);
         (Causes, KnownLeaksNotSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
         BaselinePath = baseline?.Path;
         Leaks = causes.Signatures;

@@ -636,7 +636,8 @@ internal sealed class CheckRunner
             ignored,
             explanation is null ? null : _explainedIterations,
             _confirmation ?? (_options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off),
-            _baseline)
+            _baseline,
+            explanation is null ? null : FragmentCalls.Of(_fragment.Code))
         {
             Resources = resources,
         };

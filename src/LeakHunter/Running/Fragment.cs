@@ -5,6 +5,9 @@ namespace LeakHunter.Running;
 /// <summary>The code under test, run in frames of its own so the check's frames keep nothing it allocated alive.</summary>
 internal abstract class Fragment
 {
+    /// <summary>The user's code the fragment runs.</summary>
+    public abstract Delegate Code { get; }
+
     public abstract ValueTask RunAsync(int iterations, CancellationToken cancellationToken);
 
     public abstract ValueTask IdleAsync(TimeSpan duration, CancellationToken cancellationToken);
@@ -12,6 +15,8 @@ internal abstract class Fragment
     /// <summary>A synchronous fragment runs on the calling thread and never yields, so the whole check stays on it.</summary>
     public sealed class Synchronous(Action action) : Fragment
     {
+        public override Delegate Code => action;
+
         public override ValueTask RunAsync(int iterations, CancellationToken cancellationToken)
         {
             for (int i = 0; i < iterations; i++)
@@ -39,6 +44,8 @@ internal abstract class Fragment
 
     public sealed class Asynchronous(Func<Task> function) : Fragment
     {
+        public override Delegate Code => function;
+
         public override async ValueTask RunAsync(int iterations, CancellationToken cancellationToken)
         {
             for (int i = 0; i < iterations; i++)

@@ -59,6 +59,13 @@ internal sealed class InspectionSession : IDisposable
     /// <summary>Counts and bytes per type for the given censuses, in the order given.</summary>
     public IReadOnlyList<TypeSeries> Histograms(IReadOnlyList<int> censusIds) => _censuses.GetHistograms(censusIds);
 
+    /// <summary>
+    /// The histograms of objects alone: a census, a watch and a type's paths count and trace objects, every type's count
+    /// adding up to the heap's, and leave out the items of collections of value types that a check also counts.
+    /// </summary>
+    private IReadOnlyList<TypeSeries> ObjectHistograms(IReadOnlyList<int> censusIds) =>
+        Histograms(censusIds).Where(s => !ItemCounts.Are(s.Type)).ToArray();
+
     /// <summary>Notes where the instances of <paramref name="types"/> are now; <see cref="Explain"/> traces those that are new since.</summary>
     public void Mark(IReadOnlyCollection<string> types, bool everyInstanceIsNew = false) => _censuses.Mark(types, everyInstanceIsNew);
 
@@ -88,7 +95,7 @@ internal sealed class InspectionSession : IDisposable
     {
         (int id, CensusReply reply) = Take(reachableOnly);
         TypeCount[] types = CensusReport.Ordered(
-            Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => new TypeCount(s.Type, s.Counts[0], s.Bytes[0])),
+            ObjectHistograms([id]).Where(s => s.Counts[0] > 0).Select(s => new TypeCount(s.Type, s.Counts[0], s.Bytes[0])),
             CensusOrder.Bytes).ToArray();
         return new CensusReport(Target, reply.Objects, reply.Bytes, types, CensusWarnings(reply, "The census"))
         {
@@ -103,7 +110,7 @@ internal sealed class InspectionSession : IDisposable
     public PathsReport Paths(string typePattern, int maxInstancesPerType)
     {
         (int id, _) = Take();
-        string[] present = Histograms([id]).Where(s => s.Counts[0] > 0).Select(s => s.Type).ToArray();
+        string[] present = ObjectHistograms([id]).Where(s => s.Counts[0] > 0).Select(s => s.Type).ToArray();
         var pattern = Wildcard.ToRegex(typePattern);
         string[] matched = present.Where(t => pattern.IsMatch(t)).ToArray();
         if (matched.Length == 0)
@@ -153,7 +160,7 @@ internal sealed class InspectionSession : IDisposable
     private IReadOnlyDictionary<string, long> ReachableCounts()
     {
         (int id, _) = Take(reachableOnly: true);
-        return Histograms([id]).Where(s => s.Counts[0] > 0).ToDictionary(s => s.Type, s => s.Counts[0], StringComparer.Ordinal);
+        return ObjectHistograms([id]).Where(s => s.Counts[0] > 0).ToDictionary(s => s.Type, s => s.Counts[0], StringComparer.Ordinal);
     }
 
     private LeakExplanation ExplainEveryReachableInstance(IReadOnlyCollection<string> types, int maxInstancesPerType)
@@ -207,7 +214,7 @@ internal sealed class InspectionSession : IDisposable
             warnings.AddRange(CensusWarnings(reply, $"Census {sample + 1}"));
         }
 
-        IReadOnlyList<TypeSeries> series = Histograms(ids);
+        IReadOnlyList<TypeSeries> series = ObjectHistograms(ids);
         List<TypeSeries> growing = GrowthAnalyzer.FindSteadyGrowth(series, 0, ids.Count - 1);
         double span = samples[^1].ElapsedSeconds - samples[0].ElapsedSeconds;
         TypeRate[] rates = growing
