@@ -74,6 +74,12 @@ public sealed class LibraryStoryTests
         ["fusioncache-per-call"] = new("never disposed", "staticField", "System.Threading.TimerQueue", ["FusionCache", "Dispose"]),
         // A transition handler per call on a shared state machine, which has no way to remove one: register it once.
         ["stateless-transition-handler"] = new("event handler", "staticField", "StatelessCases.s_door", ["OnTransitioned", "once"]),
+        // A recurring job id made per call is a new recurring job in the storage, kept until it is removed.
+        ["hangfire-recurring-job-per-call"] = new("new key per call", "staticField", "Hangfire.JobStorage._current", ["Use a fixed set of keys", "`report-N`"]),
+        // A property pushed per message in a message loop and never popped: the loop's log context grows by one per message.
+        ["serilog-log-context-push"] = new("never disposed", "thread", "thread", ["LogContext.PushProperty", "Dispose"]),
+        // An interval subscription per call keeps its timer in the runtime's queue until the subscription's Dispose.
+        ["rx-interval-subscription"] = new("timer", "staticField", "System.Threading.TimerQueue", ["Dispose", "subscription"]),
     };
 
     public static TheoryData<string> Cases => new(s_stories.Keys);

@@ -15,6 +15,8 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Registry;
 using Serilog;
+using Serilog.Context;
+using System.Reactive.Linq;
 using CommunityToolkit.Mvvm.Messaging;
 using Dapper;
 using HandlebarsDotNet;
@@ -71,6 +73,9 @@ internal static class LibraryCases
         ["prometheus-label-per-user"] = new(PrometheusCases.Leak, PrometheusCases.Fixed, 2_000),
         ["fusioncache-per-call"] = new(FusionCacheCases.Leak, FusionCacheCases.Fixed, 200),
         ["stateless-transition-handler"] = new(StatelessCases.Leak, StatelessCases.Fixed, 2_000),
+        ["hangfire-recurring-job-per-call"] = new(HangfireRecurringCases.Leak, HangfireRecurringCases.Fixed, 500),
+        ["serilog-log-context-push"] = new(SerilogLogContextCases.Leak, SerilogLogContextCases.Fixed, 2_000),
+        ["rx-interval-subscription"] = new(RxIntervalCases.Leak, RxIntervalCases.Fixed, 2_000),
     };
 }
 
@@ -643,4 +648,67 @@ internal static class StatelessCases
     }
 
     static StatelessCases() => s_door.OnTransitioned(transition => s_trail.Last = transition.Destination);
+}
+
+public static class ReportJobs
+{
+    public static void Send(string report) => _ = report.Length;
+}
+
+internal static class HangfireRecurringCases
+{
+    private static int s_report;
+
+    static HangfireRecurringCases() => GlobalConfiguration.Configuration.UseInMemoryStorage();
+
+    public static void Leak() => RecurringJob.AddOrUpdate($"report-{Interlocked.Increment(ref s_report)}", () => ReportJobs.Send("orders"), Cron.Daily());
+
+    public static void Fixed() => RecurringJob.AddOrUpdate("report", () => ReportJobs.Send($"orders-{Interlocked.Increment(ref s_report) % 2}"), Cron.Daily());
+}
+
+internal static class SerilogLogContextCases
+{
+    private sealed class DiscardingSink : Serilog.Core.ILogEventSink
+    {
+        public void Emit(Serilog.Events.LogEvent logEvent)
+        {
+        }
+    }
+
+    private static readonly Serilog.Core.Logger s_logger = new LoggerConfiguration().Enrich.FromLogContext().WriteTo.Sink(new DiscardingSink()).CreateLogger();
+    private static int s_order;
+
+    // A message loop's handler: each message's properties pushed onto the loop's log context.
+    public static void Leak()
+    {
+        LogContext.PushProperty("OrderId", Interlocked.Increment(ref s_order));
+        s_logger.Information("Handled order");
+    }
+
+    public static void Fixed()
+    {
+        using (LogContext.PushProperty("OrderId", Interlocked.Increment(ref s_order)))
+            s_logger.Information("Handled order");
+    }
+}
+
+internal static class RxIntervalCases
+{
+    private sealed class Dashboard
+    {
+        public long Ticks;
+        public readonly byte[] Tiles = new byte[128];
+    }
+
+    public static void Leak()
+    {
+        var dashboard = new Dashboard();
+        Observable.Interval(TimeSpan.FromMinutes(1)).Subscribe(tick => dashboard.Ticks = tick);
+    }
+
+    public static void Fixed()
+    {
+        var dashboard = new Dashboard();
+        using IDisposable refresh = Observable.Interval(TimeSpan.FromMinutes(1)).Subscribe(tick => dashboard.Ticks = tick);
+    }
 }
