@@ -49,6 +49,37 @@ public sealed class LibraryStoryTests
         ["quartz-started-scheduler"] = new("never disposed", "staticField", "Quartz.Impl.SchedulerRepository.Instance", ["Call Shutdown on each StdScheduler"]),
         // A proxy generator made per call emits an assembly per call.
         ["castle-proxy-generator"] = new("dynamic assembly", "staticField", "Castle.DynamicProxy.Generators.Emitters.StrongNameUtil.signedAssemblyCache", ["StrongNameUtil.signedAssemblyCache", "Create the object that generates it once"]),
+        // SQL with its values inlined is a new query per call for Dapper's cache: its own fix is parameters.
+        ["dapper-inlined-sql"] = new("new key per call", "staticField", "Dapper.SqlMapper._queryCache", ["`select id as Id, customer as Customer from orders where id = N`", "parameters"]),
+        // A strong messenger keeps each recipient until it is unregistered.
+        ["mvvm-strong-messenger"] = new("event handler", "staticField", "CommunityToolkit.Mvvm.Messaging.StrongReferenceMessenger.Default", ["StrongReferenceMessenger", "Unregister"]),
+        // A telemetry provider made per call listens to the runtime's sources until its Dispose.
+        ["otel-tracer-provider"] = new("never disposed", "staticField", "System.Diagnostics.ActivitySource.s_allListeners", ["Call Dispose on each TracerProviderSdk"]),
+        ["otel-meter-provider"] = new("never disposed", "staticField", "System.Diagnostics.Metrics.MeterListener.s_allStartedListeners", ["Call Dispose on each MeterProviderSdk"]),
+        // A file sink flushed on a timer: the timer keeps the sink, its buffers and its open file until the logger's Dispose.
+        ["serilog-file-logger"] = new("timer", "staticField", "System.Threading.TimerQueue", ["FileSink.Dispose()"]),
+        // A job server per call: its workers and dispatchers are threads of their own until its Dispose.
+        ["hangfire-server"] = new("thread never ended", "thread", "Hangfire.", ["BackgroundJobServer", "Dispose"], GrowsThreads: true),
+        // A new property name per call is a new class emitted into the library's module, which never unloads.
+        ["dynamic-linq-select"] = new("dynamic assembly", "staticField", "System.Linq.Dynamic.Core.DynamicClassFactory", ["fixed set of"]),
+        // A global per call on a shared engine: the global object's key shape, and a fixed name as the fix.
+        ["jint-global-per-call"] = new("new key per call", "staticField", "JintCases.s_engine", ["Use a fixed set of keys", "`orderN`"]),
+        // A partial registered per call on a shared environment.
+        ["handlebars-partial-per-call"] = new("new key per call", "staticField", "HandlebarsPartialCases.s_handlebars", ["Use a fixed set of keys", "`footer-N`"]),
+        // A database name per call is a new internal service provider and store for EF Core's static cache.
+        ["efcore-inmemory-database-per-call"] = new("new key per call", "staticField", "Microsoft.EntityFrameworkCore.Internal.ServiceProviderCache.Instance", ["Use a fixed set of keys", "`{guid}`"]),
+        // A label value per user is a child series per user, kept for the process's life.
+        ["prometheus-label-per-user"] = new("new key per call", "staticField", "PrometheusCases.s_requests", ["Use a fixed set of", "`user-N`"]),
+        // A cache per call runs its auto-recovery loop on a delay until its Dispose.
+        ["fusioncache-per-call"] = new("never disposed", "staticField", "System.Threading.TimerQueue", ["FusionCache", "Dispose"]),
+        // A transition handler per call on a shared state machine, which has no way to remove one: register it once.
+        ["stateless-transition-handler"] = new("event handler", "staticField", "StatelessCases.s_door", ["OnTransitioned", "once"]),
+        // A recurring job id made per call is a new recurring job in the storage, kept until it is removed.
+        ["hangfire-recurring-job-per-call"] = new("new key per call", "staticField", "Hangfire.JobStorage._current", ["Use a fixed set of keys", "`report-N`"]),
+        // A property pushed per message in a message loop and never popped: the loop's log context grows by one per message.
+        ["serilog-log-context-push"] = new("never disposed", "thread", "thread", ["LogContext.PushProperty", "Dispose"]),
+        // An interval subscription per call keeps its timer in the runtime's queue until the subscription's Dispose.
+        ["rx-interval-subscription"] = new("timer", "staticField", "System.Threading.TimerQueue", ["Dispose", "subscription"]),
     };
 
     public static TheoryData<string> Cases => new(s_stories.Keys);

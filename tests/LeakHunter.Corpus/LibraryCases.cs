@@ -15,6 +15,21 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Registry;
 using Serilog;
+using Serilog.Context;
+using System.Reactive.Linq;
+using CommunityToolkit.Mvvm.Messaging;
+using Dapper;
+using HandlebarsDotNet;
+using Hangfire;
+using Hangfire.InMemory;
+using Jint;
+using Microsoft.EntityFrameworkCore;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Prometheus;
+using System.Linq.Dynamic.Core;
+using ZiggyCreatures.Caching.Fusion;
 
 namespace LeakHunter.Corpus;
 
@@ -45,7 +60,22 @@ internal static class LibraryCases
         ["nlog-async-factory"] = new(NLogAsyncCases.Leak, NLogAsyncCases.Fixed, 50),
         ["sqlite-connection-string-per-call"] = new(SqliteCases.Leak, SqliteCases.Fixed, 500),
         ["quartz-started-scheduler"] = new(QuartzStartedCases.Leak, QuartzStartedCases.Fixed, 20),
-        
+        ["dapper-inlined-sql"] = new(DapperCases.Leak, DapperCases.Fixed, 2_000),
+        ["mvvm-strong-messenger"] = new(MvvmCases.Leak, MvvmCases.Fixed, 2_000),
+        ["otel-tracer-provider"] = new(OtelTracerCases.Leak, OtelTracerCases.Fixed, 200),
+        ["otel-meter-provider"] = new(OtelMeterCases.Leak, OtelMeterCases.Fixed, 200),
+        ["serilog-file-logger"] = new(SerilogFileCases.Leak, SerilogFileCases.Fixed, 100),
+        ["hangfire-server"] = new(HangfireCases.Leak, HangfireCases.Fixed, 10),
+        ["dynamic-linq-select"] = new(DynamicLinqCases.Leak, DynamicLinqCases.Fixed, 200),
+        ["jint-global-per-call"] = new(JintCases.Leak, JintCases.Fixed, 2_000),
+        ["handlebars-partial-per-call"] = new(HandlebarsPartialCases.Leak, HandlebarsPartialCases.Fixed, 50),
+        ["efcore-inmemory-database-per-call"] = new(EfInMemoryCases.Leak, EfInMemoryCases.Fixed, 500),
+        ["prometheus-label-per-user"] = new(PrometheusCases.Leak, PrometheusCases.Fixed, 2_000),
+        ["fusioncache-per-call"] = new(FusionCacheCases.Leak, FusionCacheCases.Fixed, 200),
+        ["stateless-transition-handler"] = new(StatelessCases.Leak, StatelessCases.Fixed, 2_000),
+        ["hangfire-recurring-job-per-call"] = new(HangfireRecurringCases.Leak, HangfireRecurringCases.Fixed, 500),
+        ["serilog-log-context-push"] = new(SerilogLogContextCases.Leak, SerilogLogContextCases.Fixed, 2_000),
+        ["rx-interval-subscription"] = new(RxIntervalCases.Leak, RxIntervalCases.Fixed, 2_000),
     };
 }
 
@@ -343,4 +373,342 @@ internal static class QuartzStartedCases
     public static void Leak() => Start();
 
     public static void Fixed() => Start().Shutdown(waitForJobsToComplete: true).GetAwaiter().GetResult();
+}
+
+
+internal static class DapperCases
+{
+    private static int s_order;
+
+    private sealed record OrderRow(long Id, string Customer);
+
+    private static readonly Microsoft.Data.Sqlite.SqliteConnection s_connection = Open();
+
+    private static Microsoft.Data.Sqlite.SqliteConnection Open()
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=:memory:");
+        connection.Open();
+        connection.Execute("create table orders (id integer primary key, customer text)");
+        connection.Execute("insert into orders (id, customer) values (1, 'contoso')");
+        return connection;
+    }
+
+    private static OrderRow? Find(int id) =>
+        s_connection.Query<OrderRow>($"select id as Id, customer as Customer from orders where id = {id}").FirstOrDefault();
+
+    private static OrderRow? FindWithParameter(int id) =>
+        s_connection.Query<OrderRow>("select id as Id, customer as Customer from orders where id = @id", new { id }).FirstOrDefault();
+
+    // Each order is read by its page and again by the page's refresh.
+    public static void Leak()
+    {
+        int id = Interlocked.Increment(ref s_order);
+        _ = Find(id);
+        _ = Find(id);
+    }
+
+    public static void Fixed()
+    {
+        int id = Interlocked.Increment(ref s_order);
+        _ = FindWithParameter(id);
+        _ = FindWithParameter(id);
+    }
+}
+
+public sealed record OrderShipped(int OrderId);
+
+internal static class MvvmCases
+{
+    private sealed class OrderViewModel
+    {
+        public int LastShipped;
+        public readonly byte[] Rows = new byte[128];
+    }
+
+    public static void Leak()
+    {
+        var viewModel = new OrderViewModel();
+        StrongReferenceMessenger.Default.Register<OrderViewModel, OrderShipped>(viewModel, (recipient, message) => recipient.LastShipped = message.OrderId);
+    }
+
+    public static void Fixed()
+    {
+        var viewModel = new OrderViewModel();
+        StrongReferenceMessenger.Default.Register<OrderViewModel, OrderShipped>(viewModel, (recipient, message) => recipient.LastShipped = message.OrderId);
+        StrongReferenceMessenger.Default.Send(new OrderShipped(1));
+        StrongReferenceMessenger.Default.UnregisterAll(viewModel);
+    }
+}
+
+internal static class OtelTracerCases
+{
+    private static TracerProvider Build() => Sdk.CreateTracerProviderBuilder().AddSource("LeakHunter.Corpus.Billing").Build();
+
+    public static void Leak() => Build();
+
+    public static void Fixed()
+    {
+        using TracerProvider provider = Build();
+    }
+}
+
+internal static class OtelMeterCases
+{
+    private static MeterProvider Build() => Sdk.CreateMeterProviderBuilder().AddMeter("LeakHunter.Corpus.Billing").Build();
+
+    public static void Leak() => Build();
+
+    public static void Fixed()
+    {
+        using MeterProvider provider = Build();
+    }
+}
+
+internal static class SerilogFileCases
+{
+    private static readonly string s_path = Path.Combine(Path.GetTempPath(), $"leakhunter-corpus-{Environment.ProcessId}-orders.log");
+
+    private static Serilog.Core.Logger CreateLogger() =>
+        new LoggerConfiguration().WriteTo.File(s_path, flushToDiskInterval: TimeSpan.FromSeconds(1)).CreateLogger();
+
+    public static void Leak() => CreateLogger().Information("Handled {Request}", 42);
+
+    public static void Fixed()
+    {
+        using Serilog.Core.Logger logger = CreateLogger();
+        logger.Information("Handled {Request}", 42);
+    }
+}
+
+internal static class HangfireCases
+{
+    private static readonly InMemoryStorage s_storage = new();
+
+    private static BackgroundJobServer Start() => new(new BackgroundJobServerOptions { WorkerCount = 1 }, s_storage);
+
+    public static void Leak() => Start();
+
+    public static void Fixed()
+    {
+        using BackgroundJobServer server = Start();
+    }
+}
+
+internal static class DynamicLinqCases
+{
+    private static readonly IQueryable<Invoice> s_invoices = Enumerable.Range(1, 4).Select(i => new Invoice(i, i * 10m)).ToArray().AsQueryable();
+    private static int s_report;
+
+    public sealed record Invoice(int Id, decimal Total);
+
+    public static void Leak() => _ = s_invoices.Select($"new (Id, Total as Total{Interlocked.Increment(ref s_report)})").ToDynamicList().Count;
+
+    public static void Fixed() => _ = s_invoices.Select("new (Id, Total)").ToDynamicList().Count + Interlocked.Increment(ref s_report);
+}
+
+internal static class JintCases
+{
+    private static readonly Engine s_engine = new();
+    private static int s_order;
+
+    public sealed class Order
+    {
+        public decimal Total { get; init; }
+        public byte[] Lines { get; } = new byte[64];
+    }
+
+    public static void Leak()
+    {
+        int id = Interlocked.Increment(ref s_order);
+        s_engine.SetValue($"order{id}", new Order { Total = id });
+        _ = s_engine.Evaluate($"order{id}.Total > 100");
+    }
+
+    public static void Fixed()
+    {
+        int id = Interlocked.Increment(ref s_order);
+        s_engine.SetValue("order", new Order { Total = id });
+        _ = s_engine.Evaluate("order.Total > 100");
+    }
+}
+
+internal static class HandlebarsPartialCases
+{
+    private static readonly IHandlebars s_handlebars = Handlebars.Create();
+    private static readonly HandlebarsTemplate<object, object> s_page = Compile();
+    private static int s_tenant;
+
+    private static HandlebarsTemplate<object, object> Compile()
+    {
+        s_handlebars.RegisterTemplate("footer", "<footer>{{tenant}}</footer>");
+        return s_handlebars.Compile("<main>{{body}}</main>{{> footer}}");
+    }
+
+    public static void Leak()
+    {
+        int tenant = Interlocked.Increment(ref s_tenant);
+        s_handlebars.RegisterTemplate($"footer-{tenant}", "<footer>{{tenant}}</footer>");
+        _ = s_handlebars.Compile($"<main>{{{{body}}}}</main>{{{{> footer-{tenant}}}}}")(new { body = "orders", tenant });
+    }
+
+    public static void Fixed() => _ = s_page(new { body = "orders", tenant = Interlocked.Increment(ref s_tenant) });
+}
+
+public sealed class CorpusOrder
+{
+    public int Id { get; set; }
+    public string Customer { get; set; } = "";
+}
+
+public sealed class OrdersContext(DbContextOptions<OrdersContext> options) : DbContext(options)
+{
+    public DbSet<CorpusOrder> Orders => Set<CorpusOrder>();
+}
+
+internal static class EfInMemoryCases
+{
+    private static void Seed(DbContextOptions<OrdersContext> options)
+    {
+        using var context = new OrdersContext(options);
+        context.Orders.Add(new CorpusOrder { Customer = "contoso" });
+        context.SaveChanges();
+    }
+
+    public static void Leak() => Seed(new DbContextOptionsBuilder<OrdersContext>().UseInMemoryDatabase(Guid.NewGuid().ToString()).Options);
+
+    public static void Fixed()
+    {
+        DbContextOptions<OrdersContext> options = new DbContextOptionsBuilder<OrdersContext>().UseInMemoryDatabase("orders").Options;
+        Seed(options);
+        using var context = new OrdersContext(options);
+        context.Database.EnsureDeleted();
+    }
+}
+
+internal static class PrometheusCases
+{
+    private static readonly Counter s_requests = Metrics.CreateCounter("corpus_requests_total", "Requests handled.", "user");
+    private static readonly Counter s_requestsByPlan = Metrics.CreateCounter("corpus_plan_requests_total", "Requests handled.", "plan");
+    private static int s_user;
+
+    public static void Leak() => s_requests.WithLabels($"user-{Interlocked.Increment(ref s_user)}").Inc();
+
+    public static void Fixed() => s_requestsByPlan.WithLabels(Interlocked.Increment(ref s_user) % 2 == 0 ? "free" : "paid").Inc();
+}
+
+internal static class FusionCacheCases
+{
+    private static readonly FusionCache s_cache = new(new FusionCacheOptions());
+
+    public static void Leak() => _ = new FusionCache(new FusionCacheOptions()).GetOrSet("orders", _ => 42);
+
+    public static void Fixed() => _ = s_cache.GetOrSet("orders", _ => 42);
+}
+
+internal static class StatelessCases
+{
+    private enum Door { Open, Closed }
+
+    private enum Push { Open, Close }
+
+    private sealed class AuditTrail
+    {
+        public Door Last;
+        public readonly byte[] Entries = new byte[128];
+    }
+
+    private static readonly Stateless.StateMachine<Door, Push> s_door = Build();
+    private static readonly AuditTrail s_trail = new();
+
+    private static Stateless.StateMachine<Door, Push> Build()
+    {
+        var door = new Stateless.StateMachine<Door, Push>(Door.Closed);
+        door.Configure(Door.Closed).Permit(Push.Open, Door.Open);
+        door.Configure(Door.Open).Permit(Push.Close, Door.Closed);
+        return door;
+    }
+
+    private static void Cycle()
+    {
+        s_door.Fire(Push.Open);
+        s_door.Fire(Push.Close);
+    }
+
+    public static void Leak()
+    {
+        var trail = new AuditTrail();
+        s_door.OnTransitioned(transition => trail.Last = transition.Destination);
+        Cycle();
+    }
+
+    public static void Fixed()
+    {
+        _ = s_trail.Last;
+        Cycle();
+    }
+
+    static StatelessCases() => s_door.OnTransitioned(transition => s_trail.Last = transition.Destination);
+}
+
+public static class ReportJobs
+{
+    public static void Send(string report) => _ = report.Length;
+}
+
+internal static class HangfireRecurringCases
+{
+    private static int s_report;
+
+    static HangfireRecurringCases() => GlobalConfiguration.Configuration.UseInMemoryStorage();
+
+    public static void Leak() => RecurringJob.AddOrUpdate($"report-{Interlocked.Increment(ref s_report)}", () => ReportJobs.Send("orders"), Cron.Daily());
+
+    public static void Fixed() => RecurringJob.AddOrUpdate("report", () => ReportJobs.Send($"orders-{Interlocked.Increment(ref s_report) % 2}"), Cron.Daily());
+}
+
+internal static class SerilogLogContextCases
+{
+    private sealed class DiscardingSink : Serilog.Core.ILogEventSink
+    {
+        public void Emit(Serilog.Events.LogEvent logEvent)
+        {
+        }
+    }
+
+    private static readonly Serilog.Core.Logger s_logger = new LoggerConfiguration().Enrich.FromLogContext().WriteTo.Sink(new DiscardingSink()).CreateLogger();
+    private static int s_order;
+
+    // A message loop's handler: each message's properties pushed onto the loop's log context.
+    public static void Leak()
+    {
+        LogContext.PushProperty("OrderId", Interlocked.Increment(ref s_order));
+        s_logger.Information("Handled order");
+    }
+
+    public static void Fixed()
+    {
+        using (LogContext.PushProperty("OrderId", Interlocked.Increment(ref s_order)))
+            s_logger.Information("Handled order");
+    }
+}
+
+internal static class RxIntervalCases
+{
+    private sealed class Dashboard
+    {
+        public long Ticks;
+        public readonly byte[] Tiles = new byte[128];
+    }
+
+    public static void Leak()
+    {
+        var dashboard = new Dashboard();
+        Observable.Interval(TimeSpan.FromMinutes(1)).Subscribe(tick => dashboard.Ticks = tick);
+    }
+
+    public static void Fixed()
+    {
+        var dashboard = new Dashboard();
+        using IDisposable refresh = Observable.Interval(TimeSpan.FromMinutes(1)).Subscribe(tick => dashboard.Ticks = tick);
+    }
 }
