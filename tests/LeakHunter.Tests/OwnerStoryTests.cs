@@ -221,4 +221,48 @@ public sealed class OwnerStoryTests
         await Task.Yield();
         s_later.Add(1);
     }
+
+    [Fact]
+    public void AnObjectTheUsersCallGaveBack_IsNamedWithTheCallThatGaveIt()
+    {
+        LeakStep[] path =
+        [
+            Step("Acme.Registry", null),
+            Step("System.Collections.Generic.List<System.IO.Stream>", "_open"),
+            Step("System.IO.Stream[]", "_items", isNew: true),
+            Step("System.IO.MemoryStream", "[]", isNew: true, closer: "Dispose"),
+        ];
+        FragmentCall opened = new("Acme.Storage", "Open", "ReportTests.Leak", IntoUserCode: false) { Made = typeof(Stream), Releaser = "Dispose" };
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Registry.s_instance"), path, [opened]);
+
+        Assert.Equal(LeakIdioms.ForgottenObject, idiom.Name);
+        Assert.Contains("Call Dispose on each MemoryStream that your call to Storage.Open in ReportTests.Leak returns", idiom.Hint);
+        // Without the call, the same path is told by the object alone.
+        Assert.DoesNotContain("your call", LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Registry.s_instance"), path).Hint);
+    }
+
+    [Fact]
+    public void AHandlerRegisteredWithALibraryType_IsFixedByThatTypesOwnRemover_OrByRegisteringOnce()
+    {
+        LeakStep[] path =
+        [
+            Step("System.ComponentModel.EventHandlerList", null),
+            Step("System.ComponentModel.EventHandlerList+ListEntry", "_head", isNew: true),
+            Step("System.EventHandler", "_handler", isNew: true, note: "handler OrderView.OnChanged, target OrderView"),
+            Step("Acme.OrderView", "_target", isNew: true),
+        ];
+        var root = new LeakRoot(LeakRootKind.StaticField, "Acme.Events.s_handlers");
+        FragmentCall added = new("System.ComponentModel.EventHandlerList", "AddHandler", "OrderTests.Leak", IntoUserCode: false) { Receiver = typeof(System.ComponentModel.EventHandlerList) };
+
+        LeakIdiom idiom = LeakIdioms.Decode(root, path, [added]);
+
+        Assert.Equal("event handler", idiom.Name);
+        Assert.Contains("Make your call to EventHandlerList.AddHandler in OrderTests.Leak once", idiom.Hint);
+        Assert.Contains("or call EventHandlerList.RemoveHandler", idiom.Hint);
+        Assert.Contains("Events.s_handlers keeps everything registered with it", idiom.Hint);
+        // A call that works on another type says nothing of this holder.
+        FragmentCall other = added with { Receiver = typeof(Stream) };
+        Assert.DoesNotContain("AddHandler", LeakIdioms.Decode(root, path, [other]).Hint);
+    }
 }

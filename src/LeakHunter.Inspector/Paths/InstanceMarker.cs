@@ -90,9 +90,12 @@ internal static class InstanceMarker
     {
         public Dictionary<ulong, long> AtMark { get; } = new();
 
+        // Nearly every mark counts no items: its walk then pays one test per object, not a lookup.
+        private readonly bool _any = collections.Count > 0;
+
         public void Visit(ulong address, int typeIndex)
         {
-            if (collections.ContainsKey(typeIndex))
+            if (_any && collections.ContainsKey(typeIndex))
                 AtMark[address] = scanner.ItemsIn(reader, address) ?? 0;
         }
     }

@@ -28,9 +28,13 @@ internal static partial class KeyShapes
         try
         {
             ClrObject entries = runtime.Heap.GetObject(entriesAddress);
+            if (entries.Type is { Name: { } nodeName } nodeType && !nodeType.IsArray)
+                return nodeName.Contains("SortedSet<", StringComparison.Ordinal) && nodeName.EndsWith("+Node", StringComparison.Ordinal) ? Shapes(TreeKeys(entries)) : [];
             if (entries.Type is not { IsArray: true, ComponentType: { } element } arrayType || element.Name is not { } name)
                 return [];
-            bool entriesArray = (name.StartsWith("System.Collections.Generic.Dictionary<", StringComparison.Ordinal) && name.EndsWith("+Entry", StringComparison.Ordinal))
+            // Any dictionary's entries: the base class library's, and the slim dictionaries libraries keep of their own
+            // (an Entry struct with a key), and Hashtable's buckets.
+            bool entriesArray = (element.IsValueType && name.EndsWith("+Entry", StringComparison.Ordinal))
                 || name is "System.Collections.Hashtable+Bucket" or "System.Collections.Hashtable+bucket";
             List<string> keys = entriesArray
                 ? DictionaryKeys(entries, arrayType, element)
@@ -48,17 +52,52 @@ internal static partial class KeyShapes
 
     private static List<string> DictionaryKeys(ClrObject entries, ClrType arrayType, ClrType element)
     {
-        if ((element.GetFieldByName("key") ?? element.GetFieldByName("_key")) is not { } key)
+        if ((element.GetFieldByName("key") ?? element.GetFieldByName("_key") ?? element.GetFieldByName("Key")) is not { } key)
             return [];
         int length = entries.AsArray().Length;
-        var keys = new List<string>();
+        var keys = new List<IReadOnlyList<string>>();
         for (int i = length - 1; i >= 0 && keys.Count < KeysRead; i--)
         {
             ulong at = arrayType.GetArrayElementAddress(entries.Address, i);
-            if (KeyText(key, at) is { } text)
-                keys.Add(text);
+            if (KeyParts(key, at) is { Count: > 0 } parts)
+                keys.Add(parts);
         }
-        return keys;
+        return Varying(keys);
+    }
+
+    /// <summary>The keys of a sorted dictionary's tree, read from the node where it accumulates down, a level at a time.</summary>
+    private static List<string> TreeKeys(ClrObject node)
+    {
+        var keys = new List<IReadOnlyList<string>>();
+        var pending = new Queue<ClrObject>([node]);
+        while (pending.Count > 0 && keys.Count < KeysRead)
+        {
+            ClrObject next = pending.Dequeue();
+            // The node's members are auto-properties in some versions of the library: their backing fields.
+            if (next.Type is not { } type || (type.GetFieldByName("Item") ?? type.GetFieldByName("<Item>k__BackingField")) is not { Type: { IsValueType: true } pair } item)
+                continue;
+            if (pair.GetFieldByName("key") is { } key && KeyParts(key, item.GetAddress(next.Address)) is { Count: > 0 } parts)
+                keys.Add(parts);
+            foreach (string child in new[] { "Left", "Right", "<Left>k__BackingField", "<Right>k__BackingField" })
+            {
+                if (type.GetFieldByName(child) is not null && next.TryReadObjectField(child, out ClrObject childNode) && !childNode.IsNull && childNode.IsValid)
+                    pending.Enqueue(childNode);
+            }
+        }
+        return Varying(keys);
+    }
+
+    /// <summary>
+    /// The keys' varying part: a key of several strings (a metric's label names and values, a name and a scope) is told
+    /// by the first string that is not the same in every key; a key of one string by that string.
+    /// </summary>
+    private static List<string> Varying(List<IReadOnlyList<string>> keys)
+    {
+        if (keys.Count == 0)
+            return [];
+        int parts = keys.Min(k => k.Count);
+        int varying = Enumerable.Range(0, parts).FirstOrDefault(p => keys.Select(k => k[p]).Distinct(StringComparer.Ordinal).Skip(1).Any(), 0);
+        return keys.Select(k => k[varying]).ToList();
     }
 
     private static List<string> ConcurrentKeys(ClrRuntime runtime, ClrObject buckets, ClrType arrayType, ClrType element)
@@ -66,34 +105,73 @@ internal static partial class KeyShapes
         if (element.GetFieldByName("_node") is not { } nodeField)
             return [];
         int length = buckets.AsArray().Length;
-        var keys = new List<string>();
+        var keys = new List<IReadOnlyList<string>>();
         for (int i = length - 1; i >= 0 && keys.Count < KeysRead; i--)
         {
             ClrObject node = nodeField.ReadObject(arrayType.GetArrayElementAddress(buckets.Address, i), interior: true);
             if (node.IsNull || !node.IsValid || node.Type?.GetFieldByName("_key") is not { } key)
                 continue;
-            if (KeyText(key, node.Address, interior: false) is { } text)
-                keys.Add(text);
+            if (KeyParts(key, node.Address, interior: false) is { Count: > 0 } parts)
+                keys.Add(parts);
         }
-        return keys;
+        return Varying(keys);
     }
 
-    /// <summary>A key that is a string, or a struct whose first string field names it (a cache key of a name and a type).</summary>
-    private static string? KeyText(ClrInstanceField key, ulong owner, bool interior = true)
+    // How deep into a key's structs and objects its strings are looked for.
+    private const int KeyDepth = 4;
+
+    /// <summary>
+    /// The strings a key is made of: itself where it is a string; a struct's strings, string arrays and nested structs'
+    /// in field order (a cache key of a name and a type, a metric's label names and values); a key object's of its own.
+    /// The runtime's own objects as keys (an Assembly, a Type) are not values a caller chose, and their names say
+    /// nothing of a key per call.
+    /// </summary>
+    private static List<string> KeyParts(ClrInstanceField key, ulong owner, bool interior = true)
     {
-        if (key.Type is { IsString: true })
-            return key.ReadString(owner, interior);
-        if (key.Type is { IsValueType: true } keyType && keyType.Fields.FirstOrDefault(f => f.Type?.IsString == true) is { } text)
-            return text.ReadString(key.GetAddress(owner, interior), interior: true);
-        if (!key.IsObjectReference || key.ReadObject(owner, interior) is not { IsNull: false, IsValid: true } boxed)
-            return null;
-        if (boxed.Type?.IsString == true)
-            return boxed.AsString();
-        // A key object of its own (a logger's key of name and hash): its first string field names it. The runtime's own
-        // objects as keys (an Assembly, a Type) are not values a caller chose, and their names say nothing of a key per call.
-        if (boxed.Type?.Name?.StartsWith("System.", StringComparison.Ordinal) != false)
-            return null;
-        return boxed.Type?.Fields.FirstOrDefault(f => f.Type?.IsString == true) is { } named ? named.ReadString(boxed.Address, interior: false) : null;
+        var parts = new List<string>();
+        AddParts(key, owner, interior, KeyDepth, parts);
+        return parts;
+    }
+
+    private static void AddParts(ClrInstanceField field, ulong owner, bool interior, int depth, List<string> parts)
+    {
+        if (depth == 0 || parts.Count >= KeysRead)
+            return;
+        if (field.Type is { IsString: true })
+        {
+            if (field.ReadString(owner, interior) is { } text)
+                parts.Add(text);
+            return;
+        }
+        if (field.Type is { IsValueType: true } structType)
+        {
+            if (structType.IsPrimitive)
+                return;
+            ulong at = field.GetAddress(owner, interior);
+            foreach (ClrInstanceField inner in structType.Fields)
+                AddParts(inner, at, interior: true, depth - 1, parts);
+            return;
+        }
+        if (!field.IsObjectReference || field.ReadObject(owner, interior) is not { IsNull: false, IsValid: true } value || value.Type is not { } type)
+            return;
+        if (type.IsString)
+        {
+            parts.Add(value.AsString() ?? "");
+        }
+        else if (type.IsArray && type.ComponentType?.IsString == true)
+        {
+            ClrArray array = value.AsArray();
+            for (int i = 0; i < Math.Min(array.Length, KeysRead); i++)
+            {
+                if (array.GetObjectValue(i) is { IsNull: false, IsValid: true } element && element.AsString() is { } text)
+                    parts.Add(text);
+            }
+        }
+        else if (type.Name?.StartsWith("System.", StringComparison.Ordinal) == false && !type.IsArray)
+        {
+            foreach (ClrInstanceField inner in type.Fields)
+                AddParts(inner, value.Address, interior: false, depth - 1, parts);
+        }
     }
 
     /// <summary>
@@ -105,11 +183,12 @@ internal static partial class KeyShapes
         if (keys.Count == 0)
             return [];
         int prefix = keys.Count < 2 ? 0 : keys.Aggregate(keys[0].Length, (n, k) => Math.Min(n, CommonPrefix(keys[0], k)));
-        // A constant part ends where a word does: "tenant-4" and "tenant-43" share "tenant-4", but the 4 is data.
-        while (prefix > 0 && char.IsLetterOrDigit(keys[0][prefix - 1]) && keys.Any(k => k.Length > prefix && char.IsLetterOrDigit(k[prefix])))
+        // A constant part ends where a word or a number does: "tenant-4" and "tenant-43" share "tenant-4", but the 4 is
+        // data; "order12" and "order13" share "order", the letters the code wrote before the number.
+        while (prefix > 0 && keys.Any(k => k.Length > prefix && SameRun(keys[0][prefix - 1], k[prefix])))
             prefix--;
         int suffix = keys.Count < 2 ? 0 : keys.Aggregate(keys[0].Length - prefix, (n, k) => Math.Min(n, CommonSuffix(keys[0], k, prefix)));
-        while (suffix > 0 && char.IsLetterOrDigit(keys[0][^suffix]) && keys.Any(k => k.Length > suffix + prefix && char.IsLetterOrDigit(k[^(suffix + 1)])))
+        while (suffix > 0 && keys.Any(k => k.Length > suffix + prefix && SameRun(k[^(suffix + 1)], keys[0][^suffix])))
             suffix--;
         List<string> shapes = keys.Select(k => Redacted(k[..prefix] + Shape(k[prefix..(k.Length - suffix)]) + k[(k.Length - suffix)..]))
             .Distinct(StringComparer.Ordinal).Take(ShapesShown).ToList();
@@ -143,6 +222,9 @@ internal static partial class KeyShapes
         }
         return shape.ToString();
     }
+
+    /// <summary>Whether two neighbouring characters belong to one run: both letters, or both digits.</summary>
+    private static bool SameRun(char a, char b) => (char.IsLetter(a) && char.IsLetter(b)) || (char.IsDigit(a) && char.IsDigit(b));
 
     private static int CommonPrefix(string a, string b)
     {

@@ -480,7 +480,7 @@ internal static class LeakExplainer
             int point = AccumulationPoint(graph, types, paths);
             List<PathStep> named = steps;
             // Where the new instances pile up in a dictionary, the shapes of its newest keys say whether each call adds a key.
-            if (point >= 0 && point < steps.Count && steps[point].Type.EndsWith("[]", StringComparison.Ordinal) && point < paths[0].Length
+            if (point >= 0 && point < steps.Count && (steps[point].Type.EndsWith("[]", StringComparison.Ordinal) || steps[point].Type.EndsWith("+Node", StringComparison.Ordinal)) && point < paths[0].Length
                 && namer.KeyShapesOf(paths[0][point]) is { Count: > 0 } shapes)
             {
                 named = [.. steps];

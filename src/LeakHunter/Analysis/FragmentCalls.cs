@@ -9,7 +9,26 @@ namespace LeakHunter.Analysis;
 /// <param name="Method">The called method's name.</param>
 /// <param name="Caller">The user's method that makes the call, as <c>Type.Method</c> in short names.</param>
 /// <param name="IntoUserCode">Whether the called method is the user's own code (the fragment's assembly).</param>
-internal sealed record FragmentCall(string Type, string Method, string Caller, bool IntoUserCode);
+internal sealed record FragmentCall(string Type, string Method, string Caller, bool IntoUserCode)
+{
+    /// <summary>
+    /// What the call gives the user's code that it must release: the type a constructor makes, or the one a method
+    /// returns, where that type has a release method (<see cref="Releaser"/>); null otherwise.
+    /// </summary>
+    public Type? Made { get; init; }
+
+    /// <summary>The release method of <see cref="Made"/>: Dispose, DisposeAsync, Shutdown, Stop or Close.</summary>
+    public string? Releaser { get; init; }
+
+    /// <summary>
+    /// The object the call works on: an instance method's type, or an extension method's first parameter's; null for
+    /// a static method and a constructor.
+    /// </summary>
+    public Type? Receiver { get; init; }
+
+    /// <summary>Whether the call gives back a string, a number or an enum: most often an argument of another call.</summary>
+    public bool GivesPlainValue { get; init; }
+}
 
 /// <summary>
 /// The calls a check's fragment makes, read from its IL, and from the IL of the user's own methods it calls (its
@@ -60,12 +79,47 @@ internal static class FragmentCalls
             {
                 bool intoUser = callee.Module.Assembly == user;
                 if (!IsCompilerMade(declaring) || !intoUser)
-                    calls.Add(new FragmentCall(TypeName(declaring), callee.Name, caller, intoUser));
+                {
+                    Type? made = Awaited(callee is ConstructorInfo ? declaring : (callee as MethodInfo)?.ReturnType);
+                    string? releaser = made is null || intoUser ? null : ReleaserOf(made);
+                    calls.Add(new FragmentCall(TypeName(declaring), callee.Name, caller, intoUser)
+                    {
+                        Made = releaser is null ? null : made,
+                        Releaser = releaser,
+                        Receiver = intoUser ? null : ReceiverOf(callee),
+                        GivesPlainValue = made is { } given && (given == typeof(string) || given.IsPrimitive || given.IsEnum),
+                    });
+                }
                 if (intoUser)
                     Read(callee, user, depth + 1, calls, read);
             }
             at += OperandSize(op, il, at);
         }
+    }
+
+    // The methods that release what a library hands out, in the order they are named.
+    private static readonly string[] s_releasers = ["Dispose", "DisposeAsync", "Shutdown", "Stop", "Close"];
+
+    private static Type? ReceiverOf(MethodBase callee) =>
+        callee is ConstructorInfo ? null
+        : !callee.IsStatic ? callee.DeclaringType
+        : callee.IsDefined(typeof(ExtensionAttribute), inherit: false) && callee.GetParameters() is [var self, ..] ? self.ParameterType
+        : null;
+
+    /// <summary>What a call gives back once awaited: <c>Task&lt;T&gt;</c> and <c>ValueTask&lt;T&gt;</c> give a <c>T</c>.</summary>
+    private static Type? Awaited(Type? type) =>
+        type is { IsGenericType: true } && type.GetGenericTypeDefinition() is var definition && (definition == typeof(Task<>) || definition == typeof(ValueTask<>))
+            ? type.GetGenericArguments()[0]
+            : type;
+
+    /// <summary>The public parameterless method of <paramref name="type"/> that releases it, or null.</summary>
+    public static string? ReleaserOf(Type type)
+    {
+        if (type.IsPrimitive || type == typeof(string) || type == typeof(void) || type.IsValueType)
+            return null;
+        const BindingFlags publicInstance = BindingFlags.Public | BindingFlags.Instance;
+        return s_releasers.FirstOrDefault(name => type.GetMethod(name, publicInstance, Type.EmptyTypes) is not null
+            || type.GetInterfaces().Any(i => i.GetMethod(name, publicInstance, Type.EmptyTypes) is not null));
     }
 
     private static MethodBase? Resolve(MethodBase body, int token)
@@ -100,7 +154,7 @@ internal static class FragmentCalls
     };
 
     /// <summary>A type as ClrMD spells it: <c>Outer+Inner</c>, generic arguments in angle brackets.</summary>
-    private static string TypeName(Type type)
+    public static string TypeName(Type type)
     {
         string name = type.IsGenericType ? type.GetGenericTypeDefinition().FullName ?? type.Name : type.FullName ?? type.Name;
         int tick = name.IndexOf('`', StringComparison.Ordinal);

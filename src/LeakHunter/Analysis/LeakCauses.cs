@@ -99,13 +99,17 @@ internal static class LeakCauses
             // Within the idiom, the longest path words the fix best: it names the async method its state machine runs.
             // A context that cannot unload is the story whenever a path shows it, however few objects it has next to the
             // plugin's own: what the user must release is the reference into the context, and the fix names it.
-            var decoded = members.Select(s => (Idiom: LeakIdioms.Decode(s.Root, s.Path), s.Instances, Length: s.Path.Count)).Where(d => d.Idiom.Name is not null).ToArray();
+            var decoded = members.Select(s => (Idiom: LeakIdioms.Decode(s.Root, s.Path, fragmentCalls), s.Instances, Length: s.Path.Count)).Where(d => d.Idiom.Name is not null).ToArray();
+            // The last resort is what a path says when it says nothing more: a member whose path tells more (the keys its
+            // dictionary gains) speaks for the cause, however many of its objects the others are.
+            if (decoded.Any(d => d.Idiom.Name != LeakIdioms.Collection))
+                decoded = decoded.Where(d => d.Idiom.Name != LeakIdioms.Collection).ToArray();
             LeakIdiom idiom = decoded.Where(d => d.Idiom.Name == LeakIdioms.UnloadableContext).OrderByDescending(d => d.Instances).Select(d => d.Idiom).FirstOrDefault()
                 ?? decoded
                 .GroupBy(d => d.Idiom.Name!, StringComparer.Ordinal)
                 .OrderByDescending(g => g.Sum(d => (long)d.Instances)).ThenBy(g => LeakIdioms.Specificity(g.Key))
                 .Select(g => g.OrderByDescending(d => d.Length).ThenByDescending(d => d.Instances).First().Idiom).FirstOrDefault()
-                ?? LeakIdioms.Decode(owner.Root, owner.Path);
+                ?? LeakIdioms.Decode(owner.Root, owner.Path, fragmentCalls);
             int ownerLength = owner.AccumulationPoint is int point ? point + 1 : owner.Path.Count;
             LeakStep[] path = owner.Path.Take(ownerLength).ToArray();
             if (idiom.Name == LeakIdioms.Collection && LeakIdioms.FilledBy(owner.Root, path, fragmentCalls) is { } filledBy)
@@ -118,7 +122,7 @@ internal static class LeakCauses
             }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
-        built = MergeOneOwnerPerCall(MergeSameOwner(built));
+        built = MergeLastResorts(MergeTypeCaches(MergeSameStory(MergeWeakReferences(MergeOneOwnerPerCall(MergeSameOwner(built))))));
 
         var numberOf = new Dictionary<LeakSignature, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < built.Count; i++)
@@ -185,6 +189,105 @@ internal static class LeakCauses
                 ? causes[0]
                 : (Combine(causes.Select(c => c.Cause).ToList(), causes[0].Cause.Hint, causes[0].Cause.Idiom), causes.SelectMany(c => c.Members).ToArray()));
         }
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>
+    /// One fix, one cause: causes from different roots whose stories are word for word the same (a timer's callback
+    /// reached through the timer queue and through the clock's change handlers) are the same mistake, told once with
+    /// the other roots under it.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeSameStory(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        var result = new List<(LeakCause Cause, LeakSignature[] Members)>();
+        foreach (var group in built.GroupBy(b => b.Cause.Idiom is null ? $"{b.Cause.Id}" : $"{b.Cause.Idiom}\n{b.Cause.Hint}", StringComparer.Ordinal))
+        {
+            var causes = group.ToList();
+            result.Add(causes.Count == 1
+                ? causes[0]
+                : (Combine(causes.Select(c => c.Cause).ToList(), causes[0].Cause.Hint, causes[0].Cause.Idiom), causes.SelectMany(c => c.Members).ToArray()));
+        }
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>
+    /// A list of weak references that grows is no owner: it grows because what the references point at lives on, held
+    /// by another cause (a registry of every service provider made, which drops each as it dies). Such a cause is told
+    /// under the cause that comes at its rate, or that has its root, and the largest cause otherwise.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeWeakReferences(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        bool IsWeak(LeakCause cause) => cause.Types.Any(t => t.Type.StartsWith("System.WeakReference", StringComparison.Ordinal))
+            && cause.Types.All(t => t.Type.StartsWith("System.WeakReference", StringComparison.Ordinal) || t.Type.EndsWith("[]", StringComparison.Ordinal) || t.Type.StartsWith("System.Collections.", StringComparison.Ordinal));
+        var owners = built.Where(b => !IsWeak(b.Cause)).ToList();
+        if (owners.Count == 0 || owners.Count == built.Count)
+            return built;
+        var taken = new Dictionary<LeakCause, List<(LeakCause Cause, LeakSignature[] Members)>>(ReferenceEqualityComparer.Instance);
+        foreach (var owner in owners)
+            taken[owner.Cause] = [];
+        foreach (var weak in built.Where(b => IsWeak(b.Cause)))
+        {
+            double rate = weak.Cause.InstancesPerIteration;
+            var owner = owners.FirstOrDefault(o => o.Cause.Root == weak.Cause.Root);
+            if (owner.Cause is null)
+                owner = owners.Where(o => Math.Abs(o.Cause.Types.Max(t => t.InstancesPerIteration) - rate) <= SameRate * Math.Max(rate, 1e-9)).FirstOrDefault();
+            if (owner.Cause is null)
+                owner = owners[0];
+            taken[owner.Cause].Add(weak);
+        }
+        var result = owners.Select(o => taken[o.Cause].Count == 0 ? o
+            : (Combine([o.Cause, .. taken[o.Cause].Select(w => w.Cause)], o.Cause.Hint, o.Cause.Idiom), [.. o.Members, .. taken[o.Cause].SelectMany(w => w.Members)])).ToList();
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>
+    /// A root whose growth one rule tells (a key per call, a forgotten object) and whose other collections only the
+    /// last resort tells (a job storage's hash per job id and its set of ids) is one owner with one story: the last
+    /// resort's collections are listed under the cause the rule tells.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeLastResorts(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        var told = built.Where(b => b.Cause.Idiom is not null and not LeakIdioms.Collection).ToList();
+        var result = new List<(LeakCause Cause, LeakSignature[] Members)>();
+        var under = new Dictionary<LeakCause, List<(LeakCause Cause, LeakSignature[] Members)>>(ReferenceEqualityComparer.Instance);
+        foreach (var b in built)
+        {
+            var owner = b.Cause.Idiom == LeakIdioms.Collection ? told.FirstOrDefault(t => t.Cause.Root == b.Cause.Root) : default;
+            if (owner.Cause is null)
+                result.Add(b);
+            else
+                (under.TryGetValue(owner.Cause, out var list) ? list : under[owner.Cause] = []).Add(b);
+        }
+        result = result.Select(r => under.TryGetValue(r.Cause, out var merged)
+            ? (Combine([r.Cause, .. merged.Select(m => m.Cause)], r.Cause.Hint, r.Cause.Idiom), [.. r.Members, .. merged.SelectMany(m => m.Members)])
+            : r).ToList();
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    // The idioms of a type, or an assembly of types, made per call.
+    private static readonly string[] s_typesPerCall = ["dynamic assembly", "assembly loaded per call", "XmlSerializer assembly"];
+
+    /// <summary>
+    /// The runtime's own caches keyed by type (its dispatch and cast caches) gain an entry for each new type: where a
+    /// cause makes types per call, a cause held in such a cache is its echo, told under it.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeTypeCaches(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        int maker = built.FindIndex(b => s_typesPerCall.Contains(b.Cause.Idiom));
+        if (maker < 0)
+            return built;
+        int[] echoes = Enumerable.Range(0, built.Count)
+            .Where(i => i != maker && built[i].Cause.Path.Any(s => s.Type.StartsWith("System.Runtime.CompilerServices.GenericCache<", StringComparison.Ordinal)))
+            .ToArray();
+        if (echoes.Length == 0)
+            return built;
+        LeakCause cause = Combine([built[maker].Cause, .. echoes.Select(i => built[i].Cause)], built[maker].Cause.Hint, built[maker].Cause.Idiom);
+        var result = built.Where((_, i) => i != maker && !echoes.Contains(i)).ToList();
+        result.Add((cause, [.. built[maker].Members, .. echoes.SelectMany(i => built[i].Members)]));
         result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
         return result;
     }

@@ -82,7 +82,29 @@ internal static partial class LeakIdioms
     public const string ContainerScope = "DI root scope";
 
     /// <summary>The idiom of one path, from its root to a growing instance.</summary>
-    public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path)
+    /// <param name="root">The path's root.</param>
+    /// <param name="path">The path from the root to a new instance.</param>
+    /// <param name="calls">
+    /// The calls the check's fragment makes, where known: the object a call of the user's gave back, or the holder a
+    /// call of theirs registered with, is named in the fix, in the user's own terms.
+    /// </param>
+    public static LeakIdiom Decode(LeakRoot root, IReadOnlyList<LeakStep> path, IReadOnlyList<FragmentCall>? calls = null)
+    {
+        LeakIdiom idiom = DecodeShape(root, path);
+        if (calls is null || calls.Count == 0)
+            return idiom;
+        // What the user's code was given and never released is the story wherever the shape alone tells only the
+        // runtime's part of it (a timer, a delay, an event, an inner object, a collection).
+        if (idiom.Name is "timer" or "Task.Delay" or ForgottenObject or "event handler" or Collection or null && UserObjectKind(root, path, calls) is { } mine)
+            return mine;
+        if (idiom.Name is "event handler" or Collection && !idiom.Hint.StartsWith("Call ", StringComparison.Ordinal) && RegistrationKind(root, path, calls) is { } registration)
+            return registration;
+        if (idiom.Name == ThreadNeverEnded && root.Thread is { } thread && OwnerOfStarter(thread.StartedBy, calls) is { } owner)
+            return idiom with { Hint = $"{idiom.Hint} It was started by the {TypeNames.Short(FragmentCalls.TypeName(owner.Made!))} {Given(owner)}: call its {owner.Releaser}() when the work is done (a using block), or create one and share it." };
+        return idiom;
+    }
+
+    private static LeakIdiom DecodeShape(LeakRoot root, IReadOnlyList<LeakStep> path)
     {
         if (UnloadableContextKind(root, path) is { } context)
             return context;
@@ -255,8 +277,15 @@ internal static partial class LeakIdioms
         int point = Enumerable.Range(0, path.Count).FirstOrDefault(i => path[i].KeyShapes is { Count: > 0 }, -1);
         if (point < 0)
             return null;
-        string like = string.Join(", ", path[point].KeyShapes!.Select(shape => $"`{shape}`"));
+        IReadOnlyList<string> shapes = path[point].KeyShapes!;
+        string like = string.Join(", ", shapes.Select(shape => $"`{shape}`"));
         string holder = CollectionHolder(root, path);
+        // A dynamic module's table of the types defined in it: a type generated per call, in an assembly never unloaded.
+        if (Enumerable.Range(0, point).Any(i => path[i].Type.EndsWith("ModuleBuilder", StringComparison.Ordinal)))
+            return new("dynamic assembly", $"Each call generates a new type, like {like}, in a dynamic module that is never unloaded, and {holder} keeps every one: use a fixed set of shapes (the same members on every call) so the generator's cache reuses its types, or generate them in a collectible AssemblyLoadContext.");
+        // A cache keyed by command text that has the call's values written into it: the values belong in parameters.
+        if (shapes.Any(shape => SqlText().IsMatch(shape)))
+            return new(KeyPerCall, $"Pass the values as parameters (@id) instead of writing them into the SQL text: {holder} caches every distinct command text, and every call makes a new one, like {like}, so it grows without bound.");
         bool loggers = Enumerable.Range(0, point).Any(i => TypeNames.Short(path[i].Type).Contains("Log", StringComparison.Ordinal));
         return loggers
             ? new(KeyPerCall, $"Use a fixed logger name (a type's name or a constant) and put the per-call value in the message or a scope: {holder} keeps one entry per logger name, and every call adds a new name, like {like}, so it grows without bound.")
@@ -321,6 +350,102 @@ internal static partial class LeakIdioms
             : $"the {TypeNames.Short(path[collection].Type)}";
     }
 
+    /// <summary>"that your code creates in Cases.Leak", "that your call to Builder.Build in Cases.Leak returns".</summary>
+    private static string Given(FragmentCall call) => call.Method == ".ctor"
+        ? $"that your code creates in {call.Caller}"
+        : $"that your call to {TypeNames.Short(call.Type)}.{call.Method} in {call.Caller} returns";
+
+    /// <summary>
+    /// The object the user's code was given (a constructor's, or a call's result) that is new on the path and has a
+    /// release method nobody called: the fix names it, and the call that gave it. Failing that, an object of the same
+    /// library the user's code was given, which owns the new one the path keeps (a server that started a processing
+    /// server): disposing the user's object releases the library's.
+    /// </summary>
+    private static LeakIdiom? UserObjectKind(LeakRoot root, IReadOnlyList<LeakStep> path, IReadOnlyList<FragmentCall> calls)
+    {
+        FragmentCall[] given = calls.Where(c => c.Made is not null && c.Releaser is not null).ToArray();
+        if (given.Length == 0)
+            return null;
+        (int Index, FragmentCall Call, int Rank)? best = null;
+        for (int i = 1; i < path.Count; i++)
+        {
+            if (!path[i].IsNew || path[i].Closer is null)
+                continue;
+            foreach (FragmentCall call in given)
+            {
+                // The very type first, then a class it derives from, then an interface it implements (an IDisposable a
+                // Subscribe returns): the closer the match, the surer it is the user's object.
+                int rank = LoadedTypes.Find(path[i].Type) == call.Made ? 0
+                    : !call.Made!.IsInterface && LoadedTypes.Is(path[i].Type, call.Made) ? 1
+                    : call.Made.IsInterface && call.Made != typeof(IDisposable) && LoadedTypes.Is(path[i].Type, call.Made) ? 2
+                    : call.Made == typeof(IDisposable) && IsHandleLike(path[i].Type) && LoadedTypes.Is(path[i].Type, call.Made) ? 3
+                    : -1;
+                if (rank >= 0 && (best is null || rank < best.Value.Rank))
+                    best = (i, call, rank);
+            }
+        }
+        if (best is var (index, madeBy, _))
+        {
+            LeakStep step = path[index];
+            string type = TypeNames.Short(step.Type);
+            string handle = IsHandleLike(type)
+                ? " It is the IDisposable (a subscription or registration) that a call of yours was given back: keep it, and dispose it when done."
+                : $" Or create one {type} and share it.";
+            // Deep in a path the object's own holder is some callback's field; the root is what the reader knows.
+            string keeps = StaticFieldName(root) ?? Holder(root, path, index);
+            return new(ForgottenObject, $"Call {step.Closer} on each {type} {Given(madeBy)} when the work is done{Scope(step.Closer!)}: {keeps} keeps every one made per call until then, and nothing calls it.{handle}");
+        }
+        // The library's own object on the path, owned by one the user's code was given.
+        for (int i = 1; i < path.Count; i++)
+        {
+            if (!path[i].IsNew || path[i].Closer is null || path[i].Type.StartsWith("System.", StringComparison.Ordinal))
+                continue;
+            if (OwnerOfStarter(path[i].Type, given) is { } owner)
+            {
+                string made = TypeNames.Short(FragmentCalls.TypeName(owner.Made!));
+                return new(ForgottenObject, $"Call {owner.Releaser} on each {made} {Given(owner)} when the work is done{Scope(owner.Releaser!)}: it owns the {TypeNames.Short(path[i].Type)} that {StaticFieldName(root) ?? Holder(root, path, i)} keeps, and releasing it releases that; until then nothing does. Or create one {made} and share it.");
+            }
+            break;
+        }
+        return null;
+    }
+
+    /// <summary>The object of the user's, from the same library as <paramref name="type"/> and not of it, that owns it: a class the user's code was given.</summary>
+    private static FragmentCall? OwnerOfStarter(string type, IReadOnlyList<FragmentCall> calls) =>
+        calls.FirstOrDefault(c => c.Made is { IsInterface: false } made && c.Releaser is not null && !made.Namespace!.StartsWith("System", StringComparison.Ordinal)
+            && SameLibrary(type, FragmentCalls.TypeName(made)) && LoadedTypes.Find(type) != made);
+
+    private static string Scope(string closer) => closer switch { "Dispose" => " (a using block)", "DisposeAsync" => " (an await using block)", _ => "" };
+
+    // The names of the methods a library type has to take back what it was given.
+    private static readonly string[] s_removerPrefixes = ["Unregister", "Unsubscribe", "Remove", "Detach", "Delete", "Off"];
+
+    /// <summary>
+    /// The library type on the path that the user's code registered something with (the receiver of one of its calls):
+    /// the fix names the method that type has to take it back, or says it has none, so the call is to be made once.
+    /// </summary>
+    private static LeakIdiom? RegistrationKind(LeakRoot root, IReadOnlyList<LeakStep> path, IReadOnlyList<FragmentCall> calls)
+    {
+        for (int i = 0; i < path.Count; i++)
+        {
+            if (IsCollection(path[i].Type) || IsCollectionPart(path[i].Type) || LoadedTypes.Find(path[i].Type) is not { } holder)
+                continue;
+            if (calls.FirstOrDefault(c => !c.IntoUserCode && c.Receiver is { } receiver && (receiver == holder || receiver.IsAssignableFrom(holder)
+                || (receiver.IsGenericType && holder.IsGenericTypeDefinition && receiver.GetGenericTypeDefinition() == holder))) is not { } call)
+                continue;
+            string type = TypeNames.Short(path[i].Type);
+            string keeps = i == 0 && StaticFieldName(root) is { } field ? field : type;
+            string name = path.Any(s => IsDelegate(s) || IsDelegateType(s)) ? "event handler" : "registration";
+            string[] removers = holder.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+                .Select(m => m.Name).Where(n => s_removerPrefixes.Any(p => n.StartsWith(p, StringComparison.Ordinal))).Distinct().Order(StringComparer.Ordinal).Take(2).ToArray();
+            string added = $"your call to {TypeNames.Short(call.Type)}.{call.Method} in {call.Caller}";
+            return removers.Length > 0
+                ? new(name, $"Make {added} once, when the {type} is set up, not on every call; or call {type}.{string.Join(" (or ", removers)}{(removers.Length > 1 ? ")" : "")} for what it registered once that is done: {keeps} keeps everything registered with it until then, and every call registers another.")
+                : new(name, $"Make {added} once, when the {type} is set up, not on every call: {keeps} keeps everything registered with it, and {type} has no method to remove it.");
+        }
+        return null;
+    }
+
     /// <summary>The generic last resort's name: the owner is a collection, and no rule says more.</summary>
     public const string Collection = "collection";
 
@@ -337,7 +462,11 @@ internal static partial class LeakIdioms
         string? rootType = root.Kind == LeakRootKind.StaticField && root.Name.LastIndexOf('.') is int dot and > 0 ? root.Name[..dot] : null;
         string[] library = ownerPath.Select(s => s.Type).Where(t => !IsCollection(t) && !IsCollectionPart(t)).Prepend(rootType).OfType<string>().ToArray();
         string[] collections = ownerPath.Select(s => s.Type).Where(t => IsCollection(t) && !t.EndsWith(']')).ToArray();
-        FragmentCall? call = calls.FirstOrDefault(c => !c.IntoUserCode && library.Any(t => SameLibrary(t, c.Type)))
+        // The base class library is everyone's: a call into it names the holder only as the collection's own method.
+        // A call that gives back a plain value computes another call's argument (a cron expression, a name): that other
+        // call is the one that fills.
+        FragmentCall? call = calls.Where(c => !c.GivesPlainValue).Concat(calls.Where(c => c.GivesPlainValue))
+            .FirstOrDefault(c => !c.IntoUserCode && !c.Type.StartsWith("System.", StringComparison.Ordinal) && library.Any(t => SameLibrary(t, c.Type)))
             ?? calls.FirstOrDefault(c => !c.IntoUserCode && collections.Contains(c.Type, StringComparer.Ordinal))
             ?? calls.FirstOrDefault(c => c.IntoUserCode);
         return call is null ? null : $" It is filled by your call to {TypeNames.Short(call.Type)}.{call.Method} in {call.Caller}.";
@@ -349,7 +478,9 @@ internal static partial class LeakIdioms
         string[] first = Namespace(a).Split('.');
         string[] second = Namespace(b).Split('.');
         int shared = first.Zip(second).TakeWhile(p => p.First == p.Second).Count();
-        return shared > 0 && shared >= Math.Min(2, Math.Min(first.Length, second.Length));
+        // System and Microsoft alone are no library: their second names are.
+        int needed = first[0] is "System" or "Microsoft" ? 2 : Math.Min(2, Math.Min(first.Length, second.Length));
+        return shared > 0 && shared >= needed;
     }
 
     private static string Namespace(string type)
@@ -534,6 +665,9 @@ internal static partial class LeakIdioms
 
     private static bool IsCollection(string type) =>
         type.EndsWith(']') || type.StartsWith("System.Collections.", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"^\s*(select|insert|update|delete|merge|with|exec|call)\s", RegexOptions.IgnoreCase)]
+    private static partial Regex SqlText();
 
     [GeneratedRegex(@"^System\.Threading\.Channels\.(SingleConsumer)?Unbounded(Prioritized)?Channel<")]
     private static partial Regex UnboundedChannel();
