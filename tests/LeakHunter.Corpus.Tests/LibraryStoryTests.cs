@@ -81,7 +81,18 @@ public sealed class LibraryStoryTests
         ["rx-interval-subscription"] = new("timer", "staticField", "System.Threading.TimerQueue", ["Dispose", "subscription"]),
     };
 
+    // Leaks LeakHunter does not yet tell, kept so their truth and their twins are still measured, each with why.
+    private static readonly Dictionary<string, string> s_missed = new(StringComparer.Ordinal)
+    {
+        // The check runs each round of calls from its caller's execution context, so an AsyncLocal that grows from call
+        // to call, as a message loop's log context does when a pushed property is never disposed, starts over each
+        // round and never grows in every interval: no leak is reported, though the truth grows.
+        ["serilog-log-context-push"] = "an AsyncLocal that grows from call to call does not flow from one round to the next",
+    };
+
     public static TheoryData<string> Cases => new(s_stories.Keys);
+
+    public static TheoryData<string> EveryCase => new(s_stories.Keys.Concat(s_missed.Keys));
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -104,7 +115,7 @@ public sealed class LibraryStoryTests
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(EveryCase))]
     public void FixedTwin_IsClean(string name)
     {
         JsonElement report = CorpusProcess.Check(name, leak: false);
@@ -113,10 +124,10 @@ public sealed class LibraryStoryTests
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(EveryCase))]
     public void Truth_OutsideLeakHunter_TheLeakGrowsWithItsScale_AndTheTwinStaysFlat(string name)
     {
-        Story story = s_stories[name];
+        Story? story = s_stories.GetValueOrDefault(name);
         Truth leak = CorpusProcess.Measure(name, leak: true);
         Truth twin = CorpusProcess.Measure(name, leak: false);
 
@@ -125,7 +136,7 @@ public sealed class LibraryStoryTests
         Assert.True(leak.HeapBytes[1] - leak.HeapBytes[0] >= perStep && leak.HeapBytes[2] - leak.HeapBytes[1] >= perStep, $"leak: {leak}");
         // The twin's heap moves by what the runtime itself does (a pool that grows once, a cache's first fill), far below the leak's growth.
         Assert.True(twin.HeapGrowth < leak.HeapGrowth / 4, $"twin: {twin}, leak: {leak}");
-        if (story.GrowsThreads)
+        if (story?.GrowsThreads == true)
         {
             Assert.True(leak.ThreadGrowth >= 4 * leak.Scale, $"leak's threads: {leak}");
             Assert.True(twin.ThreadGrowth <= 1, $"twin's threads: {twin}");

@@ -25,4 +25,7 @@ else
 {
     File.WriteAllText(args[3], JsonSerializer.Serialize(Truth.Measure(fragment, libraryCase.Scale)));
 }
+// What a case wrote beside its report (a file sink's log) goes with the process.
+foreach (string left in Directory.EnumerateFiles(Path.GetTempPath(), $"leakhunter-corpus-{Environment.ProcessId}-*"))
+    File.Delete(left);
 return 0;

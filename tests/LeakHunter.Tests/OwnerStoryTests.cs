@@ -205,8 +205,14 @@ public sealed class OwnerStoryTests
         IReadOnlyList<FragmentCall> calls = FragmentCalls.Of(() => Remember(seen, "order"));
 
         // The helper is the user's own code: its calls out are the fragment's too, made in the helper.
-        Assert.Contains(new FragmentCall("LeakHunter.Tests.OwnerStoryTests", "Remember", "OwnerStoryTests.FragmentCalls_AreReadFromTheLambda_TheUsersHelpers_AndAnAsyncMethodsStateMachine", true), calls);
-        Assert.Contains(new FragmentCall("System.Collections.Generic.HashSet<System.String>", "Add", "OwnerStoryTests.Remember", false), calls);
+        Assert.Contains(calls, c => (c.Type, c.Method, c.Caller, c.IntoUserCode) ==
+            ("LeakHunter.Tests.OwnerStoryTests", "Remember", "OwnerStoryTests.FragmentCalls_AreReadFromTheLambda_TheUsersHelpers_AndAnAsyncMethodsStateMachine", true));
+        FragmentCall added = Assert.Single(calls, c => c.Type == "System.Collections.Generic.HashSet<System.String>" && c.Method == "Add");
+        Assert.Equal(("OwnerStoryTests.Remember", false), (added.Caller, added.IntoUserCode));
+        // It works on the set, and gives back a bool: a plain value, as an argument's call would.
+        Assert.Equal(typeof(HashSet<string>), added.Receiver);
+        Assert.True(added.GivesPlainValue);
+        Assert.Null(added.Made);
 
         IReadOnlyList<FragmentCall> awaited = FragmentCalls.Of(RememberLater);
         Assert.Contains(awaited, c => c.Type == "System.Collections.Generic.List<System.Int32>" && c.Method == "Add" && c.Caller == "OwnerStoryTests.RememberLater");

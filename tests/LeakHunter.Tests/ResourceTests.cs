@@ -423,5 +423,6 @@ public sealed class ResourceTests
 
     /// <summary>The report, with every resource's count at each census: the text report names the flat ones only.</summary>
     private static string Counted(LeakReport report) =>
-        report + string.Concat(report.Resources.Select(r => $"\n{r.Name}: {string.Join(" ", r.Counts)} at iterations {string.Join(" ", report.Censuses.Select(c => c.Iteration))}"));
+        report + string.Concat(report.Resources.Select(r => $"\n{r.Name}: {string.Join(" ", r.Counts)} at iterations {string.Join(" ", report.Censuses.Select(c => c.Iteration))}"
+            + string.Concat(r.Details.Select(d => $"\n  {d.Key}: {string.Join(" ", d.Value)}"))));
 }

@@ -204,9 +204,18 @@ internal static class LeakCauses
         foreach (var group in built.GroupBy(b => b.Cause.Idiom is null ? $"{b.Cause.Id}" : $"{b.Cause.Idiom}\n{b.Cause.Hint}", StringComparer.Ordinal))
         {
             var causes = group.ToList();
-            result.Add(causes.Count == 1
-                ? causes[0]
-                : (Combine(causes.Select(c => c.Cause).ToList(), causes[0].Cause.Hint, causes[0].Cause.Idiom), causes.SelectMany(c => c.Members).ToArray()));
+            // The same words are the same mistake only where they name one object both paths reach: two events told by
+            // the generic "-=" are two events.
+            bool oneObject = causes.Count > 1 && causes
+                .Select(c => c.Members.SelectMany(m => m.Path).Where(step => step.IsNew).Select(step => step.Type).ToHashSet(StringComparer.Ordinal))
+                .Aggregate((a, b) => { a.IntersectWith(b); return a; })
+                .Any(type => causes[0].Cause.Hint.Contains(TypeNames.Short(type), StringComparison.Ordinal));
+            if (!oneObject)
+            {
+                result.AddRange(causes);
+                continue;
+            }
+            result.Add((Combine(causes.Select(c => c.Cause).ToList(), causes[0].Cause.Hint, causes[0].Cause.Idiom), causes.SelectMany(c => c.Members).ToArray()));
         }
         result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
         return result;

@@ -428,7 +428,9 @@ internal static partial class LeakIdioms
     {
         for (int i = 0; i < path.Count; i++)
         {
-            if (IsCollection(path[i].Type) || IsCollectionPart(path[i].Type) || LoadedTypes.Find(path[i].Type) is not { } holder)
+            // A delegate is what is registered, not what it is registered with.
+            if (IsCollection(path[i].Type) || IsCollectionPart(path[i].Type) || IsDelegate(path[i]) || IsDelegateType(path[i])
+                || LoadedTypes.Find(path[i].Type) is not { } holder || typeof(Delegate).IsAssignableFrom(holder))
                 continue;
             if (calls.FirstOrDefault(c => !c.IntoUserCode && c.Receiver is { } receiver && (receiver == holder || receiver.IsAssignableFrom(holder)
                 || (receiver.IsGenericType && holder.IsGenericTypeDefinition && receiver.GetGenericTypeDefinition() == holder))) is not { } call)

@@ -67,42 +67,57 @@ internal sealed partial class LinuxPlatform : IHostPlatform
             return -1;
         try
         {
-            lock (s_mallocInfoText)
-                return MallocInUse(s_mallocInfoText, WriteMallocInfo(s_mallocInfoText));
+            return MallocInUse(MallocInfo());
         }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException or FormatException or OverflowException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
             s_noMallocInfo = true;
+            return -1;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
             return -1;
         }
     }
 
     private static volatile bool s_noMallocInfo;
 
-    // Where glibc writes its report: a few hundred bytes per arena. A managed buffer, so that reading the count
-    // allocates nothing from the allocator it counts, and made once, before any census counts the heap.
-    private static readonly byte[] s_mallocInfoText = new byte[256 << 10];
-
-    private static unsafe int WriteMallocInfo(byte[] text)
+    /// <summary>
+    /// glibc's report, written to a stream in memory that grows as it needs: a process with many threads has many
+    /// arenas, each a few kilobytes of the report. The stream's buffer is the allocator's own, freed at once; it is
+    /// the same size at every census, so it moves the count by nothing a growth rule sees.
+    /// </summary>
+    private static unsafe string MallocInfo()
     {
-        fixed (byte* buffer = text)
+        nint buffer = 0;
+        nuint length = 0;
+        nint stream = open_memstream(&buffer, &length);
+        if (stream == 0)
+            throw new FormatException("open_memstream failed");
+        int failed;
+        try
         {
-            nint stream = fmemopen(buffer, (nuint)text.Length, "w");
-            if (stream == 0)
-                throw new FormatException("fmemopen failed");
-            int failed = malloc_info(0, stream);
-            long written = ftell(stream);
+            failed = malloc_info(0, stream);
+        }
+        finally
+        {
             _ = fclose(stream);
-            if (failed != 0 || written <= 0 || written >= text.Length)
-                throw new FormatException("malloc_info wrote nothing, or more than its buffer holds");
-            return (int)written;
+        }
+        try
+        {
+            if (failed != 0 || buffer == 0 || length == 0)
+                throw new FormatException("malloc_info wrote nothing");
+            return Marshal.PtrToStringAnsi(buffer, checked((int)length));
+        }
+        finally
+        {
+            free(buffer);
         }
     }
 
     /// <summary>The bytes in use from malloc_info's totals, which close its report after every arena's own.</summary>
-    private static long MallocInUse(byte[] text, int length)
+    private static long MallocInUse(string report)
     {
-        string report = System.Text.Encoding.ASCII.GetString(text, 0, length);
         long Last(string element) => report.LastIndexOf(element, StringComparison.Ordinal) is int at and >= 0
             ? long.Parse(ValueOf(report, report.IndexOf("size=\"", at, StringComparison.Ordinal) + 6), CultureInfo.InvariantCulture)
             : throw new FormatException($"malloc_info has no {element}");
@@ -114,11 +129,11 @@ internal sealed partial class LinuxPlatform : IHostPlatform
     [LibraryImport("libc")]
     private static partial int malloc_info(int options, nint stream);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial nint fmemopen(byte* buffer, nuint size, string mode);
+    [LibraryImport("libc")]
+    private static unsafe partial nint open_memstream(nint* buffer, nuint* length);
 
     [LibraryImport("libc")]
-    private static partial long ftell(nint stream);
+    private static partial void free(nint pointer);
 
     [LibraryImport("libc")]
     private static partial int fclose(nint stream);
