@@ -51,9 +51,12 @@ internal static class ResourceGrowth
             LeakIgnore? rule = rules.FirstOrDefault(r => r.Kind == LeakIgnoreKind.Resource && Wildcard.ToRegex(r.Pattern).IsMatch(name));
             bool grows = Grows(counts, positions, countedLast, idle, confirmations, noise, mayStartFlat: native && confirmationDecides);
             // Blocks malloc handed out and nobody wrote to are not resident: the allocator's own count shows them, and
-            // when it grows where resident memory does not, it is the series the verdict and the rate come from.
-            if (native && !grows && details.TryGetValue(ResourceNames.MallocInUse, out IReadOnlyList<long>? allocated)
-                && Grows([.. allocated], positions, countedLast, idle, confirmations, noise, mayStartFlat: confirmationDecides))
+            // when it grows where resident memory does not, it is the series the verdict and the rate come from. Where
+            // both grow, resident memory shows only the pages written (a block's first, where its header is): the
+            // allocator's count is the rate when it is half again as fast.
+            if (native && details.TryGetValue(ResourceNames.MallocInUse, out IReadOnlyList<long>? allocated)
+                && Grows([.. allocated], positions, countedLast, idle, confirmations, noise, mayStartFlat: confirmationDecides)
+                && (!grows || allocated[^1] - allocated[0] > 1.5 * (counts[^1] - counts[0])))
                 (counts, grows) = ([.. allocated], true);
             usages.Add(new ResourceUsage(name, counts, span <= 0 ? 0 : (counts[^1] - counts[0]) / span, grows, details) { IgnoredReason = rule?.Reason });
         }

@@ -82,36 +82,35 @@ internal sealed partial class LinuxPlatform : IHostPlatform
 
     private static volatile bool s_noMallocInfo;
 
-    /// <summary>
-    /// glibc's report, written to a stream in memory that grows as it needs: a process with many threads has many
-    /// arenas, each a few kilobytes of the report. The stream's buffer is the allocator's own, freed at once; it is
-    /// the same size at every census, so it moves the count by nothing a growth rule sees.
-    /// </summary>
+    // Where glibc writes its report, a few kilobytes per arena: a managed buffer made with the platform, before any
+    // census, so that reading the count allocates nothing from the allocator it counts and touches no new page of it
+    // (a stream of the allocator's own would leave its pages resident after the first census, as if they had leaked).
+    private static readonly byte[] s_mallocInfoText = new byte[1 << 20];
+
     private static unsafe string MallocInfo()
     {
-        nint buffer = 0;
-        nuint length = 0;
-        nint stream = open_memstream(&buffer, &length);
-        if (stream == 0)
-            throw new FormatException("open_memstream failed");
-        int failed;
-        try
+        lock (s_mallocInfoText)
         {
-            failed = malloc_info(0, stream);
-        }
-        finally
-        {
-            _ = fclose(stream);
-        }
-        try
-        {
-            if (failed != 0 || buffer == 0 || length == 0)
-                throw new FormatException("malloc_info wrote nothing");
-            return Marshal.PtrToStringAnsi(buffer, checked((int)length));
-        }
-        finally
-        {
-            free(buffer);
+            fixed (byte* buffer = s_mallocInfoText)
+            {
+                nint stream = fmemopen(buffer, (nuint)s_mallocInfoText.Length, "w");
+                if (stream == 0)
+                    throw new FormatException("fmemopen failed");
+                int failed;
+                long written;
+                try
+                {
+                    failed = malloc_info(0, stream);
+                    written = ftell(stream);
+                }
+                finally
+                {
+                    _ = fclose(stream);
+                }
+                if (failed != 0 || written <= 0 || written >= s_mallocInfoText.Length)
+                    throw new FormatException("malloc_info wrote nothing, or more than its buffer holds");
+                return System.Text.Encoding.ASCII.GetString(s_mallocInfoText, 0, (int)written);
+            }
         }
     }
 
@@ -129,11 +128,11 @@ internal sealed partial class LinuxPlatform : IHostPlatform
     [LibraryImport("libc")]
     private static partial int malloc_info(int options, nint stream);
 
-    [LibraryImport("libc")]
-    private static unsafe partial nint open_memstream(nint* buffer, nuint* length);
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial nint fmemopen(byte* buffer, nuint size, string mode);
 
     [LibraryImport("libc")]
-    private static partial void free(nint pointer);
+    private static partial long ftell(nint stream);
 
     [LibraryImport("libc")]
     private static partial int fclose(nint stream);
