@@ -62,6 +62,7 @@ internal static class HandleTableSlots
             return null;
         var segments = new Dictionary<ulong, (byte[] Bytes, int Read)>();
         int? kinds = null;
+        var tables = new HashSet<ulong>();
         var pending = new Stack<ulong>(listed.Select(h => h.Address & ~(SegmentSize - 1)).Distinct());
         while (pending.Count > 0)
         {
@@ -91,6 +92,11 @@ internal static class HandleTableSlots
             segments.Add(segment, (bytes, read));
             if (Pointer(bytes, NextSegmentOffset(kindCount)) is ulong next and not 0)
                 pending.Push(next);
+            // A table's segments are a list from its first: one whose handles in use all died, or wait in the cache, is
+            // reached from there only, since the debugging interface lists none of its handles.
+            ulong table = Pointer(bytes, NextSegmentOffset(kindCount) + sizeof(ulong));
+            if (tables.Add(table) && FirstSegment(reader, table, kindCount) is ulong first)
+                pending.Push(first);
         }
         foreach (ClrHandle handle in listed)
         {
@@ -158,6 +164,20 @@ internal static class HandleTableSlots
             }
         }
         return cached;
+    }
+
+    /// <summary>
+    /// The first segment of the table at <paramref name="table"/>: the table begins with a flags word per kind, then the
+    /// pointer to its list of segments. Null where that is no segment's address.
+    /// </summary>
+    private static ulong? FirstSegment(IDataReader reader, ulong table, int kinds)
+    {
+        Span<byte> pointer = stackalloc byte[sizeof(ulong)];
+        int at = (4 * kinds + sizeof(ulong) - 1) & ~(sizeof(ulong) - 1);
+        if (reader.Read(table + (ulong)at, pointer) != pointer.Length)
+            return null;
+        ulong first = BinaryPrimitives.ReadUInt64LittleEndian(pointer);
+        return first != 0 && IsUserSpace(first) && (first & (SegmentSize - 1)) == 0 ? first : null;
     }
 
     /// <summary>Whether a header with <paramref name="kinds"/> internal kinds holds a segment's pointer (or none) and a table's where they belong.</summary>
