@@ -126,7 +126,7 @@ public sealed class HeapInspector : IDisposable
                 "open this inspector on the heap of the diff's second census, and pass one on the heap of its first.", nameof(diff));
         }
         using CancellationTokenRegistration abortBefore = cancellationToken.Register(before._session.Abort);
-        return Cancellable(() => _session.ExplainGrowth(diff, before._session, maxTypes, maxInstancesPerType, _baseline), cancellationToken);
+        return Cancellable(() => GrowthDiff.Explain(diff, before._session, _session, maxTypes, maxInstancesPerType, _baseline), cancellationToken);
     }
 
     /// <summary>
@@ -148,7 +148,7 @@ public sealed class HeapInspector : IDisposable
             throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be above 0 and at most a day.");
         if (samples < 3)
             throw new ArgumentOutOfRangeException(nameof(samples), samples, "A watch takes at least 3 censuses: growth must show in at least two intervals to tell it from a one-off.");
-        return Cancellable(() => _session.Watch(interval, samples, progress, _baseline, cancellationToken), cancellationToken);
+        return Cancellable(() => WatchRun.Run(_session, interval, samples, progress, _baseline, cancellationToken), cancellationToken);
     }
 
     /// <summary>Stops the inspector.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using LeakHunter.Analysis;
 using LeakHunter.Reports;
 using LeakHunter.Running;
@@ -57,27 +55,8 @@ public static class LeakAssert
         ArgumentNullException.ThrowIfNull(factory);
         options ??= LeakOptions.Default;
         options.Validate();
-        CheckRunner.Exclusive(() =>
-        {
-            GCHandle[] watched = Watch(factory);
-            try
-            {
-                IntPtr[] survivors = Survivors(watched);
-                if (survivors.Length == 0)
-                    return 0;
-                using InspectionSession session = InspectionSession.OfThisProcess(options);
-                LeakExplanation explanation = session.ExplainWatched(survivors);
-                string[] types = explanation.Leaks.Select(l => l.Type).Distinct(StringComparer.Ordinal).ToArray();
-                throw Attached(new LeakDetectedException(new PathsReport(
-                    $"LeakHunter: {survivors.Length} of {watched.Length} watched object(s) survived a full GC, and should have been collected",
-                    session.Target, "watched objects", types, survivors.Length, explanation)));
-            }
-            finally
-            {
-                foreach (GCHandle handle in watched)
-                    handle.Free();
-            }
-        });
+        if (InstanceAssertion.Survivors(factory, options) is { } survivors)
+            throw Attached(new LeakDetectedException(survivors));
     }
 
     /// <summary>Fails if any instance of <typeparamref name="T"/> is alive after a settled full GC, showing what holds them.</summary>
@@ -94,18 +73,8 @@ public static class LeakAssert
         ArgumentOutOfRangeException.ThrowIfNegative(max);
         options ??= LeakOptions.Default;
         options.Validate();
-        string type = TypeNames.ClrName(typeof(T));
-        CheckRunner.Exclusive(() =>
-        {
-            using InspectionSession session = InspectionSession.OfThisProcess(options);
-            _ = CheckRunner.SettleHeap();
-            int census = session.Take().Id;
-            long alive = session.Histograms([census]).FirstOrDefault(s => s.Type == type)?.Counts[0] ?? 0;
-            if (alive <= max)
-                return 0;
-            throw Attached(new LeakDetectedException(session.TraceEveryInstance([type], type, options.MaxPathsPerType,
-                _ => $"LeakHunter: {alive:N0} instance(s) of {type} are alive after a full GC; at most {max} were expected")));
-        });
+        if (InstanceAssertion.MoreThan(TypeNames.ClrName(typeof(T)), max, options) is { } alive)
+            throw Attached(new LeakDetectedException(alive));
     }
 
     /// <summary>
@@ -116,21 +85,6 @@ public static class LeakAssert
         TestAttachments.Attach(failure.FullReport, failure.Report?.ToJson() ?? failure.Paths?.ToJson(), failure.Report?.ToHtml() ?? failure.Paths?.ToHtml()) is { } where
             ? failure.Summarized(where)
             : failure;
-
-    // The factory's frame ends here, before any GC: nothing it made is held by a local of the caller's.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static GCHandle[] Watch(Func<IEnumerable<object?>> factory) =>
-        factory().Where(o => o is not null).Select(o => GCHandle.Alloc(o, GCHandleType.Weak)).ToArray();
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static IntPtr[] Survivors(GCHandle[] watched)
-    {
-        for (int i = 0; i < 3 && watched.Any(IsAlive); i++)
-            _ = CheckRunner.SettleHeap();
-        return watched.Where(IsAlive).Select(GCHandle.ToIntPtr).ToArray();
-    }
-
-    private static bool IsAlive(GCHandle handle) => handle.Target is not null;
 }
 
 /// <summary>

@@ -24,7 +24,7 @@ public static class LeakDetector
     public static LeakReport Run(Action fragment, LeakOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(fragment);
-        return CheckRunner.Run(new Fragment.Synchronous(fragment), options, CancellationToken.None);
+        return Check.Run(new Fragment.Synchronous(fragment), options, CancellationToken.None);
     }
 
     /// <summary>Runs <paramref name="fragment"/> repeatedly and reports what it leaks.</summary>
@@ -36,7 +36,7 @@ public static class LeakDetector
     public static LeakReport Run(Action fragment, LeakOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(fragment);
-        return CheckRunner.Run(new Fragment.Synchronous(fragment), options, cancellationToken);
+        return Check.Run(new Fragment.Synchronous(fragment), options, cancellationToken);
     }
 
     /// <summary>Awaits <paramref name="fragment"/> repeatedly and reports what it leaks.</summary>
@@ -49,6 +49,6 @@ public static class LeakDetector
     public static Task<LeakReport> RunAsync(Func<Task> fragment, LeakOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fragment);
-        return CheckRunner.RunAsync(new Fragment.Asynchronous(fragment), options, cancellationToken);
+        return Check.RunAsync(new Fragment.Asynchronous(fragment), options, cancellationToken);
     }
 }

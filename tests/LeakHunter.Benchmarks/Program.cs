@@ -50,7 +50,7 @@ if (args is ["verify", var size])
     // The bulk scan must find exactly the objects ClrMD's own enumeration finds.
     Heap.Fill(int.Parse(size));
     var verifyTaker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
-    CheckRunner.SettleHeap();
+    HeapSettler.SettleHeap();
     var reply = verifyTaker.Take().Reply;
     long byHand = HandWritten.Histogram().Values.Sum(v => v.Count);
     Console.WriteLine($"bulk scan: {reply.Objects} objects, {reply.UnreadableBytes} unreadable bytes, {reply.PauseMs:0.0} ms; ClrMD EnumerateObjects: {byHand} objects");
@@ -62,7 +62,7 @@ var rows = new List<string>();
 foreach (int liveObjects in new[] { 100_000, 1_000_000 })
 {
     Heap.Fill(liveObjects);
-    double settleHeap = Measure.Median(9, () => CheckRunner.SettleHeap(), settle: false);
+    double settleHeap = Measure.Median(9, () => HeapSettler.SettleHeap(), settle: false);
     double gcOnce = Measure.Median(9, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
 
     var taker = new CensusTaker(new LeakOptions { Strategy = CensusStrategy.Attach });
@@ -147,7 +147,7 @@ internal static class Heap
         for (int i = 0; i < count; i++)
             live[i] = (i % 4) switch { 0 => new Node(i), 1 => i.ToString(CultureInfo.InvariantCulture), 2 => new int[2], _ => new List<int>() };
         s_live = live;
-        CheckRunner.SettleHeap();
+        HeapSettler.SettleHeap();
     }
 
     /// <summary>Hangs <paramref name="holder"/> off the last slot, so only the whole live graph leads to it.</summary>
@@ -158,7 +158,7 @@ internal static class Heap
     public static void Clear()
     {
         s_live = null;
-        CheckRunner.SettleHeap();
+        HeapSettler.SettleHeap();
     }
 
     private sealed record Node(int Value);
@@ -194,7 +194,7 @@ internal static class PathsBenchmark
         Explanation? explanation = null;
         for (int run = 0; run < 3; run++)
         {
-            CheckRunner.SettleHeap();
+            HeapSettler.SettleHeap();
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
             taker.Mark([typeof(LeakedOrder).FullName!]);
             AddLeaked(leaked);
@@ -236,7 +236,7 @@ internal static class PathsBenchmark
     /// <summary>A snapshot of this process, then one GCRoot search per leaked instance until the budget runs out.</summary>
     private static (double TotalMs, int Searched) GcRootPerTarget(int targets, TimeSpan budget)
     {
-        CheckRunner.SettleHeap();
+        HeapSettler.SettleHeap();
         using DataTarget target = DataTarget.CreateSnapshotAndAttach(Environment.ProcessId);
         using ClrRuntime runtime = target.ClrVersions[0].CreateRuntime();
         ulong[] addresses = runtime.Heap.EnumerateObjects().Where(o => o.Type?.Name == typeof(LeakedOrder).FullName)
@@ -283,7 +283,7 @@ internal static class ScaleBenchmark
         };
         try
         {
-            CheckRunner.SettleHeap();
+            HeapSettler.SettleHeap();
             taker.Mark([typeof(PathsBenchmark.LeakedOrder).FullName!]);
             PathsBenchmark.AddLeaked(leaked);
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
@@ -339,7 +339,7 @@ internal static class HandWritten
         {
             for (int i = 0; i < 10; i++)
                 Fragments.Clean();
-            CheckRunner.SettleHeap();
+            HeapSettler.SettleHeap();
             GC.KeepAlive(Histogram());
         }
     }
@@ -353,7 +353,7 @@ internal static class Measure
         for (int i = 0; i < runs; i++)
         {
             if (settle)
-                CheckRunner.SettleHeap();
+                HeapSettler.SettleHeap();
             long start = Stopwatch.GetTimestamp();
             action();
             times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);

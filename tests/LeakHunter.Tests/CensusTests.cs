@@ -18,10 +18,10 @@ public sealed class CensusTests
         var taker = new CensusTaker(new LeakOptions { Strategy = strategy });
         taker.Take(); // first-use costs of the census path, as the check's own priming census does
 
-        Running.CheckRunner.SettleHeap();
+        Running.HeapSettler.SettleHeap();
         (int before, CensusReply beforeReply) = taker.Take();
         s_mixed = null;
-        Running.CheckRunner.SettleHeap();
+        Running.HeapSettler.SettleHeap();
         (int after, CensusReply afterReply) = taker.Take();
 
         // A walk that lost its way would skip bytes, or miscount the objects after the place it went wrong.
@@ -59,15 +59,15 @@ public sealed class CensusTests
         taker.Take();
 
         WeakReference firstAssembly = HoldInstancesOfCollectibleType("Plugins.FirstWidget", 500);
-        Running.CheckRunner.SettleHeap();
+        Running.HeapSettler.SettleHeap();
         int first = taker.Take().Id;
 
         s_collectibleInstances = null;
         for (int i = 0; i < 20 && firstAssembly.IsAlive; i++)
-            Running.CheckRunner.SettleHeap();
+            Running.HeapSettler.SettleHeap();
         Assert.False(firstAssembly.IsAlive, "the collectible assembly should have been unloaded");
         HoldInstancesOfCollectibleType("Plugins.SecondWidget", 300);
-        Running.CheckRunner.SettleHeap();
+        Running.HeapSettler.SettleHeap();
         int second = taker.Take().Id;
         s_collectibleInstances = null;
 

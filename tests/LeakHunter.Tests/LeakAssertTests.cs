@@ -146,7 +146,7 @@ public sealed class LeakAssertObjectTests
         // The probe effect, shown: a local of this method keeps its object alive through a full GC.
         var local = new Widget();
         var weak = new WeakReference(local);
-        Running.CheckRunner.SettleHeap();
+        Running.HeapSettler.SettleHeap();
         Assert.True(weak.IsAlive);
 
         // The watch creates its object in a frame that has returned before the GC, so it is collected.

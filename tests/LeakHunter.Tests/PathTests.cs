@@ -401,7 +401,7 @@ public sealed class PathTests
         }
 
         for (int i = 0; i < 5 && leaked.Any(w => w.IsAlive); i++)
-            Running.CheckRunner.SettleHeap();
+            Running.HeapSettler.SettleHeap();
         string path = string.Join(" -> ", leak.Path.Select(s => $"{s.Field} {s.Type}"));
 
         Assert.All(leaked, w => Assert.False(w.IsAlive, $"a leaked instance survived the cut at {leak.AccumulationPoint} of {path}"));

@@ -98,6 +98,19 @@ internal sealed class LeakBaseline
             "commit the file to accept them as known leaks, or fix them and run again without the variable.");
     }
 
+    /// <summary>
+    /// The report <paramref name="build"/> makes, with <paramref name="baseline"/> or without one: the report stage of
+    /// every check and watch. A baseline update's warning is added to <paramref name="warnings"/>, which the report
+    /// made again then carries.
+    /// </summary>
+    public static TReport Report<TReport>(LeakBaseline? baseline, List<string> warnings, Func<TReport> build, Func<TReport, IReadOnlyList<LeakCause>> causesOf) =>
+        baseline is null ? build() : baseline.Reported(update =>
+        {
+            if (update is not null)
+                warnings.Add(update);
+            return build();
+        }, causesOf);
+
     /// <summary>Adds the causes the baseline does not know yet, as accepted today, and writes the file.</summary>
     /// <returns>How many entries were added.</returns>
     private int Accept(IEnumerable<LeakCause> causes, DateTime today)
