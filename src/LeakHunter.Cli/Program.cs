@@ -110,12 +110,9 @@ diff.SetAction((result, cancellation) => Run(result, cancellation, token =>
     }
     if (new[] { earlier, later }.FirstOrDefault(IsSavedCensus) is string census)
         throw new CliException($"--baseline compares two dumps: '{census}' is a saved census, which holds counts but not the heap whose paths tell each cause and its id.");
-    using HeapInspector first = Open(result, InspectionTarget.Parse(earlier));
-    using HeapInspector second = Open(result, InspectionTarget.Parse(later), baseline);
-    Progress($"walking the heaps of {first.Target} and {second.Target}...");
-    CensusDiffReport compared = CensusDiffReport.Compare(first.TakeCensus(reachableOnly: false, token), second.TakeCensus(reachableOnly: false, token), Order(result));
-    Progress("finding what holds the types that gained the most, in both...");
-    CensusDiffReport explained = second.ExplainGrowth(compared, first, cancellationToken: token);
+    InspectionTarget first = InspectionTarget.Parse(earlier), second = InspectionTarget.Parse(later);
+    Progress($"walking the heaps of {first} and {second}, then what holds the types that gained the most in both...");
+    CensusDiffReport explained = HeapInspector.Diff(first, second, Options(result, baseline), Order(result), explainGrowth: true, token);
     return (Export(result, e => e.Export(explained)), explained.HasNewGrowth ? 1 : 0);
 }));
 root.Subcommands.Add(diff);
@@ -130,12 +127,15 @@ if (parsed.Errors.Count > 0)
 }
 return await parsed.InvokeAsync().ConfigureAwait(false);
 
-static HeapInspector Open(ParseResult result, InspectionTarget target, string? baselinePath = null)
+static HeapInspector Open(ParseResult result, InspectionTarget target, string? baselinePath = null) =>
+    HeapInspector.Open(target, Options(result, baselinePath));
+
+static InspectionOptions Options(ParseResult result, string? baselinePath = null)
 {
     double seconds = result.GetValue<double>("--timeout");
     if (!(seconds > 0))
         throw new CliException("--timeout must be a positive number of seconds.");
-    return HeapInspector.Open(target, new InspectionOptions { HeapWalkTimeout = TimeSpan.FromSeconds(seconds), BaselinePath = baselinePath });
+    return new InspectionOptions { HeapWalkTimeout = TimeSpan.FromSeconds(seconds), BaselinePath = baselinePath };
 }
 
 static CensusOrder Order(ParseResult result) => result.GetValue<string>("--sort") == "count" ? CensusOrder.Count : CensusOrder.Bytes;

@@ -96,6 +96,28 @@ public sealed class HeapInspector : IDisposable
     }
 
     /// <summary>
+    /// <see cref="TakeCensus"/> without holding the caller's thread: the census runs on a thread-pool thread while the
+    /// inspector walks the heap.
+    /// </summary>
+    /// <inheritdoc cref="TakeCensus" path="/param"/>
+    /// <inheritdoc cref="TakeCensus" path="/exception"/>
+    public Task<CensusReport> TakeCensusAsync(bool reachableOnly = false, CancellationToken cancellationToken = default) =>
+        OffTheCallersThread(() => TakeCensus(reachableOnly, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// <see cref="FindPaths"/> without holding the caller's thread: the tracing runs on a thread-pool thread while the
+    /// inspector walks the heap.
+    /// </summary>
+    /// <inheritdoc cref="FindPaths" path="/param"/>
+    /// <inheritdoc cref="FindPaths" path="/exception"/>
+    public Task<PathsReport> FindPathsAsync(string typePattern, int maxInstancesPerType = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(typePattern);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxInstancesPerType);
+        return OffTheCallersThread(() => FindPaths(typePattern, maxInstancesPerType, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
     /// What holds the growth a diff shows: the paths from the GC roots to the instances of the types that gained the
     /// most, traced in both heaps and grouped into causes, each given what its paths hold in this heap (the diff's
     /// after side) beyond what they held in <paramref name="before"/>'s. With <see cref="InspectionOptions.BaselinePath"/>,
@@ -130,6 +152,53 @@ public sealed class HeapInspector : IDisposable
     }
 
     /// <summary>
+    /// <see cref="ExplainGrowth"/> without holding the caller's thread: the tracing runs on a thread-pool thread while
+    /// the inspectors walk both heaps.
+    /// </summary>
+    /// <inheritdoc cref="ExplainGrowth" path="/param"/>
+    /// <inheritdoc cref="ExplainGrowth" path="/returns"/>
+    /// <inheritdoc cref="ExplainGrowth" path="/exception"/>
+    public Task<CensusDiffReport> ExplainGrowthAsync(CensusDiffReport diff, HeapInspector before, int maxTypes = 10, int maxInstancesPerType = 1000,
+        CancellationToken cancellationToken = default) =>
+        OffTheCallersThread(() => ExplainGrowth(diff, before, maxTypes, maxInstancesPerType, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Two heaps compared in one call, as <c>leakhunter diff</c> does: a census of each, every type's change, and, when
+    /// asked or when <see cref="InspectionOptions.BaselinePath"/> is set, what holds the types that gained the most
+    /// (<see cref="ExplainGrowth"/>), matched against the known leaks.
+    /// </summary>
+    /// <param name="before">The earlier heap: a dump, or a live process.</param>
+    /// <param name="after">The later heap.</param>
+    /// <param name="options">How both are read, and the baseline of known leaks.</param>
+    /// <param name="order">How the changes are sorted.</param>
+    /// <param name="explainGrowth">Trace what holds the growth even without a baseline.</param>
+    /// <param name="cancellationToken">Stops the censuses and the tracing, even in the middle of a heap walk.</param>
+    /// <returns>The changes, most growth first, with their causes when the growth was explained.</returns>
+    /// <exception cref="LeakHunterException">An inspector could not start, or a heap could not be read; the message says why and what to do.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static CensusDiffReport Diff(InspectionTarget before, InspectionTarget after, InspectionOptions? options = null, CensusOrder order = CensusOrder.Bytes,
+        bool explainGrowth = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        options ??= InspectionOptions.Default;
+        // Only the later side is matched against the known leaks; the earlier one is read without them.
+        using HeapInspector first = Open(before, new InspectionOptions { HeapWalkTimeout = options.HeapWalkTimeout });
+        using HeapInspector second = Open(after, options);
+        CensusDiffReport compared = CensusDiffReport.Compare(first.TakeCensus(cancellationToken: cancellationToken),
+            second.TakeCensus(cancellationToken: cancellationToken), order);
+        return explainGrowth || options.BaselinePath is not null ? second.ExplainGrowth(compared, first, cancellationToken: cancellationToken) : compared;
+    }
+
+    /// <summary><see cref="Diff"/> without holding the caller's thread.</summary>
+    /// <inheritdoc cref="Diff" path="/param"/>
+    /// <inheritdoc cref="Diff" path="/returns"/>
+    /// <inheritdoc cref="Diff" path="/exception"/>
+    public static Task<CensusDiffReport> DiffAsync(InspectionTarget before, InspectionTarget after, InspectionOptions? options = null,
+        CensusOrder order = CensusOrder.Bytes, bool explainGrowth = false, CancellationToken cancellationToken = default) =>
+        OffTheCallersThread(() => Diff(before, after, options, order, explainGrowth, cancellationToken), cancellationToken);
+
+    /// <summary>
     /// Censuses of what a live process's roots reach, <paramref name="interval"/> apart: the types that grew in
     /// every interval, their rates per second, and what holds their instances.
     /// </summary>
@@ -142,17 +211,48 @@ public sealed class HeapInspector : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public WatchReport Watch(TimeSpan interval, int samples = 5, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (Target.IsDump)
-            throw new InvalidOperationException($"A dump cannot be watched: it never changes. Watch the live process, or compare two dumps with CensusDiffReport.Compare.");
-        if (interval <= TimeSpan.Zero || interval > TimeSpan.FromDays(1))
-            throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be above 0 and at most a day.");
-        if (samples < 3)
-            throw new ArgumentOutOfRangeException(nameof(samples), samples, "A watch takes at least 3 censuses: growth must show in at least two intervals to tell it from a one-off.");
+        ThrowIfNotWatchable(interval, samples);
         return Cancellable(() => WatchRun.Run(_session, interval, samples, progress, _baseline, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="Watch"/> without holding a thread while the process runs between censuses: the pauses are awaited,
+    /// and each census runs on a thread-pool thread.
+    /// </summary>
+    /// <inheritdoc cref="Watch" path="/param"/>
+    /// <inheritdoc cref="Watch" path="/exception"/>
+    public async Task<WatchReport> WatchAsync(TimeSpan interval, int samples = 5, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfNotWatchable(interval, samples);
+        cancellationToken.ThrowIfCancellationRequested();
+        using CancellationTokenRegistration abort = cancellationToken.Register(_session.Abort);
+        try
+        {
+            return await Task.Run(() => WatchRun.RunAsync(_session, interval, samples, progress, _baseline, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (LeakHunterException e) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The inspection was cancelled; its inspector was stopped.", e, cancellationToken);
+        }
     }
 
     /// <summary>Stops the inspector.</summary>
     public void Dispose() => _session.Dispose();
+
+    private void ThrowIfNotWatchable(TimeSpan interval, int samples)
+    {
+        if (Target.IsDump)
+            throw new InvalidOperationException($"A dump cannot be watched: it never changes. Watch the live process, or compare two dumps with HeapInspector.Diff.");
+        if (interval <= TimeSpan.Zero || interval > TimeSpan.FromDays(1))
+            throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be above 0 and at most a day.");
+        if (samples < 3)
+            throw new ArgumentOutOfRangeException(nameof(samples), samples, "A watch takes at least 3 censuses: growth must show in at least two intervals to tell it from a one-off.");
+    }
+
+    // The inspector answers one blocking request at a time over its pipe; a thread-pool thread waits for it instead of
+    // the caller's.
+    private static Task<T> OffTheCallersThread<T>(Func<T> request, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled<T>(cancellationToken) : Task.Run(request, cancellationToken);
 
     // A request in flight cannot be interrupted politely, so cancellation stops the inspector; its failure then
     // reads as the cancellation it is.

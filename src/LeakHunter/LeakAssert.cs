@@ -161,9 +161,10 @@ public sealed record LeakIgnore(string Pattern, string Reason, LeakIgnoreKind Ki
     public static LeakIgnore Path(string pattern, string reason) => new(pattern, reason, LeakIgnoreKind.Path);
 
     /// <summary>
-    /// Leaves a growing resource out of the verdict: <paramref name="name"/> is one of <c>threads</c>, <c>gcHandles</c>,
-    /// <c>finalizationQueue</c>, <c>fileDescriptors</c>, <c>nativeMemory</c> and <c>assemblies</c> (or a pattern). The
-    /// report still shows it, with the reason.
+    /// Leaves a growing resource out of the verdict: <paramref name="name"/> is one of <see cref="LeakResourceNames"/>
+    /// (<c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c>, <c>fileDescriptors</c>, <c>nativeMemory</c>,
+    /// <c>assemblies</c>), or a pattern that matches one; a check refuses a name that matches none. The report still
+    /// shows it, with the reason.
     /// </summary>
     public static LeakIgnore Resource(string name, string reason) => new(name, reason, LeakIgnoreKind.Resource);
 }

@@ -119,6 +119,10 @@ public sealed class LeakOptions
             throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Use Auto, Attach or Dump.");
         if (Ignore is null || Ignore.Any(i => i is null || string.IsNullOrEmpty(i.Pattern) || string.IsNullOrWhiteSpace(i.Reason)))
             throw new ArgumentException("Every ignore rule needs a pattern and a reason; the report shows the reason.", nameof(Ignore));
+        // A misspelt resource name would ignore nothing, and the check would fail on the growth it was meant to leave out.
+        LeakIgnore? unknown = Ignore.FirstOrDefault(i => i.Kind == LeakIgnoreKind.Resource && !LeakResourceNames.All.Any(Wildcard.ToRegex(i.Pattern).IsMatch));
+        if (unknown is not null)
+            throw new ArgumentException($"The ignore rule for resource \"{unknown.Pattern}\" names no resource; use one of {string.Join(", ", LeakResourceNames.All)} (LeakResourceNames).", nameof(Ignore));
         if (MaxPathsPerType < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxPathsPerType), MaxPathsPerType, "Trace at least one path per growing type, or set ExplainLeaks to false.");
         if (ExplanationTimeLimit <= TimeSpan.Zero)

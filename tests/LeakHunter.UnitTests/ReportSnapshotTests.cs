@@ -83,6 +83,64 @@ public sealed class ReportSnapshotTests
     }
 
     [Fact]
+    public void ReportsATool_BuildsFromTheirPublicProperties_RenderAsTheOnesLeakHunterBuilt()
+    {
+        LeakReport check = FixedReports.LeakCheck(FixedReports.Baseline());
+        var checkByTool = new LeakReport
+        {
+            Strategy = check.Strategy, WarmupIterations = check.WarmupIterations, Iterations = check.Iterations, Censuses = check.Censuses,
+            Confirmation = check.Confirmation, GrowingTypes = check.GrowingTypes, BackgroundTypes = check.BackgroundTypes, Warnings = check.Warnings,
+            Duration = check.Duration, Causes = check.Causes, KnownLeaksNotSeen = check.KnownLeaksNotSeen, BaselinePath = check.BaselinePath,
+            Leaks = check.Leaks.Select(l => l with { }).ToArray(), Unexplained = check.Unexplained, Referrers = check.Referrers,
+            ExplanationNote = check.ExplanationNote, Ignored = check.Ignored, Resources = check.Resources,
+        };
+        WatchReport watch = FixedReports.Watch();
+        var watchByTool = new WatchReport
+        {
+            Target = watch.Target, Interval = watch.Interval, Samples = watch.Samples, GrowingTypes = watch.GrowingTypes, Causes = watch.Causes,
+            KnownLeaksNotSeen = watch.KnownLeaksNotSeen, BaselinePath = watch.BaselinePath, Leaks = watch.Leaks, Unexplained = watch.Unexplained,
+            Referrers = watch.Referrers, ExplanationNote = watch.ExplanationNote, Warnings = watch.Warnings, Duration = watch.Duration, Resources = watch.Resources,
+        };
+        PathsReport paths = FixedReports.Paths();
+        var pathsByTool = new PathsReport
+        {
+            Headline = paths.Headline, Target = paths.Target, TypePattern = paths.TypePattern, Types = paths.Types, TargetPauseMs = paths.TargetPauseMs,
+            Instances = paths.Instances, Leaks = paths.Leaks, Referrers = paths.Referrers, ExplanationNote = paths.ExplanationNote, Warnings = paths.Warnings,
+        };
+
+        foreach (IReportExporter exporter in ReportExporters.All)
+        {
+            Assert.Equal(exporter.Export(check), exporter.Export(checkByTool));
+            Assert.Equal(exporter.Export(watch), exporter.Export(watchByTool));
+            Assert.Equal(exporter.Export(paths), exporter.Export(pathsByTool));
+        }
+        Assert.Equal(check.ToSummary(), checkByTool.ToSummary());
+        Assert.Equal((check.HasLeaks, check.OnlyKnownLeaks, check.ExplanationIsPartial), (checkByTool.HasLeaks, checkByTool.OnlyKnownLeaks, checkByTool.ExplanationIsPartial));
+        // The retained bytes a tool reads are the ones the report shows.
+        Assert.Contains(check.Leaks, l => l.RetainedBytes > 0);
+    }
+
+    [Fact]
+    public void AnEmptyReport_IsACleanCheck_InEveryFormat()
+    {
+        var empty = new LeakReport();
+
+        Assert.False(empty.HasLeaks);
+        foreach (IReportExporter exporter in ReportExporters.All.Where(e => e.Name != "json"))
+            Assert.Contains("no leak", exporter.Export(empty), StringComparison.OrdinalIgnoreCase);
+        using JsonDocument json = JsonDocument.Parse(empty.ToJson());
+        Assert.False(json.RootElement.GetProperty("hasLeaks").GetBoolean());
+        Assert.Equal(0, json.RootElement.GetProperty("causes").GetArrayLength());
+        // A watch and paths a tool starts from nothing render too, with nothing growing and nothing held.
+        foreach (IReportExporter exporter in ReportExporters.All)
+        {
+            Assert.DoesNotContain("Acme", exporter.Export(new WatchReport()));
+            Assert.DoesNotContain("Acme", exporter.Export(new PathsReport()));
+        }
+        Assert.False(new WatchReport().HasLeaks);
+    }
+
+    [Fact]
     public void SavedCensus_ReadsBackAsTheSameCensus()
     {
         CensusReport census = FixedReports.Census();
@@ -190,7 +248,7 @@ internal static class FixedReports
         new KnownLeak("0123456789ab", "accepted on 2026-11-01") { Owner = "collection: static field Acme.Legacy.s_cache -> List<Item>" },
     ]);
 
-    public static LeakReport LeakCheck(LeakBaseline? baseline = null) => new(
+    public static LeakReport LeakCheck(LeakBaseline? baseline = null) => ReportAssembler.Check(
         CensusStrategy.Attach, 10, 70,
         [
             new CensusSummary(10, 12_000, 900_000, 11.5, CensusPhase.Counted),
@@ -211,9 +269,8 @@ internal static class FixedReports
         Explanation(),
         [new IgnoredLeak("Acme.Cache.Entry", "bounded by design", "Acme.Cache.*")],
         confirmation: new GrowthConfirmation(1, 40, "3 type(s) kept growing at their counted rate through 1 round(s), to 70 iterations in all"),
-        baseline: baseline)
-    {
-        Resources =
+        baseline: baseline,
+        resources:
         [
             new ResourceUsage("threads", [21, 22, 23, 23, 27], 0.1, true,
                 new Dictionary<string, IReadOnlyList<long>> { ["os"] = [21, 22, 23, 23, 27], ["managed"] = [9, 10, 11, 11, 15] })
@@ -236,10 +293,9 @@ internal static class FixedReports
                         "The managed objects that grow beside it usually own the native memory.") { OwnerType = "Acme.Orders.Order" },
                 ],
             },
-        ],
-    };
+        ]);
 
-    public static LeakReport CleanCheck() => new(
+    public static LeakReport CleanCheck() => ReportAssembler.Check(
         CensusStrategy.Dump, 10, 50,
         [
             new CensusSummary(10, 12_000, 900_000, 210, CensusPhase.Counted),
@@ -248,7 +304,7 @@ internal static class FixedReports
         ],
         [], [], [], TimeSpan.FromSeconds(2.5));
 
-    public static WatchReport Watch(LeakBaseline? baseline = null) => new(
+    public static WatchReport Watch(LeakBaseline? baseline = null) => ReportAssembler.Watch(
         "process 4242 (OrderService)", TimeSpan.FromSeconds(5),
         [
             new WatchSample(0, 80_000, 6_000_000, 20),
@@ -259,9 +315,8 @@ internal static class FixedReports
         new LeakExplanation([s_listLeak], [], "stopped at the 30 s time limit after 900 of 1,000 instances"),
         ["Census 2 could not parse 48 bytes of the heap, so its counts may be low."],
         TimeSpan.FromSeconds(11),
-        baseline: baseline)
-    {
-        Resources =
+        baseline: baseline,
+        resources:
         [
             new ResourceUsage("fileDescriptors", [120, 170, 220], 9.996, true,
                 new Dictionary<string, IReadOnlyList<long>> { ["socket"] = [60, 110, 160], ["file"] = [60, 60, 60] })
@@ -276,8 +331,7 @@ internal static class FixedReports
                 ],
             },
             new ResourceUsage("threads", [30, 31, 30], 0, false, new Dictionary<string, IReadOnlyList<long>>()),
-        ],
-    };
+        ]);
 
     public static CensusReport Census() => new("dump /tmp/orders-1.dmp", 80_000, 6_000_000,
     [
@@ -318,7 +372,7 @@ internal static class FixedReports
             baseline,
             baselineUpdate: null);
 
-    public static PathsReport Paths() => new(
+    public static PathsReport Paths() => ReportAssembler.Paths(
         "process 4242 (OrderService): 40 live instance(s) of Acme.Orders.*",
         "process 4242 (OrderService)", "Acme.Orders.*", ["Acme.Orders.Order"], 40, Explanation(), targetPauseMs: 38.25);
 }

@@ -9,41 +9,12 @@ namespace LeakHunter;
 /// </summary>
 public sealed class LeakReport
 {
-    internal LeakReport(
-        CensusStrategy strategy,
-        int warmupIterations,
-        int iterations,
-        IReadOnlyList<CensusSummary> censuses,
-        IReadOnlyList<TypeGrowth> growingTypes,
-        IReadOnlyList<TypeGrowth> backgroundTypes,
-        IReadOnlyList<string> warnings,
-        TimeSpan duration,
-        LeakExplanation? explanation = null,
-        IReadOnlyList<IgnoredLeak>? ignored = null,
-        int? explainedIterations = null,
-        GrowthConfirmation? confirmation = null,
-        LeakBaseline? baseline = null,
-        IReadOnlyList<FragmentCall>? fragmentCalls = null)
+    /// <summary>
+    /// An empty report of a clean check: set its properties to build one, as a tool does to render a report it holds or
+    /// to test its own exporter. A check fills every property from what it measured.
+    /// </summary>
+    public LeakReport()
     {
-        Confirmation = confirmation ?? GrowthConfirmation.NotRun;
-        Strategy = strategy;
-        WarmupIterations = warmupIterations;
-        Iterations = iterations;
-        Censuses = censuses;
-        GrowingTypes = growingTypes;
-        BackgroundTypes = backgroundTypes;
-        Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
-        Duration = duration;
-        LeakCauses.Result causes = LeakCauses.Build(explanation,
-            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerIteration, t.BytesPerIteration)).ToArray(), explainedIterations, fragmentCalls);
-        (Causes, KnownLeaksNotSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
-        BaselinePath = baseline?.Path;
-        Leaks = causes.Signatures;
-        Unexplained = causes.Unexplained;
-        Referrers = explanation?.Referrers ?? [];
-        ExplanationIsPartial = explanation?.PartialReason is not null;
-        ExplanationNote = explanation?.PartialReason;
-        Ignored = ignored ?? [];
     }
 
     /// <summary>
@@ -58,79 +29,73 @@ public sealed class LeakReport
     /// descriptors, native memory, assemblies), those <see cref="LeakOptions.Resources"/> selects, each with whether it
     /// grew by the rules growing types are judged by. A growing resource fails the check like a growing type.
     /// </summary>
-    public IReadOnlyList<ResourceUsage> Resources
-    {
-        get => _resources;
-        init => _resources = ResourceFindings.LinkedToCauses(value, Causes);
-    }
-
-    private readonly IReadOnlyList<ResourceUsage> _resources = [];
+    public IReadOnlyList<ResourceUsage> Resources { get; init; } = [];
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
     public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);
 
     /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
-    public string? BaselinePath { get; }
+    public string? BaselinePath { get; init; }
 
     /// <summary>
     /// The baseline's entries no cause of this check matched: fixed, when this check is the one that found them (a
     /// baseline shared by several checks also lists the others' leaks). Remove fixed entries so the file shrinks.
     /// </summary>
-    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; }
+    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; init; } = [];
 
     /// <summary>The route the heap was read through: <see cref="CensusStrategy.Attach"/> or <see cref="CensusStrategy.Dump"/>.</summary>
-    public CensusStrategy Strategy { get; }
+    public CensusStrategy Strategy { get; init; }
 
     /// <summary>Iterations run before counting began.</summary>
-    public int WarmupIterations { get; }
+    public int WarmupIterations { get; init; }
 
     /// <summary>Iterations run in all, warm-up included.</summary>
-    public int Iterations { get; }
+    public int Iterations { get; init; }
 
     /// <summary>The censuses the verdict was made on, in the order taken.</summary>
-    public IReadOnlyList<CensusSummary> Censuses { get; }
+    public IReadOnlyList<CensusSummary> Censuses { get; init; } = [];
 
     /// <summary>How confirmation decided: its rounds, the iterations they ran, and why it stopped.</summary>
-    public GrowthConfirmation Confirmation { get; }
+    public GrowthConfirmation Confirmation { get; init; } = GrowthConfirmation.NotRun;
 
     /// <summary>The types whose live instances (or bytes) grew in every interval, most bytes per iteration first.</summary>
-    public IReadOnlyList<TypeGrowth> GrowingTypes { get; }
+    public IReadOnlyList<TypeGrowth> GrowingTypes { get; init; } = [];
 
     /// <summary>Types that also grew while the fragment was not running: another thread's work, not blamed on the fragment.</summary>
-    public IReadOnlyList<TypeGrowth> BackgroundTypes { get; }
+    public IReadOnlyList<TypeGrowth> BackgroundTypes { get; init; } = [];
 
     /// <summary>Why the verdict may be less reliable than usual, each with what to do about it.</summary>
-    public IReadOnlyList<string> Warnings { get; }
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>
     /// The root causes of the growth, most bytes per iteration first: each an owner that outlives the call, the path
     /// to where the new instances pile up, every growing type it keeps, and the fix. One missing <c>-=</c> is one cause.
     /// </summary>
-    public IReadOnlyList<LeakCause> Causes { get; }
+    public IReadOnlyList<LeakCause> Causes { get; init; } = [];
 
     /// <summary>Growing types no cause explains, each with the reason; LeakHunter never guesses a story for them.</summary>
-    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; }
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; init; } = [];
 
     /// <summary>
     /// What keeps the new instances of the growing types alive: their shortest strong paths from a GC root, grouped
     /// into signatures (paths that differ only in array indices and addresses), most instances first.
     /// </summary>
-    public IReadOnlyList<LeakSignature> Leaks { get; }
+    public IReadOnlyList<LeakSignature> Leaks { get; init; } = [];
 
     /// <summary>For each growing type, the objects that refer to its new instances, grouped by type and field.</summary>
-    public IReadOnlyList<TypeReferrers> Referrers { get; }
+    public IReadOnlyList<TypeReferrers> Referrers { get; init; } = [];
 
     /// <summary>Whether the explanation stopped at <see cref="LeakOptions.ExplanationTimeLimit"/> and is incomplete.</summary>
-    public bool ExplanationIsPartial { get; }
+    public bool ExplanationIsPartial => ExplanationNote is not null;
 
     /// <summary>Why the explanation is partial, or null.</summary>
-    public string? ExplanationNote { get; }
+    public string? ExplanationNote { get; init; }
 
     /// <summary>Growing types left out of the verdict by <see cref="LeakOptions.Ignore"/>, each with its rule's reason.</summary>
-    public IReadOnlyList<IgnoredLeak> Ignored { get; }
+    public IReadOnlyList<IgnoredLeak> Ignored { get; init; } = [];
 
     /// <summary>How long the check took, warm-up included.</summary>
-    public TimeSpan Duration { get; }
+    public TimeSpan Duration { get; init; }
 
     /// <summary>The report as camelCase JSON, <c>schemaVersion</c> 1.</summary>
     public string ToJson() => ReportExporters.Json.Export(this);
@@ -296,10 +261,10 @@ public sealed record LeakSignature(string Type, int Instances, LeakRoot Root, IR
     public int? Cause { get; init; }
 
     /// <summary>Bytes of the new instances held this way, scaled up from the traced sample as the instances are.</summary>
-    internal long Bytes { get; init; }
+    public long Bytes { get; init; }
 
     /// <summary>This signature's share of the bytes its cause's new entries retain, or null when not measured.</summary>
-    internal long? RetainedBytes { get; init; }
+    public long? RetainedBytes { get; init; }
 }
 
 /// <summary>
@@ -368,7 +333,7 @@ public sealed record CausedGrowth(string Type, int NewInstances, double Instance
 
 /// <summary>A resource the process holds besides its objects, counted at every census.</summary>
 /// <param name="Name">
-/// <c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c> (objects ready for their finalizer), <c>fileDescriptors</c>,
+/// One of <see cref="LeakResourceNames"/>: <c>threads</c>, <c>gcHandles</c>, <c>finalizationQueue</c> (objects ready for their finalizer), <c>fileDescriptors</c>,
 /// <c>nativeMemory</c> (bytes: anonymous resident memory outside the GC's mappings, or in a check what malloc handed out
 /// and did not get back when only that grew) or <c>assemblies</c>.
 /// </param>

@@ -23,24 +23,12 @@ public sealed record TypeRate(string Type, IReadOnlyList<long> Counts, IReadOnly
 /// </summary>
 public sealed class WatchReport
 {
-    internal WatchReport(string target, TimeSpan interval, IReadOnlyList<WatchSample> samples, IReadOnlyList<TypeRate> growingTypes,
-        LeakExplanation? explanation, IReadOnlyList<string> warnings, TimeSpan duration, double? explainedSeconds = null, LeakBaseline? baseline = null)
+    /// <summary>
+    /// An empty watch, nothing seen: set its properties to build one, as a tool does to render a watch it holds or to
+    /// test its own exporter. A watch fills every property from what it measured.
+    /// </summary>
+    public WatchReport()
     {
-        Target = target;
-        Interval = interval;
-        Samples = samples;
-        GrowingTypes = growingTypes;
-        LeakCauses.Result causes = LeakCauses.Build(explanation,
-            growingTypes.Select(t => new LeakCauses.Growth(t.Type, t.InstancesPerSecond, t.BytesPerSecond)).ToArray(), explainedSeconds);
-        (Causes, KnownLeaksNotSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
-        BaselinePath = baseline?.Path;
-        Leaks = causes.Signatures;
-        Unexplained = causes.Unexplained;
-        Referrers = explanation?.Referrers ?? [];
-        ExplanationIsPartial = explanation?.PartialReason is not null;
-        ExplanationNote = explanation?.PartialReason;
-        Warnings = [.. warnings, .. explanation?.Warnings ?? []];
-        Duration = duration;
     }
 
     /// <summary>
@@ -55,61 +43,55 @@ public sealed class WatchReport
     /// descriptors, native memory, assemblies), each with its rate per second and whether it grew in every interval,
     /// and for a grown one, what its new items are. Empty for a target whose system cannot be read.
     /// </summary>
-    public IReadOnlyList<ResourceUsage> Resources
-    {
-        get => _resources;
-        init => _resources = ResourceFindings.LinkedToCauses(value, Causes);
-    }
-
-    private readonly IReadOnlyList<ResourceUsage> _resources = [];
+    public IReadOnlyList<ResourceUsage> Resources { get; init; } = [];
 
     /// <summary>Whether everything that grew is a known leak of the baseline's: causes all listed there, nothing unexplained.</summary>
     public bool OnlyKnownLeaks => LeakBaseline.OnlyKnownLeaks(BaselinePath, Causes, Unexplained);
 
     /// <summary>The baseline of known leaks the causes were matched against, as a full path; null when none was given.</summary>
-    public string? BaselinePath { get; }
+    public string? BaselinePath { get; init; }
 
     /// <summary>The baseline's entries no cause of this watch matched: fixed, when this is the process they were found in.</summary>
-    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; }
+    public IReadOnlyList<KnownLeak> KnownLeaksNotSeen { get; init; } = [];
 
     /// <summary>The process watched: its id and name.</summary>
-    public string Target { get; }
+    public string Target { get; init; } = "";
 
     /// <summary>The pause between two censuses.</summary>
-    public TimeSpan Interval { get; }
+    public TimeSpan Interval { get; init; }
 
     /// <summary>The censuses, in the order taken.</summary>
-    public IReadOnlyList<WatchSample> Samples { get; }
+    public IReadOnlyList<WatchSample> Samples { get; init; } = [];
 
     /// <summary>The types whose reachable instances (or bytes) grew in every interval, most bytes per second first.</summary>
-    public IReadOnlyList<TypeRate> GrowingTypes { get; }
+    public IReadOnlyList<TypeRate> GrowingTypes { get; init; } = [];
 
     /// <summary>
     /// The root causes of the growth, most bytes per second first. A cause's <see cref="LeakCause.InstancesPerIteration"/>
     /// and <see cref="LeakCause.BytesPerIteration"/> are per second here.
     /// </summary>
-    public IReadOnlyList<LeakCause> Causes { get; }
+    public IReadOnlyList<LeakCause> Causes { get; init; } = [];
 
     /// <summary>Growing types no cause explains, each with the reason.</summary>
-    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; }
+    public IReadOnlyList<UnexplainedGrowth> Unexplained { get; init; } = [];
 
     /// <summary>What keeps the growing types' instances alive, most instances first.</summary>
-    public IReadOnlyList<LeakSignature> Leaks { get; }
+    public IReadOnlyList<LeakSignature> Leaks { get; init; } = [];
 
     /// <summary>For each growing type, the objects that refer to its instances, grouped by type and field.</summary>
-    public IReadOnlyList<TypeReferrers> Referrers { get; }
+    public IReadOnlyList<TypeReferrers> Referrers { get; init; } = [];
 
     /// <summary>Whether the explanation stopped at its time limit and is incomplete.</summary>
-    public bool ExplanationIsPartial { get; }
+    public bool ExplanationIsPartial => ExplanationNote is not null;
 
     /// <summary>Why the explanation is partial, or null.</summary>
-    public string? ExplanationNote { get; }
+    public string? ExplanationNote { get; init; }
 
     /// <summary>Why the verdict or its explanation may be less reliable than usual.</summary>
-    public IReadOnlyList<string> Warnings { get; }
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>How long the watch took.</summary>
-    public TimeSpan Duration { get; }
+    public TimeSpan Duration { get; init; }
 
     /// <summary>The watch as readable text.</summary>
     public override string ToString() => ReportExporters.Text.Export(this);

@@ -27,7 +27,7 @@ internal static class CheckReportBuilder
         (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(options), allGrowing, explanation);
         TypeGrowth[] backgroundGrowth = background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray();
         IReadOnlyList<FragmentCall>? calls = explanation is null ? null : FragmentCalls.Of(check.Loop.Fragment.Code);
-        return LeakBaseline.Report(check.Baseline, check.Warnings, () => new LeakReport(
+        return LeakBaseline.Report(check.Baseline, check.Warnings, () => ReportAssembler.Check(
             check.Censuses.Strategy,
             options.WarmupIterations,
             check.Loop.Iterations,
@@ -41,9 +41,7 @@ internal static class CheckReportBuilder
             explanation is null ? null : explainedIterations,
             confirmation ?? (options.ConfirmGrowth ? GrowthConfirmation.NotRun : GrowthConfirmation.Off),
             check.Baseline,
-            calls)
-        {
-            Resources = resources,
-        }, r => r.Causes);
+            calls,
+            resources), r => r.Causes);
     }
 }

@@ -123,7 +123,7 @@ internal sealed class InspectionSession : IDisposable
     {
         Mark(types.ToArray(), everyInstanceIsNew: true);
         Explanation explanation = _censuses.Explain(maxInstancesPerType, _explanationLimit, []);
-        return new PathsReport(headline(explanation.NewInstances), Target, typePattern, types, explanation.NewInstances, LeakExplanations.FromInspector(explanation),
+        return ReportAssembler.Paths(headline(explanation.NewInstances), Target, typePattern, types, explanation.NewInstances, LeakExplanations.FromInspector(explanation),
             explanation.TargetPauseMs);
     }
 

@@ -26,7 +26,7 @@ internal static class InstanceAssertion
                 using InspectionSession session = InspectionSession.OfThisProcess(options);
                 LeakExplanation explanation = session.ExplainWatched(survivors);
                 string[] types = explanation.Leaks.Select(l => l.Type).Distinct(StringComparer.Ordinal).ToArray();
-                return new PathsReport(
+                return ReportAssembler.Paths(
                     $"LeakHunter: {survivors.Length} of {watched.Length} watched object(s) survived a full GC, and should have been collected",
                     session.Target, "watched objects", types, survivors.Length, explanation);
             }

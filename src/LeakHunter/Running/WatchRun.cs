@@ -13,7 +13,15 @@ internal static class WatchRun
 {
     /// <summary>Watches <paramref name="session"/>'s process: <paramref name="sampleCount"/> censuses, <paramref name="interval"/> apart.</summary>
     public static WatchReport Run(InspectionSession session, TimeSpan interval, int sampleCount, IProgress<string>? progress, LeakBaseline? baseline,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        // No await in RunAsync resumes on the caller's context, so waiting here cannot deadlock on it.
+        RunAsync(session, interval, sampleCount, progress, baseline, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// The watch, with the pauses between censuses awaited: no thread is held while the process runs between them.
+    /// </summary>
+    public static async Task<WatchReport> RunAsync(InspectionSession session, TimeSpan interval, int sampleCount, IProgress<string>? progress,
+        LeakBaseline? baseline, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         var ids = new List<int>(sampleCount);
@@ -26,8 +34,7 @@ internal static class WatchRun
             if (sample > 0)
             {
                 progress?.Report($"waiting {interval.TotalSeconds:0.#} s for census {sample + 1} of {sampleCount}...");
-                if (cancellationToken.WaitHandle.WaitOne(interval))
-                    cancellationToken.ThrowIfCancellationRequested();
+                await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
             }
             progress?.Report($"census {sample + 1} of {sampleCount}: walking what the roots reach...");
             double elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -67,10 +74,7 @@ internal static class WatchRun
             explainedSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds - markedAt;
             explanation = session.Explain(maxInstancesPerType: 100, []);
         }
-        return LeakBaseline.Report(baseline, warnings, () => new WatchReport(session.Target, interval, samples, rates, explanation, warnings,
-            Stopwatch.GetElapsedTime(started), explainedSeconds, baseline)
-        {
-            Resources = resources,
-        }, r => r.Causes);
+        return LeakBaseline.Report(baseline, warnings, () => ReportAssembler.Watch(session.Target, interval, samples, rates, explanation, warnings,
+            Stopwatch.GetElapsedTime(started), explainedSeconds, baseline, resources), r => r.Causes);
     }
 }

@@ -24,7 +24,7 @@ public sealed class ResourceTests
         {
             LeakReport report = LeakDetector.Run(ResourceThreads.Leak, s_counted);
 
-            ResourceUsage threads = AssertGrows(report, "threads", perIteration: 1);
+            ResourceUsage threads = AssertGrows(report, LeakResourceNames.Threads, perIteration: 1);
             Assert.InRange(threads.Details["managed"][^1] - threads.Details["managed"][0], 40, 60);
             Assert.Contains("resources grew: threads", report.ToString(), StringComparison.Ordinal);
 
@@ -39,7 +39,7 @@ public sealed class ResourceTests
 
             // Each live thread holds two handles of the runtime's to its Thread object: they are told as the threads',
             // never as handles to free, and the runtime's own churn (a type cache's weak handle) is no group of its own.
-            ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == "gcHandles");
+            ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == LeakResourceNames.GcHandles);
             Assert.True(handles.Growing, Counted(report));
             Assert.NotEmpty(handles.Findings);
             Assert.All(handles.Findings, f => Assert.Equal("System.Threading.Thread", f.OwnerType));
@@ -52,10 +52,10 @@ public sealed class ResourceTests
     }
 
     [Fact]
-    public void TheThreadPoolGrowingToWhatBlockingWorkNeeds_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreadPool.Work), "threads");
+    public void TheThreadPoolGrowingToWhatBlockingWorkNeeds_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreadPool.Work), LeakResourceNames.Threads);
 
     [Fact]
-    public void ThreadsThatFinish_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreads.Clean, s_counted), "threads");
+    public void ThreadsThatFinish_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceThreads.Clean, s_counted), LeakResourceNames.Threads);
 
     [Fact]
     public void AWeakGcHandleNeverFreed_GrowsTheWeakHandles_WhileTheHeapStaysFlat()
@@ -64,7 +64,7 @@ public sealed class ResourceTests
         {
             LeakReport report = LeakDetector.Run(ResourceGcHandles.Leak);
 
-            ResourceUsage handles = AssertGrows(report, "gcHandles", perIteration: 1);
+            ResourceUsage handles = AssertGrows(report, LeakResourceNames.GcHandles, perIteration: 1);
             // A thread that ends frees the weak handle the runtime keeps to its Thread object: the thread pool retires
             // threads that an earlier test's blocking work made, 20 s after they idle, whenever that falls.
             long threadsEnded = Math.Max(0, -(Threads(report)[^1] - Threads(report)[0]));
@@ -95,7 +95,7 @@ public sealed class ResourceTests
         {
             LeakReport report = LeakDetector.Run(ResourceEmptiedGcHandles.Leak);
 
-            ResourceUsage handles = AssertGrows(report, "gcHandles", perIteration: 1);
+            ResourceUsage handles = AssertGrows(report, LeakResourceNames.GcHandles, perIteration: 1);
             long threadsEnded = Math.Max(0, -(Threads(report)[^1] - Threads(report)[0]));
             Assert.InRange(handles.Details["weak"][^1] - handles.Details["weak"][0] + threadsEnded, Calls(report), Calls(report) + 5);
             Assert.Empty(report.GrowingTypes);
@@ -112,10 +112,10 @@ public sealed class ResourceTests
     }
 
     [Fact]
-    public void WeakGcHandlesToObjectsThatDie_Freed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceEmptiedGcHandles.Clean), "gcHandles");
+    public void WeakGcHandlesToObjectsThatDie_Freed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceEmptiedGcHandles.Clean), LeakResourceNames.GcHandles);
 
     [Fact]
-    public void GcHandlesFreed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceGcHandles.Clean), "gcHandles");
+    public void GcHandlesFreed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceGcHandles.Clean), LeakResourceNames.GcHandles);
 
     [Fact]
     public void AFileOpenedThroughPInvokeAndNeverClosed_GrowsTheFileDescriptors()
@@ -124,7 +124,7 @@ public sealed class ResourceTests
         {
             LeakReport report = LeakDetector.Run(ResourceFileDescriptors.Leak);
 
-            ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
+            ResourceUsage descriptors = AssertGrows(report, LeakResourceNames.FileDescriptors, perIteration: 1);
             // The runtime may open a file of its own meanwhile (its first read of a /proc file): the leak's are one group.
             Assert.InRange(descriptors.Details["file"][^1] - descriptors.Details["file"][0], Calls(report), Calls(report) + 5);
 
@@ -149,7 +149,7 @@ public sealed class ResourceTests
             int port = ResourceSockets.Listener.Port;
             LeakReport report = LeakDetector.Run(ResourceSockets.Leak, s_counted);
 
-            ResourceUsage descriptors = AssertGrows(report, "fileDescriptors", perIteration: 1);
+            ResourceUsage descriptors = AssertGrows(report, LeakResourceNames.FileDescriptors, perIteration: 1);
             Assert.InRange(descriptors.Details["socket"][^1] - descriptors.Details["socket"][0], Calls(report), Calls(report) + 5);
             // The listener's port is the kernel's pick, as is each connection's own: both show as '*', and one connection's real ports follow.
             ResourceFinding socket = AssertFinding(descriptors, "socket", "tcp 127.0.0.1:");
@@ -176,7 +176,7 @@ public sealed class ResourceTests
         try
         {
             _ = ResourceSockets.Listener;
-            AssertFlat(LeakDetector.Run(ResourceSockets.Clean), "fileDescriptors");
+            AssertFlat(LeakDetector.Run(ResourceSockets.Clean), LeakResourceNames.FileDescriptors);
         }
         finally
         {
@@ -185,7 +185,7 @@ public sealed class ResourceTests
     }
 
     [Fact]
-    public void FilesClosed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceFileDescriptors.Clean), "fileDescriptors");
+    public void FilesClosed_AreNoLeak() => AssertFlat(LeakDetector.Run(ResourceFileDescriptors.Clean), LeakResourceNames.FileDescriptors);
 
     [Fact]
     public void NativeMemoryNeverFreed_GrowsNativeMemoryByWhatEachCallKeeps()
@@ -195,7 +195,7 @@ public sealed class ResourceTests
             NativeHeap.ReturnFreedMemory();
             LeakReport report = LeakDetector.Run(ResourceNativeMemory.Leak);
 
-            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
+            ResourceUsage native = AssertGrows(report, LeakResourceNames.NativeMemory, perIteration: 1024 * 1024, tolerance: 0.2);
             Assert.Empty(report.GrowingTypes);
 
             ResourceFinding unowned = Assert.Single(native.Findings);
@@ -218,7 +218,7 @@ public sealed class ResourceTests
             NativeHeap.ReturnFreedMemory();
             LeakReport report = LeakDetector.Run(ResourceOwnedNativeMemory.Leak);
 
-            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
+            ResourceUsage native = AssertGrows(report, LeakResourceNames.NativeMemory, perIteration: 1024 * 1024, tolerance: 0.2);
             ResourceFinding alongside = Assert.Single(native.Findings);
             Assert.Equal("alongside", alongside.Kind);
             Assert.Contains("beside ResourceOwnedNativeMemory+NativeBlock", alongside.What, StringComparison.Ordinal);
@@ -242,7 +242,7 @@ public sealed class ResourceTests
             NativeHeap.ReturnFreedMemory();
             LeakReport report = LeakDetector.Run(ResourceNativeMemoryReused.Leak);
 
-            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: 1024 * 1024, tolerance: 0.2);
+            ResourceUsage native = AssertGrows(report, LeakResourceNames.NativeMemory, perIteration: 1024 * 1024, tolerance: 0.2);
             // The premise: the first counted interval did not rise (the memory handed out was resident already).
             Assert.True(Math.Abs(native.Counts[1] - native.Counts[0]) <= LeakOptions.Default.NativeMemoryNoiseBytes, Counted(report));
             Assert.Equal("unowned", Assert.Single(native.Findings).Kind);
@@ -260,7 +260,7 @@ public sealed class ResourceTests
         {
             LeakReport report = LeakDetector.Run(ResourceUntouchedMalloc.Leak);
 
-            ResourceUsage native = AssertGrows(report, "nativeMemory", perIteration: ResourceUntouchedMalloc.Size, tolerance: 0.2);
+            ResourceUsage native = AssertGrows(report, LeakResourceNames.NativeMemory, perIteration: ResourceUntouchedMalloc.Size, tolerance: 0.2);
             Assert.Equal(native.Details["mallocInUse"], native.Counts);
             // The premise: resident memory alone does not show it.
             IReadOnlyList<long> resident = native.Details["anonymous"];
@@ -274,7 +274,7 @@ public sealed class ResourceTests
     }
 
     [Fact]
-    public void MallocFreedEachCall_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceUntouchedMalloc.Clean), "nativeMemory");
+    public void MallocFreedEachCall_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceUntouchedMalloc.Clean), LeakResourceNames.NativeMemory);
 
     [Fact]
     public void AManagedHeapThatGrows_IsNotNativeMemory()
@@ -289,7 +289,7 @@ public sealed class ResourceTests
             // process may die meanwhile (the shared array pool drops buffers left unused when a full GC runs), so the
             // arrays' growth is about a megabyte a call, not at least one.
             Assert.Contains(report.GrowingTypes, t => t.Type == "System.Byte[]" && t.BytesPerIteration >= 0.9 * ResourceManagedArrays.Size);
-            ResourceUsage native = Assert.Single(report.Resources, r => r.Name == "nativeMemory");
+            ResourceUsage native = Assert.Single(report.Resources, r => r.Name == LeakResourceNames.NativeMemory);
             Assert.False(native.Growing, Counted(report));
             long kept = (long)Calls(report) * ResourceManagedArrays.Size;
             Assert.True(native.Counts.Max() - native.Counts.Min() < kept / 8,
@@ -303,20 +303,20 @@ public sealed class ResourceTests
     }
 
     [Fact]
-    public void NativeMemoryFreed_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceNativeMemory.Clean), "nativeMemory");
+    public void NativeMemoryFreed_IsNoLeak() => AssertFlat(LeakDetector.Run(ResourceNativeMemory.Clean), LeakResourceNames.NativeMemory);
 
     [Fact]
     public void AnAssemblyGeneratedPerCall_GrowsTheDynamicAssemblies()
     {
         LeakReport report = LeakDetector.Run(ResourceAssemblies.Leak, s_counted);
 
-        ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
+        ResourceUsage assemblies = AssertGrows(report, LeakResourceNames.Assemblies, perIteration: 1);
         Assert.InRange(assemblies.Details["dynamic"][^1] - assemblies.Details["dynamic"][0], Calls(report), Calls(report) + 5);
     }
 
     [Fact]
     public void XmlSerializerOfATypePerCall_ReusesItsAssembly_AndIsNoLeak() =>
-        AssertFlat(LeakDetector.Run(ResourceAssemblies.Clean), "assemblies");
+        AssertFlat(LeakDetector.Run(ResourceAssemblies.Clean), LeakResourceNames.Assemblies);
 
     [Fact]
     public void XmlSerializerWithARootPerCall_GrowsTheAssemblies_ToldAsTheSerializersAssembly()
@@ -324,7 +324,7 @@ public sealed class ResourceTests
         // Each call generates an assembly (milliseconds, and about 60 KiB of native memory): 500 calls confirm the growth.
         LeakReport report = LeakDetector.Run(IdiomXmlSerializer.Leak, new LeakOptions { ConfirmationIterations = 500 });
 
-        ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
+        ResourceUsage assemblies = AssertGrows(report, LeakResourceNames.Assemblies, perIteration: 1);
         ResourceFinding generated = AssertFinding(assemblies, "XmlSerializer", "dynamic assembly defining Microsoft.Xml.Serialization.GeneratedAssembly.");
         Assert.Equal(Calls(report), generated.Count);
         Assert.Contains("XmlSerializer(Type, string)", generated.Hint, StringComparison.Ordinal);
@@ -346,7 +346,7 @@ public sealed class ResourceTests
             IdiomPluginContext.RemoveLeftHandlers();
         }
 
-        ResourceUsage assemblies = AssertGrows(report, "assemblies", perIteration: 1);
+        ResourceUsage assemblies = AssertGrows(report, LeakResourceNames.Assemblies, perIteration: 1);
         Assert.Equal(Calls(report), assemblies.Details["collectibleContexts"][^1] - assemblies.Details["collectibleContexts"][0]);
         ResourceFinding plugin = AssertFinding(assemblies, "collectible", "assembly LeakHunter.TestPlugin");
         Assert.Equal(Calls(report), plugin.Count);
@@ -355,14 +355,14 @@ public sealed class ResourceTests
         Assert.Equal(LeakIdioms.UnloadableContext, keeper.Idiom);
         Assert.Equal("System.AppDomain.s_domain", keeper.Root.Name);
         // The runtime holds each context asked to unload by handles of its own: told as the contexts', never as handles to free.
-        ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == "gcHandles");
+        ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == LeakResourceNames.GcHandles);
         Assert.All(handles.Findings, f => Assert.DoesNotContain("GCHandle.Alloc", f.Hint, StringComparison.Ordinal));
         Assert.True(handles.Findings.Any(f => f.OwnerType == "System.Runtime.Loader.AssemblyLoadContext" && f.Cause == plugin.Cause),
             $"no handle finding owned by the contexts, of {handles.Findings.Count}\n{Counted(report)}");
     }
 
     [Fact]
-    public void ACollectibleContextUnloaded_IsNoLeak() => AssertFlat(LeakDetector.Run(IdiomPluginContext.Fixed), "assemblies");
+    public void ACollectibleContextUnloaded_IsNoLeak() => AssertFlat(LeakDetector.Run(IdiomPluginContext.Fixed), LeakResourceNames.Assemblies);
 
     [Fact]
     public void AResourceIgnoredWithAReason_IsShownButLeftOutOfTheVerdict()
@@ -370,9 +370,9 @@ public sealed class ResourceTests
         try
         {
             LeakReport report = LeakDetector.Run(ResourceGcHandles.Leak,
-                new LeakOptions { Ignore = [LeakIgnore.Resource("gcHandles", "a pool of handles the vendor SDK grows on its own")] });
+                new LeakOptions { Ignore = [LeakIgnore.Resource(LeakResourceNames.GcHandles, "a pool of handles the vendor SDK grows on its own")] });
 
-            ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == "gcHandles");
+            ResourceUsage handles = Assert.Single(report.Resources, r => r.Name == LeakResourceNames.GcHandles);
             Assert.True(handles.Growing, Counted(report));
             Assert.Equal("a pool of handles the vendor SDK grows on its own", handles.IgnoredReason);
             Assert.False(report.HasLeaks, report.ToString());
@@ -388,7 +388,7 @@ public sealed class ResourceTests
     {
         LeakReport report = LeakDetector.Run(ResourceGcHandles.Clean, new LeakOptions { Resources = LeakResources.Threads | LeakResources.NativeMemory });
 
-        Assert.Equal(["threads", "nativeMemory"], report.Resources.Select(r => r.Name));
+        Assert.Equal([LeakResourceNames.Threads, LeakResourceNames.NativeMemory], report.Resources.Select(r => r.Name));
         Assert.Contains("\"resources\": [", report.ToJson(), StringComparison.Ordinal);
     }
 
@@ -408,7 +408,7 @@ public sealed class ResourceTests
     private static int Calls(LeakReport report) => report.Censuses[^1].Iteration - report.Censuses[0].Iteration;
 
     /// <summary>The process's threads at each counted census.</summary>
-    private static IReadOnlyList<long> Threads(LeakReport report) => Assert.Single(report.Resources, r => r.Name == "threads").Counts;
+    private static IReadOnlyList<long> Threads(LeakReport report) => Assert.Single(report.Resources, r => r.Name == LeakResourceNames.Threads).Counts;
 
     /// <summary>The one finding of <paramref name="kind"/> whose description has <paramref name="what"/>; its failure lists every finding.</summary>
     private static ResourceFinding AssertFinding(ResourceUsage resource, string kind, string what) =>

@@ -92,6 +92,71 @@ public sealed class HeapInspectorTests
     }
 
     [Fact]
+    public async Task AsyncMethods_AnswerAsTheBlockingOnes_AndCancellationStopsThem_LeavingTheProcessRunning()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak");
+        target.WaitForOrdersAbove(5, s_generous);
+        using HeapInspector inspector = HeapInspector.Open(InspectionTarget.Process(target.Id));
+
+        CensusReport census = await inspector.TakeCensusAsync(reachableOnly: true);
+        PathsReport paths = await inspector.FindPathsAsync("ArchivedOrder", maxInstancesPerType: 20);
+        WatchReport watch = await inspector.WatchAsync(TimeSpan.FromSeconds(1), samples: 3);
+
+        Assert.Contains(census.Types, t => t.Type == "ArchivedOrder" && t.Count > 0);
+        Assert.Contains(paths.Leaks, l => l.Type == "ArchivedOrder" && l.Root.Name == "OrderArchive.s_orders");
+        Assert.True(watch.HasLeaks, watch.ToString());
+        Assert.Contains(watch.Leaks, l => l.Root.Name == "OrderArchive.s_orders");
+
+        using var cancellation = new CancellationTokenSource();
+        var progress = new Lines(line =>
+        {
+            if (line.StartsWith("waiting", StringComparison.Ordinal))
+                cancellation.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inspector.WatchAsync(TimeSpan.FromMinutes(10), samples: 3, progress, cancellation.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inspector.TakeCensusAsync(cancellationToken: cancellation.Token));
+        await Assert.ThrowsAsync<ArgumentException>(() => inspector.FindPathsAsync(" "));
+
+        long held = target.WaitForOrdersAbove(0, s_generous);
+        target.WaitForOrdersAbove(held, s_generous); // still serving: nothing left it frozen
+    }
+
+    [Fact]
+    public async Task Diff_OfTwoDumpsOfALeakingProcess_ShowsTheGrowth_AndTellsWhatHoldsItOnlyWhenAsked()
+    {
+        using TargetProcess target = TargetProcess.StartServing("leak");
+        string folder = Directory.CreateTempSubdirectory("leakhunter-diff-test-").FullName;
+        try
+        {
+            InspectionTarget first = WriteDump(target, Path.Combine(folder, "first.dmp"));
+            target.WaitForOrdersAbove(target.LatestOrders(s_generous) + 10, s_generous);
+            InspectionTarget second = WriteDump(target, Path.Combine(folder, "second.dmp"));
+
+            CensusDiffReport counted = HeapInspector.Diff(first, second, order: CensusOrder.Count);
+            CensusDiffReport explained = await HeapInspector.DiffAsync(first, second, explainGrowth: true);
+            CensusDiffReport unchanged = HeapInspector.Diff(first, first);
+
+            Assert.True(counted.HasGrowth);
+            Assert.Contains(counted.Changes, c => c.Type == "ArchivedOrder" && c.CountChange >= 10);
+            Assert.Equal(counted.Changes.OrderByDescending(c => c.CountChange).Select(c => c.CountChange), counted.Changes.Select(c => c.CountChange));
+            Assert.Empty(counted.Causes);
+            Assert.Contains(explained.Causes, c => c.Types.Any(t => t.Type == "ArchivedOrder") && c.Root.Name == "OrderArchive.s_orders");
+            Assert.False(unchanged.HasGrowth, unchanged.ToString());
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => HeapInspector.DiffAsync(first, second, cancellationToken: new CancellationToken(canceled: true)));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static InspectionTarget WriteDump(TargetProcess target, string path)
+    {
+        new Microsoft.Diagnostics.NETCore.Client.DiagnosticsClient(target.Id).WriteDump(Microsoft.Diagnostics.NETCore.Client.DumpType.WithHeap, path);
+        return InspectionTarget.Dump(path);
+    }
+
+    [Fact]
     public void Targets_ThatCannotBeInspected_FailNamingWhatToGiveInstead()
     {
         string missingDump = Path.Combine(Path.GetTempPath(), $"leakhunter-no-such-{Guid.NewGuid():N}.dmp");

@@ -22,15 +22,18 @@ internal sealed class TextExporter : IReportExporter
     public string Export(LeakReport report)
     {
         var text = new StringBuilder();
-        CensusSummary first = report.Censuses[0];
-        CensusSummary last = report.Censuses[^1];
-
         text.AppendLine(Verdict(report));
+        // A report a tool built may hold no census at all; LeakHunter's own always hold three or more.
         text.AppendLine(string.Create(s_invariant,
             $"  {report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, " +
-            $"{report.Duration.TotalSeconds:0.##} s; census pause {report.Censuses.Average(c => c.PauseMs):0.#} ms on average"));
-        text.AppendLine(string.Create(s_invariant,
-            $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
+            $"{report.Duration.TotalSeconds:0.##} s; census pause {report.Censuses.Select(c => c.PauseMs).DefaultIfEmpty().Average():0.#} ms on average"));
+        if (report.Censuses.Count > 0)
+        {
+            CensusSummary first = report.Censuses[0];
+            CensusSummary last = report.Censuses[^1];
+            text.AppendLine(string.Create(s_invariant,
+                $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
+        }
         text.AppendLine($"  confirmation: {report.Confirmation.Decision}");
 
         if (report.GrowingTypes.Count > 0)
@@ -110,15 +113,15 @@ internal sealed class TextExporter : IReportExporter
     public string Export(WatchReport report)
     {
         var text = new StringBuilder();
-        WatchSample first = report.Samples[0];
-        WatchSample last = report.Samples[^1];
+        WatchSample first = report.Samples.Count > 0 ? report.Samples[0] : new WatchSample(0, 0, 0, 0);
+        WatchSample last = report.Samples.Count > 0 ? report.Samples[^1] : first;
         text.AppendLine(report.OnlyKnownLeaks
             ? string.Create(s_invariant, $"LeakHunter: {report.Target}: no new leak - {report.Causes.Count} known leak(s) from the baseline: {report.GrowingTypes.Count} type(s) grew in every interval")
             : report.HasLeaks
             ? $"LeakHunter: {report.Target}: {NewCauses(report.Causes)}{report.GrowingTypes.Count} type(s) grew in every interval{KnownToo(report.Causes)}{ResourcesGrew(report.Resources)}"
             : $"LeakHunter: {report.Target}: no type grew in every interval");
         text.AppendLine(string.Create(s_invariant,
-            $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Average(s => s.PauseMs):0.#} ms on average"));
+            $"  {report.Samples.Count} censuses of what the roots reach, {report.Interval.TotalSeconds:0.##} s apart, over {last.ElapsedSeconds:0.#} s; census pause {report.Samples.Select(s => s.PauseMs).DefaultIfEmpty().Average():0.#} ms on average"));
         text.AppendLine(string.Create(s_invariant, $"  reachable objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0}"));
         if (report.GrowingTypes.Count > 0)
         {
