@@ -99,15 +99,15 @@ public sealed class ProtocolTests
     [Fact]
     public void AFrameOverTheLimit_IsSkippedUnread_AndTheSameStreamStillAnswersTheNextRequest()
     {
-        const uint oversized = InspectorProtocol.MaxFrameBytes + 1u;
+        const uint Oversized = InspectorProtocol.MaxFrameBytes + 1u;
         var prefix = new byte[sizeof(uint)];
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix, oversized);
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix, Oversized);
         // The frame's bytes are generated as they are read: the server must skip them without holding them.
-        using var requests = new SplicedStream(new MemoryStream(prefix), new ZerosStream(oversized), new MemoryStream(ValidRequests()));
+        using var requests = new SplicedStream(new MemoryStream(prefix), new ZerosStream(Oversized), new MemoryStream(ValidRequests()));
 
         List<Frame> replies = Serve(requests);
 
-        AssertFailure(replies[0], $"A request of {oversized} bytes is over the {InspectorProtocol.MaxFrameBytes} byte frame limit");
+        AssertFailure(replies[0], $"A request of {Oversized} bytes is over the {InspectorProtocol.MaxFrameBytes} byte frame limit");
         AssertAnswersToValidRequests(replies[1..]);
     }
 

@@ -15,7 +15,7 @@ public sealed class ReportSnapshotTests
     public static TheoryData<string, string> Cases()
     {
         var cases = new TheoryData<string, string>();
-        foreach (string report in ReportModels.Keys)
+        foreach (string report in s_reportModels.Keys)
         {
             foreach (IReportExporter exporter in ReportExporters.All)
                 cases.Add(report, exporter.Name);
@@ -29,7 +29,7 @@ public sealed class ReportSnapshotTests
     {
         IReportExporter exporter = ReportExporters.Named(format);
 
-        string rendered = ReportModels[report](exporter);
+        string rendered = s_reportModels[report](exporter);
 
         Approved.Verify($"{report}.{exporter.FileExtension}", rendered);
     }
@@ -38,7 +38,7 @@ public sealed class ReportSnapshotTests
     [MemberData(nameof(Cases))]
     public void Json_IsSchemaVersionOne_MarkdownIsTables_AndHtmlIsSelfContained(string report, string format)
     {
-        string rendered = ReportModels[report](ReportExporters.Named(format));
+        string rendered = s_reportModels[report](ReportExporters.Named(format));
 
         if (format == "json")
         {
@@ -72,7 +72,7 @@ public sealed class ReportSnapshotTests
     [Fact]
     public void LeakReportJson_KeepsEveryFieldOfSchemaVersionOne()
     {
-        using JsonDocument json = JsonDocument.Parse(ReportModels["leak-check"](ReportExporters.Json));
+        using JsonDocument json = JsonDocument.Parse(s_reportModels["leak-check"](ReportExporters.Json));
 
         string[] fields = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
 
@@ -162,7 +162,7 @@ public sealed class ReportSnapshotTests
         Assert.Contains("'report.json' is not a census", failure.Message);
     }
 
-    private static readonly Dictionary<string, Func<IReportExporter, string>> ReportModels = new()
+    private static readonly Dictionary<string, Func<IReportExporter, string>> s_reportModels = new()
     {
         ["leak-check"] = e => e.Export(FixedReports.LeakCheck()),
         ["leak-check-baseline"] = e => e.Export(FixedReports.LeakCheck(FixedReports.Baseline())),

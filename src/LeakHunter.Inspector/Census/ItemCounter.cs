@@ -63,7 +63,7 @@ internal readonly record struct ItemCounter(int CountAt, int MinusAt, int HeadAt
         string? name = type.Name;
         if (name is null || type.IsArray || !name.EndsWith('>'))
             return null;
-        const int header = sizeof(ulong);
+        const int ObjectHeader = sizeof(ulong);
         if (name.StartsWith(QueueSegment, StringComparison.Ordinal))
         {
             // Head and tail are positions that only grow, kept apart on cache lines of their own.
@@ -71,7 +71,7 @@ internal readonly record struct ItemCounter(int CountAt, int MinusAt, int HeadAt
                 || padded.GetFieldByName("Head") is not { } head || padded.GetFieldByName("Tail") is not { } tail
                 || type.GetFieldByName("_frozenForEnqueues") is not { } frozen || type.GetFieldByName("_slotsMask") is not { } mask)
                 return null;
-            return new ItemCounter(header + positions.Offset + tail.Offset, -1, header + positions.Offset + head.Offset, header + frozen.Offset, header + mask.Offset);
+            return new ItemCounter(ObjectHeader + positions.Offset + tail.Offset, -1, ObjectHeader + positions.Offset + head.Offset, ObjectHeader + frozen.Offset, ObjectHeader + mask.Offset);
         }
         foreach ((string prefix, string count, string? minus, string storage) in s_collections)
         {
@@ -82,7 +82,7 @@ internal readonly record struct ItemCounter(int CountAt, int MinusAt, int HeadAt
             ClrInstanceField? free = minus is null ? null : type.GetFieldByName(minus);
             if (minus is not null && free is null)
                 return null;
-            return new ItemCounter(header + counted.Offset, free is null ? -1 : header + free.Offset, -1, -1, -1);
+            return new ItemCounter(ObjectHeader + counted.Offset, free is null ? -1 : ObjectHeader + free.Offset, -1, -1, -1);
         }
         return null;
     }

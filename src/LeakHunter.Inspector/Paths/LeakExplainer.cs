@@ -542,8 +542,8 @@ internal static class LeakExplainer
             List<List<int[]>> groups = paths.GroupBy(p => p[next]).Select(g => g.ToList()).ToList();
             // A shard is many paths through one object; one group per path is plain parting, not sharding. A few
             // paths on their own (a timer made while the thread ran on another processor) do not outvote the shards.
-            const int minPathsPerShard = 4;
-            List<List<int[]>> shards = groups.Where(g => g.Count >= minPathsPerShard).ToList();
+            const int MinPathsPerShard = 4;
+            List<List<int[]>> shards = groups.Where(g => g.Count >= MinPathsPerShard).ToList();
             if (groups.Count > 1 && shards.Count > 0 && 2 * shards.Sum(g => g.Count) >= paths.Count)
             {
                 int[] points = shards.Select(g => CommonPrefixEnd(graph, g)).Distinct().ToArray();

@@ -117,9 +117,9 @@ internal static class FragmentCalls
     {
         if (type.IsPrimitive || type == typeof(string) || type == typeof(void) || type.IsValueType)
             return null;
-        const BindingFlags publicInstance = BindingFlags.Public | BindingFlags.Instance;
-        return s_releasers.FirstOrDefault(name => type.GetMethod(name, publicInstance, Type.EmptyTypes) is not null
-            || type.GetInterfaces().Any(i => i.GetMethod(name, publicInstance, Type.EmptyTypes) is not null));
+        const BindingFlags PublicInstance = BindingFlags.Public | BindingFlags.Instance;
+        return s_releasers.FirstOrDefault(name => type.GetMethod(name, PublicInstance, Type.EmptyTypes) is not null
+            || type.GetInterfaces().Any(i => i.GetMethod(name, PublicInstance, Type.EmptyTypes) is not null));
     }
 
     private static MethodBase? Resolve(MethodBase body, int token)
@@ -137,7 +137,7 @@ internal static class FragmentCalls
     }
 
     /// <summary>An async or iterator method's code lives in its state machine's MoveNext.</summary>
-    private static MethodBase? StateMachineStep(MethodBase method) =>
+    private static MethodInfo? StateMachineStep(MethodBase method) =>
         method.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType.GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
 
     private static bool IsCompilerMade(Type type) =>

@@ -507,8 +507,9 @@ internal static partial class LeakIdioms
         type.StartsWith("System.Collections.", StringComparison.Ordinal) || type.EndsWith("+Node", StringComparison.Ordinal) || type.EndsWith("+Entry", StringComparison.Ordinal);
 
     // What a call hands back to be disposed later: a subscription, a registration, a token, a handle.
-    private static bool IsHandleLike(string type) =>
-        new[] { "Disposable", "Subscription", "Registration", "Token", "Handle", "Unsubscriber" }.Any(word => type.Contains(word, StringComparison.Ordinal));
+    private static bool IsHandleLike(string type) => s_handleWords.Any(word => type.Contains(word, StringComparison.Ordinal));
+
+    private static readonly string[] s_handleWords = ["Disposable", "Subscription", "Registration", "Token", "Handle", "Unsubscriber"];
 
     private const string ClosureNote = "closure created in ";
     // The namespace of the types XmlSerializer generates, which names their assembly too.

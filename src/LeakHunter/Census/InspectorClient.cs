@@ -291,7 +291,7 @@ internal sealed class InspectorClient : IDisposable
         finally
         {
             if (route == CensusRoute.Dump)
-                _dumps.Delete(dumpPath);
+                PrivateDumpFolder.Delete(dumpPath);
         }
     }
 

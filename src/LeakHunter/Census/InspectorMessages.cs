@@ -237,7 +237,7 @@ internal sealed record HistogramsReply(int CensusCount, IReadOnlyList<TypeSeries
         foreach (TypeSeries series in Series)
         {
             if (series.Counts.Length != CensusCount || series.Bytes.Length != CensusCount)
-                throw new ArgumentException($"The series of {series.Type} covers {series.Counts.Length} censuses, not {CensusCount}.", nameof(Series));
+                throw new InvalidOperationException($"The series of {series.Type} covers {series.Counts.Length} censuses, not {CensusCount}.");
             writer.Write(series.Type);
             for (int c = 0; c < CensusCount; c++)
             {

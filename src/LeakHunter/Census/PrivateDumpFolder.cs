@@ -24,7 +24,7 @@ internal sealed class PrivateDumpFolder : IDisposable
         }
     }
 
-    public void Delete(string dumpPath)
+    public static void Delete(string dumpPath)
     {
         try
         {

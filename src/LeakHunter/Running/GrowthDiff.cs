@@ -29,7 +29,7 @@ internal static class GrowthDiff
     {
         // A dump holds the garbage its process had not collected yet, and a census counts it: what a root reaches is
         // the most of a gain that can be kept.
-        IReadOnlyDictionary<string, long> reachable = ReachableCounts(after);
+        Dictionary<string, long> reachable = ReachableCounts(after);
         TypeChange[] traced = diff.Changes
             .Where(c => c.CountChange > 0 && reachable.ContainsKey(c.Type))
             .Where(c => Math.Min(c.CountChange, reachable[c.Type]) is long kept && kept >= MinShareOfLiveGained * reachable[c.Type]
@@ -48,7 +48,7 @@ internal static class GrowthDiff
         return baseline?.Reported(Report, r => r.Causes) ?? Report(null);
     }
 
-    private static IReadOnlyDictionary<string, long> ReachableCounts(InspectionSession session)
+    private static Dictionary<string, long> ReachableCounts(InspectionSession session)
     {
         (int id, _) = session.Take(reachableOnly: true);
         return session.ObjectHistograms([id]).Where(s => s.Counts[0] > 0).ToDictionary(s => s.Type, s => s.Counts[0], StringComparer.Ordinal);

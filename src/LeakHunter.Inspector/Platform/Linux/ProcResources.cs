@@ -109,7 +109,8 @@ internal static partial class ProcResources
         }
         finally
         {
-            close(folder);
+            // A descriptor of /proc that fails to close leaves nothing to retry: the listing is already read.
+            _ = close(folder);
         }
         return descriptors;
     }

@@ -138,7 +138,7 @@ internal sealed class HtmlExporter : IReportExporter
         var html = new StringBuilder();
         Verdict(html, report.Headline, leak: false);
         if (report.TargetPauseMs > 0)
-            html.AppendLine($"<p class=\"pause\">{Encode(TextExporter.PauseLine(report.TargetPauseMs))}.</p>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<p class=\"pause\">{Encode(TextExporter.PauseLine(report.TargetPauseMs))}.</p>");
         if (report.Instances > 0)
         {
             Section(html, report.ExplanationNote is null ? "What keeps them alive" : $"What keeps them alive (partial: {report.ExplanationNote})");
@@ -147,7 +147,7 @@ internal sealed class HtmlExporter : IReportExporter
                 html.AppendLine("<article class=\"cause\">");
                 html.AppendLine(string.Create(s_invariant, $"<h3>{TypeCell(leak.Type)}: {leak.Instances:N0} instance(s)</h3>"));
                 RetentionGraph(html, leak.Root, leak.Path, leak.AccumulationPoint, []);
-                html.AppendLine($"<p class=\"fix\"><strong>Fix:</strong> {Encode(leak.Hint)}</p>");
+                html.AppendLine(CultureInfo.InvariantCulture, $"<p class=\"fix\"><strong>Fix:</strong> {Encode(leak.Hint)}</p>");
                 html.AppendLine("</article>");
             }
             Referrers(html, report.Referrers);
@@ -186,15 +186,15 @@ internal sealed class HtmlExporter : IReportExporter
         ".known{color:#555;font-style:italic}.warnings li{color:#8a4b00}";
 
     private static void Verdict(StringBuilder html, string verdict, bool leak) =>
-        html.AppendLine($"<h1 class=\"{(leak ? "leak" : "clean")}\">{Encode(verdict)}</h1>");
+        html.AppendLine(CultureInfo.InvariantCulture, $"<h1 class=\"{(leak ? "leak" : "clean")}\">{Encode(verdict)}</h1>");
 
-    private static void Section(StringBuilder html, string title) => html.AppendLine($"<h2>{Encode(title)}</h2>");
+    private static void Section(StringBuilder html, string title) => html.AppendLine(CultureInfo.InvariantCulture, $"<h2>{Encode(title)}</h2>");
 
     private static void Facts(StringBuilder html, IEnumerable<(string Name, string Value)> facts)
     {
         html.AppendLine("<dl>");
         foreach ((string name, string value) in facts)
-            html.AppendLine($"<dt>{Encode(name)}</dt><dd>{Encode(value)}</dd>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<dt>{Encode(name)}</dt><dd>{Encode(value)}</dd>");
         html.AppendLine("</dl>");
     }
 
@@ -249,7 +249,7 @@ internal sealed class HtmlExporter : IReportExporter
         for (int s = 0; s < series.Length; s++)
         {
             string points = string.Join(" ", series[s].Values.Select((v, i) => string.Create(s_invariant, $"{X(i):0.#},{Y(v):0.#}")));
-            html.AppendLine($"<polyline class=\"series\" data-type=\"{Encode(series[s].Type)}\" points=\"{points}\" fill=\"none\" stroke=\"{Colour(s)}\" stroke-width=\"2\"><title>{Encode(series[s].Type)}</title></polyline>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<polyline class=\"series\" data-type=\"{Encode(series[s].Type)}\" points=\"{points}\" fill=\"none\" stroke=\"{Colour(s)}\" stroke-width=\"2\"><title>{Encode(series[s].Type)}</title></polyline>");
         }
         html.AppendLine("</svg>");
         var key = new List<string>();
@@ -260,10 +260,10 @@ internal sealed class HtmlExporter : IReportExporter
         if (phases.Contains("confirmation"))
             key.Add("yellow: confirmation censuses");
         string keyText = key.Count == 0 ? "" : ". " + char.ToUpperInvariant(key[0][0]) + string.Join("; ", key)[1..] + ".";
-        html.AppendLine($"<figcaption>{Encode(caption)}{Encode(keyText)}</figcaption>");
+        html.AppendLine(CultureInfo.InvariantCulture, $"<figcaption>{Encode(caption)}{Encode(keyText)}</figcaption>");
         html.AppendLine("<ul class=\"legend\">");
         for (int s = 0; s < series.Length; s++)
-            html.AppendLine($"<li><span class=\"swatch\" style=\"background:{Colour(s)}\"></span>{TypeCell(series[s].Type)}</li>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<li><span class=\"swatch\" style=\"background:{Colour(s)}\"></span>{TypeCell(series[s].Type)}</li>");
         html.AppendLine("</ul>");
         html.AppendLine("</figure>");
     }
@@ -288,7 +288,7 @@ internal sealed class HtmlExporter : IReportExporter
                 }), numericColumns: 0, numericFrom: 1);
             foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
             {
-                html.AppendLine($"<h3>{Encode(TextExporter.FindingsTitle(resource.Name))}</h3>");
+                html.AppendLine(CultureInfo.InvariantCulture, $"<h3>{Encode(TextExporter.FindingsTitle(resource.Name))}</h3>");
                 Table(html, ["new", "what", "details", "fix"],
                     resource.Findings.Select(f => new[]
                     {
@@ -300,7 +300,7 @@ internal sealed class HtmlExporter : IReportExporter
             }
         }
         if (resources.Any(r => !r.Growing))
-            html.AppendLine($"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name))))}.</p>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<p>Did not grow: {Encode(string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name))))}.</p>");
     }
 
     private static void GrowthTable(StringBuilder html, IEnumerable<(string Type, double Instances, double Bytes)> types, string per) =>
@@ -318,11 +318,11 @@ internal sealed class HtmlExporter : IReportExporter
             LeakCause cause = causes[c];
             string idiom = cause.Idiom is null ? "" : $" ({Encode(cause.Idiom)})";
             string id = cause.Id.Length == 0 ? "" : $" <code>{Encode(cause.Id)}</code>";
-            html.AppendLine($"<article class=\"cause\" id=\"cause-{c + 1}\">");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<article class=\"cause\" id=\"cause-{c + 1}\">");
             html.AppendLine(string.Create(s_invariant,
                 $"<h3>Cause {c + 1}{idiom}{id}: {cause.InstancesPerIteration:0.##} instances, {cause.BytesPerIteration:0.#} bytes {Encode(rate)}</h3>"));
             if (cause.KnownLeakReason is not null)
-                html.AppendLine($"<p class=\"known\">Known leak (baseline): {Encode(cause.KnownLeakReason)}</p>");
+                html.AppendLine(CultureInfo.InvariantCulture, $"<p class=\"known\">Known leak (baseline): {Encode(cause.KnownLeakReason)}</p>");
             RetentionGraph(html, cause.Root, cause.Path, cause.AccumulationPoint,
                 cause.Types.Select(t => (t.Type, string.Create(s_invariant, $"{t.InstancesPerIteration:0.##} obj, {t.BytesPerIteration:0.#} B {rate}"))).ToArray());
             foreach (LeakCause through in cause.HeldThrough)
@@ -333,14 +333,14 @@ internal sealed class HtmlExporter : IReportExporter
             }
             if (TextExporter.Retained(cause) is string retained)
                 html.AppendLine(string.Create(s_invariant, $"<p class=\"retained\" data-bytes=\"{cause.RetainedBytes}\">{Encode(retained)}</p>"));
-            html.AppendLine($"<p class=\"fix\"><strong>Fix:</strong> {Encode(cause.Hint)}</p>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<p class=\"fix\"><strong>Fix:</strong> {Encode(cause.Hint)}</p>");
             html.AppendLine("</article>");
         }
         if (unexplained.Count > 0)
         {
             html.AppendLine("<h3>Not explained</h3><ul>");
             foreach (UnexplainedGrowth type in unexplained)
-                html.AppendLine($"<li>{TypeCell(type.Type)}: {Encode(type.Reason)}</li>");
+                html.AppendLine(CultureInfo.InvariantCulture, $"<li>{TypeCell(type.Type)}: {Encode(type.Reason)}</li>");
             html.AppendLine("</ul>");
         }
     }
@@ -421,15 +421,15 @@ internal sealed class HtmlExporter : IReportExporter
         var known = causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
         html.AppendLine("<ul>");
         if (known.Length == 0)
-            html.AppendLine($"<li>None of this {what}'s causes.</li>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<li>None of this {what}'s causes.</li>");
         foreach ((LeakCause cause, int index) in known)
             html.AppendLine(string.Create(s_invariant, $"<li><a href=\"#cause-{index + 1}\">Cause {index + 1}</a> <code>{Encode(cause.Id)}</code>: {Encode(cause.KnownLeakReason!)}</li>"));
         html.AppendLine("</ul>");
         if (notSeen.Count > 0)
         {
-            html.AppendLine($"<p>Not seen in this {what} (fixed, if this is where they were found; remove them from the file):</p><ul>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<p>Not seen in this {what} (fixed, if this is where they were found; remove them from the file):</p><ul>");
             foreach (KnownLeak entry in notSeen)
-                html.AppendLine($"<li><code>{Encode(entry.Id)}</code> {(entry.Owner is null ? "" : Encode(entry.Owner) + ": ")}{Encode(entry.Reason)}</li>");
+                html.AppendLine(CultureInfo.InvariantCulture, $"<li><code>{Encode(entry.Id)}</code> {(entry.Owner is null ? "" : Encode(entry.Owner) + ": ")}{Encode(entry.Reason)}</li>");
             html.AppendLine("</ul>");
         }
     }
@@ -441,7 +441,7 @@ internal sealed class HtmlExporter : IReportExporter
         Section(html, "Warnings");
         html.AppendLine("<ul class=\"warnings\">");
         foreach (string warning in warnings)
-            html.AppendLine($"<li>{Encode(warning)}</li>");
+            html.AppendLine(CultureInfo.InvariantCulture, $"<li>{Encode(warning)}</li>");
         html.AppendLine("</ul>");
     }
 

@@ -27,7 +27,7 @@ internal sealed class MarkdownExporter : IReportExporter
             : "## LeakHunter: no leak").AppendLine();
         md.AppendLine(string.Create(s_invariant,
             $"{report.Iterations} iterations ({report.WarmupIterations} warm-up), {report.Censuses.Count} censuses by {(report.Strategy == CensusStrategy.Dump ? "dump" : "live attach")}, {report.Duration.TotalSeconds:0.##} s.")).AppendLine();
-        md.AppendLine($"Confirmation: {report.Confirmation.Decision}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Confirmation: {report.Confirmation.Decision}.").AppendLine();
         md.AppendLine("| census | after iteration | phase | live objects | bytes | pause ms |").AppendLine("|---:|---:|---|---:|---:|---:|");
         for (int i = 0; i < report.Censuses.Count; i++)
         {
@@ -50,7 +50,7 @@ internal sealed class MarkdownExporter : IReportExporter
             Heading(md, "### Ignored (known leaks, not part of the verdict)");
             md.AppendLine("| type | reason | rule |").AppendLine("|---|---|---|");
             foreach (IgnoredLeak ignored in report.Ignored)
-                md.AppendLine($"| {Code(ignored.Type)} | {Cell(ignored.Reason)} | {Code(ignored.Pattern)} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {Code(ignored.Type)} | {Cell(ignored.Reason)} | {Code(ignored.Pattern)} |");
         }
         if (report.BackgroundTypes.Count > 0)
         {
@@ -110,7 +110,7 @@ internal sealed class MarkdownExporter : IReportExporter
     public string Export(CensusDiffReport report)
     {
         var md = new StringBuilder();
-        md.AppendLine($"- Before: {Cell(report.Before)}").AppendLine($"- After: {Cell(report.After)}").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Before: {Cell(report.Before)}").AppendLine(CultureInfo.InvariantCulture, $"- After: {Cell(report.After)}").AppendLine();
         md.AppendLine("| count | bytes | type |").AppendLine("|---:|---:|---|");
         foreach (TypeChange change in report.Changes)
             md.AppendLine(string.Create(s_invariant, $"| {change.CountChange:+#,0;-#,0;0} | {change.BytesChange:+#,0;-#,0;0} | {Code(change.Type)} |"));
@@ -136,7 +136,7 @@ internal sealed class MarkdownExporter : IReportExporter
     public string Export(PathsReport report)
     {
         var md = new StringBuilder();
-        md.AppendLine($"## {Cell(report.Headline)}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"## {Cell(report.Headline)}");
         if (report.TargetPauseMs > 0)
             md.AppendLine().AppendLine(TextExporter.PauseLine(report.TargetPauseMs) + ".");
         if (report.Instances > 0)
@@ -147,7 +147,7 @@ internal sealed class MarkdownExporter : IReportExporter
 
     private static void AppendGrowth(StringBuilder md, IEnumerable<(string Type, double Instances, double Bytes, IReadOnlyList<long> Counts)> types, string per)
     {
-        md.AppendLine($"| type | instances per {per} | bytes per {per} | live at each census |").AppendLine("|---|---:|---:|---|");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| type | instances per {per} | bytes per {per} | live at each census |").AppendLine("|---|---:|---:|---|");
         foreach ((string type, double instances, double bytes, IReadOnlyList<long> counts) in types)
             md.AppendLine(string.Create(s_invariant, $"| {Code(type)} | {instances:0.##} | {bytes:0.#} | {string.Join(" ", counts)} |"));
     }
@@ -166,7 +166,7 @@ internal sealed class MarkdownExporter : IReportExporter
             return;
         Heading(md, "### What keeps them alive");
         if (partial is not null)
-            md.AppendLine($"> Partial: {Cell(partial)}").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"> Partial: {Cell(partial)}").AppendLine();
         for (int c = 0; c < causes.Count; c++)
         {
             LeakCause cause = causes[c];
@@ -174,26 +174,26 @@ internal sealed class MarkdownExporter : IReportExporter
             string id = cause.Id.Length == 0 ? "" : $" `{cause.Id}`";
             md.AppendLine(string.Create(s_invariant, $"#### Cause {c + 1}{idiom}{id}: {cause.InstancesPerIteration:0.##} instances, {cause.BytesPerIteration:0.#} bytes per {per}")).AppendLine();
             if (cause.KnownLeakReason is not null)
-                md.AppendLine($"Known leak (baseline): {Cell(cause.KnownLeakReason)}").AppendLine();
+                md.AppendLine(CultureInfo.InvariantCulture, $"Known leak (baseline): {Cell(cause.KnownLeakReason)}").AppendLine();
             AppendPath(md, cause.Root, cause.Path, cause.AccumulationPoint);
             foreach (LeakCause through in cause.HeldThrough)
             {
                 md.AppendLine().AppendLine("and through").AppendLine();
                 AppendPath(md, through.Root, through.Path, through.AccumulationPoint);
             }
-            md.AppendLine().AppendLine($"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"| it keeps | instances per {per} | bytes per {per} |").AppendLine("|---|---:|---:|");
             foreach (CausedGrowth type in cause.Types)
                 md.AppendLine(string.Create(s_invariant, $"| {Code(TypeNames.Short(type.Type))} | {type.InstancesPerIteration:0.##} | {type.BytesPerIteration:0.#} |"));
             md.AppendLine();
             if (TextExporter.Retained(cause) is string retained)
                 md.AppendLine(Cell(retained)).AppendLine();
-            md.AppendLine($"**Fix:** {Cell(cause.Hint)}").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"**Fix:** {Cell(cause.Hint)}").AppendLine();
         }
         if (unexplained.Count > 0)
         {
             md.AppendLine("#### Not explained").AppendLine();
             foreach (UnexplainedGrowth type in unexplained)
-                md.AppendLine($"- {Code(TypeNames.Short(type.Type))}: {Cell(type.Reason)}");
+                md.AppendLine(CultureInfo.InvariantCulture, $"- {Code(TypeNames.Short(type.Type))}: {Cell(type.Reason)}");
         }
     }
 
@@ -205,27 +205,27 @@ internal sealed class MarkdownExporter : IReportExporter
         Heading(md, $"### Known leaks (baseline {Code(baselinePath)})");
         var known = causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
         if (known.Length == 0)
-            md.AppendLine($"None of this {what}'s causes.");
+            md.AppendLine(CultureInfo.InvariantCulture, $"None of this {what}'s causes.");
         foreach ((LeakCause cause, int index) in known)
             md.AppendLine(string.Create(s_invariant, $"- Cause {index + 1} `{cause.Id}`: {Cell(cause.KnownLeakReason!)}"));
         if (notSeen.Count > 0)
         {
-            md.AppendLine().AppendLine($"Not seen in this {what} (fixed, if this is where they were found; remove them from the file):").AppendLine();
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Not seen in this {what} (fixed, if this is where they were found; remove them from the file):").AppendLine();
             foreach (KnownLeak entry in notSeen)
-                md.AppendLine($"- `{entry.Id}` {(entry.Owner is null ? "" : Cell(entry.Owner) + ": ")}{Cell(entry.Reason)}");
+                md.AppendLine(CultureInfo.InvariantCulture, $"- `{entry.Id}` {(entry.Owner is null ? "" : Cell(entry.Owner) + ": ")}{Cell(entry.Reason)}");
         }
     }
 
     private static void AppendPath(StringBuilder md, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint)
     {
-        md.AppendLine($"- {Cell(TextExporter.RootLabel(root))}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- {Cell(TextExporter.RootLabel(root))}");
         for (int i = 0; i < path.Count; i++)
         {
             LeakStep step = path[i];
             string via = step.Field is null ? "" : Code(step.Field.StartsWith('[') ? step.Field : "." + step.Field) + " ";
             string note = step.Note is null ? "" : $" ({Cell(step.Note)})";
             string mark = i == accumulationPoint ? " **← accumulates here**" : "";
-            md.AppendLine($"{new string(' ', 2 * (i + 1))}- {via}{Code(TypeNames.Short(step.Type))}{note}{mark}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"{new string(' ', 2 * (i + 1))}- {via}{Code(TypeNames.Short(step.Type))}{note}{mark}");
         }
     }
 
@@ -236,13 +236,13 @@ internal sealed class MarkdownExporter : IReportExporter
             return;
         Heading(md, heading);
         if (partial is not null)
-            md.AppendLine($"> Partial: {Cell(partial)}").AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"> Partial: {Cell(partial)}").AppendLine();
         foreach (LeakSignature leak in leaks.Take(MaxSignaturesShown))
         {
             string cause = leak.Cause is int number ? string.Create(s_invariant, $", cause {number + 1}") : "";
             md.AppendLine(string.Create(s_invariant, $"#### {Cell(TypeNames.Short(leak.Type))}: {leak.Instances:N0} new instance(s){cause}")).AppendLine();
             AppendPath(md, leak.Root, leak.Path, leak.AccumulationPoint);
-            md.AppendLine().AppendLine($"**Fix:** {Cell(leak.Hint)}").AppendLine();
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"**Fix:** {Cell(leak.Hint)}").AppendLine();
         }
         if (leaks.Count > MaxSignaturesShown)
             md.AppendLine(string.Create(s_invariant, $"… and {leaks.Count - MaxSignaturesShown} more signature(s).")).AppendLine();
@@ -272,7 +272,7 @@ internal sealed class MarkdownExporter : IReportExporter
             return;
         Heading(md, "### Warnings");
         foreach (string warning in warnings)
-            md.AppendLine($"- {Cell(warning)}");
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {Cell(warning)}");
     }
 
     // Type names hold < > and + and sometimes backticks: a code span shows them as they are.
@@ -291,7 +291,7 @@ internal sealed class MarkdownExporter : IReportExporter
         ResourceUsage[] growing = resources.Where(r => r.Growing).ToArray();
         if (growing.Length > 0)
         {
-            md.AppendLine($"| resource | per {per} | at each census | verdict |").AppendLine("|---|---:|---|---|");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| resource | per {per} | at each census | verdict |").AppendLine("|---|---:|---|---|");
             foreach (ResourceUsage resource in growing)
             {
                 string verdict = resource.IgnoredReason is null ? "**growing**" : $"grows, ignored: {Cell(resource.IgnoredReason)}";
@@ -300,20 +300,20 @@ internal sealed class MarkdownExporter : IReportExporter
             md.AppendLine();
             foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
             {
-                md.AppendLine($"{TextExporter.FindingsTitle(resource.Name)}:").AppendLine();
+                md.AppendLine(CultureInfo.InvariantCulture, $"{TextExporter.FindingsTitle(resource.Name)}:").AppendLine();
                 foreach (ResourceFinding finding in resource.Findings)
                 {
                     string cause = finding.Cause is int index ? string.Create(s_invariant, $" (kept by cause {index + 1})") : "";
                     md.AppendLine(string.Create(s_invariant, $"- **{finding.Count:N0}** {Cell(finding.What)}{cause}"));
                     foreach (string line in finding.Details)
-                        md.AppendLine($"  - {Cell(line)}");
-                    md.AppendLine($"  - Fix: {Cell(finding.Hint)}");
+                        md.AppendLine(CultureInfo.InvariantCulture, $"  - {Cell(line)}");
+                    md.AppendLine(CultureInfo.InvariantCulture, $"  - Fix: {Cell(finding.Hint)}");
                 }
                 md.AppendLine();
             }
         }
         if (resources.Any(r => !r.Growing))
-            md.AppendLine($"Did not grow: {string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name)))}.");
+            md.AppendLine(CultureInfo.InvariantCulture, $"Did not grow: {string.Join(", ", resources.Where(r => !r.Growing).Select(r => TextExporter.InWords(r.Name)))}.");
     }
 
     private static string Cell(string text) =>

@@ -34,7 +34,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine(string.Create(s_invariant,
                 $"  live objects {first.Objects:N0} -> {last.Objects:N0}, bytes {first.Bytes:N0} -> {last.Bytes:N0} (iterations {first.Iteration} -> {last.Iteration})"));
         }
-        text.AppendLine($"  confirmation: {report.Confirmation.Decision}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  confirmation: {report.Confirmation.Decision}");
 
         if (report.GrowingTypes.Count > 0)
         {
@@ -52,7 +52,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine();
             text.AppendLine("  Ignored by LeakOptions.Ignore (known leaks, not part of the verdict):");
             foreach (IgnoredLeak ignored in report.Ignored)
-                text.AppendLine($"    {ignored.Type}: {ignored.Reason}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"    {ignored.Type}: {ignored.Reason}");
         }
 
         if (report.BackgroundTypes.Count > 0)
@@ -103,7 +103,7 @@ internal sealed class TextExporter : IReportExporter
         {
             text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} instance(s) held by"));
             AppendPath(text, leak.Root, leak.Path, leak.AccumulationPoint, MaxStepsSummarized);
-            text.AppendLine($"      Fix: {leak.Hint}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"      Fix: {leak.Hint}");
         }
         if (report.Leaks.Count > MaxCausesSummarized)
             text.AppendLine(string.Create(s_invariant, $"    ... and {report.Leaks.Count - MaxCausesSummarized} more signature(s)"));
@@ -159,7 +159,7 @@ internal sealed class TextExporter : IReportExporter
     public string Export(CensusDiffReport report)
     {
         var text = new StringBuilder();
-        text.AppendLine($"before: {report.Before}").AppendLine($"after:  {report.After}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"before: {report.Before}").AppendLine(CultureInfo.InvariantCulture, $"after:  {report.After}");
         text.AppendLine(string.Create(s_invariant, $"{"count",12} {"bytes",14}  type"));
         foreach (TypeChange change in report.Changes)
             text.AppendLine(string.Create(s_invariant, $"{change.CountChange,12:+#,0;-#,0;0} {change.BytesChange,14:+#,0;-#,0;0}  {change.Type}"));
@@ -266,7 +266,7 @@ internal sealed class TextExporter : IReportExporter
         ResourceUsage[] growing = resources.Where(r => r.Growing).ToArray();
         if (growing.Length > 0)
         {
-            text.AppendLine($"  Growing resources                             {rate,-22} at each census");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  Growing resources                             {rate,-22} at each census");
             foreach (ResourceUsage resource in growing)
             {
                 string verdict = resource.IgnoredReason is null ? "" : $"  ignored: {resource.IgnoredReason}";
@@ -280,7 +280,7 @@ internal sealed class TextExporter : IReportExporter
         }
         string[] flat = resources.Where(r => !r.Growing).Select(r => InWords(r.Name)).ToArray();
         if (flat.Length > 0)
-            text.AppendLine($"  {(growing.Length > 0 ? "Other resources" : "Resources beyond objects")} did not grow: {string.Join(", ", flat)}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {(growing.Length > 0 ? "Other resources" : "Resources beyond objects")} did not grow: {string.Join(", ", flat)}");
     }
 
     /// <summary>What each grown resource's new items are: one line a group, its details, the cause that keeps its owner, and the fix.</summary>
@@ -289,15 +289,15 @@ internal sealed class TextExporter : IReportExporter
         foreach (ResourceUsage resource in growing.Where(r => r.Findings.Count > 0))
         {
             text.AppendLine();
-            text.AppendLine($"    {FindingsTitle(resource.Name)}:");
+            text.AppendLine(CultureInfo.InvariantCulture, $"    {FindingsTitle(resource.Name)}:");
             foreach (ResourceFinding finding in resource.Findings)
             {
                 string count = resource.Name == Census.ResourceNames.NativeMemory ? "" : string.Create(s_invariant, $"{finding.Count,6:N0} x ");
                 string cause = finding.Cause is int index ? string.Create(s_invariant, $"  (kept by cause {index + 1})") : "";
-                text.AppendLine($"      {count}{finding.What}{cause}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"      {count}{finding.What}{cause}");
                 foreach (string line in finding.Details)
-                    text.AppendLine($"               {line}");
-                text.AppendLine($"               Fix: {finding.Hint}");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"               {line}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"               Fix: {finding.Hint}");
             }
         }
     }
@@ -313,17 +313,17 @@ internal sealed class TextExporter : IReportExporter
         if (baselinePath is null)
             return;
         text.AppendLine();
-        text.AppendLine($"  Known leaks (baseline {baselinePath}):");
+        text.AppendLine(CultureInfo.InvariantCulture, $"  Known leaks (baseline {baselinePath}):");
         var known = causes.Select((c, i) => (Cause: c, Index: i)).Where(c => c.Cause.KnownLeakReason is not null).ToArray();
         if (known.Length == 0)
-            text.AppendLine($"    none of this {what}'s causes");
+            text.AppendLine(CultureInfo.InvariantCulture, $"    none of this {what}'s causes");
         foreach ((LeakCause cause, int index) in known)
             text.AppendLine(string.Create(s_invariant, $"    cause {index + 1} [{cause.Id}]: {cause.KnownLeakReason}"));
         if (notSeen.Count > 0)
         {
-            text.AppendLine($"    Not seen in this {what} (fixed, if this is where they were found; remove them from the file):");
+            text.AppendLine(CultureInfo.InvariantCulture, $"    Not seen in this {what} (fixed, if this is where they were found; remove them from the file):");
             foreach (KnownLeak entry in notSeen)
-                text.AppendLine($"      [{entry.Id}] {entry.Owner ?? ""}{(entry.Owner is null ? "" : ": ")}{entry.Reason}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"      [{entry.Id}] {entry.Owner ?? ""}{(entry.Owner is null ? "" : ": ")}{entry.Reason}");
         }
     }
 
@@ -356,7 +356,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine();
             text.AppendLine("    Not explained (no cause is guessed for these):");
             foreach (UnexplainedGrowth type in unexplained)
-                text.AppendLine($"      {TypeNames.Short(type.Type)}: {type.Reason}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"      {TypeNames.Short(type.Type)}: {type.Reason}");
         }
 
         LeakSignature[] detailed = signatures.Where(s => s.Cause is not null).ToArray();
@@ -396,8 +396,8 @@ internal sealed class TextExporter : IReportExporter
         if (cause.Types.Count > maxTypes)
             text.AppendLine(string.Create(s_invariant, $"        ... and {cause.Types.Count - maxTypes} more type(s)"));
         if (Retained(cause) is string retained)
-            text.AppendLine($"      {retained}");
-        text.AppendLine($"      Fix: {cause.Hint}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"      {retained}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"      Fix: {cause.Hint}");
     }
 
     /// <summary>What the cause keeps alive in all, in one sentence for every format; null when it was not measured.</summary>
@@ -413,7 +413,7 @@ internal sealed class TextExporter : IReportExporter
     /// </summary>
     private static void AppendPath(StringBuilder text, LeakRoot root, IReadOnlyList<LeakStep> path, int? accumulationPoint, int maxSteps = int.MaxValue)
     {
-        text.AppendLine($"      {RootLabel(root)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"      {RootLabel(root)}");
         int elideFrom = path.Count > maxSteps ? 2 : path.Count;
         int elideTo = path.Count - (maxSteps - 2);
         for (int i = 0; i < path.Count; i++)
@@ -427,7 +427,7 @@ internal sealed class TextExporter : IReportExporter
             LeakStep step = path[i];
             string mark = i == accumulationPoint ? "   <-- accumulates here" : "";
             string note = step.Note is null ? "" : $"  ({step.Note})";
-            text.AppendLine($"        {new string(' ', Math.Min(i, 8))}{Via(step)}{TypeNames.Short(step.Type)}{note}{mark}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"        {new string(' ', Math.Min(i, 8))}{Via(step)}{TypeNames.Short(step.Type)}{note}{mark}");
         }
     }
 
@@ -441,7 +441,7 @@ internal sealed class TextExporter : IReportExporter
             text.AppendLine();
             text.AppendLine(string.Create(s_invariant, $"    {TypeNames.Short(leak.Type)}: {leak.Instances:N0} new instance(s) held by"));
             AppendPath(text, leak.Root, leak.Path, leak.AccumulationPoint);
-            text.AppendLine($"      Fix: {leak.Hint}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"      Fix: {leak.Hint}");
         }
         if (leaks.Count > MaxSignaturesShown)
             text.AppendLine(string.Create(s_invariant, $"    ... and {leaks.Count - MaxSignaturesShown} more signature(s)"));
@@ -455,7 +455,7 @@ internal sealed class TextExporter : IReportExporter
         foreach (TypeReferrers type in referrers.Where(r => r.From.Count > 0))
         {
             string from = string.Join(", ", type.From.Take(MaxReferrersShown).Select(f => string.Create(s_invariant, $"{TypeNames.Short(f.Type)}{(f.Field.StartsWith('[') ? "" : ".")}{f.Field} ({f.Count:N0})")));
-            text.AppendLine($"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"    Referred to by: {TypeNames.Short(type.Type)} <- {from}");
         }
     }
 
