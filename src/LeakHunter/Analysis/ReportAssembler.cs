@@ -51,7 +51,7 @@ internal static class ReportAssembler
             Confirmation = confirmation ?? GrowthConfirmation.NotRun,
             GrowingTypes = growingTypes,
             BackgroundTypes = backgroundTypes,
-            Warnings = explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings],
+            Warnings = WarningsOf(warnings, explanation),
             Duration = duration,
             Causes = told.Causes,
             KnownLeaksNotSeen = told.KnownLeaksNotSeen,
@@ -95,7 +95,7 @@ internal static class ReportAssembler
             Unexplained = told.Unexplained,
             Referrers = explanation?.Referrers ?? [],
             ExplanationNote = explanation?.PartialReason,
-            Warnings = [.. warnings, .. explanation?.Warnings ?? []],
+            Warnings = WarningsOf(warnings, explanation),
             Duration = duration,
             Resources = ResourceFindings.LinkedToCauses(resources ?? [], told.Causes),
         };
@@ -134,4 +134,8 @@ internal static class ReportAssembler
         (IReadOnlyList<LeakCause> matched, IReadOnlyList<KnownLeak> notSeen) = baseline?.Match(causes.Causes) ?? (causes.Causes, []);
         return new Told(matched, notSeen, causes.Signatures, causes.Unexplained);
     }
+
+    // The run's own warnings first, then what the explanation could not tell.
+    private static IReadOnlyList<string> WarningsOf(IReadOnlyList<string> warnings, LeakExplanation? explanation) =>
+        explanation is null || explanation.Warnings.Count == 0 ? warnings : [.. warnings, .. explanation.Warnings];
 }
