@@ -135,6 +135,51 @@ public sealed class CauseRuleTests
         Assert.Equal(2, cause.Types.Count);
     }
 
+    [Fact]
+    public void AChainOfTimersSplitBetweenTwoRoots_IsOneTimerCause_HeldByTheQueue()
+    {
+        // One interval subscription per call: each keeps a timer in the runtime's queue, a chain linked both ways. The
+        // library's own clock-change timer, made since the mark, sits in the same chain, so the search gives half the
+        // leaked timers to the queue's head and half to the library's static, at one rate: one chain, not one object
+        // per call registered twice.
+        LeakRoot queue = new(LeakRootKind.StaticField, "System.Threading.TimerQueue.Instances");
+        LeakRoot clock = new(LeakRootKind.StaticField, "System.Reactive.PlatformServices.SystemClock._systemClockChangedHandlerCollector");
+        LeakStep Timer(string field, bool isNew) =>
+            new("System.Threading.TimerQueueTimer", field, "timer callback (a Timer never disposed); a chain of these, linked by _next") { Closer = "Dispose", IsNew = isNew };
+        LeakStep PeriodicTimer(string? field) => new("System.Reactive.Concurrency.ConcurrencyAbstractionLayerImpl+PeriodicTimer", field, null) { Closer = "Dispose", IsNew = true };
+        LeakStep[] fromQueue = [new("System.Threading.TimerQueue[]", null, null), new("System.Threading.TimerQueue", "[]", "the runtime's timer queue"), Timer("_longTimers", isNew: true)];
+        LeakStep[] fromClock = [PeriodicTimer(null), new("System.Threading.Timer", "_timer", null) { Closer = "Dispose", IsNew = true },
+            new("System.Threading.TimerHolder", "_timer", null) { Closer = "Dispose", IsNew = true }, Timer("_timer", isNew: true)];
+        LeakSignature Held(LeakRoot root, LeakStep[] path, string type, int cause) =>
+            new(type, 3200, root, type == path[^1].Type ? path : [.. path, type == "System.Action" ? new LeakStep(type, "_timerCallback", null) : PeriodicTimer("_state")], path.Length - 1, "fix") { Cause = cause };
+        string[] types = ["System.Threading.TimerQueueTimer", "System.Reactive.Concurrency.ConcurrencyAbstractionLayerImpl+PeriodicTimer", "System.Action"];
+
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([.. types.Select(t => Held(queue, fromQueue, t, 0)), .. types.Select(t => Held(clock, fromClock, t, 1))], [], null),
+            [new LeakCauses.Growth(types[0], 1, 96), new LeakCauses.Growth(types[1], 1, 32), new LeakCauses.Growth(types[2], 1, 64)], explainedSpan: 6400);
+
+        LeakCause cause = Assert.Single(result.Causes);
+        Assert.Equal("timer", cause.Idiom);
+        Assert.Equal(queue, cause.Root);
+        Assert.Equal(clock, Assert.Single(cause.HeldThrough).Root);
+        Assert.Equal(1, cause.Types.Single(t => t.Type == types[0]).InstancesPerIteration, 0.01);
+    }
+
+    [Fact]
+    public void TwoListsOfOneElementType_HeldByTwoStatics_AreTwoCauses()
+    {
+        // Arrays are not chains: two static lists that each gain an order per call are two owners, whatever they hold.
+        LeakSignature Orders(string list, int cause) =>
+            new("Acme.Order", 6400, new LeakRoot(LeakRootKind.StaticField, list),
+                [new LeakStep("System.Collections.Generic.List<Acme.Order>", null, null), new LeakStep("Acme.Order[]", "_items", null), new LeakStep("Acme.Order", "[]", null) { IsNew = true }], 1, "fix") { Cause = cause };
+
+        LeakCauses.Result result = LeakCauses.Build(
+            new LeakExplanation([Orders("Acme.Shop.s_pending", 0), Orders("Acme.Shop.s_audit", 1)], [], null),
+            [new LeakCauses.Growth("Acme.Order", 2, 64)], explainedSpan: 6400);
+
+        Assert.Equal(["Acme.Shop.s_audit", "Acme.Shop.s_pending"], result.Causes.Select(c => c.Root.Name).Order());
+    }
+
     private static LeakSignature HandlerIn(string @event, int instances, int cause) =>
         new("System.EventHandler", instances, new LeakRoot(LeakRootKind.StaticField, @event),
             [new LeakStep("System.EventHandler", null, "delegate with many targets (an event's handler list)"), new LeakStep("System.Object[]", "_invocationList", null),

@@ -122,7 +122,7 @@ internal static class LeakCauses
             }, members));
         }
         built.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
-        built = MergeLastResorts(MergeTypeCaches(MergeSameStory(MergeWeakReferences(MergeOneOwnerPerCall(MergeSameOwner(built))))));
+        built = MergeLastResorts(MergeTypeCaches(MergeSameStory(MergeWeakReferences(MergeOneOwnerPerCall(MergeSplitChains(MergeSameOwner(built)))))));
 
         var numberOf = new Dictionary<LeakSignature, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < built.Count; i++)
@@ -169,6 +169,35 @@ internal static class LeakCauses
         LeakCause cause = Combine(merged.Select(i => built[i].Cause).ToList(), hint, LeakIdioms.OwnerPerCall);
         var result = built.Where((_, i) => !merged.Contains(i)).ToList();
         result.Add((cause, merged.SelectMany(i => built[i].Members).ToArray()));
+        result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
+        return result;
+    }
+
+    /// <summary>
+    /// One chain, one cause. The search gives each new object its cheapest path, so a chain of new objects linked one to
+    /// the next (the runtime's timer queue) that a second root also reaches, through a node of its own in the same chain
+    /// (a library's own timer in that queue), is split between the two roots, each taking the nodes nearer its way in:
+    /// often half each, though it is one set of objects and one mistake. Causes that pile up in the same chain type,
+    /// whose new instances both hold, are one cause, told from the root nearest the chain: the other reached it through
+    /// a neighbour. Arrays and collections are not chains: two lists of one element type are two owners. Causes of the
+    /// nearest one's own root stay apart, told apart by their stories.
+    /// </summary>
+    private static List<(LeakCause Cause, LeakSignature[] Members)> MergeSplitChains(List<(LeakCause Cause, LeakSignature[] Members)> built)
+    {
+        string? ChainType(LeakCause cause) =>
+            cause.AccumulationPoint is int point && point < cause.Path.Count && cause.Path[point].Type is var type && !LeakIdioms.IsCollection(type)
+            && cause.Types.Any(t => t.Type == type && t.NewInstances > 0) ? type : null;
+
+        var result = built.Where(b => ChainType(b.Cause) is null).ToList();
+        foreach (var chain in built.Where(b => ChainType(b.Cause) is not null).GroupBy(b => ChainType(b.Cause)!, StringComparer.Ordinal))
+        {
+            var causes = chain.OrderBy(c => c.Cause.AccumulationPoint).ThenByDescending(c => c.Cause.BytesPerIteration).ToList();
+            var ways = causes.Where(c => c.Cause.Root != causes[0].Cause.Root).ToList();
+            result.AddRange(causes.Skip(1).Where(c => c.Cause.Root == causes[0].Cause.Root));
+            result.Add(ways.Count == 0
+                ? causes[0]
+                : (Combine([causes[0].Cause, .. ways.Select(c => c.Cause)], causes[0].Cause.Hint, causes[0].Cause.Idiom), [.. causes[0].Members, .. ways.SelectMany(c => c.Members)]));
+        }
         result.Sort((a, b) => b.Cause.BytesPerIteration.CompareTo(a.Cause.BytesPerIteration));
         return result;
     }

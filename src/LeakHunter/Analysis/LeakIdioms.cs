@@ -666,7 +666,8 @@ internal static partial class LeakIdioms
         return -1;
     }
 
-    private static bool IsCollection(string type) =>
+    /// <summary>Whether the type is an array or one of the base library's collections.</summary>
+    internal static bool IsCollection(string type) =>
         type.EndsWith(']') || type.StartsWith("System.Collections.", StringComparison.Ordinal);
 
     [GeneratedRegex(@"^\s*(select|insert|update|delete|merge|with|exec|call)\s", RegexOptions.IgnoreCase)]
