@@ -4,7 +4,7 @@ namespace LeakHunter;
 
 /// <summary>
 /// Renders LeakHunter's reports in one format. Every exporter reads the same report model, so a format added here
-/// covers every report: a leak check, a watch, a census, a diff and paths.
+/// covers every report: a leak check, a watch, a census, a diff, paths and a suite.
 /// </summary>
 /// <example>
 /// <code>
@@ -35,6 +35,9 @@ public interface IReportExporter
 
     /// <summary>The paths that keep some instances alive.</summary>
     string Export(PathsReport report);
+
+    /// <summary>Every test of a suite run in a loop: the leaking tests by cause, then every test's outcome.</summary>
+    string Export(SuiteReport report);
 }
 
 /// <summary>The exporters LeakHunter ships: readable text, stable JSON (<c>schemaVersion</c> 1), GitHub markdown, and a self-contained HTML page.</summary>

@@ -10,7 +10,7 @@ namespace LeakHunter.Reports.Exporters;
 /// as a graph from its owner down to what piles up. Type names are shortened as in the text report, with the full name
 /// on hover; like every format, it carries types, fields and counts, never a string's value.
 /// </summary>
-internal sealed class HtmlExporter : IReportExporter
+internal sealed partial class HtmlExporter : IReportExporter
 {
     private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 
@@ -183,7 +183,8 @@ internal sealed class HtmlExporter : IReportExporter
         "svg text{font-family:ui-monospace,monospace;font-size:12px}.legend li{list-style:none;display:inline-block;margin-right:1rem}" +
         ".swatch{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}" +
         "article.cause{border:1px solid #ddd;border-radius:.4rem;padding:.2rem 1rem;margin:1rem 0}.fix{background:#f3f6fb;padding:.4rem}" +
-        ".known{color:#555;font-style:italic}.warnings li{color:#8a4b00}";
+        ".known{color:#555;font-style:italic}.warnings li{color:#8a4b00}" +
+        ".outcome.leaks{color:#b00020;font-weight:600}.outcome.failed,.outcome.notRepeatable{color:#8a4b00}.outcome.clean{color:#1e7b34}";
 
     private static void Verdict(StringBuilder html, string verdict, bool leak) =>
         html.AppendLine(CultureInfo.InvariantCulture, $"<h1 class=\"{(leak ? "leak" : "clean")}\">{Encode(verdict)}</h1>");

@@ -7,7 +7,7 @@ namespace LeakHunter.Reports.Exporters;
 /// Writes the report's stable JSON (<c>schemaVersion</c> 1) by hand, so the field names and order are a contract
 /// that no serializer setting can change.
 /// </summary>
-internal sealed class JsonExporter : IReportExporter
+internal sealed partial class JsonExporter : IReportExporter
 {
     public const int SchemaVersion = 1;
 

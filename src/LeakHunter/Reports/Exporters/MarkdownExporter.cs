@@ -7,7 +7,7 @@ namespace LeakHunter.Reports.Exporters;
 /// GitHub-flavoured markdown: the verdict as a heading, numbers in tables, each leak's path as a nested list, so a
 /// report reads well in a pull request comment or a CI job summary.
 /// </summary>
-internal sealed class MarkdownExporter : IReportExporter
+internal sealed partial class MarkdownExporter : IReportExporter
 {
     private const int MaxSignaturesShown = 10;
     private const int MaxReferrersShown = 5;

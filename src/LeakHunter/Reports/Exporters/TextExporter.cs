@@ -4,7 +4,7 @@ using System.Text;
 namespace LeakHunter.Reports.Exporters;
 
 /// <summary>The readable reports: verdict first, then what grew and by how much, then what keeps it alive.</summary>
-internal sealed class TextExporter : IReportExporter
+internal sealed partial class TextExporter : IReportExporter
 {
     private const int MaxTypesShown = 25;
     private const int MaxSignaturesShown = 10;
