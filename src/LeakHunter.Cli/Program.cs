@@ -117,6 +117,61 @@ diff.SetAction((result, cancellation) => Run(result, cancellation, token =>
 }));
 root.Subcommands.Add(diff);
 
+var suitePath = new Argument<string>("path") { Description = "A test project, its folder, or a built test assembly (.dll)" };
+var testFilter = new Option<string?>("--filter")
+{
+    Description = "Which tests: a dotnet test filter (FullyQualifiedName~Cart, ClassName=Shop.Tests.CartTests, Name!=Slow, joined by & or |), or a name pattern (* is any run of characters)",
+};
+var warmup = new Option<int>("--warmup") { Description = "Runs of each test before counting", DefaultValueFactory = _ => new LeakOptions().WarmupIterations };
+var iterations = new Option<int>("--iterations") { Description = "Runs of each test between two censuses", DefaultValueFactory = _ => new LeakOptions().IterationsPerCensus };
+var maxTestTime = new Option<double>("--max-test-time")
+{
+    Description = "Seconds one run of a test may take; a slower test is reported too slow, not checked",
+    DefaultValueFactory = _ => new SuiteOptions().MaxTestDuration.TotalSeconds,
+};
+var noBuild = new Option<bool>("--no-build") { Description = "Do not build the test project first" };
+var configuration = new Option<string>("--configuration") { Description = "The configuration to build and run", DefaultValueFactory = _ => "Debug" };
+var test = new Command("test", "Every test of a suite run in a loop, one at a time, with no change to the tests: the tests that leak, by cause, and how every other test ended. Exit 1 when a test leaks that --baseline does not list.")
+{
+    suitePath, testFilter, warmup, iterations, maxTestTime, noBuild, configuration, baselineOption,
+};
+test.SetAction((result, cancellation) => Run(result, cancellation, token =>
+{
+    double seconds = result.GetValue(maxTestTime);
+    if (!(seconds > 0))
+        throw new CliException("--max-test-time must be a positive number of seconds.");
+    if (result.GetValue(warmup) < 0 || result.GetValue(iterations) < 1)
+        throw new CliException("--warmup must be 0 or more, and --iterations 1 or more.");
+    string? baseline = BaselineFile(result);
+    string assembly = SuiteHost.Assembly(result.GetValue(suitePath)!, build: !result.GetValue(noBuild), result.GetValue(configuration)!);
+    if (SuiteHost.IsHost)
+    {
+        SuiteHost.EndWithTheTool();
+        var options = new SuiteOptions
+        {
+            Filter = result.GetValue(testFilter),
+            BaselinePath = baseline,
+            MaxTestDuration = TimeSpan.FromSeconds(seconds),
+            Check = new LeakOptions { WarmupIterations = result.GetValue(warmup), IterationsPerCensus = result.GetValue(iterations) },
+        };
+        SuiteReport report = TestSuite.Run(assembly, options, new Progress<SuiteProgress>(p => Progress(SuiteHost.ProgressLine(p))), token);
+        return (Export(result, e => e.Export(report)), report.HasNewLeaks ? 1 : 0);
+    }
+    if (TestSuite.ListTests(assembly, result.GetValue(testFilter)).Count == 0)
+        throw new CliException($"No test of {assembly} matches the filter '{result.GetValue(testFilter)}'.");
+    List<string> hostArguments = ["test", assembly, "--no-build", "--format", result.GetValue(format)!, "--warmup", $"{result.GetValue(warmup)}", "--iterations", $"{result.GetValue(iterations)}",
+        "--max-test-time", seconds.ToString(CultureInfo.InvariantCulture)];
+    if (result.GetValue(testFilter) is { } chosen)
+        hostArguments.AddRange(["--filter", chosen]);
+    if (baseline is not null)
+        hostArguments.AddRange(["--baseline", baseline]);
+    (int exitCode, string? written) = SuiteHost.Run(hostArguments, token);
+    if (exitCode == 2 || written is null)
+        throw new CliException("The test host stopped before it wrote the report; its error is above.");
+    return (written, exitCode);
+}));
+root.Subcommands.Add(test);
+
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {
