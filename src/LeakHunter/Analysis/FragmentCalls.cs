@@ -44,13 +44,16 @@ internal static class FragmentCalls
     private static readonly Dictionary<short, OpCode> s_opCodes = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
         .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
 
+    /// <summary>The calls of the delegate's method, in the order its IL makes them; none where its IL cannot be read.</summary>
+    public static IReadOnlyList<FragmentCall> Of(Delegate code) => Of(code.Method);
+
     /// <summary>The calls of <paramref name="code"/>, in the order its IL makes them; none where its IL cannot be read.</summary>
-    public static IReadOnlyList<FragmentCall> Of(Delegate code)
+    public static IReadOnlyList<FragmentCall> Of(MethodBase code)
     {
         var calls = new List<FragmentCall>();
         try
         {
-            Read(code.Method, code.Method.Module.Assembly, 0, calls, new HashSet<MethodBase>());
+            Read(code, code.Module.Assembly, 0, calls, new HashSet<MethodBase>());
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or BadImageFormatException or MemberAccessException)
         {

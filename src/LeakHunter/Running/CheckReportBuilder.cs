@@ -26,7 +26,7 @@ internal static class CheckReportBuilder
         List<TypeGrowth> allGrowing = growingSeries.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToList();
         (List<TypeGrowth> growing, List<IgnoredLeak> ignored, explanation) = IgnoreRules.Apply(IgnoreRules.For(options), allGrowing, explanation);
         TypeGrowth[] backgroundGrowth = background.Select(ToGrowth).OrderByDescending(g => g.BytesPerIteration).ThenBy(g => g.Type, StringComparer.Ordinal).ToArray();
-        IReadOnlyList<FragmentCall>? calls = explanation is null ? null : FragmentCalls.Of(check.Loop.Fragment.Code);
+        IReadOnlyList<FragmentCall>? calls = explanation is null ? null : FragmentCalls.Of(check.Loop.Fragment.UserMethod);
         return LeakBaseline.Report(check.Baseline, check.Warnings, () => ReportAssembler.Check(
             check.Censuses.Strategy,
             options.WarmupIterations,

@@ -8,6 +8,21 @@ internal abstract class Fragment
     /// <summary>The user's code the fragment runs.</summary>
     public abstract Delegate Code { get; }
 
+    /// <summary>
+    /// The method whose calls a fix names: the delegate's own, unless the fragment runs it for another (a suite's test
+    /// method, run by its framework's lifecycle).
+    /// </summary>
+    public System.Reflection.MethodBase UserMethod => _userMethod ?? Code.Method;
+
+    private System.Reflection.MethodBase? _userMethod;
+
+    /// <summary>This fragment, with its fixes named from <paramref name="method"/>'s calls.</summary>
+    public Fragment RunningFor(System.Reflection.MethodBase method)
+    {
+        _userMethod = method;
+        return this;
+    }
+
     public abstract ValueTask RunAsync(int iterations, CancellationToken cancellationToken);
 
     public abstract ValueTask IdleAsync(TimeSpan duration, CancellationToken cancellationToken);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using LeakHunter.Running;
 using LeakHunter.Suites.Discovery;
 
 namespace LeakHunter.Suites;
@@ -91,7 +92,7 @@ internal static class SuiteRunner
         }
         try
         {
-            LeakReport report = await LeakDetector.RunAsync(test.RunOnceAsync, options.Check, cancellationToken).ConfigureAwait(false);
+            LeakReport report = await Check.RunAsync(new Fragment.Asynchronous(test.RunOnceAsync).RunningFor(test.Method), options.Check, cancellationToken).ConfigureAwait(false);
             return new SuiteTestResult { Name = test.Name, Outcome = report.HasLeaks ? SuiteTestOutcome.Leaks : SuiteTestOutcome.Clean, Report = report, Duration = clock.Elapsed };
         }
         catch (LeakHunterException e) when (e.Failure == LeakHunterFailure.NestedCheck)

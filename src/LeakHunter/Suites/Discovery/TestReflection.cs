@@ -96,7 +96,9 @@ internal static class TestReflection
             return values;
         // A theory row (xunit v3's ITheoryDataRow, MSTest's and NUnit's test case data) hands its values to GetData or Arguments.
         Type? type = row?.GetType();
-        if (type?.GetMethod("GetData", Type.EmptyTypes) is { } getData && getData.Invoke(row, null) is object?[] data)
+        MethodInfo? getData = type?.GetMethod("GetData", Type.EmptyTypes)
+            ?? type?.GetInterfaces().Select(i => i.GetMethod("GetData", Type.EmptyTypes)).FirstOrDefault(m => m is not null);
+        if (getData?.Invoke(row, null) is object?[] data)
             return data;
         if (type?.GetProperty("Arguments") is { } arguments && arguments.GetValue(row) is object?[] args)
             return args;
