@@ -178,6 +178,7 @@ public sealed class ReportSnapshotTests
             new KnownLeak("0123456789ab", "accepted on 2026-11-01") { Owner = "collection: static field Acme.Legacy.s_cache -> List<Item>" },
         ]))),
         ["paths"] = e => e.Export(FixedReports.Paths()),
+        ["suite"] = e => e.Export(FixedReports.Suite()),
     };
 
     private static class Approved
@@ -294,6 +295,37 @@ internal static class FixedReports
                 ],
             },
         ]);
+
+    /// <summary>A suite with every outcome: two tests leaking through one cause (one of them known from the baseline), and one of each other kind.</summary>
+    public static SuiteReport Suite() => new()
+    {
+        AssemblyPath = "/repo/tests/Orders.Tests/bin/Debug/net10.0/Orders.Tests.dll",
+        Framework = "xunit v3",
+        Duration = TimeSpan.FromSeconds(42.5),
+        BaselinePath = "/repo/tests/known-leaking-tests.json",
+        Tests =
+        [
+            new SuiteTestResult { Name = "Orders.Tests.QuoteTests.Subscribe_SeesPrices", Outcome = SuiteTestOutcome.Leaks, Duration = TimeSpan.FromSeconds(1.8), Report = LeakCheck() },
+            new SuiteTestResult
+            {
+                Name = "Orders.Tests.QuoteTests.Refresh(count: 2)", Outcome = SuiteTestOutcome.Leaks, Duration = TimeSpan.FromSeconds(1.6), Report = LeakCheck(),
+                KnownLeakReason = "the quote feed is replaced in 4.2 (ticket 4711)",
+            },
+            new SuiteTestResult { Name = "Orders.Tests.QuoteTests.Price_IsPositive", Outcome = SuiteTestOutcome.Clean, Duration = TimeSpan.FromSeconds(0.12), Report = CleanCheck() },
+            new SuiteTestResult { Name = "Orders.Tests.QuoteTests.Discount_IsApplied", Outcome = SuiteTestOutcome.Failed, Duration = TimeSpan.FromSeconds(0.01), Message = "Assert.Equal() Failure: Values differ\nExpected: 90\nActual:   4.5" },
+            new SuiteTestResult
+            {
+                Name = "Orders.Tests.QuoteTests.Counter_StartsAtZero", Outcome = SuiteTestOutcome.NotRepeatable, Duration = TimeSpan.FromSeconds(0.02),
+                Message = "It passed once, then failed on a later run, so it depends on what ran before it (order or state it changes) and no leak verdict is given: Assert.Equal() Failure",
+            },
+            new SuiteTestResult { Name = "Orders.Tests.ExportTests.ToCsv", Outcome = SuiteTestOutcome.Skipped, Message = "not built yet" },
+            new SuiteTestResult
+            {
+                Name = "Orders.Tests.ImportTests.LargeFile", Outcome = SuiteTestOutcome.TooSlow, Duration = TimeSpan.FromSeconds(3.2),
+                Message = "One run took 3.2 s, over the budget of 1.0 s for one run (--max-test-time, SuiteOptions.MaxTestDuration)",
+            },
+        ],
+    };
 
     public static LeakReport CleanCheck() => ReportAssembler.Check(
         CensusStrategy.Dump, 10, 50,

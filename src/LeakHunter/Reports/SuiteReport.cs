@@ -115,7 +115,7 @@ internal static class SuiteOutcomeNames
         int leaking = report.Count(SuiteTestOutcome.Leaks), known = report.Tests.Count(t => t.KnownLeakReason is not null);
         int causes = report.Causes.Count;
         string head = leaking == 0 ? $"No test leaks ({report.Tests.Count} tests)"
-            : report.HasNewLeaks ? $"Leaks: {leaking} of {report.Tests.Count} tests leak, through {causes} cause{(causes == 1 ? "" : "s")}{(known > 0 ? $" ({known} known from the baseline)" : "")}"
+            : report.HasNewLeaks ? $"Leaks: {leaking} of {report.Tests.Count} tests leak{(causes > 0 ? $", through {causes} cause{(causes == 1 ? "" : "s")}" : "")}{(known > 0 ? $" ({known} of them known from the baseline)" : "")}"
             : $"No new leak: {known} known leaking test{(known == 1 ? "" : "s")} from the baseline ({report.Tests.Count} tests)";
         string rest = string.Join(", ", Enum.GetValues<SuiteTestOutcome>().Where(o => o != SuiteTestOutcome.Leaks && report.Count(o) > 0).Select(o => $"{report.Count(o)} {o.Words()}"));
         return rest.Length == 0 ? head : $"{head}; {rest}";

@@ -25,7 +25,7 @@ internal static class TestDiscovery
         Assembly assembly;
         try
         {
-            assembly = SuiteLoadContext.For(path).LoadFromAssemblyPath(path);
+            assembly = new SuiteLoadContext(path).LoadFromAssemblyPath(path);
         }
         catch (BadImageFormatException e)
         {
@@ -67,19 +67,13 @@ internal static class TestDiscovery
 
     /// <summary>
     /// The suite's own context: its assemblies from its output folder, by its deps file, so the suite runs with the
-    /// versions it was built with. LeakHunter itself is shared with the default context, so a test that runs a leak
-    /// check of its own meets the same process-wide gate.
+    /// versions it was built with, and a new one each time, so each run of a suite starts from fresh statics as its
+    /// own test host would. LeakHunter itself is shared with the default context, so a test that runs a leak check of
+    /// its own meets the same process-wide gate.
     /// </summary>
     private sealed class SuiteLoadContext(string assemblyPath) : AssemblyLoadContext($"LeakHunter suite {Path.GetFileName(assemblyPath)}")
     {
-        private static readonly Dictionary<string, SuiteLoadContext> s_contexts = new(StringComparer.Ordinal);
         private readonly AssemblyDependencyResolver _resolver = new(assemblyPath);
-
-        public static SuiteLoadContext For(string path)
-        {
-            lock (s_contexts)
-                return s_contexts.TryGetValue(path, out SuiteLoadContext? context) ? context : s_contexts[path] = new SuiteLoadContext(path);
-        }
 
         protected override Assembly? Load(AssemblyName assemblyName)
         {
