@@ -9,10 +9,15 @@ internal static class CheckGate
 {
     private static readonly SemaphoreSlim s_oneCheckAtATime = new(1, 1);
     private static readonly AsyncLocal<bool> s_insideCheck = new();
+    private static long s_started;
+
+    /// <summary>The checks started in this process so far: a suite's test that starts one is a leak check of its own.</summary>
+    public static long Started => Interlocked.Read(ref s_started);
 
     /// <summary>Runs <paramref name="work"/> with no other check running alongside.</summary>
     public static T Exclusive<T>(Func<T> work, CancellationToken cancellationToken = default)
     {
+        Interlocked.Increment(ref s_started);
         ThrowIfNested();
         s_oneCheckAtATime.Wait(cancellationToken);
         try
@@ -30,6 +35,7 @@ internal static class CheckGate
     /// <summary>Awaits <paramref name="work"/> with no other check running alongside.</summary>
     public static async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref s_started);
         ThrowIfNested();
         await s_oneCheckAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

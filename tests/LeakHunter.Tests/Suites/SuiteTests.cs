@@ -95,6 +95,18 @@ public sealed class SuiteTests(SuiteTargets targets) : IClassFixture<SuiteTarget
     }
 
     [Fact]
+    public void ATestThatIsALeakCheckOfItsOwn_IsSkipped_AfterItsOwnVerdict()
+    {
+        string sample = Path.Combine(targets.Root, "samples", "LeakTestsSample", "bin", "Debug", "net10.0", "LeakTestsSample.dll");
+
+        SuiteReport report = TestSuite.Run(sample, new SuiteOptions { Filter = "Name=ViewModel_ThatUnsubscribes_IsCollected" });
+
+        SuiteTestResult test = Assert.Single(report.Tests);
+        Assert.True(test.Outcome == SuiteTestOutcome.Skipped, test.Message);
+        Assert.Contains("leak check of its own", test.Message);
+    }
+
+    [Fact]
     public void AnAssemblyOfNoTestFramework_OrNoAssemblyAtAll_IsAClearError()
     {
         var none = Assert.Throws<LeakHunterException>(() => TestSuite.Run(typeof(SuiteTests).Assembly.Location.Replace("LeakHunter.Tests.dll", "LeakHunter.dll", StringComparison.Ordinal)));
@@ -207,6 +219,9 @@ public sealed class SuiteTargets
 {
     private static readonly TimeSpan s_generous = TimeSpan.FromMinutes(5);
     private readonly string _root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+
+    /// <summary>The repository's root.</summary>
+    public string Root => _root;
 
     public SuiteTargets()
     {
