@@ -21,6 +21,19 @@ if (args is ["counters"])
     InspectorClient.ShutdownShared();
     return 0;
 }
+if (args is ["check", var checkSize])
+{
+    // The clean check alone, with where its time goes: the row to watch while working on the check's cost.
+    Heap.Fill(int.Parse(checkSize));
+    double gc = Measure.Median(9, () => GC.Collect(2, GCCollectionMode.Forced, blocking: true), settle: false);
+    LeakDetector.Run(Fragments.Clean);
+    double clean = Measure.Median(5, () => LeakDetector.Run(Fragments.Clean));
+    Console.WriteLine($"| {int.Parse(checkSize):N0} | full blocking GC | {gc:0.0} ms | 1.0x |");
+    Console.WriteLine($"| {int.Parse(checkSize):N0} | whole default check, clean fragment | {clean:0.0} ms | {clean / gc:0.0}x |");
+    Console.WriteLine(CheckStages.Row(int.Parse(checkSize), CheckTimings.Last, gc));
+    InspectorClient.ShutdownShared();
+    return 0;
+}
 if (args is ["paths"])
 {
     foreach (string row in PathsBenchmark.Run(1_000_000, leaked: 1000, gcRootTargets: 100))
@@ -79,6 +92,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     double dumpWall = Measure.Median(3, () => dumpPauses.Add(dumpTaker.Take().Reply.PauseMs));
 
     double cleanCheck = Measure.Median(3, () => LeakDetector.Run(Fragments.Clean));
+    CheckTimeBreakdown cleanStages = CheckTimings.Last;
     double leakyCheck = Measure.Median(3, () => LeakDetector.Run(Fragments.Leaky));
 
     double handCensus = Measure.Median(3, () => HandWritten.Histogram());
@@ -91,6 +105,7 @@ foreach (int liveObjects in new[] { 100_000, 1_000_000 })
     rows.Add(countersRow);
     rows.Add($"| {liveObjects:N0} | census pause (self-dump route) | {Measure.MedianOf(dumpPauses):0.0} ms | {Measure.MedianOf(dumpPauses) / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | whole default check, clean fragment | {cleanCheck:0.0} ms | {cleanCheck / gcOnce:0.0}x |");
+    rows.Add(CheckStages.Row(liveObjects, cleanStages, gcOnce));
     rows.Add($"| {liveObjects:N0} | whole default check, leaky fragment (with confirmation) | {leakyCheck:0.0} ms | {leakyCheck / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | by hand: CreateSnapshotAndAttach + EnumerateObjects, per census | {handCensus:0.0} ms | {handCensus / gcOnce:0.0}x |");
     rows.Add($"| {liveObjects:N0} | by hand: whole check (10 warm-up, 5 censuses) | {handCheck:0.0} ms | {handCheck / gcOnce:0.0}x |");
@@ -112,6 +127,17 @@ Console.WriteLine("|---|---|---|---|");
 rows.ForEach(Console.WriteLine);
 InspectorClient.ShutdownShared();
 return 0;
+
+internal static class CheckStages
+{
+    /// <summary>Where a check's time went, stage by stage, each against the same run's full GC.</summary>
+    public static string Row(int liveObjects, CheckTimeBreakdown stages, double gc)
+    {
+        static string Part(string what, TimeSpan time, double gc) => $"{what} {time.TotalMilliseconds:0.0} ms ({time.TotalMilliseconds / gc:0.0}x)";
+        return $"| {liveObjects:N0} | that clean check by stage: {Part($"settling, {stages.SettleGcs} full GCs", stages.Settle, gc)}; {Part($"{stages.CensusCount} census round trips", stages.Censuses, gc)}; " +
+            $"{Part("the judge's requests", stages.Judge, gc)}; {Part("the fragment", stages.Fragment, gc)}; {Part("the rest (inspector, report)", stages.Rest, gc)} | {stages.Total.TotalMilliseconds:0.0} ms | {stages.Total.TotalMilliseconds / gc:0.0}x |";
+    }
+}
 
 internal static class CountersCost
 {

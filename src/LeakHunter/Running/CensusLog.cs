@@ -57,7 +57,9 @@ internal sealed class CensusLog
     {
         var window = AllocationWindow.Open();
         settler.Settle(compacting);
+        long asked = System.Diagnostics.Stopwatch.GetTimestamp();
         (int id, CensusReply reply) = censuses.Take();
+        CheckTimings.AddCensus(asked);
         warnings.AddRange(InspectionSession.CensusWarnings(reply, $"Census {Count + 1}"));
         ResourceNames.Record(_resources, Count, reply.Resources);
         // Only this process can ask its own allocator; the inspector reads what is resident.

@@ -49,12 +49,15 @@ internal sealed class Check
 
     private static async ValueTask<LeakReport> RunGatedAsync(Fragment fragment, LeakOptions options, CancellationToken cancellationToken)
     {
+        CheckTimings.Start();
         long started = Stopwatch.GetTimestamp();
         // Read before the first iteration: a file that is not a baseline fails the check at once, not after it ran.
         LeakBaseline? baseline = options.BaselinePath is null ? null : LeakBaseline.Load(options.BaselinePath);
         using var censuses = InspectionSession.OfThisProcess(options);
         var check = new Check(new CheckContext(options, baseline, censuses, fragment, cancellationToken));
-        return await check.RunStagesAsync(started).ConfigureAwait(false);
+        LeakReport report = await check.RunStagesAsync(started).ConfigureAwait(false);
+        CheckTimings.Stop();
+        return report;
     }
 
     private async ValueTask<LeakReport> RunStagesAsync(long started)

@@ -21,6 +21,7 @@ internal sealed class FragmentLoop(Fragment fragment, CancellationToken cancella
     /// <summary>Runs the fragment <paramref name="count"/> times.</summary>
     public async ValueTask RunAsync(int count)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (fragment is Fragment.Synchronous)
         {
             var window = AllocationWindow.Open();
@@ -33,6 +34,7 @@ internal sealed class FragmentLoop(Fragment fragment, CancellationToken cancella
             await fragment.RunAsync(count, cancellationToken).ConfigureAwait(false);
         }
         Iterations += count;
+        CheckTimings.AddFragment(started);
     }
 
     /// <summary>Waits as the fragment would wait between calls, without running it.</summary>

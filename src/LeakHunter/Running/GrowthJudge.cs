@@ -16,8 +16,13 @@ internal sealed class GrowthJudge(InspectionSession censuses, CensusLog log, Lea
     public bool HasCandidates() => Candidates().Length > 0;
 
     /// <summary>The types that grew in every counted interval.</summary>
-    public string[] Candidates() =>
-        GrowthAnalyzer.FindCandidates(censuses.Histograms(log.Ids()), 0, log.CountedLast).Select(s => s.Type).ToArray();
+    public string[] Candidates()
+    {
+        long asked = System.Diagnostics.Stopwatch.GetTimestamp();
+        string[] candidates = GrowthAnalyzer.FindCandidates(censuses.Histograms(log.Ids()), 0, log.CountedLast).Select(s => s.Type).ToArray();
+        CheckTimings.AddJudge(asked);
+        return candidates;
+    }
 
     /// <summary>
     /// How many candidates still grow, how many are undecided, the bytes the growing ones added since the idle census,
@@ -26,6 +31,7 @@ internal sealed class GrowthJudge(InspectionSession censuses, CensusLog log, Lea
     [MethodImpl(MethodImplOptions.NoInlining)]
     public CandidateStanding Standing()
     {
+        long asked = System.Diagnostics.Stopwatch.GetTimestamp();
         int idle = log.Idle!.Value, last = log.Confirmations[^1];
         int growing = 0, undecided = 0;
         long bytesAdded = 0, instancesAdded = 0;
@@ -42,12 +48,18 @@ internal sealed class GrowthJudge(InspectionSession censuses, CensusLog log, Lea
                 undecided++;
             }
         }
+        CheckTimings.AddJudge(asked);
         return new CandidateStanding(growing, undecided, bytesAdded, instancesAdded);
     }
 
     /// <summary>The types that grew through confirmation, and those that grew only while the fragment was idle too.</summary>
-    public (List<TypeSeries> Growing, List<TypeSeries> Background) Verdict() =>
-        GrowthAnalyzer.Confirm(censuses.Histograms(log.Ids()), log.Iterations(), log.CountedLast, log.Idle, log.ConfirmationArray());
+    public (List<TypeSeries> Growing, List<TypeSeries> Background) Verdict()
+    {
+        long asked = System.Diagnostics.Stopwatch.GetTimestamp();
+        (List<TypeSeries> Growing, List<TypeSeries> Background) verdict = GrowthAnalyzer.Confirm(censuses.Histograms(log.Ids()), log.Iterations(), log.CountedLast, log.Idle, log.ConfirmationArray());
+        CheckTimings.AddJudge(asked);
+        return verdict;
+    }
 
     /// <summary>The selected resources judged on the censuses taken so far, by the rules growing types are judged by.</summary>
     public IReadOnlyList<ResourceUsage> Resources(IReadOnlyList<LeakIgnore> rules) =>

@@ -28,12 +28,17 @@ internal sealed class HeapSettler(CancellationToken cancellationToken)
     /// <returns>False when the finalizer thread is blocked: the finalizers pending did not finish within <see cref="FinalizerWaiter.Limit"/>.</returns>
     public static bool SettleHeap()
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         bool finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
         if (!finalized || GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount == 0)
+        {
+            CheckTimings.AddSettle(started, 1);
             return finalized;
+        }
         finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        CheckTimings.AddSettle(started, 2);
         return finalized;
     }
 
@@ -77,12 +82,14 @@ internal sealed class HeapSettler(CancellationToken cancellationToken)
         cancellationToken.ThrowIfCancellationRequested();
         if (LastFullBlockingGc() != _ownFullGc)
             MarkMayHaveMoved = true;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < 2; i++)
         {
             FinalizerBlocked |= !FinalizerWaiter.Wait(FinalizerWaiter.Limit);
             CollectWithoutCompacting(1);
             CollectWithoutCompacting(GC.MaxGeneration);
         }
+        CheckTimings.AddSettle(started, 2);
         _ownFullGc = LastFullBlockingGc();
     }
 
