@@ -23,7 +23,10 @@ internal sealed class HeapSettler(CancellationToken cancellationToken)
     /// <summary>
     /// A settled heap: a full blocking GC, finalizers run, and a second full GC for what they released. Finalizers
     /// queued by earlier collections run first, so the second GC is needed only when the first found finalizable
-    /// garbage; otherwise it would find the very same heap, at the cost of a whole extra GC per census.
+    /// garbage of its own: otherwise it would find the very same heap, at the cost of a whole extra GC per census.
+    /// The runtime's own callbacks that renew themselves at every full GC (the array pools' trimming, a
+    /// <c>Gen2GcCallback</c> each) are always pending after one, so they are no reason for a second GC: their number is
+    /// learned as the fewest objects found pending after any second GC, when nothing else can be.
     /// </summary>
     /// <returns>False when the finalizer thread is blocked: the finalizers pending did not finish within <see cref="FinalizerWaiter.Limit"/>.</returns>
     public static bool SettleHeap()
@@ -31,16 +34,25 @@ internal sealed class HeapSettler(CancellationToken cancellationToken)
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         bool finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
-        if (!finalized || GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount == 0)
+        long pending = GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount;
+        if (!finalized || pending == 0 || pending <= Interlocked.Read(ref s_selfRenewing))
         {
             CheckTimings.AddSettle(started, 1);
             return finalized;
         }
         finalized = FinalizerWaiter.Wait(FinalizerWaiter.Limit);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        long renewing = GC.GetGCMemoryInfo(GCKind.FullBlocking).FinalizationPendingCount;
+        long known = Interlocked.Read(ref s_selfRenewing);
+        if (finalized && (known < 0 || renewing < known))
+            Interlocked.Exchange(ref s_selfRenewing, renewing);
         CheckTimings.AddSettle(started, 2);
         return finalized;
     }
+
+    // The fewest objects pending finalization after a second full GC in a row: the ones that renew themselves; -1
+    // until a settle has made a second GC.
+    private static long s_selfRenewing = -1;
 
     /// <summary>Settles the heap, compacting as the GC sees fit, and notes a blocked finalizer thread.</summary>
     public void Settle()

@@ -57,38 +57,11 @@ internal static class MSTestTests
         }
         if (rows.Count == 0 || error is not null)
         {
-            yield return Make(type, method, testClass, null, skip, error ?? (method.GetParameters().Length > 0 ? "The test takes arguments but has no [DataRow] or [DynamicData]." : null));
+            yield return SuiteTest.Of(type, method, testClass, null, skip, error ?? (method.GetParameters().Length > 0 ? "The test takes arguments but has no [DataRow] or [DynamicData]." : null));
             yield break;
         }
         foreach (object?[] values in rows)
-            yield return Make(type, method, testClass, values, skip, null);
-    }
-
-    private static SuiteTest Make(Type type, MethodInfo method, MSTestClass testClass, object?[]? values, string? skip, string? error)
-    {
-        object?[] arguments = [];
-        if (values is not null && error is null)
-        {
-            try
-            {
-                arguments = TestReflection.Bind(method, values);
-            }
-            catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidCastException or ArgumentException or OverflowException)
-            {
-                error = $"The row's values do not fit {method.Name}'s parameters: {e.Message}";
-            }
-        }
-        return new SuiteTest
-        {
-            Name = TestReflection.Name(type, method, values is null ? null : error is null ? arguments : values),
-            ClassName = type.FullName!,
-            MethodName = method.Name,
-            SkipReason = skip,
-            Class = testClass,
-            Method = method,
-            Arguments = arguments,
-            BindingError = error,
-        };
+            yield return SuiteTest.Of(type, method, testClass, values, skip, null);
     }
 
     /// <summary>The assembly's <c>[AssemblyInitialize]</c> methods, run once for the first class that runs.</summary>

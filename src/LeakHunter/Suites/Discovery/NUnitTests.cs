@@ -60,38 +60,11 @@ internal static class NUnitTests
         }
         if (rows.Count == 0 || error is not null)
         {
-            yield return Make(type, method, fixture, null, skip, error ?? (method.GetParameters().Length > 0 ? "The test takes arguments but has no [TestCase] or [TestCaseSource]." : null));
+            yield return SuiteTest.Of(type, method, fixture, null, skip, error ?? (method.GetParameters().Length > 0 ? "The test takes arguments but has no [TestCase] or [TestCaseSource]." : null));
             yield break;
         }
         foreach ((object?[] values, string? rowSkip) in rows)
-            yield return Make(type, method, fixture, values, skip ?? rowSkip, null);
-    }
-
-    private static SuiteTest Make(Type type, MethodInfo method, NUnitFixture fixture, object?[]? values, string? skip, string? error)
-    {
-        object?[] arguments = [];
-        if (values is not null && error is null)
-        {
-            try
-            {
-                arguments = TestReflection.Bind(method, values);
-            }
-            catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidCastException or ArgumentException or OverflowException)
-            {
-                error = $"The case's values do not fit {method.Name}'s parameters: {e.Message}";
-            }
-        }
-        return new SuiteTest
-        {
-            Name = TestReflection.Name(type, method, values is null ? null : error is null ? arguments : values),
-            ClassName = type.FullName!,
-            MethodName = method.Name,
-            SkipReason = skip,
-            Class = fixture,
-            Method = method,
-            Arguments = arguments,
-            BindingError = error,
-        };
+            yield return SuiteTest.Of(type, method, fixture, values, skip ?? rowSkip, null);
     }
 
     /// <summary>An NUnit fixture: one instance, its one-time set-up before counting, and set-up and tear-down around each run.</summary>

@@ -32,6 +32,37 @@ internal sealed class SuiteTest
     /// <summary>Why the row's arguments could not be read or bound; the test then fails with this, as its framework's would.</summary>
     public string? BindingError { get; init; }
 
+    /// <summary>
+    /// The test of <paramref name="method"/> with one row of <paramref name="values"/> (null for a test without
+    /// parameters) bound to its parameters; a row that does not fit them is a test that fails with why.
+    /// </summary>
+    public static SuiteTest Of(Type type, MethodInfo method, TestClass testClass, object?[]? values, string? skip, string? error)
+    {
+        object?[] arguments = [];
+        if (values is not null && error is null)
+        {
+            try
+            {
+                arguments = TestReflection.Bind(method, values);
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidCastException or ArgumentException or OverflowException)
+            {
+                error = $"The row's values do not fit {method.Name}'s parameters: {e.Message}";
+            }
+        }
+        return new SuiteTest
+        {
+            Name = TestReflection.Name(type, method, values is null ? null : error is null ? arguments : values),
+            ClassName = type.FullName!,
+            MethodName = method.Name,
+            SkipReason = skip,
+            Class = testClass,
+            Method = method,
+            Arguments = arguments,
+            BindingError = error,
+        };
+    }
+
     /// <summary>One run of the test, as its framework runs it: construction and set-up, the method, awaited, then tear-down and disposal.</summary>
     public Task RunOnceAsync() => BindingError is null ? Class.RunAsync(this) : throw new InvalidOperationException(BindingError);
 }

@@ -42,7 +42,7 @@ internal static class XunitTests
         string? skip = TestReflection.Named(fact, "Skip") as string ?? (TestReflection.Named(fact, "Explicit") is true ? "explicit: it runs only when asked for by name" : null);
         if (!TestReflection.Is(fact.AttributeType, "Xunit.TheoryAttribute") && method.GetParameters().Length == 0)
         {
-            yield return Test(type, method, testClass, null, skip, null);
+            yield return SuiteTest.Of(type, method, testClass, null, skip, null);
             yield break;
         }
         var rows = new List<(object?[]? Values, string? Skip)>();
@@ -70,38 +70,11 @@ internal static class XunitTests
         }
         if (error is not null || rows.Count == 0)
         {
-            yield return Test(type, method, testClass, null, skip, error ?? "The theory has no rows: give it [InlineData], [MemberData] or [ClassData].");
+            yield return SuiteTest.Of(type, method, testClass, null, skip, error ?? "The theory has no rows: give it [InlineData], [MemberData] or [ClassData].");
             yield break;
         }
         foreach ((object?[]? values, string? rowSkip) in rows)
-            yield return Test(type, method, testClass, values, skip ?? rowSkip, null);
-    }
-
-    private static SuiteTest Test(Type type, MethodInfo method, XunitClass testClass, object?[]? values, string? skip, string? error)
-    {
-        object?[] arguments = [];
-        if (error is null && values is not null)
-        {
-            try
-            {
-                arguments = TestReflection.Bind(method, values);
-            }
-            catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidCastException or ArgumentException or OverflowException)
-            {
-                error = $"The row's values do not fit {method.Name}'s parameters: {e.Message}";
-            }
-        }
-        return new SuiteTest
-        {
-            Name = TestReflection.Name(type, method, values is null ? null : error is null ? arguments : values),
-            ClassName = type.FullName!,
-            MethodName = method.Name,
-            SkipReason = skip,
-            Class = testClass,
-            Method = method,
-            Arguments = arguments,
-            BindingError = error,
-        };
+            yield return SuiteTest.Of(type, method, testClass, values, skip ?? rowSkip, null);
     }
 
     /// <summary>An xunit test class: its class fixtures once, its collection's and the assembly's fixtures shared, and a new instance per run.</summary>
