@@ -154,7 +154,7 @@ test.SetAction((result, cancellation) => Run(result, cancellation, token =>
             MaxTestDuration = TimeSpan.FromSeconds(seconds),
             Check = new LeakOptions { WarmupIterations = result.GetValue(warmup), IterationsPerCensus = result.GetValue(iterations) },
         };
-        SuiteReport report = TestSuite.Run(assembly, options, new Progress<SuiteProgress>(p => Progress(SuiteHost.ProgressLine(p))), token);
+        SuiteReport report = TestSuite.Run(assembly, options, new SuiteHost.ProgressLines(), token);
         return (Export(result, e => e.Export(report)), report.HasNewLeaks ? 1 : 0);
     }
     if (TestSuite.ListTests(assembly, result.GetValue(testFilter)).Count == 0)

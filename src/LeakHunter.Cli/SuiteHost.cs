@@ -134,6 +134,15 @@ internal static class SuiteHost
     /// <summary>What the host writes to standard error before each test: the tool reads the running test from it.</summary>
     public const string RunningPrefix = "leakhunter: [";
 
+    /// <summary>
+    /// The host's progress, a line on standard error before each test, written before the test runs (not posted for
+    /// later, as <see cref="Progress{T}"/> would): a test that crashes the host is then the one the last line names.
+    /// </summary>
+    internal sealed class ProgressLines : IProgress<SuiteProgress>
+    {
+        public void Report(SuiteProgress value) => Progress.Line(ProgressLine(value));
+    }
+
     /// <summary>The host's progress line for the test about to run.</summary>
     public static string ProgressLine(SuiteProgress progress)
     {
