@@ -152,7 +152,12 @@ test.SetAction((result, cancellation) => Run(result, cancellation, token =>
             Filter = result.GetValue(testFilter),
             BaselinePath = baseline,
             MaxTestDuration = TimeSpan.FromSeconds(seconds),
-            Check = new LeakOptions { WarmupIterations = result.GetValue(warmup), IterationsPerCensus = result.GetValue(iterations) },
+            Check = new LeakOptions
+            {
+                WarmupIterations = result.GetValue(warmup),
+                IterationsPerCensus = result.GetValue(iterations),
+                CensusTimeout = Options(result).HeapWalkTimeout,
+            },
         };
         SuiteReport report = TestSuite.Run(assembly, options, new SuiteHost.ProgressLines(), token);
         return (Export(result, e => e.Export(report)), report.HasNewLeaks ? 1 : 0);
@@ -160,7 +165,7 @@ test.SetAction((result, cancellation) => Run(result, cancellation, token =>
     if (TestSuite.ListTests(assembly, result.GetValue(testFilter)).Count == 0)
         throw new CliException($"No test of {assembly} matches the filter '{result.GetValue(testFilter)}'.");
     List<string> hostArguments = ["test", assembly, "--no-build", "--format", result.GetValue(format)!, "--warmup", $"{result.GetValue(warmup)}", "--iterations", $"{result.GetValue(iterations)}",
-        "--max-test-time", seconds.ToString(CultureInfo.InvariantCulture)];
+        "--max-test-time", seconds.ToString(CultureInfo.InvariantCulture), "--timeout", result.GetValue(timeout).ToString(CultureInfo.InvariantCulture)];
     if (result.GetValue(testFilter) is { } chosen)
         hostArguments.AddRange(["--filter", chosen]);
     if (baseline is not null)

@@ -40,20 +40,41 @@ internal static class SuiteHost
         if (File.Exists(full) && full.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             return full;
         string project = Project(full, path);
+        string? framework = Framework(project, configuration);
+        string[] chosen = framework is null ? [] : ["-f", framework];
         if (build)
         {
-            Progress.Line($"building {project} ({configuration})...");
-            (int code, string output) = Dotnet("build", project, "-c", configuration, "-nologo", "-v", "q");
+            Progress.Line($"building {project} ({configuration}{(framework is null ? "" : ", " + framework)})...");
+            (int code, string output) = Dotnet(["build", project, "-c", configuration, .. chosen, "-nologo", "-v", "q"]);
             if (code != 0)
                 throw new CliException($"{project} did not build (dotnet build exit code {code}). Fix the build, then run again:{Environment.NewLine}{Tail(output)}");
         }
-        (int status, string targetPath) = Dotnet("msbuild", project, "-getProperty:TargetPath", $"-p:Configuration={configuration}", "-nologo");
+        (int status, string targetPath) = Dotnet(["msbuild", project, "-getProperty:TargetPath", $"-p:Configuration={configuration}",
+            .. framework is null ? Array.Empty<string>() : [$"-p:TargetFramework={framework}"], "-nologo"]);
         string assembly = targetPath.Trim();
         if (status != 0 || assembly.Length == 0)
             throw new CliException($"The test assembly of {project} could not be found (it may target several frameworks). Give its built .dll instead, such as bin/{configuration}/net10.0/{Path.GetFileNameWithoutExtension(project)}.dll.");
         if (!File.Exists(assembly))
             throw new CliException($"{project} has not been built: {assembly} does not exist. Run without --no-build, or build it first.");
         return assembly;
+    }
+
+    /// <summary>
+    /// For a project that targets several frameworks (<c>TargetFrameworks</c>, even with one), the one to run: the
+    /// newest .NET this runtime can run. Null for a project with one <c>TargetFramework</c>.
+    /// </summary>
+    private static string? Framework(string project, string configuration)
+    {
+        (int status, string output) = Dotnet("msbuild", project, "-getProperty:TargetFrameworks", $"-p:Configuration={configuration}", "-nologo");
+        string[] frameworks = output.Trim().Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (status != 0 || frameworks.Length == 0)
+            return null;
+        var runnable = frameworks.Select(f => (Name: f, Version: System.Text.RegularExpressions.Regex.Match(f, @"^net(\d+)\.(\d+)$")))
+            .Where(f => f.Version.Success && int.Parse(f.Version.Groups[1].Value, CultureInfo.InvariantCulture) <= Environment.Version.Major)
+            .OrderByDescending(f => int.Parse(f.Version.Groups[1].Value, CultureInfo.InvariantCulture)).ThenByDescending(f => int.Parse(f.Version.Groups[2].Value, CultureInfo.InvariantCulture))
+            .Select(f => f.Name).FirstOrDefault();
+        return runnable ?? throw new CliException(
+            $"{project} targets {string.Join(", ", frameworks)}, none of which this .NET {Environment.Version.Major} can run. Add a net{Environment.Version.Major}.0 target, or give a built test assembly (.dll).");
     }
 
     private static string Project(string full, string given)

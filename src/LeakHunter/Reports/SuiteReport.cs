@@ -18,7 +18,10 @@ public enum SuiteTestOutcome
     /// <summary>Its framework would not run it (a skip or ignore attribute), or it is a leak check of its own.</summary>
     Skipped,
 
-    /// <summary>One run took longer than <see cref="SuiteOptions.MaxTestDuration"/>, so a check of it would take too long.</summary>
+    /// <summary>
+    /// One run took longer than <see cref="SuiteOptions.MaxTestDuration"/>, so a check of it would take too long; or
+    /// its runs made the heap too big for a census to read within <see cref="LeakOptions.CensusTimeout"/>.
+    /// </summary>
     TooSlow,
 }
 

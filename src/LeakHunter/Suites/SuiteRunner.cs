@@ -103,6 +103,18 @@ internal static class SuiteRunner
             // A test that starts a check only on some runs.
             return OwnCheck(test, clock.Elapsed);
         }
+        catch (LeakHunterException e) when (e.Failure is LeakHunterFailure.CensusTimedOut or LeakHunterFailure.InspectorExited)
+        {
+            // This test's runs made the heap too big to read in the time a census may take (a type made per run, by the
+            // thousand): the loop goes on with the next test, as for any test too slow to check.
+            return new SuiteTestResult
+            {
+                Name = test.Name,
+                Outcome = SuiteTestOutcome.TooSlow,
+                Duration = clock.Elapsed,
+                Message = $"Its check could not read the heap in time: {e.Message} Check it alone with a longer census time (--timeout, LeakOptions.CensusTimeout).",
+            };
+        }
         catch (Exception e) when (e is not LeakHunterException && !(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             if (SkipReason(e) is { } skipped)
