@@ -1,6 +1,7 @@
 extern alias inspector;
 
 using LeakHunter.Analysis;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using KeyShapes = inspector::LeakHunter.Inspector.Paths.KeyShapes;
 
@@ -270,5 +271,42 @@ public sealed class OwnerStoryTests
         // A call that works on another type says nothing of this holder.
         FragmentCall other = added with { Receiver = typeof(Stream) };
         Assert.DoesNotContain("AddHandler", LeakIdioms.Decode(root, path, [other]).Hint);
+    }
+
+    [Fact]
+    public void AListOfWeakReferencesToObjectsMadePerCall_IsToldAsThoseObjects_WithTheirReleaseMethod()
+    {
+        // Every ServiceProvider built registers a weak reference with the DI event source, which drops the dead ones
+        // only when a provider is disposed: a test that builds one per call and never disposes it grows the list.
+        LeakStep[] path =
+        [
+            new("Microsoft.Extensions.DependencyInjection.DependencyInjectionEventSource", null, null),
+            new("System.Collections.Generic.List<System.WeakReference<Microsoft.Extensions.DependencyInjection.ServiceProvider>>", "_providers", null),
+            new("System.WeakReference<Microsoft.Extensions.DependencyInjection.ServiceProvider>[]", "_items", null) { IsNew = true },
+        ];
+
+        // As in the process whose heap the path came from, the type is loaded, and its release method is read from it.
+        using ServiceProvider provider = new ServiceCollection().BuildServiceProvider();
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Microsoft.Extensions.DependencyInjection.DependencyInjectionEventSource.Log"), path);
+
+        Assert.Equal(LeakIdioms.WeakReferences, idiom.Name);
+        Assert.StartsWith("The List<WeakReference<ServiceProvider>> in DependencyInjectionEventSource._providers keeps a WeakReference to every ServiceProvider made", idiom.Hint);
+        Assert.Contains("Call Dispose on each ServiceProvider when it is done", idiom.Hint);
+        Assert.DoesNotContain("Remove the entries", idiom.Hint);
+    }
+
+    [Fact]
+    public void AListOfWeakReferencesToATypeWithNoReleaseMethod_IsToldToShareOne()
+    {
+        LeakStep[] path =
+        [
+            new("System.Collections.Generic.List<System.WeakReference<Acme.Quote>>", null, null),
+            new("System.WeakReference<Acme.Quote>[]", "_items", null) { IsNew = true },
+        ];
+
+        LeakIdiom idiom = LeakIdioms.Decode(new LeakRoot(LeakRootKind.StaticField, "Acme.Quotes.s_seen"), path);
+
+        Assert.Equal(LeakIdioms.WeakReferences, idiom.Name);
+        Assert.EndsWith("your code makes a Quote per call. Create one Quote and share it.", idiom.Hint);
     }
 }

@@ -38,7 +38,7 @@ internal static partial class LeakIdioms
         "DiagnosticListener registry", "EventListener registry", "AppContext data", "TypeDescriptor provider", "logger category",
         "instrument per call", "MemoryCache without limits", "unread channel", "XName table", "interned string", "XmlSerializer assembly", "dynamic assembly", "assembly loaded per call",
         "ConditionalWeakTable entry",
-        "async method", OwnerPerCall, ContainerScope, ForgottenObject, KeyPerCall, "event handler", "closure", "collection",
+        "async method", OwnerPerCall, ContainerScope, ForgottenObject, KeyPerCall, "event handler", "closure", WeakReferences, "collection",
     ];
 
     /// <summary>Where an idiom stands among the others: lower is more specific (a System.Timers.Timer is a timer, not the other way).</summary>
@@ -50,6 +50,9 @@ internal static partial class LeakIdioms
 
     /// <summary>The idiom of a thread started per call that never ends, whose stack holds what grows.</summary>
     public const string ThreadNeverEnded = "thread never ended";
+
+    /// <summary>The idiom of a collection of weak references to objects made per call, kept after they are gone.</summary>
+    public const string WeakReferences = "weak references";
 
     /// <summary>The idiom of an object created per call that has a Dispose (Close, Shutdown, ...) nobody called.</summary>
     public const string ForgottenObject = "never disposed";
@@ -178,6 +181,8 @@ internal static partial class LeakIdioms
         }
         if (path.Select(s => s.Note).FirstOrDefault(n => n?.StartsWith(ClosureNote, StringComparison.Ordinal) == true) is { } closure)
             return new("closure", $"The lambda made in {closure[ClosureNote.Length..]} captures per-call objects, and something long-lived keeps the delegate: remove the delegate when its work is done, or capture only the values it needs.");
+        if (WeakReferencesKind(root, path) is { } weak)
+            return weak;
         return root.Kind switch
         {
             LeakRootKind.StrongHandle or LeakRootKind.PinnedHandle or LeakRootKind.RefCountedHandle =>
@@ -194,6 +199,43 @@ internal static partial class LeakIdioms
                 new(Collection, $"Remove the entries from {CollectionHolder(root, path)} when they are done, or bound it (an eviction policy, a size limit)."),
             _ => new(null, "Clear the static field, or stop storing per-call objects in it."),
         };
+    }
+
+    /// <summary>
+    /// A collection of weak references to objects made per call (a registry of every service provider built): the
+    /// references stay after what they point at is gone, until the collection's owner prunes them, so the collection
+    /// grows with every object made. The fix is the object's own release method, read from its type, which such a
+    /// registry's owner hooks to drop the entry; or one object made once and shared.
+    /// </summary>
+    private static LeakIdiom? WeakReferencesKind(LeakRoot root, IReadOnlyList<LeakStep> path)
+    {
+        if (!path.Any(s => IsCollection(s.Type)) || path.Select(s => WeakTarget(s.Type)).FirstOrDefault(t => t is not null) is not { } target)
+            return null;
+        string made = TypeNames.Short(target);
+        string holder = CollectionHolder(root, path);
+        string? releaser = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(target, throwOnError: false)).FirstOrDefault(t => t is not null) is { } type
+            ? FragmentCalls.ReleaserOf(type)
+            : null;
+        return new(WeakReferences, $"{char.ToUpperInvariant(holder[0])}{holder[1..]} keeps a WeakReference to every {made} made, and keeps it after the {made} is gone: your code makes a {made} per call. " +
+            (releaser is null ? $"Create one {made} and share it." : $"Call {releaser} on each {made} when it is done (a using block), which lets the owner drop its entry, or create one and share it."));
+    }
+
+    /// <summary>The T of the first <c>System.WeakReference&lt;T&gt;</c> in a type's name, or null.</summary>
+    private static string? WeakTarget(string type)
+    {
+        const string Weak = "System.WeakReference<";
+        int start = type.IndexOf(Weak, StringComparison.Ordinal);
+        if (start < 0)
+            return null;
+        start += Weak.Length;
+        int depth = 1;
+        for (int i = start; i < type.Length; i++)
+        {
+            depth += type[i] == '<' ? 1 : type[i] == '>' ? -1 : 0;
+            if (depth == 0)
+                return type[start..i];
+        }
+        return null;
     }
 
     /// <summary>A thread per call: the fix is to release what started it, read from the starter's own type.</summary>
