@@ -1,4 +1,5 @@
 using LeakHunter.Analysis;
+using LeakHunter.Census;
 using Xunit;
 
 namespace LeakHunter.Tests;
@@ -178,6 +179,29 @@ public sealed class CauseRuleTests
             [new LeakCauses.Growth("Acme.Order", 2, 64)], explainedSpan: 6400);
 
         Assert.Equal(["Acme.Shop.s_audit", "Acme.Shop.s_pending"], result.Causes.Select(c => c.Root.Name).Order());
+    }
+
+    [Fact]
+    public void WeakHandlesWhoseObjectsAreGone_BesideACauseKeepingWeakReferences_AreThoseReferencesOwn_AndPointToTheCause()
+    {
+        var root = new LeakRoot(LeakRootKind.StaticField, "Acme.Registry.s_seen");
+        var keepsReferences = new LeakCause(root, [new LeakStep("System.Collections.Generic.List<System.WeakReference<Acme.Quote>>", null, null)], 0,
+            [new CausedGrowth("System.WeakReference<Acme.Quote>", 6400, 1, 24)], 1, 24, "fix", LeakIdioms.WeakReferences);
+        var handles = new ResourceUsage(ResourceNames.GcHandles, [10, 20, 30], 1, true, new Dictionary<string, IReadOnlyList<long>>())
+        {
+            Findings = [new ResourceFinding("weak", "weak GC handle whose object was collected", 6400, [], ResourceFindings.Hint(ResourceNames.GcHandles, "weak"))],
+        };
+        var pinned = handles with { Findings = [new ResourceFinding("pinned", "pinned GC handle", 6400, [], ResourceFindings.Hint(ResourceNames.GcHandles, "pinned"))] };
+
+        ResourceFinding weak = ResourceFindings.LinkedToCauses([handles], [keepsReferences])[0].Findings[0];
+        ResourceFinding other = ResourceFindings.LinkedToCauses([pinned], [keepsReferences])[0].Findings[0];
+
+        Assert.Equal(0, weak.Cause);
+        Assert.StartsWith("These are the handles of the WeakReference objects that cause 1 keeps", weak.Hint);
+        Assert.DoesNotContain("GCHandle.Alloc", weak.Hint);
+        // A pinned handle is the code's own, whatever else grows.
+        Assert.Null(other.Cause);
+        Assert.StartsWith("A pinned GCHandle is never freed", other.Hint);
     }
 
     private static LeakSignature HandlerIn(string @event, int instances, int cause) =>

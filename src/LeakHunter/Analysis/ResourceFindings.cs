@@ -77,7 +77,23 @@ internal static class ResourceFindings
             int index = causes.Select((c, i) => (c, i)).FirstOrDefault(p => p.c.Types.Any(t => owners.Contains(t.Type, StringComparer.Ordinal)), (null!, -1)).Item2;
             return index < 0 ? null : index;
         }
-        return usages.Select(u => u.Findings.Count == 0 ? u : u with { Findings = u.Findings.Select(f => f with { Cause = CauseOf(u.Name, f) }).ToArray() }).ToArray();
+        return usages.Select(u => u.Findings.Count == 0 ? u : u with { Findings = u.Findings.Select(f => OwnWeakReferences(u.Name, f, causes) ?? f with { Cause = CauseOf(u.Name, f) }).ToArray() }).ToArray();
+    }
+
+    /// <summary>
+    /// Weak handles whose objects are gone, beside a cause that keeps WeakReference objects: they are those references'
+    /// own handles, which each frees when it is collected. The cause is what to fix, not a GCHandle.Alloc of the code's.
+    /// </summary>
+    private static ResourceFinding? OwnWeakReferences(string resource, ResourceFinding finding, IReadOnlyList<LeakCause> causes)
+    {
+        if (resource != ResourceNames.GcHandles || finding.Kind != "weak" || finding.OwnerType is not null)
+            return null;
+        int cause = causes.Select((c, i) => (c, i)).FirstOrDefault(p => p.c.Types.Any(t => t.Type.StartsWith("System.WeakReference", StringComparison.Ordinal)), (null!, -1)).Item2;
+        return cause < 0 ? null : finding with
+        {
+            Cause = cause,
+            Hint = $"These are the handles of the WeakReference objects that cause {cause + 1} keeps: each frees its handle only when it is collected itself. Fix that cause, and they go with it.",
+        };
     }
 
     private static string Bytes(double bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes:N0} bytes");
