@@ -154,5 +154,9 @@ public sealed class LibraryStoryTests
             hasLeaks = report.GetProperty("hasLeaks").GetBoolean(),
             growing = report.GetProperty("growingTypes").EnumerateArray().Select(t => t.GetProperty("type").GetString()).Take(10),
             causes = report.GetProperty("causes").EnumerateArray().Select(c => new { root = c.GetProperty("root").GetProperty("name").GetString(), idiom = Idiom(c), hint = c.GetProperty("hint").GetString() }),
+            // A verdict with no growing type is a resource's: its counts census by census, and what was said beside it.
+            resources = report.GetProperty("resources").EnumerateArray().Where(r => r.GetProperty("growing").GetBoolean()).Select(r => r.ToString()),
+            censuses = report.GetProperty("censuses").EnumerateArray().Select(c => c.ToString()),
+            warnings = report.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()),
         })}";
 }

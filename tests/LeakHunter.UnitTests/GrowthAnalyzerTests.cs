@@ -218,6 +218,28 @@ public sealed class GrowthAnalyzerTests
         Assert.Equal(growing, JudgeNativeMemory(native, confirmationDecides, confirmations: []).Growing);
     }
 
+    [Fact]
+    public void NativeMemoryThatRoseThroughOneRound_ButNotTheNext_IsNotGrowing()
+    {
+        // The shape a disposed server's threads left under load: the allocator's kept memory rose with the threads
+        // that lingered, a lot in the first round, then stopped at its high-water mark.
+        const long MiB = 1 << 20;
+        long[] native = [50 * MiB, 51 * MiB, 52 * MiB, 53 * MiB, 53 * MiB, 80 * MiB, 80 * MiB];
+
+        Assert.False(JudgeNativeMemory(native).Growing);
+    }
+
+    [Fact]
+    public void NativeMemoryThatStartsFlat_BesideTheProcesssOwnStep_IsGrowing()
+    {
+        // The shape CI saw: the process's own work added 131 KiB, more than the noise, in the first counted interval,
+        // the next stayed flat, and then the leak's 10.5 MiB an interval began.
+        const long KiB = 1 << 10, MiB = 1 << 20;
+        long[] native = [50 * MiB, 50 * MiB + 131 * KiB, 50 * MiB + 131 * KiB, 60 * MiB + 640 * KiB, 60 * MiB + 640 * KiB, 100 * MiB, 180 * MiB];
+
+        Assert.True(JudgeNativeMemory(native, confirmationDecides: true).Growing);
+    }
+
     [Theory]
     // A flat start then a rise in the last interval, but confirmation sees it stop (a high-water mark), or see it
     // stepping up before it was flat (an arena grown once, then a page now and then).

@@ -5,9 +5,9 @@ namespace LeakHunter.Analysis;
 /// <summary>
 /// Judges what a process holds besides its objects, census by census, by the rules a growing type is judged by: it
 /// rose in every counted interval, did not rise while the fragment was idle by half as much as a counted interval
-/// added, and kept at least half its slowest counted pace through confirmation. Native memory must also rise by more than allocator noise in every counted
+/// added, and kept at least half its slowest counted pace in every confirmation round. Native memory must also rise by more than allocator noise in every counted
 /// interval: an arena's high-water mark or a page of JIT code moves it a little, and now and then. Where confirmation
-/// decides, native memory may instead start flat and rise in every counted interval from some point on: an allocator
+/// decides, native memory may instead start flat (within the noise, or an eighth of its smallest rise) and rise in every counted interval from some point on: an allocator
 /// hands out the memory it kept from earlier frees before it asks the system for more, so a leak shows in resident
 /// memory only once that memory is used up. Confirmation must then see it go on at half the pace it rose at.
 /// </summary>
@@ -75,9 +75,6 @@ internal static class ResourceGrowth
             first--;
         if (first > countedLast || (first > 1 && !mayStartFlat))
             return false;
-        for (int c = 1; c < first; c++)
-            if (Math.Abs(counts[c] - counts[c - 1]) > noise)
-                return false;
         double slowest = double.MaxValue;
         long smallestRise = long.MaxValue;
         for (int c = first; c <= countedLast; c++)
@@ -86,14 +83,30 @@ internal static class ResourceGrowth
             slowest = Math.Min(slowest, rise / Math.Max(1e-9, positions[c] - positions[c - 1]));
             smallestRise = Math.Min(smallestRise, rise);
         }
+        // Flat is flat beside the rise: the process's own work (the GC's bookkeeping, JIT code, another thread's
+        // allocations) may once move resident memory by more than the noise, while the leak adds megabytes an interval.
+        // A step of an eighth of the smallest rise or more is growth of its own (an arena grown once), and no flat start.
+        long flat = Math.Max(noise, smallestRise / 8);
+        for (int c = 1; c < first; c++)
+            if (Math.Abs(counts[c] - counts[c - 1]) > flat)
+                return false;
         // The idle pause lasts as long as a counted interval: growing by half the least a counted interval added is
         // growing on its own (the thread pool, another thread's work). Less is the runtime's own churn, not a rate.
         if (idle is int quiet && counts[quiet] - counts[countedLast] > Math.Max(noise, smallestRise / 2))
             return false;
         if (confirmations.Count == 0)
             return true; // a candidate, or a verdict where nothing confirms: a rise that started flat is never confirmed by none
-        int last = confirmations[^1];
-        return counts[last] - counts[countedLast] >= 0.5 * slowest * (positions[last] - positions[countedLast]);
+        // Every round must keep half the slowest counted pace, as a growing type's count must: memory the allocator
+        // keeps (thread stacks it caches, arenas it does not trim) rises while threads come and go, then stops at
+        // its high-water mark, and a single round that rose a lot must not carry the ones after it.
+        int from = idle ?? countedLast;
+        foreach (int round in confirmations)
+        {
+            if (counts[round] - counts[from] < 0.5 * slowest * (positions[round] - positions[from]))
+                return false;
+            from = round;
+        }
+        return true;
     }
 
     private static LeakResources FlagOf(string name) => name switch
