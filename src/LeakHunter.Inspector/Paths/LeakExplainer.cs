@@ -455,6 +455,7 @@ internal static class LeakExplainer
             {
                 Closer = namer.CloserOf(n),
                 IsNew = existed is not null && !existed[n],
+                OneShotDelayMs = namer.OneShotDelayOf(n),
             }).ToList(), nodes, out int[] keptNodes);
             string key = $"{kind}|{rootName}|{string.Join("|", steps.Select(s => s.Type + "." + s.Field))}";
             if (node != NoParent && roots[-2 - node].Thread is { } thread)
@@ -504,9 +505,9 @@ internal static class LeakExplainer
             if (continuesChain)
             {
                 // The next step hangs off the chain's last object, so that object's own note is the one that tells
-                // what it is (a timer queue's entry for this timer, not for whichever timer heads the queue).
+                // what it is (a timer queue's entry for this timer, not for whichever timer heads the queue), and when it fires.
                 string chain = $"a chain of these, linked by {steps[i].Field}";
-                kept[^1] = kept[^1] with { Note = steps[i].Note is null ? chain : $"{steps[i].Note}; {chain}" };
+                kept[^1] = kept[^1] with { Note = steps[i].Note is null ? chain : $"{steps[i].Note}; {chain}", OneShotDelayMs = steps[i].OneShotDelayMs };
                 continue;
             }
             kept.Add(steps[i]);

@@ -36,6 +36,20 @@ internal sealed partial class StepNamer(ClrRuntime runtime, HeapGraph graph, Fai
     public string? CloserOf(int node) =>
         runtime.Heap.GetObjectType(graph.AddressOf(node)) is { } type ? Closers.Of(type) : null;
 
+    /// <summary>
+    /// For a timer of the runtime's queue set to fire once (a Task.Delay's, a Timer started without a period), the
+    /// milliseconds it was set to fire after; otherwise -1. What it holds is released when it fires.
+    /// </summary>
+    public int OneShotDelayOf(int node)
+    {
+        ClrObject obj = runtime.Heap.GetObject(graph.AddressOf(node));
+        if (obj.Type?.Name != "System.Threading.TimerQueueTimer" || obj.Type.GetFieldByName("_dueTime") is null || obj.Type.GetFieldByName("_period") is null)
+            return -1;
+        // uint.MaxValue is the runtime's "never": a timer not scheduled, or one with no period.
+        uint dueTime = obj.ReadField<uint>("_dueTime"), period = obj.ReadField<uint>("_period");
+        return period == uint.MaxValue && dueTime < int.MaxValue ? (int)dueTime : -1;
+    }
+
     /// <summary>The field of <paramref name="from"/> that holds <paramref name="to"/>: <c>_items</c>, <c>[]</c>, <c>[].value</c>.</summary>
     public string FieldBetween(int from, int to)
     {

@@ -45,7 +45,7 @@ internal static class LeakExplanations
         {
             Thread = path.Thread is { } t ? new LeakThread(t.Name, t.StartMethod, t.StartedBy, t.StopMethod, t.Threads) : null,
         };
-        LeakStep[] steps = path.Steps.Select(s => new LeakStep(s.Type, s.Field, s.Note) { Closer = s.Closer, IsNew = s.IsNew, KeyShapes = s.KeyShapes }).ToArray();
+        LeakStep[] steps = path.Steps.Select(s => new LeakStep(s.Type, s.Field, s.Note) { Closer = s.Closer, IsNew = s.IsNew, KeyShapes = s.KeyShapes, FiresOnceAfter = s.OneShotDelayMs < 0 ? null : TimeSpan.FromMilliseconds(s.OneShotDelayMs) }).ToArray();
         int? accumulationPoint = path.AccumulationPoint >= 0 && path.AccumulationPoint < steps.Length ? path.AccumulationPoint : null;
         return new LeakSignature(path.Type, path.Instances, root, steps, accumulationPoint, LeakIdioms.Decode(root, steps).Hint)
         {

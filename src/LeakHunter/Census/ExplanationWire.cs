@@ -12,6 +12,9 @@ internal sealed record PathStep(string Type, string? Field, string? Note)
     /// <summary>Whether the object was made since the mark.</summary>
     public bool IsNew { get; init; }
 
+    /// <summary>For a timer set to fire once (a Task.Delay's), the milliseconds it was set to fire after; otherwise -1.</summary>
+    public int OneShotDelayMs { get; init; } = -1;
+
     /// <summary>For a dictionary's entries where new instances pile up: the shapes of its newest keys (<c>tenant-N</c>), never their values.</summary>
     public List<string>? KeyShapes { get; init; }
 }
@@ -122,6 +125,7 @@ internal static class ExplanationWire
                 writer.Write(step.Note ?? string.Empty);
                 writer.Write(step.Closer ?? string.Empty);
                 writer.Write(step.IsNew);
+                writer.Write(step.OneShotDelayMs);
                 writer.Write(step.KeyShapes?.Count ?? 0);
                 foreach (string shape in step.KeyShapes ?? [])
                     writer.Write(shape);
@@ -167,12 +171,13 @@ internal static class ExplanationWire
                 ? new PathThread(NullIfEmpty(reader.ReadString()), reader.ReadString(), reader.ReadString(), NullIfEmpty(reader.ReadString()), reader.ReadInt32())
                 : null;
             var steps = new List<PathStep>();
-            for (int s = WireValues.ReadCount(reader, 5 + sizeof(int), "path steps"); s > 0; s--)
+            for (int s = WireValues.ReadCount(reader, 5 + 2 * sizeof(int), "path steps"); s > 0; s--)
             {
                 var step = new PathStep(reader.ReadString(), NullIfEmpty(reader.ReadString()), NullIfEmpty(reader.ReadString()))
                 {
                     Closer = NullIfEmpty(reader.ReadString()),
                     IsNew = reader.ReadBoolean(),
+                    OneShotDelayMs = reader.ReadInt32(),
                 };
                 var shapes = new List<string>();
                 for (int k = WireValues.ReadCount(reader, 1, "key shapes"); k > 0; k--)

@@ -124,6 +124,12 @@ public enum CensusPhase
 
     /// <summary>Taken after running longer, to confirm that growth goes on.</summary>
     Confirmation,
+
+    /// <summary>
+    /// Taken after the check waited for the timers set to fire once (a <c>Task.Delay</c>'s) that held the growth, to
+    /// see whether they released it when they fired.
+    /// </summary>
+    AfterDelays,
 }
 
 /// <summary>How a check confirmed (or dismissed) what grew while it counted.</summary>
@@ -239,6 +245,12 @@ public sealed record LeakStep(string Type, string? Field, string? Note)
 
     /// <summary>Whether the object was made during the traced calls (it was not in the heap when LeakHunter marked it).</summary>
     public bool IsNew { get; init; }
+
+    /// <summary>
+    /// For a timer of the runtime's queue set to fire once (a <c>Task.Delay</c>'s, a <c>Timer</c> started without a
+    /// period), the delay it was set to: what it holds is released when it fires. Null for other steps.
+    /// </summary>
+    public TimeSpan? FiresOnceAfter { get; init; }
 
     /// <summary>
     /// For a dictionary's entries where the new instances pile up: the shapes of its newest keys, such as

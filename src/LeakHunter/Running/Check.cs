@@ -90,13 +90,23 @@ internal sealed class Check
         }
 
         (List<TypeSeries> growing, List<TypeSeries> background) = _judge.Verdict();
+        LeakExplanation? explanation = growing.Count > 0 && options.ExplainLeaks
+            ? await _tracer.ExplainAsync(growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
+            : null;
+        if (explanation is not null && options.ConfirmGrowth
+            && await new DelayedRelease(_check, _judge).ReleasedAsync(explanation, growing.Select(g => g.Type).ToArray()).ConfigureAwait(false) is { Count: > 0 } released)
+        {
+            growing.RemoveAll(g => released.Contains(g.Type));
+            explanation = growing.Count == 0 ? null : explanation with
+            {
+                Leaks = explanation.Leaks.Where(l => !released.Contains(l.Type)).ToArray(),
+                Referrers = explanation.Referrers.Where(r => !released.Contains(r.Type)).ToArray(),
+            };
+        }
         IReadOnlyList<ResourceUsage> resources = _judge.Resources(IgnoreRules.For(options));
         if (options.ExplainLeaks)
             resources = ResourceExplanation.Explain(_check.Censuses, resources, _check.Log.First.Id,
                 growing.Select(t => (t.Type, GrowthAnalyzer.Rate(t.Bytes, _check.Log.Span))).ToArray(), "iteration", _check.Warnings);
-        LeakExplanation? explanation = growing.Count > 0 && options.ExplainLeaks
-            ? await _tracer.ExplainAsync(growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
-            : null;
 
         if (loop.OtherThreadsBytes > options.ParallelAllocationWarningBytes)
             _check.Warnings.Add($"Other threads allocated {loop.OtherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +

@@ -61,6 +61,19 @@ internal sealed class GrowthJudge(InspectionSession censuses, CensusLog log, Lea
         return verdict;
     }
 
+    /// <summary>
+    /// Of <paramref name="types"/>, those that at the last census had given back nine tenths or more of what they
+    /// gained over the first counted one: what other code makes of a shared type (strings) may stay.
+    /// </summary>
+    public HashSet<string> GaveBackTheirGrowth(IReadOnlySet<string> types)
+    {
+        long asked = System.Diagnostics.Stopwatch.GetTimestamp();
+        var back = censuses.Histograms(log.Ids()).Where(s => types.Contains(s.Type) && (s.Counts[^1] - s.Counts[0]) * 10 <= s.Counts.Max() - s.Counts[0])
+            .Select(s => s.Type).ToHashSet(StringComparer.Ordinal);
+        CheckTimings.AddJudge(asked);
+        return back;
+    }
+
     /// <summary>The selected resources judged on the censuses taken so far, by the rules growing types are judged by.</summary>
     public IReadOnlyList<ResourceUsage> Resources(IReadOnlyList<LeakIgnore> rules) =>
         ResourceGrowth.Judge(log.Resources(), log.Iterations().Select(i => (double)i).ToArray(), log.CountedLast, log.Idle,

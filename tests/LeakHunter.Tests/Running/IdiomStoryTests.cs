@@ -61,10 +61,28 @@ public sealed class IdiomStoryTests
         Assert.DoesNotContain("Dispose the Timer", story.Leak.Hint);
         // The queue's entries themselves are the delays' timers: the same story, not a Timer's.
         story.Of("System.Threading.TimerQueueTimer").AssertIdiom("Task.Delay", "Cancel the Task.Delay");
+        // Each fires once, an hour on: far past what a check waits, so it is a leak and no census waits for it.
+        Assert.Equal(TimeSpan.FromHours(1), story.Leak.Path.First(s => s.Type == "System.Threading.TimerQueueTimer").FiresOnceAfter);
+        Assert.DoesNotContain(story.Report.Censuses, c => c.Phase == CensusPhase.AfterDelays);
     }
 
     [Fact]
     public void DelayCancelledWhenTheOtherTaskWins_IsClean() => AssertClean(IdiomTaskDelay.Fixed);
+
+    [Fact]
+    public void ObjectsHeldBySecondLongDelays_AreReleasedWhenTheyFire_AndAreNoLeak()
+    {
+        LeakReport report = LeakDetector.Run(IdiomShortDelay.HeldForASecond);
+
+        Assert.False(report.HasLeaks, report.ToString());
+        Assert.Empty(report.Causes);
+        // The check waited the delays out and counted again: the sessions were gone.
+        Assert.Equal(CensusPhase.AfterDelays, report.Censuses[^1].Phase);
+        Assert.True(report.Censuses[^1].Objects < report.Censuses[^2].Objects, report.ToString());
+        string said = Assert.Single(report.Warnings, w => w.Contains("released when they fired", StringComparison.Ordinal));
+        Assert.Contains("after up to 1 s", said, StringComparison.Ordinal);
+        Assert.Contains("IdiomShortDelay+Session", said, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void ThreadingTimerNeverDisposed_IsATimer_FixedByDisposingIt()

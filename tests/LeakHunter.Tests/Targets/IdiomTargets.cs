@@ -115,6 +115,24 @@ internal static class IdiomTaskDelay
     }
 }
 
+// TimerQueue (runtime) -> TimerQueueTimer -> DelayPromise -> state machine -> Session: each call's session is held by
+// a second-long delay, then released (a library's start-up delay): no more than a second's worth is ever held.
+internal static class IdiomShortDelay
+{
+    private sealed class Session
+    {
+        public readonly byte[] State = new byte[256];
+    }
+
+    public static void HeldForASecond() => _ = KeepForASecond(new Session());
+
+    private static async Task KeepForASecond(Session session)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        GC.KeepAlive(session);
+    }
+}
+
 // TimerQueue (runtime) -> TimerQueueTimer -> TimerCallback -> closure -> Poller: a Timer never disposed.
 internal static class IdiomThreadingTimer
 {

@@ -410,6 +410,8 @@ internal sealed partial class JsonExporter : IReportExporter
                 json.WriteString("closer", step.Closer);
             if (step.IsNew)
                 json.WriteBoolean("isNew", true);
+            if (step.FiresOnceAfter is { } delay)
+                json.WriteNumber("firesOnceAfterMs", (long)delay.TotalMilliseconds);
             if (step.KeyShapes is { Count: > 0 } shapes)
                 WriteStrings(json, "keyShapes", shapes);
             json.WriteEndObject();
