@@ -62,15 +62,20 @@ internal sealed class DelayedRelease(CheckContext check, GrowthJudge judge)
         check.TakeCensus(CensusPhase.AfterDelays);
         HashSet<string> released = judge.GaveBackTheirGrowth(held);
         if (released.Count > 0)
-            check.Warnings.Add($"{Describe(released)} held by timers set to fire once (a Task.Delay's, or a Timer's without a period), after up to " +
+            check.Warnings.Add($"{Describe(released, explanation)} held by timers set to fire once (a Task.Delay's, or a Timer's without a period), after up to " +
                 $"{Seconds(longest)}, and released when they fired, so {(released.Count == 1 ? "it is" : "they are")} no leak: each call keeps {(released.Count == 1 ? "its instance" : "them")} that long. " +
                 "Dispose or cancel what started the delay, or share one object, to free them sooner.");
         return released;
     }
 
-    private static string Describe(HashSet<string> types)
+    // The types named first are the delays' own objects: on each delayed path, the first object past the timer that is
+    // not the runtime's (the FusionCache whose constructor waits, not its MemoryCache's entries).
+    private static string Describe(HashSet<string> types, LeakExplanation explanation)
     {
-        string[] named = types.Order(StringComparer.Ordinal).Select(TypeNames.Short).ToArray();
+        string[] owners = explanation.Leaks.Where(l => types.Contains(l.Type) && Delay(l) is not null)
+            .Select(l => l.Path.Skip(l.Path.ToList().FindIndex(s => s.FiresOnceAfter is not null)).FirstOrDefault(s => !s.Type.StartsWith("System.", StringComparison.Ordinal))?.Type)
+            .OfType<string>().Where(types.Contains).Distinct(StringComparer.Ordinal).ToArray();
+        string[] named = owners.Concat(types.Except(owners).Order(StringComparer.Ordinal)).Select(TypeNames.Short).ToArray();
         return named.Length == 1 ? $"{named[0]} grew, but was" : $"{named.Length} growing types ({string.Join(", ", named.Take(3))}{(named.Length > 3 ? ", …" : "")}) were";
     }
 
