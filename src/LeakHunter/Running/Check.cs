@@ -90,6 +90,11 @@ internal sealed class Check
         }
 
         (List<TypeSeries> growing, List<TypeSeries> background) = _judge.Verdict();
+        // Explained before the types are: the explanation runs more calls, whose threads and handles the counts never saw.
+        IReadOnlyList<ResourceUsage> resources = _judge.Resources(IgnoreRules.For(options));
+        if (options.ExplainLeaks)
+            resources = ResourceExplanation.Explain(_check.Censuses, resources, _check.Log.First.Id,
+                growing.Select(t => (t.Type, GrowthAnalyzer.Rate(t.Bytes, _check.Log.Span))).ToArray(), "iteration", _check.Warnings);
         LeakExplanation? explanation = growing.Count > 0 && options.ExplainLeaks
             ? await _tracer.ExplainAsync(growing.Select(g => g.Type).ToArray()).ConfigureAwait(false)
             : null;
@@ -103,10 +108,6 @@ internal sealed class Check
                 Referrers = explanation.Referrers.Where(r => !released.Contains(r.Type)).ToArray(),
             };
         }
-        IReadOnlyList<ResourceUsage> resources = _judge.Resources(IgnoreRules.For(options));
-        if (options.ExplainLeaks)
-            resources = ResourceExplanation.Explain(_check.Censuses, resources, _check.Log.First.Id,
-                growing.Select(t => (t.Type, GrowthAnalyzer.Rate(t.Bytes, _check.Log.Span))).ToArray(), "iteration", _check.Warnings);
 
         if (loop.OtherThreadsBytes > options.ParallelAllocationWarningBytes)
             _check.Warnings.Add($"Other threads allocated {loop.OtherThreadsBytes / (1024.0 * 1024.0):0.#} MiB while this check ran, so its counts may be polluted by their objects. " +
